@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * backend_sim.c - the sim backend: maps grants of a simulated domain.
+ *
+ * The mapper holds only the domain's two file descriptors (its own dups,
+ * as a process that received them over a socket would), never the domain
+ * object: every map goes through the "hypervisor" rules of sim_hv.c and
+ * then places the granted frame of the guest's memfd at the grant's window
+ * address with mmap(MAP_FIXED), as gntdev places a foreign frame.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "sim_abi.h"
+
+struct sim_priv {
+	struct sim_ctl *ctl;
+	size_t ctl_size;
+	int mem_fd;
+};
+
+static int sim_open(struct gmap_window *w)
+{
+	struct sim_priv *p;
+	struct stat st;
+	int ctl_fd, mem_fd;
+
+	if (gmap_sim_lookup_fds(w->domid, &ctl_fd, &mem_fd) < 0) {
+		int e = errno;
+
+		GMAP_ERR(w, "sim backend: no simulated domain %u in this "
+			 "process (create it with gmap_sim_domain_create() or "
+			 "attach it with gmap_sim_domain_attach())", w->domid);
+		errno = e;
+		return -1;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto fail;
+	if (fstat(ctl_fd, &st) < 0)
+		goto fail;
+	p->ctl_size = (size_t)st.st_size;
+	p->ctl = mmap(NULL, p->ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      ctl_fd, 0);
+	if (p->ctl == MAP_FAILED)
+		goto fail;
+	if (sim_ctl_check(p->ctl, p->ctl_size) < 0) {
+		GMAP_ERR(w, "sim backend: domain %u: bad control area", w->domid);
+		munmap(p->ctl, p->ctl_size);
+		errno = EINVAL;
+		goto fail;
+	}
+	close(ctl_fd);
+	p->mem_fd = mem_fd;
+	w->be_priv = p;
+	return 0;
+fail: {
+	int e = errno;
+
+	free(p);
+	close(ctl_fd);
+	close(mem_fd);
+	errno = e;
+	return -1;
+}
+}
+
+static void sim_close(struct gmap_window *w)
+{
+	struct sim_priv *p = w->be_priv;
+
+	if (!p)
+		return;
+	munmap(p->ctl, p->ctl_size);
+	close(p->mem_fd);
+	free(p);
+	w->be_priv = NULL;
+}
+
+static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *cookie, int16_t *status)
+{
+	struct sim_priv *p = w->be_priv;
+	uint32_t i, frame;
+	int16_t st;
+
+	for (i = 0; i < count; i++) {
+		uint8_t *a = (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT);
+		void *m;
+
+		st = sim_hv_map(p->ctl, ref + i, w->self_domid, writable, &frame);
+		if (st != GNTST_okay) {
+			*status = st;
+			errno = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
+			goto undo;
+		}
+		m = mmap(a, GMAP_PAGE_SIZE,
+			 PROT_READ | (writable ? PROT_WRITE : 0),
+			 MAP_SHARED | MAP_FIXED, p->mem_fd,
+			 (off_t)frame << GMAP_PAGE_SHIFT);
+		if (m == MAP_FAILED) {
+			int e = errno;
+
+			sim_hv_unmap(p->ctl, ref + i, writable);
+			*status = GMAP_ST_BACKEND;
+			errno = e;
+			goto undo;
+		}
+	}
+	*cookie = writable;
+	*status = GNTST_okay;
+	return 0;
+undo:
+	/*
+	 * All or nothing, like one gntdev map of a run.  The pages already
+	 * placed are still in the caller's window: it replaces the whole
+	 * range with a placeholder, so only the hypervisor side is undone.
+	 */
+	while (i-- > 0)
+		sim_hv_unmap(p->ctl, ref + i, writable);
+	return -1;
+}
+
+static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
+		     uint64_t cookie)
+{
+	struct sim_priv *p = w->be_priv;
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		sim_hv_unmap(p->ctl, ref + i, (int)cookie);
+	return 0;
+}
+
+const struct gmap_backend_ops gmap_sim_ops = {
+	.name = "sim",
+	.open = sim_open,
+	.close = sim_close,
+	.map = sim_map,
+	.unmap = sim_unmap,
+};

@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * backend_xen.c - the xen backend: real grants through /dev/xen/gntdev.
+ *
+ * libxengnttab opens the device (and gives us its standard logging and
+ * grant copy), but its map calls choose the address themselves; a window
+ * needs each grant at base + ref * 4096, so the map is done with the gntdev
+ * ioctls on the library's descriptor: IOCTL_GNTDEV_MAP_GRANT_REF reserves
+ * an index for a run of refs, and mmap(MAP_FIXED) of that index places the
+ * run.  The mmap is where the hypervisor map happens (and fails).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xengnttab.h>
+#include <xen/sys/gntdev.h>
+
+#include "private.h"
+#include "sim_abi.h" /* GNTST_* and GNTCOPY_* from Xen's public headers */
+
+#define GNTDEV_PATH "/dev/xen/gntdev"
+
+struct xen_priv {
+	xengnttab_handle *xgt;
+	int fd;
+};
+
+static int xen_open(struct gmap_window *w)
+{
+	struct xen_priv *p;
+	int e;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -1;
+	p->xgt = xengnttab_open(w->log, 0);
+	if (!p->xgt) {
+		e = errno;
+		GMAP_LOG(w, XTL_ERROR, e, "xen backend: cannot open " GNTDEV_PATH
+			 ": %s (no Xen here, or the xen-gntdev module is not "
+			 "loaded; use the sim backend to run without Xen)",
+			 strerror(e));
+		free(p);
+		errno = e;
+		return -1;
+	}
+	p->fd = xengnttab_fd(p->xgt);
+	w->be_priv = p;
+	return 0;
+}
+
+static void xen_close(struct gmap_window *w)
+{
+	struct xen_priv *p = w->be_priv;
+
+	if (!p)
+		return;
+	xengnttab_close(p->xgt);
+	free(p);
+	w->be_priv = NULL;
+}
+
+/*
+ * gntdev does not report the hypervisor's status when the mmap fails.  A
+ * one-byte grant copy from the ref asks Xen the same questions (does the
+ * ref exist, is it granted to us, is the frame good) and returns the
+ * GNTST_* status; a failed write map of a grant that copies fine means a
+ * read-only grant.
+ */
+static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
+				uint32_t ref, bool writable)
+{
+	xengnttab_grant_copy_segment_t seg;
+	uint8_t byte;
+
+	memset(&seg, 0, sizeof(seg));
+	seg.source.foreign.ref = ref;
+	seg.source.foreign.domid = (uint16_t)domid;
+	seg.dest.virt = &byte;
+	seg.len = 1;
+	seg.flags = GNTCOPY_source_gref;
+	if (xengnttab_grant_copy(p->xgt, 1, &seg) < 0)
+		return GMAP_ST_BACKEND;
+	if (seg.status == GNTST_okay && writable)
+		return GNTST_general_error; /* read-only grant, as Xen says */
+	return seg.status != GNTST_okay ? seg.status : GMAP_ST_BACKEND;
+}
+
+static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *cookie, int16_t *status)
+{
+	struct xen_priv *p = w->be_priv;
+	struct ioctl_gntdev_map_grant_ref *op;
+	struct ioctl_gntdev_unmap_grant_ref unop;
+	size_t sz = sizeof(*op) + (count - 1) * sizeof(op->refs[0]);
+	uint32_t i;
+	void *m;
+	int e;
+
+	op = calloc(1, sz);
+	if (!op) {
+		*status = GMAP_ST_NOMEM;
+		return -1;
+	}
+	op->count = count;
+	for (i = 0; i < count; i++) {
+		op->refs[i].domid = w->domid;
+		op->refs[i].ref = ref + i;
+	}
+	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
+		e = errno;
+		free(op);
+		*status = GMAP_ST_BACKEND;
+		errno = e;
+		return -1;
+	}
+	/* A gntdev map must be mmapped whole, at its index, with its exact
+	 * page count; MAP_FIXED over our placeholder is accepted. */
+	m = mmap(addr, (size_t)count << GMAP_PAGE_SHIFT,
+		 PROT_READ | (writable ? PROT_WRITE : 0),
+		 MAP_SHARED | MAP_FIXED, p->fd, (off_t)op->index);
+	if (m == MAP_FAILED) {
+		e = errno;
+		*status = xen_probe_status(p, w->domid, ref, writable);
+		memset(&unop, 0, sizeof(unop));
+		unop.index = op->index;
+		unop.count = count;
+		/* Frees the reserved index; nothing was mapped. */
+		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		free(op);
+		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
+		return -1;
+	}
+	*cookie = op->index;
+	*status = GNTST_okay;
+	free(op);
+	return 0;
+}
+
+static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
+		     uint64_t cookie)
+{
+	struct xen_priv *p = w->be_priv;
+	struct ioctl_gntdev_unmap_grant_ref unop;
+
+	(void)ref;
+	memset(&unop, 0, sizeof(unop));
+	unop.index = cookie;
+	unop.count = count;
+	/* The VMA is already gone (the core replaced it), so the kernel has
+	 * unmapped the grants; this frees the index and its grant handles. */
+	if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0) {
+		int e = errno;
+
+		GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u ref %u "
+			 "(index %#llx) failed", w->domid, ref,
+			 (unsigned long long)cookie);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+const struct gmap_backend_ops gmap_xen_ops = {
+	.name = "xen",
+	.open = xen_open,
+	.close = xen_close,
+	.map = xen_map,
+	.unmap = xen_unmap,
+};

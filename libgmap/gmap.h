@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gmap.h - libgmap public API: a userspace, fault-driven Xen grant mapper.
+ *
+ * A *window* is one large reserved virtual range per (process, granting
+ * domain).  Grant reference r of that domain lives at base + r * 4096,
+ * matching Linux's grant DMA addresses (bit 63 set, ref in bits 62..12,
+ * offset in bits 11..0), so translating a grant DMA address to a pointer is
+ * one bounds check and one add.  Nothing is mapped until it is touched:
+ * userfaultfd catches the first access to a page and a handler thread maps
+ * that grant at exactly that address.  Every grant has one state and one
+ * reference count per window, so it is mapped at most once, whoever asks.
+ *
+ * Error convention (as libxengnttab): functions returning int return 0 (or
+ * a non-negative count) on success and -1 with errno set on failure;
+ * functions returning a pointer return NULL with errno set.  errno is never
+ * negative.  "Logs errors" means a failure also writes one line to the
+ * window's logger; "Never logs" means it does not.
+ *
+ * Thread safety: every function taking a window may be called from any
+ * thread concurrently, except gmap_close(), which must not race with other
+ * calls on the same window.
+ *
+ * Signals: a touch of a grant that cannot be mapped ends in SIGSEGV in the
+ * touching thread, with si_addr the faulting address (see gmap_open(3)).
+ * libgmap installs a SIGSEGV handler when the first window opens and chains
+ * to the handler that was installed before it.  A program that installs its
+ * own SIGSEGV handler after opening a window must chain to the previous one.
+ *
+ * fork(): a child does not inherit usable windows.  In the child every
+ * window range is made inaccessible (PROT_NONE) and the child may only
+ * exit or exec; any access to a window address gets SIGSEGV.
+ */
+#ifndef GMAP_H
+#define GMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <xentoollog.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GMAP_VERSION_MAJOR 0
+#define GMAP_VERSION_MINOR 1
+
+#define GMAP_PAGE_SHIFT 12
+#define GMAP_PAGE_SIZE  (1UL << GMAP_PAGE_SHIFT)
+
+/* Bit 63 of a grant DMA address says "this is a grant, not a frame". */
+#define GMAP_DMA_GRANT_BIT (1ULL << 63)
+
+/* The largest window: the whole 32-bit grant space (16 TiB). */
+#define GMAP_MAX_REFS (1ULL << 32)
+
+struct gmap_window;
+
+enum gmap_backend {
+	GMAP_BACKEND_DEFAULT = 0, /* GMAP_BACKEND env, else sim */
+	GMAP_BACKEND_SIM,         /* simulated granting domain (this process
+				   * or a gmap-simdom process)             */
+	GMAP_BACKEND_XEN,         /* /dev/xen/gntdev                       */
+};
+
+/* What happens to a thread that touches a grant that cannot be mapped. */
+enum gmap_bad_policy {
+	/*
+	 * Default.  The thread gets SIGSEGV with si_addr set to the faulting
+	 * address; one diagnostic line (domain, ref, address, status and its
+	 * meaning) and a backtrace of the thread are logged first.  The page
+	 * stays poisoned until gmap_release() or a successful gmap_pin().
+	 */
+	GMAP_BAD_SIGNAL = 0,
+	/*
+	 * As GMAP_BAD_SIGNAL but without the backtrace (for programs that
+	 * handle SIGSEGV themselves and only want the diagnostic line).
+	 */
+	GMAP_BAD_SIGNAL_QUIET,
+};
+
+struct gmap_open_opts {
+	/* Size of this struct, for forward compatibility: set it to
+	 * sizeof(struct gmap_open_opts).  0 means "the 0.1 layout". */
+	size_t size;
+	enum gmap_backend backend;
+	/* Window size in grant refs (1 .. GMAP_MAX_REFS); 0: GMAP_MAX_REFS. */
+	uint64_t nr_refs;
+	/* Handler threads serving faults (1..64); 0: 1. */
+	unsigned int handler_threads;
+	enum gmap_bad_policy bad_policy;
+	/* Logger; NULL: a stderr logger whose level GMAP_LOG sets
+	 * (debug|verbose|detail|progress|info|notice|warn|error|critical|none,
+	 * default warn). */
+	xentoollog_logger *logger;
+	/* sim only: the domid this process plays as grantee (the grant
+	 * entry's domid must match it); the hypervisor knows it on xen. */
+	uint16_t self_domid;
+};
+
+/*
+ * Open the window for granting domain @domid.  @opts may be NULL for all
+ * defaults.  Fails with EEXIST if this process already has a window for
+ * @domid, ENOENT/EACCES if the backend device is missing or closed to us,
+ * ESRCH if the sim backend finds no simulated domain @domid, EINVAL for a
+ * bad option or environment variable (named in the log), ENOMEM if the
+ * address space cannot be reserved.  userfaultfd is opened so that faults
+ * from kernel mode (read(2) into the window) are served; where the system
+ * only allows user-mode faults, open fails with EPERM and says so.
+ * Logs errors.
+ */
+struct gmap_window *gmap_open(uint32_t domid, const struct gmap_open_opts *opts);
+
+/*
+ * Close a window: stop its handlers, unmap every grant (so the granter can
+ * end access), make the range inaccessible and release it.  A thread still
+ * waiting on a fault in the window is woken and gets SIGSEGV; none is left
+ * blocked.  Never fails; NULL is a no-op.  Logs errors.
+ */
+void gmap_close(struct gmap_window *w);
+
+/* Base address of the window and its size in refs.  Never log. */
+void *gmap_base(const struct gmap_window *w);
+uint64_t gmap_nr_refs(const struct gmap_window *w);
+uint32_t gmap_domid(const struct gmap_window *w);
+/* Name of the backend in use ("sim" or "xen").  Never logs. */
+const char *gmap_backend_name(const struct gmap_window *w);
+
+/*
+ * Translate the grant DMA address @dma, a buffer of @len bytes (len 0 is
+ * treated as 1), to a pointer into the window.  Fails with EINVAL if bit 63
+ * is clear and ERANGE if the buffer does not lie wholly inside the window.
+ * Nothing is mapped: the pointer faults in on first touch.  Never logs.
+ */
+void *gmap_translate(const struct gmap_window *w, uint64_t dma, size_t len);
+
+/* The pointer at grant @ref, offset 0; NULL/ERANGE outside.  Never logs. */
+void *gmap_ref_ptr(const struct gmap_window *w, uint32_t ref);
+
+/*
+ * The grant DMA address of pointer @p, into *@dma.  Fails with ERANGE if
+ * @p is outside the window.  Never logs.
+ */
+int gmap_dma_of(const struct gmap_window *w, const void *p, uint64_t *dma);
+
+/* Flags for gmap_pin() and gmap_prefault(). */
+#define GMAP_PIN_READ  0x0  /* read access is enough (read-only grants ok) */
+#define GMAP_PIN_WRITE 0x1  /* the grant must be mapped writable           */
+
+/* Where a range operation stopped, for reporting to the guest. */
+struct gmap_error {
+	uint32_t ref;    /* the first ref that could not be mapped        */
+	int16_t status;  /* the backend's GNTST_* status, 0 if none       */
+	int err;         /* the errno the call failed with                */
+};
+
+/*
+ * Pin refs [@ref, @ref + @count): map each (once per window, whatever else
+ * maps it) and hold it mapped until the matching gmap_unpin().  Pins
+ * nest.  All or nothing: on failure no pin is left taken.  Errors: EINVAL
+ * (count 0 or bad flags), ERANGE (outside the window), EACCES (not
+ * permitted: grant not for us, write pin of a read-only grant),
+ * ENXIO (ref past the granter's table), ESRCH (domain gone),
+ * EFAULT (bad frame), EAGAIN (granter's page unavailable), EIO (backend
+ * failure); @err (may be NULL) says which ref and status.  Logs errors.
+ */
+int gmap_pin(struct gmap_window *w, uint32_t ref, uint32_t count, int flags,
+	     struct gmap_error *err);
+
+/*
+ * Drop one pin from each ref of the range.  When a grant's last pin goes,
+ * it is unmapped at once (so the granter can end foreign access) and its
+ * page is re-armed.  Fails with EINVAL, changing nothing, if any ref of the
+ * range is not pinned.  Logs errors.
+ */
+int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count);
+
+/*
+ * Map the range now without pinning it, as first touches would.  Errors as
+ * gmap_pin(); grants mapped before a failure stay mapped.  Logs errors.
+ */
+int gmap_prefault(struct gmap_window *w, uint32_t ref, uint32_t count,
+		  int flags, struct gmap_error *err);
+
+/*
+ * Unmap every unpinned grant of the range that is mapped (by a touch or a
+ * prefault) and re-arm its page; clear poisoned (bad) pages so that the
+ * next touch tries again.  Pinned grants are left alone.  Returns the number
+ * of pages unmapped or cleared, or -1 (EINVAL, ERANGE).  Logs errors.
+ */
+int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count);
+
+struct gmap_stats {
+	uint64_t faults;        /* userfaultfd messages served           */
+	uint64_t maps;          /* successful backend maps               */
+	uint64_t map_failures;  /* backend maps that failed              */
+	uint64_t unmaps;        /* backend unmaps                        */
+	uint64_t pins;          /* gmap_pin() refs pinned                */
+	uint64_t unpins;        /* refs unpinned                         */
+	uint64_t bad_grants;    /* pages poisoned because unmappable     */
+	uint64_t rearm_waits;   /* accesses that met a re-arm and waited */
+	uint64_t mapped_now;    /* grants mapped at this moment          */
+	uint64_t pinned_now;    /* grants with at least one pin          */
+	uint64_t meta_bytes;    /* metadata memory in use                */
+};
+
+/* Fill @st with a snapshot of the window's counters.  Never logs. */
+int gmap_stats(const struct gmap_window *w, struct gmap_stats *st);
+
+/*
+ * Text for a GNTST_* status (for example "GNTST_bad_gntref: unrecognised
+ * or inappropriate grant reference").  Never NULL.  Never logs.
+ */
+const char *gmap_status_str(int16_t status);
+
+/* "0.1": the library's version, to check against GMAP_VERSION_*. */
+const char *gmap_version(void);
+
+/* ------------------------------------------------------------------------
+ * Simulated granting domain (the sim backend's guest side).
+ *
+ * A model of a Xen domain that grants its pages: guest memory in a memfd,
+ * a grant table with Xen's v1 entry layout and rules in shared memory.
+ * Tests, tools and examples use it to play the guest.  The domain can be
+ * created in this process (a window opened for its domid finds it) or
+ * exported to another process over a unix socket (gmap_sim_domain_fds()).
+ * ------------------------------------------------------------------------ */
+
+struct gmap_sim_domain;
+
+/*
+ * Create simulated domain @domid with @nr_frames pages of memory and a
+ * grant table of @nr_grants entries (Xen's default is 32760).  Fails with
+ * EEXIST if this process has one with that domid, EINVAL for 0 sizes.
+ * Never logs.
+ */
+struct gmap_sim_domain *gmap_sim_domain_create(uint32_t domid,
+					       uint32_t nr_frames,
+					       uint32_t nr_grants);
+/* Destroy it: later maps of its grants fail with GNTST_bad_domain. */
+void gmap_sim_domain_destroy(struct gmap_sim_domain *d);
+
+/*
+ * Grant frame @frame to domain @grantee as ref @ref (GTF_permit_access,
+ * GTF_readonly when @readonly), as a guest's gnttab_grant_foreign_access_ref
+ * does.  The frame is not checked here (Xen checks at map time).  Fails with
+ * ERANGE for a ref past the table and EBUSY if the entry is in use.
+ */
+int gmap_sim_grant(struct gmap_sim_domain *d, uint32_t ref, uint32_t frame,
+		   uint16_t grantee, int readonly);
+
+/*
+ * End foreign access to @ref, as gnttab_end_foreign_access_ref does: fails
+ * with EBUSY while the grantee has it mapped (GTF_reading/GTF_writing set),
+ * else clears the entry.
+ */
+int gmap_sim_end_access(struct gmap_sim_domain *d, uint32_t ref);
+
+/*
+ * Revoke @ref whatever its state (a misbehaving or dying guest): clears the
+ * entry's permit flag; existing mappings stay until unmapped, new ones
+ * fail.  Returns 1 if the grant was in use, 0 if not.
+ */
+int gmap_sim_revoke(struct gmap_sim_domain *d, uint32_t ref);
+
+/* Read or write @len bytes of guest frame @frame at @off. */
+int gmap_sim_read(struct gmap_sim_domain *d, uint32_t frame, size_t off,
+		  void *buf, size_t len);
+int gmap_sim_write(struct gmap_sim_domain *d, uint32_t frame, size_t off,
+		   const void *buf, size_t len);
+
+/* Per-ref counters kept by the "hypervisor" (not by any mapper). */
+struct gmap_sim_ref_info {
+	uint16_t flags;        /* the v1 entry's flags (GTF_*)            */
+	uint16_t domid;        /* the entry's grantee                     */
+	uint32_t frame;        /* the entry's frame                       */
+	uint32_t maps_now;     /* live mappings of this ref               */
+	uint64_t maps_total;   /* successful maps since creation          */
+	uint64_t map_fails;    /* refused maps                            */
+};
+int gmap_sim_ref_info(struct gmap_sim_domain *d, uint32_t ref,
+		      struct gmap_sim_ref_info *info);
+
+/* Domain-wide: live mappings over all refs, total maps, refused maps. */
+struct gmap_sim_domain_info {
+	uint32_t domid, nr_frames, nr_grants;
+	uint64_t maps_now, maps_total, map_fails, eagain;
+};
+int gmap_sim_domain_info(struct gmap_sim_domain *d,
+			 struct gmap_sim_domain_info *info);
+
+/* Fault injection, for tests of the failure paths. */
+enum gmap_sim_inject {
+	GMAP_SIM_INJECT_NONE = 0,
+	GMAP_SIM_INJECT_EAGAIN,  /* maps of the ref return GNTST_eagain  */
+	GMAP_SIM_INJECT_EIO,     /* maps of the ref fail in the backend  */
+};
+/* Make the next @count maps of @ref fail as @what (count 0: clear). */
+int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
+		    enum gmap_sim_inject what, uint32_t count);
+
+/*
+ * The two file descriptors that carry the domain (the shared control area
+ * with the grant table, and guest memory), for passing to a backend in
+ * another process with SCM_RIGHTS; gmap_sim_domain_attach() takes them
+ * there.  The descriptors stay owned by @d.
+ */
+int gmap_sim_domain_fds(struct gmap_sim_domain *d, int *ctl_fd, int *mem_fd);
+struct gmap_sim_domain *gmap_sim_domain_attach(int ctl_fd, int mem_fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GMAP_H */

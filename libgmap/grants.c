@@ -1,0 +1,544 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * grants.c - one state and one count per grant: the state machine that
+ * faults, pins, unpins, prefaults and releases all go through.
+ *
+ *   EMPTY --map--> MAPPED --last unpin / release--> EMPTY
+ *     |                                      (re-armed placeholder)
+ *     +--map fails (fault)--> BAD --release / successful pin--> ...
+ *
+ * Every transition is made by the one thread that moved the grant to BUSY;
+ * the backend call runs with the window lock dropped, and anyone else who
+ * needs the grant waits on the condition variable until it leaves BUSY.
+ * So a grant is mapped at most once per window, whatever the interleaving.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "sim_abi.h"
+
+#define LEAF_BYTES (GMAP_LEAF_REFS * sizeof(struct gmap_grant))
+/* GNTST_eagain: retry with a growing delay up to this total, as Linux's
+ * gntdev retries paged-out frames (it gives up after ~32 s; a window
+ * handler serves other faults, so it gives up sooner). */
+#define EAGAIN_BUDGET_MS 1000
+
+int gmap_grants_init(struct gmap_window *w)
+{
+	size_t n = (size_t)((w->nr_refs + GMAP_LEAF_REFS - 1) >> GMAP_LEAF_SHIFT);
+
+	w->dir_len = (n * sizeof(w->dir[0]) + 4095) & ~(size_t)4095;
+	/* Reserved, not committed: only directory pages that point at a
+	 * leaf are ever touched, so a 16 TiB window costs what it uses. */
+	w->dir = mmap(NULL, w->dir_len, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w->dir == MAP_FAILED) {
+		w->dir = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void gmap_grants_teardown(struct gmap_window *w)
+{
+	size_t i, n = w->dir_len / sizeof(w->dir[0]);
+	unsigned char vec;
+	uint32_t j;
+
+	if (!w->dir)
+		return;
+	for (i = 0; i < n; i += 4096 / sizeof(w->dir[0])) {
+		/* Skip directory pages never touched (mincore says absent)
+		 * instead of reading 64 MiB of zeros. */
+		if (mincore((char *)w->dir + i * sizeof(w->dir[0]), 4096, &vec) == 0 &&
+		    !(vec & 1))
+			continue;
+		for (size_t k = i; k < i + 4096 / sizeof(w->dir[0]) && k < n; k++) {
+			struct gmap_grant *leaf = atomic_load(&w->dir[k]);
+
+			if (!leaf)
+				continue;
+			for (j = 0; j < GMAP_LEAF_REFS; j++) {
+				uint32_t s = atomic_load(&leaf[j].state);
+
+				if (gs_state(s) == GS_MAPPED)
+					w->be->unmap(w, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
+						     1, leaf[j].cookie);
+			}
+			free(leaf);
+		}
+	}
+	munmap(w->dir, w->dir_len);
+	w->dir = NULL;
+}
+
+/* The grant of @ref; with @create, allocate its leaf (window lock held). */
+struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
+				  bool create)
+{
+	size_t idx = ref >> GMAP_LEAF_SHIFT;
+	struct gmap_grant *leaf = atomic_load(&w->dir[idx]);
+
+	if (!leaf && create) {
+		unsigned char vec = 1;
+		char *page = (char *)&w->dir[idx];
+
+		page = (char *)((uintptr_t)page & ~(uintptr_t)4095);
+		if (mincore(page, 4096, &vec) == 0 && !(vec & 1))
+			atomic_fetch_add(&w->c.meta_bytes, 4096);
+		leaf = calloc(GMAP_LEAF_REFS, sizeof(*leaf));
+		if (!leaf)
+			return NULL;
+		atomic_fetch_add(&w->c.meta_bytes, LEAF_BYTES);
+		atomic_store(&w->dir[idx], leaf);
+	}
+	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
+}
+
+static void set_state(struct gmap_grant *g, unsigned int st, uint32_t ro,
+		      int16_t status)
+{
+	atomic_store(&g->state, st | ro |
+		     ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
+}
+
+static void wait_not_busy(struct gmap_window *w, struct gmap_grant *g)
+{
+	while (gs_state(atomic_load(&g->state)) == GS_BUSY)
+		pthread_cond_wait(&w->cv, &w->lock);
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* One backend map, retrying GNTST_eagain within a bounded time. */
+static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
+		     uint64_t *cookie, int16_t *st)
+{
+	unsigned int delay = 1, spent = 0;
+	int rc;
+
+	for (;;) {
+		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
+				cookie, st);
+		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
+		    atomic_load(&w->closing))
+			break;
+		sleep_ms(delay);
+		spent += delay;
+		if (delay < 64)
+			delay *= 2;
+	}
+	if (rc == 0)
+		atomic_fetch_add(&w->c.maps, 1);
+	else
+		atomic_fetch_add(&w->c.map_failures, 1);
+	return rc;
+}
+
+/*
+ * Map a grant we own (BUSY).  Writable first, so a read fault on a
+ * writable grant needs no second fault to write; if the grant refuses a
+ * writable map and @need_write is false, read-only: Xen says "general
+ * error" for a write map of a read-only grant and gives us no other hint.
+ */
+static int map_owned(struct gmap_window *w, uint32_t ref, bool need_write,
+		     uint32_t *ro, uint64_t *cookie, int16_t *st)
+{
+	int rc = map_retry(w, ref, true, cookie, st);
+
+	*ro = 0;
+	if (rc < 0 && !need_write &&
+	    (*st == GNTST_general_error || *st == GNTST_permission_denied)) {
+		int16_t st2;
+
+		rc = map_retry(w, ref, false, cookie, &st2);
+		if (rc == 0) {
+			*ro = GS_RO;
+			*st = st2;
+		}
+	}
+	return rc;
+}
+
+static void note_mapped(struct gmap_window *w)
+{
+	atomic_fetch_add(&w->c.mapped_now, 1);
+}
+
+/* Unmap a grant we own (BUSY, was MAPPED) and re-arm its page.  Returns
+ * the state the grant must take: EMPTY, or BAD if the page could not be
+ * re-armed (it is then inaccessible, never silently anonymous). */
+static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
+				struct gmap_grant *g, int16_t *status)
+{
+	void *addr = gmap_addr_of(w, ref);
+
+	*status = 0;
+	if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
+		/* Out of VMAs or memory: the grant stays mapped. */
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot unmap %p",
+			 w->domid, ref, addr);
+		return GS_MAPPED;
+	}
+	w->be->unmap(w, ref, 1, g->cookie);
+	atomic_fetch_add(&w->c.unmaps, 1);
+	atomic_fetch_sub(&w->c.mapped_now, 1);
+	if (gmap_rearm(w, addr, GMAP_PAGE_SIZE) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
+			 "the page stays inaccessible", w->domid, ref, addr);
+		*status = GMAP_ST_BACKEND;
+		g->cookie = (uint64_t)errno;
+		return GS_BAD;
+	}
+	return GS_EMPTY;
+}
+
+static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
+		    int16_t st, int err)
+{
+	GMAP_LOG(w, XTL_ERROR, st == GMAP_ST_BACKEND ? err : -1,
+		 "d%u ref %u addr %p: cannot map grant for %s: %s (status %d)",
+		 w->domid, ref, gmap_addr_of(w, ref), what,
+		 gmap_status_str(st), st);
+}
+
+/*
+ * Serve one fault on @ref.  Always ends with the page mapped or poisoned
+ * and the waiters woken: a faulting thread never stays blocked.
+ */
+int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
+		     pid_t tid)
+{
+	void *addr = gmap_addr_of(w, ref);
+	struct gmap_grant *g;
+	uint64_t cookie = 0;
+	uint32_t ro;
+	int16_t st = 0;
+	int rc, err;
+
+	pthread_mutex_lock(&w->lock);
+	g = gmap_grant_get(w, ref, true);
+	if (!g) {
+		pthread_mutex_unlock(&w->lock);
+		GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory for "
+			 "grant state", w->domid, ref);
+		/* Without state the page can only be made inaccessible;
+		 * the SIGSEGV handler chains when it finds no state. */
+		gmap_poison(w, addr, GMAP_PAGE_SIZE);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return -1;
+	}
+	wait_not_busy(w, g);
+	if (gs_state(atomic_load(&g->state)) != GS_EMPTY) {
+		/* Mapped or poisoned by someone else meanwhile: a duplicate
+		 * message of a page another thread also faulted. */
+		pthread_mutex_unlock(&w->lock);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return 0;
+	}
+	set_state(g, GS_BUSY, 0, 0);
+	pthread_mutex_unlock(&w->lock);
+
+	rc = map_owned(w, ref, false, &ro, &cookie, &st);
+	err = errno;
+	if (rc < 0 && gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
+		/* Cannot even place a PROT_NONE page (out of VMAs): send the
+		 * thread the SIGSEGV it would have got, address included. */
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot poison %p",
+			 w->domid, ref, addr);
+		gmap_signal_kick(w, tid, addr);
+	}
+
+	pthread_mutex_lock(&w->lock);
+	if (rc == 0) {
+		g->cookie = cookie;
+		set_state(g, GS_MAPPED, ro, 0);
+		note_mapped(w);
+	} else {
+		g->cookie = (uint64_t)err;
+		set_state(g, GS_BAD, 0, st);
+		atomic_fetch_add(&w->c.bad_grants, 1);
+	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+
+	if (rc < 0)
+		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+	gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+	return rc;
+}
+
+static int check_range(const struct gmap_window *w, uint32_t ref,
+		       uint32_t count)
+{
+	if (count == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((uint64_t)ref + count > w->nr_refs) {
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+static void fill_err(struct gmap_error *err, uint32_t ref, int16_t st, int e)
+{
+	if (err) {
+		err->ref = ref;
+		err->status = st;
+		err->err = e;
+	}
+}
+
+/*
+ * Make @ref mapped (for a pin when @pin): the shared core of pin and
+ * prefault.  Returns 0, or -1 with errno and *@st.
+ */
+static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
+		    int16_t *st)
+{
+	struct gmap_grant *g;
+	uint32_t prev, ro;
+	uint64_t cookie = 0;
+	int rc;
+
+	*st = 0;
+	pthread_mutex_lock(&w->lock);
+	g = gmap_grant_get(w, ref, true);
+	if (!g) {
+		pthread_mutex_unlock(&w->lock);
+		*st = GMAP_ST_NOMEM;
+		errno = ENOMEM;
+		return -1;
+	}
+	wait_not_busy(w, g);
+	prev = atomic_load(&g->state);
+	if (gs_state(prev) == GS_MAPPED) {
+		if (write && (prev & GS_RO)) {
+			pthread_mutex_unlock(&w->lock);
+			*st = GNTST_general_error;
+			errno = EACCES;
+			return -1;
+		}
+		goto held;
+	}
+	set_state(g, GS_BUSY, 0, 0);
+	pthread_mutex_unlock(&w->lock);
+
+	rc = map_owned(w, ref, write, &ro, &cookie, st);
+
+	pthread_mutex_lock(&w->lock);
+	if (rc < 0) {
+		int e = errno;
+
+		/* Nothing was placed: the page is as it was (a placeholder or
+		 * a poisoned page), so the grant goes back to its old state. */
+		atomic_store(&g->state, prev);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		errno = e;
+		return -1;
+	}
+	g->cookie = cookie;
+	set_state(g, GS_MAPPED, ro, 0);
+	note_mapped(w);
+	pthread_cond_broadcast(&w->cv);
+	/* Threads may be waiting on a fault here; the map did not wake
+	 * them. */
+	gmap_uffd_wake(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
+held:
+	if (pin) {
+		if (g->pins++ == 0)
+			atomic_fetch_add(&w->c.pinned_now, 1);
+		atomic_fetch_add(&w->c.pins, 1);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
+		    int flags, struct gmap_error *err, bool pin)
+{
+	uint32_t i;
+	int16_t st;
+	int e;
+
+	if (!w || (flags & ~GMAP_PIN_WRITE)) {
+		errno = EINVAL;
+		fill_err(err, ref, 0, EINVAL);
+		return -1;
+	}
+	if (check_range(w, ref, count) < 0) {
+		fill_err(err, ref, 0, errno);
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		if (hold_one(w, ref + i, flags & GMAP_PIN_WRITE, pin, &st) == 0)
+			continue;
+		e = errno;
+		fill_err(err, ref + i, st, e);
+		GMAP_LOG(w, XTL_ERROR, st == GMAP_ST_BACKEND ? e : -1,
+			 "d%u ref %u: %s failed: %s (status %d)", w->domid,
+			 ref + i, pin ? "pin" : "prefault",
+			 gmap_status_str(st), st);
+		if (pin && i > 0)
+			gmap_unpin(w, ref, i);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+GMAP_EXPORT int gmap_pin(struct gmap_window *w, uint32_t ref, uint32_t count,
+			 int flags, struct gmap_error *err)
+{
+	return range_op(w, ref, count, flags, err, true);
+}
+
+GMAP_EXPORT int gmap_prefault(struct gmap_window *w, uint32_t ref,
+			      uint32_t count, int flags, struct gmap_error *err)
+{
+	return range_op(w, ref, count, flags, err, false);
+}
+
+/* Wait until no grant of the range is BUSY; returns with the lock held. */
+static void wait_range_idle(struct gmap_window *w, uint32_t ref, uint32_t count)
+{
+	uint32_t i;
+
+	for (;;) {
+		for (i = 0; i < count; i++) {
+			struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
+
+			if (g && gs_state(atomic_load(&g->state)) == GS_BUSY)
+				break;
+		}
+		if (i == count)
+			return;
+		pthread_cond_wait(&w->cv, &w->lock);
+	}
+}
+
+GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
+{
+	struct gmap_grant *g;
+	uint32_t *last, nlast = 0, i;
+	int16_t st;
+
+	if (!w) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (check_range(w, ref, count) < 0)
+		return -1;
+	last = malloc((size_t)count * sizeof(*last));
+	if (!last)
+		return -1;
+
+	pthread_mutex_lock(&w->lock);
+	wait_range_idle(w, ref, count);
+	for (i = 0; i < count; i++) {
+		g = gmap_grant_get(w, ref + i, false);
+		if (!g || gs_state(atomic_load(&g->state)) != GS_MAPPED ||
+		    g->pins == 0) {
+			pthread_mutex_unlock(&w->lock);
+			free(last);
+			GMAP_ERR(w, "d%u: unpin of ref %u, which is not pinned "
+				 "(range %u+%u left unchanged)", w->domid,
+				 ref + i, ref, count);
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		g = gmap_grant_get(w, ref + i, false);
+		atomic_fetch_add(&w->c.unpins, 1);
+		if (--g->pins == 0) {
+			atomic_fetch_sub(&w->c.pinned_now, 1);
+			set_state(g, GS_BUSY, atomic_load(&g->state) & GS_RO, 0);
+			last[nlast++] = ref + i;
+		}
+	}
+	pthread_mutex_unlock(&w->lock);
+
+	/* The last pin went: unmap now, so the granter can end access. */
+	for (i = 0; i < nlast; i++) {
+		unsigned int ns;
+
+		g = gmap_grant_get(w, last[i], false);
+		ns = unmap_owned(w, last[i], g, &st);
+		pthread_mutex_lock(&w->lock);
+		set_state(g, ns, ns == GS_MAPPED ? (atomic_load(&g->state) & GS_RO) : 0, st);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+	}
+	free(last);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count)
+{
+	uint64_t r, end;
+	int done = 0;
+
+	if (!w) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (check_range(w, ref, count) < 0)
+		return -1;
+	end = (uint64_t)ref + count;
+	for (r = ref; r < end; r++) {
+		struct gmap_grant *g;
+		uint32_t s;
+		unsigned int ns;
+		int16_t st = 0;
+
+		if (!atomic_load(&w->dir[r >> GMAP_LEAF_SHIFT])) {
+			/* Whole leaf untouched: skip to the next one. */
+			r = ((r >> GMAP_LEAF_SHIFT) + 1) * GMAP_LEAF_REFS - 1;
+			continue;
+		}
+		pthread_mutex_lock(&w->lock);
+		g = gmap_grant_get(w, (uint32_t)r, false);
+		wait_not_busy(w, g);
+		s = atomic_load(&g->state);
+		if (!((gs_state(s) == GS_MAPPED && g->pins == 0) ||
+		      gs_state(s) == GS_BAD)) {
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
+		set_state(g, GS_BUSY, s & GS_RO, 0);
+		pthread_mutex_unlock(&w->lock);
+
+		if (gs_state(s) == GS_MAPPED) {
+			ns = unmap_owned(w, (uint32_t)r, g, &st);
+		} else if (gmap_rearm(w, gmap_addr_of(w, (uint32_t)r),
+				      GMAP_PAGE_SIZE) == 0) {
+			ns = GS_EMPTY;
+		} else {
+			ns = GS_BAD;
+			st = gs_status(s);
+		}
+		pthread_mutex_lock(&w->lock);
+		set_state(g, ns, ns == GS_MAPPED ? (s & GS_RO) : 0, st);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		if (ns == GS_EMPTY)
+			done++;
+	}
+	return done;
+}

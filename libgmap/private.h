@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * private.h - libgmap internals shared by the library's source files.
+ * Nothing here is installed or exported.
+ */
+#ifndef GMAP_PRIVATE_H
+#define GMAP_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "gmap.h"
+
+#define GMAP_EXPORT __attribute__((visibility("default")))
+
+/* ---- per-grant state ---------------------------------------------------
+ *
+ * One 32-bit state word per grant, read lock-free (also from the SIGSEGV
+ * handler) and changed under the window lock:
+ *   bits 0-1  GS_EMPTY | GS_BUSY | GS_MAPPED | GS_BAD
+ *   bit  2    GS_RO: mapped read-only
+ *   bits 16-31 the backend status (int16) that made a BAD page bad
+ * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
+ * lock dropped; everyone else waits on the window's condition variable (or,
+ * in the signal handler, spins until the state moves on).
+ */
+enum {
+	GS_EMPTY = 0,   /* fault-armed placeholder, nothing mapped  */
+	GS_BUSY = 1,    /* a map or unmap is in flight              */
+	GS_MAPPED = 2,  /* the grant is mapped at its address       */
+	GS_BAD = 3,     /* poisoned: PROT_NONE, touches get SIGSEGV */
+};
+#define GS_STATE_MASK 0x3u
+#define GS_RO 0x4u
+#define GS_STATUS_SHIFT 16
+
+/* libgmap's own "status" values beyond Xen's GNTST_* range. */
+#define GMAP_ST_BACKEND ((int16_t)-100) /* the backend failed (errno)   */
+#define GMAP_ST_NOMEM   ((int16_t)-101) /* libgmap ran out of memory    */
+
+struct gmap_grant {
+	_Atomic uint32_t state;
+	uint32_t pins;     /* explicit pins (gmap_pin)                     */
+	uint64_t cookie;   /* backend's handle of the mapping; for BAD: errno */
+};
+
+/* Grants live in leaves of 2^GMAP_LEAF_SHIFT, found through a directory
+ * that is reserved for the whole window but populated lazily (untouched
+ * directory pages cost no memory). */
+#define GMAP_LEAF_SHIFT 9
+#define GMAP_LEAF_REFS (1u << GMAP_LEAF_SHIFT)
+
+/* ---- backends ---------------------------------------------------------- */
+
+struct gmap_backend_ops {
+	const char *name;
+	int (*open)(struct gmap_window *w);
+	void (*close)(struct gmap_window *w);
+	/*
+	 * Map @count grants from @ref at @addr (MAP_FIXED, replacing the
+	 * placeholder), writable or read-only.  On success store the handle
+	 * that unmap needs in *@cookie and return 0.  On failure return -1
+	 * with errno set and *@status the GNTST_* status (or GMAP_ST_*).
+	 */
+	int (*map)(struct gmap_window *w, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *cookie,
+		   int16_t *status);
+	/*
+	 * Release grants whose pages were already replaced in the address
+	 * space by the core (so nothing of them is mapped here any more).
+	 */
+	int (*unmap)(struct gmap_window *w, uint32_t ref, uint32_t count,
+		     uint64_t cookie);
+};
+
+extern const struct gmap_backend_ops gmap_sim_ops;
+extern const struct gmap_backend_ops gmap_xen_ops;
+
+/* ---- the window -------------------------------------------------------- */
+
+#define GMAP_MAX_HANDLERS 64
+
+struct gmap_counters {
+	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
+		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes;
+};
+
+struct gmap_window {
+	uint32_t domid;
+	uint16_t self_domid;
+	uint64_t nr_refs;
+	uint8_t *base;
+	size_t len;
+	enum gmap_bad_policy bad_policy;
+	int slot;                  /* index in the signal handler's table */
+
+	xentoollog_logger *log;
+	xentoollog_logger *own_log; /* ours to destroy, or NULL            */
+
+	const struct gmap_backend_ops *be;
+	void *be_priv;
+
+	int uffd;
+	bool user_mode_only;
+	int stop_fd;               /* eventfd: handlers exit when readable */
+	unsigned int nr_handlers;
+	pthread_t handlers[GMAP_MAX_HANDLERS];
+	_Atomic bool closing;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	_Atomic(struct gmap_grant *) *dir;  /* lazily populated directory */
+	size_t dir_len;                      /* bytes reserved for dir    */
+
+	struct gmap_counters c;
+};
+
+/* log.c */
+xentoollog_logger *gmap_default_logger(int *err_out);
+#define GMAP_LOG(w, lvl, errnoval, ...) \
+	xtl_log((w)->log, (lvl), (errnoval), "gmap", __VA_ARGS__)
+#define GMAP_ERR(w, ...) GMAP_LOG(w, XTL_ERROR, -1, __VA_ARGS__)
+
+/* grants.c: the per-grant state machine */
+struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
+				  bool create);
+int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
+		     pid_t tid);
+int gmap_grants_init(struct gmap_window *w);
+void gmap_grants_teardown(struct gmap_window *w);
+int gmap_status_errno(int16_t status);
+
+static inline unsigned int gs_state(uint32_t s) { return s & GS_STATE_MASK; }
+static inline int16_t gs_status(uint32_t s)
+{
+	return (int16_t)(uint16_t)(s >> GS_STATUS_SHIFT);
+}
+static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
+{
+	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
+}
+
+/* rearm.c: placeholders */
+int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
+int gmap_poison(struct gmap_window *w, void *addr, size_t len);
+int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
+
+/* fault.c: userfaultfd and the handler threads */
+int gmap_uffd_open(struct gmap_window *w);
+int gmap_handlers_start(struct gmap_window *w);
+void gmap_handlers_stop(struct gmap_window *w);
+
+/* signal.c: the SIGSEGV handler and the table it reads */
+int gmap_signal_register(struct gmap_window *w);
+void gmap_signal_unregister(struct gmap_window *w);
+void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr);
+
+/* sim_domain.c: looking up an in-process simulated domain */
+int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd);
+
+#endif /* GMAP_PRIVATE_H */

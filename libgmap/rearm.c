@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * rearm.c - turning window pages back into fault-armed placeholders.
+ *
+ * The hazard: mmap(MAP_FIXED) of an anonymous placeholder drops the
+ * userfaultfd registration of that range, and until it is registered again
+ * an access is served by the kernel as a plain anonymous fault: a read sees
+ * a zero page and a write lands in a private page and is lost (reproduced
+ * on kernel 6.18).  So the placeholder is born PROT_NONE, registered while
+ * inaccessible, and only then opened with mprotect(): an access in between
+ * gets SIGSEGV with its address, which the window's SIGSEGV handler turns
+ * into wait-and-retry (the grant is GS_BUSY until we are done), and an
+ * access after it faults into the handler thread as usual.  Registration
+ * on a PROT_NONE VMA succeeds and survives the mprotect() (checked here).
+ */
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "private.h"
+
+#define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
+
+/* Replace [addr, addr+len) with an inaccessible page: the mapping there
+ * (a grant, or nothing) is gone when this returns 0. */
+int gmap_poison(struct gmap_window *w, void *addr, size_t len)
+{
+	(void)w;
+	if (mmap(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) == MAP_FAILED)
+		return -1;
+	return 0;
+}
+
+/*
+ * Make [addr, addr+len) a fault-armed placeholder again.  The caller owns
+ * the grants of the range (GS_BUSY).  On failure the range is left
+ * PROT_NONE (never accessible and unregistered) and -1 returned.
+ */
+int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (gmap_poison(w, addr, len) < 0)
+		return -1;
+	if (ioctl(w->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -1;
+	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	return 0;
+}
+
+/* Wake every thread waiting on a fault in the range.  Needed after any
+ * MAP_FIXED over a registered range: the replacement alone wakes no one. */
+int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
+{
+	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
+
+	return ioctl(w->uffd, UFFDIO_WAKE, &r);
+}

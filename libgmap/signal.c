@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * signal.c - the SIGSEGV handler that knows the windows.
+ *
+ * A SIGSEGV inside a window means one of three things:
+ *  - the page is being re-armed (GS_BUSY: PROT_NONE for a moment, see
+ *    rearm.c): wait until it is done and retry the access;
+ *  - the grant could not be mapped (GS_BAD, a poisoned page) or a write
+ *    hit a read-only grant: the defined outcome.  Log the reason and a
+ *    backtrace of this thread (libunwind), then deliver the signal to the
+ *    handler installed before ours (by default: the process dies with
+ *    SIGSEGV and si_addr set to the faulting address);
+ *  - a race that has already resolved itself: retry (bounded).
+ * Anything outside every window goes straight to the previous handler.
+ *
+ * The table of windows is read lock-free: a slot's reader count keeps
+ * gmap_close() from freeing a window that a handler is looking at.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+
+#include "private.h"
+
+#define MAX_WINDOWS 64
+#define MAX_RETRIES 1000
+#define MAX_FRAMES 32
+
+struct slot {
+	_Atomic(struct gmap_window *) w;
+	_Atomic uintptr_t base, end;
+	_Atomic int readers;
+};
+
+static struct slot slots[MAX_WINDOWS];
+static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction old_segv;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_err;
+
+static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
+static __thread unsigned int repeats __attribute__((tls_model("initial-exec")));
+
+static pid_t my_tid(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+static void deliver_to_previous(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction dfl;
+
+	if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
+		if (old_segv.sa_flags & SA_SIGINFO)
+			old_segv.sa_sigaction(sig, si, uc);
+		else
+			old_segv.sa_handler(sig);
+		return;
+	}
+	/*
+	 * Default action: restore it and queue the same siginfo to this
+	 * thread; it is blocked while we run and delivered as we return, so
+	 * the process dies of SIGSEGV at the faulting address, with a core.
+	 */
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigaction(SIGSEGV, &dfl, NULL);
+	syscall(SYS_rt_tgsigqueueinfo, getpid(), my_tid(), sig, si);
+}
+
+static void log_backtrace(struct gmap_window *w)
+{
+	unw_context_t ctx;
+	unw_cursor_t cur;
+	unw_word_t ip, off;
+	char name[128];
+	int n = 0, past_signal = 0;
+
+	if (unw_getcontext(&ctx) < 0 || unw_init_local(&cur, &ctx) < 0)
+		return;
+	while (unw_step(&cur) > 0 && n < MAX_FRAMES) {
+		if (!past_signal) {
+			/* Skip our own frames up to the signal frame. */
+			past_signal = unw_is_signal_frame(&cur) > 0;
+			continue;
+		}
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
+			break;
+		if (unw_get_proc_name(&cur, name, sizeof(name), &off) < 0) {
+			name[0] = '?';
+			name[1] = 0;
+			off = 0;
+		}
+		GMAP_LOG(w, XTL_ERROR, -1, "  #%d %#lx %s+%#lx", n++,
+			 (unsigned long)ip, name, (unsigned long)off);
+	}
+}
+
+static void report(struct gmap_window *w, uint32_t ref, void *addr,
+		   const char *what)
+{
+	GMAP_LOG(w, XTL_ERROR, -1, "d%u ref %u addr %p: %s; SIGSEGV to "
+		 "thread %d%s", w->domid, ref, addr, what, (int)my_tid(),
+		 w->bad_policy == GMAP_BAD_SIGNAL ? ", backtrace:" : "");
+	if (w->bad_policy == GMAP_BAD_SIGNAL)
+		log_backtrace(w);
+}
+
+static struct slot *slot_enter(uintptr_t a, struct gmap_window **wp)
+{
+	int i;
+
+	for (i = 0; i < MAX_WINDOWS; i++) {
+		struct slot *s = &slots[i];
+
+		if (a < atomic_load(&s->base) || a >= atomic_load(&s->end))
+			continue;
+		atomic_fetch_add(&s->readers, 1);
+		*wp = atomic_load(&s->w);
+		if (*wp && a >= (uintptr_t)(*wp)->base &&
+		    a < (uintptr_t)(*wp)->base + (*wp)->len)
+			return s;
+		atomic_fetch_sub(&s->readers, 1);
+	}
+	return NULL;
+}
+
+/* Returns 1 if the access should simply be retried. */
+static int handle_in_window(struct gmap_window *w, uintptr_t a)
+{
+	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	struct gmap_grant *leaf;
+	char what[256];
+	uint32_t s;
+
+	leaf = atomic_load(&w->dir[ref >> GMAP_LEAF_SHIFT]);
+	s = leaf ? atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state) : 0;
+
+	if (gs_state(s) == GS_BUSY) {
+		/* A re-arm (or a map) is in flight: wait for it. */
+		atomic_fetch_add(&w->c.rearm_waits, 1);
+		while (gs_state(s) == GS_BUSY && !atomic_load(&w->closing)) {
+			sched_yield();
+			s = atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state);
+		}
+		repeats = 0;
+		return 1;
+	}
+	if (gs_state(s) == GS_BAD) {
+		int16_t st = gs_status(s);
+
+		snprintf(what, sizeof(what), "access to a grant that could "
+			 "not be mapped: %s (status %d)", gmap_status_str(st), st);
+		report(w, ref, (void *)a, what);
+		return 0;
+	}
+	if (gs_state(s) == GS_MAPPED && (s & GS_RO)) {
+		report(w, ref, (void *)a, "write to a read-only grant "
+		       "(mapped read-only; the write did not reach the page)");
+		return 0;
+	}
+	/* EMPTY or writable MAPPED: the state moved on after the fault.  A
+	 * page that keeps faulting in this state is not ours to fix. */
+	if (last_addr == a && ++repeats >= MAX_RETRIES) {
+		repeats = 0;
+		report(w, ref, (void *)a, "page keeps faulting in a state that "
+		       "should not fault (internal error)");
+		return 0;
+	}
+	if (last_addr != a) {
+		last_addr = a;
+		repeats = 0;
+	}
+	return 1;
+}
+
+static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno, retry = 0;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	struct gmap_window *w;
+	struct slot *s;
+
+	s = slot_enter(a, &w);
+	if (s) {
+		retry = handle_in_window(w, a);
+		atomic_fetch_sub(&s->readers, 1);
+	}
+	if (!retry)
+		deliver_to_previous(sig, si, uc);
+	errno = saved;
+}
+
+/*
+ * In a child after fork(): windows are not inherited.  Their grant
+ * mappings (gntdev's are not copied at all) and their userfaultfd
+ * registration are gone, and an untouched page would read as zeros, so
+ * every window range becomes PROT_NONE; the child may exit or exec.
+ */
+static void atfork_child(void)
+{
+	int i;
+
+	for (i = 0; i < MAX_WINDOWS; i++) {
+		struct gmap_window *w = atomic_load(&slots[i].w);
+
+		if (!w)
+			continue;
+		mmap(w->base, w->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		     MAP_FIXED | MAP_NORESERVE, -1, 0);
+		close(w->uffd);
+		atomic_store(&slots[i].w, NULL);
+	}
+	/* The inherited lock may have been held by a parent thread. */
+	pthread_mutex_init(&slots_lock, NULL);
+}
+
+static void install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = gmap_sigsegv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) < 0) {
+		install_err = errno;
+		return;
+	}
+	install_err = pthread_atfork(NULL, NULL, atfork_child);
+}
+
+int gmap_signal_register(struct gmap_window *w)
+{
+	int i;
+
+	pthread_once(&install_once, install);
+	if (install_err) {
+		errno = install_err;
+		return -1;
+	}
+	pthread_mutex_lock(&slots_lock);
+	for (i = 0; i < MAX_WINDOWS; i++) {
+		struct gmap_window *o = atomic_load(&slots[i].w);
+
+		if (o && o->domid == w->domid) {
+			pthread_mutex_unlock(&slots_lock);
+			errno = EEXIST;
+			return -1;
+		}
+	}
+	for (i = 0; i < MAX_WINDOWS; i++)
+		if (!atomic_load(&slots[i].w) && !atomic_load(&slots[i].readers) &&
+		    !atomic_load(&slots[i].end))
+			break;
+	if (i == MAX_WINDOWS) {
+		pthread_mutex_unlock(&slots_lock);
+		errno = EMFILE;
+		return -1;
+	}
+	atomic_store(&slots[i].w, w);
+	atomic_store(&slots[i].base, (uintptr_t)w->base);
+	atomic_store(&slots[i].end, (uintptr_t)w->base + w->len);
+	w->slot = i;
+	pthread_mutex_unlock(&slots_lock);
+	return 0;
+}
+
+void gmap_signal_unregister(struct gmap_window *w)
+{
+	struct slot *s;
+
+	if (w->slot < 0)
+		return;
+	s = &slots[w->slot];
+	pthread_mutex_lock(&slots_lock);
+	atomic_store(&s->w, NULL);
+	/* A handler that entered before us may still read the window. */
+	while (atomic_load(&s->readers))
+		sched_yield();
+	atomic_store(&s->end, 0);
+	atomic_store(&s->base, 0);
+	pthread_mutex_unlock(&slots_lock);
+	w->slot = -1;
+}
+
+/*
+ * Deliver SIGSEGV with @addr to thread @tid, as the fault would have: the
+ * last resort when the page cannot even be poisoned.
+ */
+void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr)
+{
+	siginfo_t si;
+
+	if (tid <= 0) {
+		GMAP_ERR(w, "cannot signal the thread faulting at %p: its id "
+			 "is unknown", addr);
+		return;
+	}
+	memset(&si, 0, sizeof(si));
+	si.si_signo = SIGSEGV;
+	si.si_code = SEGV_ACCERR;
+	si.si_addr = addr;
+	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGSEGV, &si) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot signal thread %d",
+			 (int)tid);
+}

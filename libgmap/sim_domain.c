@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * sim_domain.c - the guest side of a simulated granting domain: create it,
+ * grant, end access, revoke, read and write its pages, and the in-process
+ * registry through which a sim window finds it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "private.h"
+#include "sim_abi.h"
+
+struct gmap_sim_domain {
+	struct sim_ctl *ctl;
+	size_t ctl_size;
+	int ctl_fd, mem_fd;
+	uint8_t *mem;            /* the guest's own view of its memory */
+	size_t mem_size;
+	struct gmap_sim_domain *next;
+};
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct gmap_sim_domain *registry;
+
+static struct gmap_sim_domain *registry_find(uint32_t domid)
+{
+	struct gmap_sim_domain *d;
+
+	for (d = registry; d; d = d->next)
+		if (d->ctl->domid == domid)
+			return d;
+	return NULL;
+}
+
+/* Register @d unless its domid is taken; called with registry_lock held. */
+static int registry_add(struct gmap_sim_domain *d)
+{
+	if (registry_find(d->ctl->domid)) {
+		errno = EEXIST;
+		return -1;
+	}
+	d->next = registry;
+	registry = d;
+	return 0;
+}
+
+int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd)
+{
+	struct gmap_sim_domain *d;
+	int rc = -1;
+
+	pthread_mutex_lock(&registry_lock);
+	d = registry_find(domid);
+	if (!d) {
+		errno = ESRCH;
+		goto out;
+	}
+	*ctl_fd = fcntl(d->ctl_fd, F_DUPFD_CLOEXEC, 0);
+	if (*ctl_fd < 0)
+		goto out;
+	*mem_fd = fcntl(d->mem_fd, F_DUPFD_CLOEXEC, 0);
+	if (*mem_fd < 0) {
+		close(*ctl_fd);
+		goto out;
+	}
+	rc = 0;
+out:
+	pthread_mutex_unlock(&registry_lock);
+	return rc;
+}
+
+static void domain_free(struct gmap_sim_domain *d)
+{
+	int saved = errno;
+
+	if (d->mem && d->mem != MAP_FAILED)
+		munmap(d->mem, d->mem_size);
+	if (d->ctl && (void *)d->ctl != MAP_FAILED)
+		munmap(d->ctl, d->ctl_size);
+	if (d->ctl_fd >= 0)
+		close(d->ctl_fd);
+	if (d->mem_fd >= 0)
+		close(d->mem_fd);
+	free(d);
+	errno = saved;
+}
+
+GMAP_EXPORT struct gmap_sim_domain *
+gmap_sim_domain_create(uint32_t domid, uint32_t nr_frames, uint32_t nr_grants)
+{
+	struct gmap_sim_domain *d;
+	uint64_t table_off, active_off, size;
+
+	if (nr_frames == 0 || nr_grants == 0 || domid >= 0x7ff0 /* DOMID_FIRST_RESERVED */) {
+		errno = EINVAL;
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->ctl_fd = d->mem_fd = -1;
+
+	table_off = 4096;
+	active_off = table_off + (((uint64_t)nr_grants * 8 + 63) & ~63ull);
+	size = active_off + (uint64_t)nr_grants * sizeof(struct sim_active);
+	size = (size + 4095) & ~4095ull;
+	d->ctl_size = size;
+	d->mem_size = (size_t)nr_frames << GMAP_PAGE_SHIFT;
+
+	d->ctl_fd = memfd_create("gmap-sim-ctl", MFD_CLOEXEC);
+	d->mem_fd = memfd_create("gmap-sim-mem", MFD_CLOEXEC);
+	if (d->ctl_fd < 0 || d->mem_fd < 0 ||
+	    ftruncate(d->ctl_fd, (off_t)size) < 0 ||
+	    ftruncate(d->mem_fd, (off_t)d->mem_size) < 0)
+		goto fail;
+	d->ctl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->ctl_fd, 0);
+	d->mem = mmap(NULL, d->mem_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_NORESERVE, d->mem_fd, 0);
+	if (d->ctl == MAP_FAILED || d->mem == MAP_FAILED)
+		goto fail;
+	d->ctl->magic = SIM_MAGIC;
+	d->ctl->version = SIM_VERSION;
+	d->ctl->domid = domid;
+	d->ctl->nr_frames = nr_frames;
+	d->ctl->nr_grants = nr_grants;
+	d->ctl->table_off = table_off;
+	d->ctl->active_off = active_off;
+	d->ctl->ctl_size = size;
+
+	pthread_mutex_lock(&registry_lock);
+	if (registry_add(d) < 0) {
+		pthread_mutex_unlock(&registry_lock);
+		goto fail;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return d;
+fail:
+	domain_free(d);
+	return NULL;
+}
+
+GMAP_EXPORT struct gmap_sim_domain *gmap_sim_domain_attach(int ctl_fd,
+							   int mem_fd)
+{
+	struct gmap_sim_domain *d;
+	struct stat st;
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->ctl_fd = fcntl(ctl_fd, F_DUPFD_CLOEXEC, 0);
+	d->mem_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 0);
+	if (d->ctl_fd < 0 || d->mem_fd < 0 || fstat(d->ctl_fd, &st) < 0)
+		goto fail;
+	d->ctl_size = (size_t)st.st_size;
+	d->ctl = mmap(NULL, d->ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      d->ctl_fd, 0);
+	if (d->ctl == MAP_FAILED)
+		goto fail;
+	if (sim_ctl_check(d->ctl, d->ctl_size) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
+	d->mem_size = (size_t)d->ctl->nr_frames << GMAP_PAGE_SHIFT;
+	if (fstat(d->mem_fd, &st) < 0)
+		goto fail;
+	if ((uint64_t)st.st_size < d->mem_size) {
+		errno = EINVAL;
+		goto fail;
+	}
+	d->mem = mmap(NULL, d->mem_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_NORESERVE, d->mem_fd, 0);
+	if (d->mem == MAP_FAILED)
+		goto fail;
+	pthread_mutex_lock(&registry_lock);
+	if (registry_add(d) < 0) {
+		pthread_mutex_unlock(&registry_lock);
+		goto fail;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	return d;
+fail:
+	domain_free(d);
+	return NULL;
+}
+
+GMAP_EXPORT void gmap_sim_domain_destroy(struct gmap_sim_domain *d)
+{
+	struct gmap_sim_domain **pp;
+
+	if (!d)
+		return;
+	pthread_mutex_lock(&registry_lock);
+	for (pp = &registry; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	pthread_mutex_unlock(&registry_lock);
+	/* Mappers that hold the control area see the domain die: their next
+	 * maps fail with GNTST_bad_domain, as for a destroyed Xen domain. */
+	atomic_store(&d->ctl->dead, 1);
+	domain_free(d);
+}
+
+GMAP_EXPORT int gmap_sim_domain_fds(struct gmap_sim_domain *d, int *ctl_fd,
+				    int *mem_fd)
+{
+	if (!d || !ctl_fd || !mem_fd) {
+		errno = EINVAL;
+		return -1;
+	}
+	*ctl_fd = d->ctl_fd;
+	*mem_fd = d->mem_fd;
+	return 0;
+}
+
+static int check_ref(struct gmap_sim_domain *d, uint32_t ref)
+{
+	if (!d) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ref >= d->ctl->nr_grants) {
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * As Linux's gnttab_grant_foreign_access_ref(): frame and domid first, then
+ * the flags with a release barrier, so a mapper that sees the permit flag
+ * sees the frame too.  An entry still in use cannot be re-granted.
+ */
+GMAP_EXPORT int gmap_sim_grant(struct gmap_sim_domain *d, uint32_t ref,
+			       uint32_t frame, uint16_t grantee, int readonly)
+{
+	grant_entry_v1_t *e;
+	_Atomic uint32_t *combo;
+	uint32_t old, new;
+
+	if (check_ref(d, ref) < 0)
+		return -1;
+	e = &sim_table(d->ctl)[ref];
+	combo = sim_combo(e);
+	old = atomic_load(combo);
+	do {
+		if (old & (GTF_reading | GTF_writing)) {
+			errno = EBUSY;
+			return -1;
+		}
+		/* Write the frame with the entry invalid, then publish. */
+		new = (uint32_t)grantee << 16;
+	} while (!atomic_compare_exchange_weak(combo, &old, new));
+	__atomic_store_n(&e->frame, frame, __ATOMIC_RELEASE);
+	atomic_store(combo, ((uint32_t)grantee << 16) | GTF_permit_access |
+			    (readonly ? GTF_readonly : 0));
+	return 0;
+}
+
+/* As gnttab_end_foreign_access_ref_v1(): clear the flags unless in use. */
+GMAP_EXPORT int gmap_sim_end_access(struct gmap_sim_domain *d, uint32_t ref)
+{
+	_Atomic uint32_t *combo;
+	uint32_t old;
+
+	if (check_ref(d, ref) < 0)
+		return -1;
+	combo = sim_combo(&sim_table(d->ctl)[ref]);
+	old = atomic_load(combo);
+	do {
+		if (old & (GTF_reading | GTF_writing)) {
+			errno = EBUSY;
+			return -1;
+		}
+	} while (!atomic_compare_exchange_weak(combo, &old, old & 0xffff0000u));
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_revoke(struct gmap_sim_domain *d, uint32_t ref)
+{
+	uint32_t old;
+
+	if (check_ref(d, ref) < 0)
+		return -1;
+	old = atomic_fetch_and(sim_combo(&sim_table(d->ctl)[ref]),
+			       ~(uint32_t)(GTF_type_mask | GTF_readonly));
+	return (old & (GTF_reading | GTF_writing)) ? 1 : 0;
+}
+
+static int check_frame(struct gmap_sim_domain *d, uint32_t frame, size_t off,
+		       size_t len)
+{
+	if (!d) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (frame >= d->ctl->nr_frames || off > GMAP_PAGE_SIZE ||
+	    len > GMAP_PAGE_SIZE - off) {
+		errno = ERANGE;
+		return -1;
+	}
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_read(struct gmap_sim_domain *d, uint32_t frame,
+			      size_t off, void *buf, size_t len)
+{
+	if (check_frame(d, frame, off, len) < 0)
+		return -1;
+	memcpy(buf, d->mem + ((size_t)frame << GMAP_PAGE_SHIFT) + off, len);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_write(struct gmap_sim_domain *d, uint32_t frame,
+			       size_t off, const void *buf, size_t len)
+{
+	if (check_frame(d, frame, off, len) < 0)
+		return -1;
+	memcpy(d->mem + ((size_t)frame << GMAP_PAGE_SHIFT) + off, buf, len);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_ref_info(struct gmap_sim_domain *d, uint32_t ref,
+				  struct gmap_sim_ref_info *info)
+{
+	grant_entry_v1_t *e;
+	struct sim_active *a;
+	uint32_t combo;
+
+	if (check_ref(d, ref) < 0)
+		return -1;
+	if (!info) {
+		errno = EINVAL;
+		return -1;
+	}
+	e = &sim_table(d->ctl)[ref];
+	a = &sim_active(d->ctl)[ref];
+	combo = atomic_load(sim_combo(e));
+	info->flags = (uint16_t)(combo & 0xffff);
+	info->domid = (uint16_t)(combo >> 16);
+	info->frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+	sim_active_lock(a);
+	info->maps_now = a->rd_pins;
+	sim_active_unlock(a);
+	info->maps_total = atomic_load(&a->maps_total);
+	info->map_fails = atomic_load(&a->map_fails);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_domain_info(struct gmap_sim_domain *d,
+				     struct gmap_sim_domain_info *info)
+{
+	if (!d || !info) {
+		errno = EINVAL;
+		return -1;
+	}
+	info->domid = d->ctl->domid;
+	info->nr_frames = d->ctl->nr_frames;
+	info->nr_grants = d->ctl->nr_grants;
+	info->maps_now = atomic_load(&d->ctl->maps_now);
+	info->maps_total = atomic_load(&d->ctl->maps_total);
+	info->map_fails = atomic_load(&d->ctl->map_fails);
+	info->eagain = atomic_load(&d->ctl->eagain);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
+				enum gmap_sim_inject what, uint32_t count)
+{
+	struct sim_active *a;
+
+	if (check_ref(d, ref) < 0)
+		return -1;
+	if (what != GMAP_SIM_INJECT_NONE && what != GMAP_SIM_INJECT_EAGAIN &&
+	    what != GMAP_SIM_INJECT_EIO) {
+		errno = EINVAL;
+		return -1;
+	}
+	a = &sim_active(d->ctl)[ref];
+	sim_active_lock(a);
+	atomic_store(&a->inject_what, (uint32_t)what);
+	atomic_store(&a->inject_count, what == GMAP_SIM_INJECT_NONE ? 0 : count);
+	sim_active_unlock(a);
+	return 0;
+}

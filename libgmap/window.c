@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * window.c - opening and closing windows, translation, stats.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "private.h"
+
+/* Pick the backend: the caller's choice, else GMAP_BACKEND, else sim. */
+static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
+						   enum gmap_backend b)
+{
+	const char *v;
+
+	switch (b) {
+	case GMAP_BACKEND_SIM:
+		return &gmap_sim_ops;
+	case GMAP_BACKEND_XEN:
+		return &gmap_xen_ops;
+	case GMAP_BACKEND_DEFAULT:
+		break;
+	default:
+		GMAP_ERR(w, "backend %d is not a gmap_backend: expected "
+			 "GMAP_BACKEND_DEFAULT, _SIM or _XEN", (int)b);
+		errno = EINVAL;
+		return NULL;
+	}
+	v = getenv("GMAP_BACKEND");
+	if (!v || !*v || !strcmp(v, "sim"))
+		return &gmap_sim_ops;
+	if (!strcmp(v, "xen"))
+		return &gmap_xen_ops;
+	GMAP_ERR(w, "GMAP_BACKEND='%s' is not a backend: expected 'sim' or "
+		 "'xen'", v);
+	errno = EINVAL;
+	return NULL;
+}
+
+static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
+{
+	if (o->size && o->size < offsetof(struct gmap_open_opts, self_domid) +
+	    sizeof(o->self_domid)) {
+		GMAP_ERR(w, "gmap_open_opts.size %zu is too small: expected "
+			 "sizeof(struct gmap_open_opts) = %zu", o->size,
+			 sizeof(*o));
+		return -1;
+	}
+	if (o->nr_refs > GMAP_MAX_REFS) {
+		GMAP_ERR(w, "nr_refs %llu is too large: expected 1 .. 2^32",
+			 (unsigned long long)o->nr_refs);
+		return -1;
+	}
+	if (o->handler_threads > GMAP_MAX_HANDLERS) {
+		GMAP_ERR(w, "handler_threads %u is too many: expected 1 .. %d",
+			 o->handler_threads, GMAP_MAX_HANDLERS);
+		return -1;
+	}
+	if (o->bad_policy != GMAP_BAD_SIGNAL &&
+	    o->bad_policy != GMAP_BAD_SIGNAL_QUIET) {
+		GMAP_ERR(w, "bad_policy %d is not a gmap_bad_policy",
+			 (int)o->bad_policy);
+		return -1;
+	}
+	return 0;
+}
+
+static void window_free(struct gmap_window *w)
+{
+	int saved = errno;
+
+	gmap_handlers_stop(w);
+	gmap_signal_unregister(w);
+	gmap_grants_teardown(w);
+	if (w->uffd >= 0)
+		close(w->uffd);
+	if (w->base)
+		munmap(w->base, w->len);
+	if (w->be && w->be_priv)
+		w->be->close(w);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->lock);
+	if (w->own_log)
+		xtl_logger_destroy(w->own_log);
+	free(w);
+	errno = saved;
+}
+
+GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
+					  const struct gmap_open_opts *opts)
+{
+	static const struct gmap_open_opts defaults;
+	const struct gmap_open_opts *o = opts ? opts : &defaults;
+	struct gmap_window *w;
+	int e;
+
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->uffd = w->stop_fd = -1;
+	w->slot = -1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->domid = domid;
+
+	if (o->logger) {
+		w->log = o->logger;
+	} else {
+		w->own_log = w->log = gmap_default_logger(&e);
+		if (!w->log) {
+			errno = e;
+			goto fail;
+		}
+	}
+	if (domid >= 0x7ff0) {
+		GMAP_ERR(w, "domid %u is not a domain: expected 0 .. 32751",
+			 domid);
+		errno = EINVAL;
+		goto fail;
+	}
+	if (check_opts(w, o) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
+	w->self_domid = o->self_domid;
+	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_MAX_REFS;
+	w->nr_handlers = o->handler_threads ? o->handler_threads : 1;
+	w->bad_policy = o->bad_policy;
+	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
+
+	w->be = pick_backend(w, o->backend);
+	if (!w->be)
+		goto fail;
+	if (w->be->open(w) < 0) {
+		w->be_priv = NULL;
+		goto fail;
+	}
+	/* Reserve the window: anonymous, no swap reservation, so 16 TiB
+	 * cost nothing until touched (and touched pages are grants). */
+	w->base = mmap(NULL, w->len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (w->base == MAP_FAILED) {
+		w->base = NULL;
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot reserve %#zx bytes for "
+			 "the window of d%u", w->len, domid);
+		goto fail;
+	}
+	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
+		goto fail;
+	if (gmap_signal_register(w) < 0) {
+		e = errno;
+		if (e == EEXIST)
+			GMAP_ERR(w, "this process already has a window for d%u",
+				 domid);
+		else
+			GMAP_LOG(w, XTL_ERROR, e, "cannot install the SIGSEGV "
+				 "handler");
+		errno = e;
+		goto fail;
+	}
+	if (gmap_handlers_start(w) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot start handler threads");
+		goto fail;
+	}
+	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
+		 "%s, %u handler(s)", domid, w->base, w->base + w->len,
+		 (unsigned long long)w->nr_refs, w->be->name, w->nr_handlers);
+	return w;
+fail:
+	window_free(w);
+	return NULL;
+}
+
+GMAP_EXPORT void gmap_close(struct gmap_window *w)
+{
+	if (!w)
+		return;
+	/* 1. No more faults are served. */
+	gmap_handlers_stop(w);
+	/*
+	 * 2. The whole range becomes inaccessible in one call, which also
+	 * drops every grant mapping; then everyone still waiting on a fault
+	 * is woken to meet it (SIGSEGV, or EFAULT for a system call) rather
+	 * than stay blocked.  Doing it before closing the userfaultfd
+	 * matters: a fault on a registered page after the fd is released is
+	 * served as a zero page.
+	 */
+	if (gmap_poison(w, w->base, w->len) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "close: cannot make the window "
+			 "inaccessible");
+	gmap_uffd_wake(w, w->base, w->len);
+	/* 3. Backend unmaps (so the granter can end access), then free. */
+	window_free(w);
+}
+
+GMAP_EXPORT void *gmap_base(const struct gmap_window *w)
+{
+	return w ? w->base : NULL;
+}
+
+GMAP_EXPORT uint64_t gmap_nr_refs(const struct gmap_window *w)
+{
+	return w ? w->nr_refs : 0;
+}
+
+GMAP_EXPORT uint32_t gmap_domid(const struct gmap_window *w)
+{
+	return w ? w->domid : 0;
+}
+
+GMAP_EXPORT const char *gmap_backend_name(const struct gmap_window *w)
+{
+	return w ? w->be->name : NULL;
+}
+
+GMAP_EXPORT void *gmap_translate(const struct gmap_window *w, uint64_t dma,
+				 size_t len)
+{
+	uint64_t off;
+
+	if (!w) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!(dma & GMAP_DMA_GRANT_BIT)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	off = dma & ~GMAP_DMA_GRANT_BIT;
+	if (len == 0)
+		len = 1;
+	/* Written so that nothing can overflow: off < len(w) first. */
+	if (off >= w->len || len > w->len - off) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return w->base + off;
+}
+
+GMAP_EXPORT void *gmap_ref_ptr(const struct gmap_window *w, uint32_t ref)
+{
+	if (!w) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (ref >= w->nr_refs) {
+		errno = ERANGE;
+		return NULL;
+	}
+	return gmap_addr_of(w, ref);
+}
+
+GMAP_EXPORT int gmap_dma_of(const struct gmap_window *w, const void *p,
+			    uint64_t *dma)
+{
+	uintptr_t a = (uintptr_t)p;
+
+	if (!w || !dma) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (a < (uintptr_t)w->base || a - (uintptr_t)w->base >= w->len) {
+		errno = ERANGE;
+		return -1;
+	}
+	*dma = GMAP_DMA_GRANT_BIT | (uint64_t)(a - (uintptr_t)w->base);
+	return 0;
+}
+
+GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
+{
+	struct gmap_counters *c;
+
+	if (!w || !st) {
+		errno = EINVAL;
+		return -1;
+	}
+	c = (struct gmap_counters *)&w->c;
+	st->faults = atomic_load(&c->faults);
+	st->maps = atomic_load(&c->maps);
+	st->map_failures = atomic_load(&c->map_failures);
+	st->unmaps = atomic_load(&c->unmaps);
+	st->pins = atomic_load(&c->pins);
+	st->unpins = atomic_load(&c->unpins);
+	st->bad_grants = atomic_load(&c->bad_grants);
+	st->rearm_waits = atomic_load(&c->rearm_waits);
+	st->mapped_now = atomic_load(&c->mapped_now);
+	st->pinned_now = atomic_load(&c->pinned_now);
+	st->meta_bytes = atomic_load(&c->meta_bytes) + sizeof(*w);
+	return 0;
+}
+
+GMAP_EXPORT const char *gmap_version(void)
+{
+	return PACKAGE_VERSION;
+}
