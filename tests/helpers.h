@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * helpers.h - what every libgmap test program shares: a simulated domain
+ * with signed pages, a window on it, a logger that captures lines, a
+ * SIGSEGV catcher, bounded joins and a CUnit main.
+ *
+ * Header-only on purpose: each test is one program built from one file.
+ */
+#ifndef GMAP_TEST_HELPERS_H
+#define GMAP_TEST_HELPERS_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+
+#include <gmap.h>
+
+#define T_DOMID 7
+#define T_SELF 0
+
+/* ---- page signatures: what the guest wrote, checkable anywhere -------- */
+
+static inline uint64_t t_sig(uint32_t frame, uint32_t word)
+{
+	return ((uint64_t)(frame + 1) << 32) ^ (word * 0x9e3779b97f4a7c15ull);
+}
+
+/* ---- a logger that keeps what it was told ------------------------------ */
+
+struct t_logger {
+	xentoollog_logger xtl;
+	pthread_mutex_t lock;
+	char buf[1 << 16];
+	size_t len;
+	unsigned int lines;
+};
+
+static void t_log_vmessage(xentoollog_logger *l, xentoollog_level level,
+			   int errnoval, const char *ctx, const char *fmt,
+			   va_list al)
+{
+	struct t_logger *t = (struct t_logger *)l;
+	char line[1024];
+	int n;
+
+	(void)level;
+	n = vsnprintf(line, sizeof(line), fmt, al);
+	if (n < 0)
+		return;
+	if (errnoval >= 0)
+		snprintf(line + strlen(line), sizeof(line) - strlen(line),
+			 ": %s", strerror(errnoval));
+	pthread_mutex_lock(&t->lock);
+	n = snprintf(t->buf + t->len, sizeof(t->buf) - t->len, "%s: %s\n",
+		     ctx ? ctx : "", line);
+	if (n > 0 && (size_t)n < sizeof(t->buf) - t->len)
+		t->len += (size_t)n;
+	t->lines++;
+	pthread_mutex_unlock(&t->lock);
+	if (getenv("T_VERBOSE"))
+		fprintf(stderr, "[log] %s\n", line);
+}
+
+static struct t_logger t_log = {
+	.xtl = { .vmessage = t_log_vmessage },
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static inline void t_log_clear(void)
+{
+	pthread_mutex_lock(&t_log.lock);
+	t_log.len = 0;
+	t_log.buf[0] = 0;
+	t_log.lines = 0;
+	pthread_mutex_unlock(&t_log.lock);
+}
+
+static inline int t_log_has(const char *needle)
+{
+	int found;
+
+	pthread_mutex_lock(&t_log.lock);
+	t_log.buf[t_log.len < sizeof(t_log.buf) ? t_log.len : sizeof(t_log.buf) - 1] = 0;
+	found = strstr(t_log.buf, needle) != NULL;
+	pthread_mutex_unlock(&t_log.lock);
+	if (!found && getenv("T_VERBOSE"))
+		fprintf(stderr, "log lacks '%s'\n", needle);
+	return found;
+}
+
+/* ---- a domain and a window ----------------------------------------------- */
+
+struct t_fx {
+	struct gmap_sim_domain *d;
+	struct gmap_window *w;
+	uint32_t nr_frames;
+};
+
+/* Domain T_DOMID with @nr frames and grants, frame f signed and granted
+ * writable to T_SELF as ref f; a window of @win_refs refs (0: all). */
+static inline int t_setup(struct t_fx *fx, uint32_t nr, uint64_t win_refs,
+			  unsigned int handlers)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM,
+		.nr_refs = win_refs, .handler_threads = handlers,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+	};
+	uint64_t page[512];
+	uint32_t f, i;
+
+	memset(fx, 0, sizeof(*fx));
+	fx->nr_frames = nr;
+	fx->d = gmap_sim_domain_create(T_DOMID, nr, nr);
+	if (!fx->d)
+		return -1;
+	for (f = 0; f < nr; f++) {
+		for (i = 0; i < 512; i++)
+			page[i] = t_sig(f, i);
+		gmap_sim_write(fx->d, f, 0, page, sizeof(page));
+		gmap_sim_grant(fx->d, f, f, T_SELF, 0);
+	}
+	fx->w = gmap_open(T_DOMID, &o);
+	if (!fx->w) {
+		gmap_sim_domain_destroy(fx->d);
+		fx->d = NULL;
+		return -1;
+	}
+	t_log_clear();
+	return 0;
+}
+
+static inline void t_teardown(struct t_fx *fx)
+{
+	gmap_close(fx->w);
+	gmap_sim_domain_destroy(fx->d);
+	fx->w = NULL;
+	fx->d = NULL;
+}
+
+static inline struct gmap_sim_ref_info t_ref(struct t_fx *fx, uint32_t ref)
+{
+	struct gmap_sim_ref_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	gmap_sim_ref_info(fx->d, ref, &ri);
+	return ri;
+}
+
+static inline uint64_t t_guest_word(struct t_fx *fx, uint32_t frame,
+				    uint32_t word)
+{
+	uint64_t v = 0;
+
+	gmap_sim_read(fx->d, frame, word * 8, &v, 8);
+	return v;
+}
+
+/* ---- catching SIGSEGV in the thread that takes it ------------------------ */
+
+static __thread sigjmp_buf *t_segv_jmp;
+static __thread void *t_segv_addr;
+static __thread int t_segv_code;
+
+static void t_segv_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	if (t_segv_jmp) {
+		t_segv_addr = si->si_addr;
+		t_segv_code = si->si_code;
+		siglongjmp(*t_segv_jmp, 1);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/*
+ * Installed before any window opens, so libgmap's handler chains to it:
+ * the outcome a test sees is the one a program that handles SIGSEGV sees.
+ */
+static inline void t_install_segv(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = t_segv_handler;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+/* Access @p (write when @write); 1 and *@addr if SIGSEGV came, else 0. */
+static inline int t_touch(volatile uint64_t *p, int write, uint64_t val,
+			  uint64_t *seen, void **addr)
+{
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		t_segv_jmp = NULL;
+		if (addr)
+			*addr = t_segv_addr;
+		return 1;
+	}
+	t_segv_jmp = &jb;
+	if (write)
+		*p = val;
+	else if (seen)
+		*seen = *p;
+	else
+		(void)*p;
+	t_segv_jmp = NULL;
+	return 0;
+}
+
+/* ---- bounded waits ---------------------------------------------------- */
+
+/* Join @t within @secs; ETIMEDOUT means the thread hung. */
+static inline int t_join_within(pthread_t t, int secs)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += secs;
+	return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/* Poll @cond (a condition another thread makes true) for up to @secs. */
+#define T_WAIT_UNTIL(cond, secs) ({					\
+	struct timespec _t0, _t1, _nap = { 0, 1000000 };		\
+	int _ok = 0;							\
+	clock_gettime(CLOCK_MONOTONIC, &_t0);				\
+	for (;;) {							\
+		if (cond) { _ok = 1; break; }				\
+		clock_gettime(CLOCK_MONOTONIC, &_t1);			\
+		if (_t1.tv_sec - _t0.tv_sec >= (secs)) break;		\
+		nanosleep(&_nap, NULL);					\
+	}								\
+	_ok; })
+
+/* ---- CUnit main --------------------------------------------------------- */
+
+struct t_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+static void t_watchdog(int sig)
+{
+	static const char msg[] = "\nwatchdog: a test hung; failing\n";
+
+	(void)sig;
+	if (write(2, msg, sizeof(msg) - 1) < 0)
+		_exit(98);
+	_exit(99);
+}
+
+/* Run @cases as one suite; exit status 1 if any assertion failed, 99 if
+ * the watchdog fired (a hang). */
+static inline int t_main(const char *suite, const struct t_case *cases)
+{
+	CU_pSuite s;
+	unsigned int fails;
+
+	signal(SIGALRM, t_watchdog);
+	alarm(getenv("T_WATCHDOG") ? (unsigned)atoi(getenv("T_WATCHDOG")) : 240);
+	t_install_segv();
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	s = CU_add_suite(suite, NULL, NULL);
+	for (; cases->name; cases++)
+		CU_add_test(s, cases->name, cases->fn);
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	CU_cleanup_registry();
+	return fails ? 1 : 0;
+}
+
+#endif /* GMAP_TEST_HELPERS_H */

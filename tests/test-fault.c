@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-fault.c - first touch by read, write, pread(2) and recv(2); many
+ * threads on one page make one map, counted by the simulated domain. */
+#include <sys/socket.h>
+
+#include "helpers.h"
+
+static void test_first_read(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+	struct gmap_stats st;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	p = gmap_ref_ptr(fx.w, 17);
+	CU_ASSERT_EQUAL(t_ref(&fx, 17).maps_total, 0);
+	CU_ASSERT_EQUAL(p[0], t_sig(17, 0));
+	CU_ASSERT_EQUAL(p[511], t_sig(17, 511));
+	CU_ASSERT_EQUAL(t_ref(&fx, 17).maps_total, 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 17).maps_now, 1);
+	/* Neighbours stay untouched. */
+	CU_ASSERT_EQUAL(t_ref(&fx, 16).maps_total, 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 18).maps_total, 0);
+	gmap_stats(fx.w, &st);
+	CU_ASSERT(st.faults >= 1);
+	CU_ASSERT_EQUAL(st.maps, 1);
+	CU_ASSERT_EQUAL(st.mapped_now, 1);
+	/* While mapped, the guest sees the grant in use. */
+	CU_ASSERT(t_ref(&fx, 17).flags & 0x8 /* GTF_reading */);
+	t_teardown(&fx);
+}
+
+static void test_first_write(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	p = gmap_ref_ptr(fx.w, 40);
+	p[3] = 0xabcdef;
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 40, 3), 0xabcdef);
+	CU_ASSERT_EQUAL(p[4], t_sig(40, 4));
+	/* and the other way: the guest writes, we see it at once */
+	{
+		uint64_t v = 0x5151;
+
+		gmap_sim_write(fx.d, 40, 8 * 9, &v, 8);
+		CU_ASSERT_EQUAL(p[9], 0x5151);
+	}
+	CU_ASSERT_EQUAL(t_ref(&fx, 40).maps_total, 1);
+	CU_ASSERT(t_ref(&fx, 40).flags & 0x10 /* GTF_writing */);
+	t_teardown(&fx);
+}
+
+static void test_pread_into_window(void)
+{
+	struct t_fx fx;
+	char path[] = "/tmp/gmap-test-XXXXXX";
+	char data[6000];
+	uint8_t *p;
+	int fd;
+	size_t i;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (char)(i * 7 + 1);
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	unlink(path);
+	CU_ASSERT_FATAL(write(fd, data, sizeof(data)) == (ssize_t)sizeof(data));
+	/* A buffer straddling two untouched grants, 100 bytes into ref 20:
+	 * the kernel's copy faults both in. */
+	p = (uint8_t *)gmap_ref_ptr(fx.w, 20) + 100;
+	CU_ASSERT_EQUAL(pread(fd, p, sizeof(data), 0), (ssize_t)sizeof(data));
+	CU_ASSERT_EQUAL(memcmp(p, data, sizeof(data)), 0);
+	{
+		char g[100];
+
+		gmap_sim_read(fx.d, 21, 0, g, sizeof(g));
+		CU_ASSERT_EQUAL(memcmp(g, data + 3996, sizeof(g)), 0);
+	}
+	CU_ASSERT_EQUAL(t_ref(&fx, 20).maps_total, 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 21).maps_total, 1);
+	close(fd);
+	t_teardown(&fx);
+}
+
+static void test_recv_into_window(void)
+{
+	struct t_fx fx;
+	int sv[2];
+	char msg[] = "reply from the socket, straight into guest memory";
+	char g[sizeof(msg)];
+	void *p;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	CU_ASSERT_FATAL(send(sv[0], msg, sizeof(msg), 0) == (ssize_t)sizeof(msg));
+	p = gmap_ref_ptr(fx.w, 33);
+	CU_ASSERT_EQUAL(recv(sv[1], p, sizeof(msg), 0), (ssize_t)sizeof(msg));
+	gmap_sim_read(fx.d, 33, 0, g, sizeof(g));
+	CU_ASSERT_STRING_EQUAL(g, msg);
+	close(sv[0]);
+	close(sv[1]);
+	t_teardown(&fx);
+}
+
+struct racer {
+	struct t_fx *fx;
+	uint32_t ref;
+	pthread_barrier_t *bar;
+	uint64_t seen;
+};
+
+static void *race_one(void *arg)
+{
+	struct racer *r = arg;
+	volatile uint64_t *p = gmap_ref_ptr(r->fx->w, r->ref);
+
+	pthread_barrier_wait(r->bar);
+	r->seen = p[r->ref % 512];
+	return NULL;
+}
+
+/* N threads fault the same untouched page at once: one map, all see it. */
+static void race(unsigned int handlers, unsigned int nthreads, unsigned int rounds)
+{
+	struct t_fx fx;
+	pthread_t th[32];
+	struct racer rs[32];
+	pthread_barrier_t bar;
+	unsigned int i, k, ok = 0, hung = 0, bad_maps = 0;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 256, 1024, handlers) == 0);
+	for (k = 0; k < rounds; k++) {
+		uint32_t ref = k;
+
+		pthread_barrier_init(&bar, NULL, nthreads);
+		for (i = 0; i < nthreads; i++) {
+			rs[i] = (struct racer){ &fx, ref, &bar, 0 };
+			pthread_create(&th[i], NULL, race_one, &rs[i]);
+		}
+		for (i = 0; i < nthreads; i++) {
+			if (t_join_within(th[i], 30)) {
+				hung++;
+				continue;
+			}
+			ok += rs[i].seen == t_sig(ref, ref % 512);
+		}
+		pthread_barrier_destroy(&bar);
+		bad_maps += t_ref(&fx, ref).maps_total != 1;
+	}
+	printf("\n    %u handler(s), %u threads x %u pages: %u verified reads, "
+	       "%u pages with maps != 1, %u hung ", handlers, nthreads, rounds,
+	       ok, bad_maps, hung);
+	CU_ASSERT_EQUAL(hung, 0);
+	CU_ASSERT_EQUAL(ok, nthreads * rounds);
+	CU_ASSERT_EQUAL(bad_maps, 0);
+	t_teardown(&fx);
+}
+
+static void test_race_one_handler(void)
+{
+	race(1, 16, 200);
+}
+
+static void test_race_many_handlers(void)
+{
+	race(4, 16, 200);
+}
+
+static void test_touched_stay_mapped_until_release(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+	struct gmap_sim_domain_info di;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	for (uint32_t r = 0; r < 8; r++) {
+		p = gmap_ref_ptr(fx.w, r);
+		(void)p[0];
+	}
+	gmap_sim_domain_info(fx.d, &di);
+	CU_ASSERT_EQUAL(di.maps_now, 8);
+	/* Touched, never pinned: the guest cannot end access yet. */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 3), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 0, 8), 8);
+	gmap_sim_domain_info(fx.d, &di);
+	CU_ASSERT_EQUAL(di.maps_now, 0);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 3), 0);
+	/* A released page faults in again on the next touch. */
+	p = gmap_ref_ptr(fx.w, 5);
+	CU_ASSERT_EQUAL(p[1], t_sig(5, 1));
+	CU_ASSERT_EQUAL(t_ref(&fx, 5).maps_total, 2);
+	/* Release of an untouched range does nothing. */
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 100, 900), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 1000, 25), -1);
+	CU_ASSERT_EQUAL(errno, ERANGE);
+	t_teardown(&fx);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "first touch by read", test_first_read },
+		{ "first touch by write", test_first_write },
+		{ "pread(2) into untouched pages", test_pread_into_window },
+		{ "recv(2) into an untouched page", test_recv_into_window },
+		{ "16 threads fault one page: one map (1 handler)", test_race_one_handler },
+		{ "16 threads fault one page: one map (4 handlers)", test_race_many_handlers },
+		{ "touched pages stay mapped until released", test_touched_stay_mapped_until_release },
+		{ NULL, NULL },
+	};
+	return t_main("fault", cases);
+}
