@@ -10,6 +10,7 @@
 #define GMAP_TEST_HELPERS_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -169,7 +170,8 @@ static inline uint64_t t_guest_word(struct t_fx *fx, uint32_t frame,
 
 /* ---- catching SIGSEGV in the thread that takes it ------------------------ */
 
-static __thread sigjmp_buf *t_segv_jmp;
+/* volatile: the stores around the access must not be merged away. */
+static __thread sigjmp_buf *volatile t_segv_jmp;
 static __thread void *t_segv_addr;
 static __thread int t_segv_code;
 

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-badgrant.c - every kind of grant that cannot be mapped ends in
+ * SIGSEGV in the touching thread, carrying the exact faulting address,
+ * with a diagnostic line and a backtrace on the logger; none hangs.
+ */
+#include "helpers.h"
+
+struct toucher {
+	volatile uint64_t *p;
+	int write;
+	int caught;
+	void *addr;
+	uint64_t seen;
+};
+
+static void *touch_thread(void *arg)
+{
+	struct toucher *t = arg;
+
+	t->caught = t_touch(t->p, t->write, 0x1234, &t->seen, &t->addr);
+	return NULL;
+}
+
+/* Touch @ref at a word offset in a fresh thread; bounded. */
+static struct toucher touch(struct t_fx *fx, uint32_t ref, int write)
+{
+	struct toucher t = { 0 };
+	pthread_t th;
+
+	t.p = (volatile uint64_t *)gmap_ref_ptr(fx->w, ref) + 37;
+	t.write = write;
+	pthread_create(&th, NULL, touch_thread, &t);
+	if (t_join_within(th, 30)) {
+		CU_FAIL("the touching thread hung");
+		t.caught = -1;
+	}
+	return t;
+}
+
+static void expect_bad(struct t_fx *fx, uint32_t ref, int write,
+		       const char *status_name)
+{
+	struct toucher t = touch(fx, ref, write);
+	char line[128];
+
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT_PTR_EQUAL(t.addr, (void *)t.p);
+	snprintf(line, sizeof(line), "d%u ref %u addr %p: cannot map grant",
+		 T_DOMID, ref, gmap_ref_ptr(fx->w, ref));
+	CU_ASSERT(t_log_has(line));
+	CU_ASSERT(t_log_has(status_name));
+	/* The faulting thread's backtrace, taken with libunwind. */
+	CU_ASSERT(t_log_has("SIGSEGV to thread"));
+	CU_ASSERT(t_log_has("  #0 "));
+	CU_ASSERT(t_log_has("touch_thread"));
+	/* A second touch of the poisoned page: the same outcome, at once. */
+	t = touch(fx, ref, 0);
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT_PTR_EQUAL(t.addr, (void *)t.p);
+}
+
+static void test_not_granted(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	gmap_sim_end_access(fx.d, 4);
+	expect_bad(&fx, 4, 0, "GNTST_general_error");
+	t_teardown(&fx);
+}
+
+static void test_out_of_table(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	expect_bad(&fx, 500, 0, "GNTST_bad_gntref");
+	t_teardown(&fx);
+}
+
+static void test_wrong_domain(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	/* Granted, but to domain 3, not to us. */
+	gmap_sim_end_access(fx.d, 6);
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 6, 6, 3, 0), 0);
+	expect_bad(&fx, 6, 1, "GNTST_general_error");
+	CU_ASSERT_EQUAL(t_ref(&fx, 6).maps_total, 0);
+	t_teardown(&fx);
+}
+
+static void test_revoked(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_revoke(fx.d, 8), 0);
+	expect_bad(&fx, 8, 0, "GNTST_general_error");
+	t_teardown(&fx);
+}
+
+static void test_bad_frame(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	gmap_sim_end_access(fx.d, 9);
+	gmap_sim_grant(fx.d, 9, 99999, T_SELF, 0);
+	expect_bad(&fx, 9, 0, "GNTST_bad_page");
+	t_teardown(&fx);
+}
+
+static void test_domain_gone(void)
+{
+	struct t_fx fx;
+	struct toucher t;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	t = touch(&fx, 1, 0);
+	CU_ASSERT_EQUAL(t.caught, 0);
+	gmap_sim_domain_destroy(fx.d);
+	fx.d = NULL;
+	t = touch(&fx, 2, 0);
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT(t_log_has("GNTST_bad_domain"));
+	gmap_close(fx.w);
+}
+
+static void test_handler_error(void)
+{
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 12, GMAP_SIM_INJECT_EIO, 1), 0);
+	expect_bad(&fx, 12, 0, "backend failure");
+	/* Poisoned until released; then the next touch tries again. */
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 12, 1), 1);
+	CU_ASSERT_EQUAL(touch(&fx, 12, 0).caught, 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 12).maps_total, 1);
+	t_teardown(&fx);
+}
+
+static void test_eagain_exhausted(void)
+{
+	struct t_fx fx;
+	struct gmap_sim_domain_info di;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	/* A page that stays "paged out": retried for a bounded time. */
+	gmap_sim_inject(fx.d, 13, GMAP_SIM_INJECT_EAGAIN, 100000);
+	expect_bad(&fx, 13, 0, "GNTST_eagain");
+	gmap_sim_domain_info(fx.d, &di);
+	CU_ASSERT(di.eagain > 1);
+	/* A page that comes back after two tries is simply mapped. */
+	gmap_sim_inject(fx.d, 14, GMAP_SIM_INJECT_EAGAIN, 2);
+	CU_ASSERT_EQUAL(touch(&fx, 14, 0).caught, 0);
+	t_teardown(&fx);
+}
+
+static void test_kernel_mode_touch_of_bad_grant(void)
+{
+	struct t_fx fx;
+	int fd = open("/dev/zero", O_RDONLY);
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	gmap_sim_end_access(fx.d, 15);
+	/* read(2) into it: EFAULT, no signal, no hang. */
+	errno = 0;
+	CU_ASSERT_EQUAL(read(fd, gmap_ref_ptr(fx.w, 15), 64), -1);
+	CU_ASSERT_EQUAL(errno, EFAULT);
+	close(fd);
+	t_teardown(&fx);
+}
+
+static void test_read_only(void)
+{
+	struct t_fx fx;
+	struct toucher t;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	gmap_sim_end_access(fx.d, 20);
+	gmap_sim_end_access(fx.d, 21);
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 20, 20, T_SELF, 1), 0);
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 21, 21, T_SELF, 1), 0);
+
+	/* Reads work and see the guest's data. */
+	t = touch(&fx, 20, 0);
+	CU_ASSERT_EQUAL(t.caught, 0);
+	CU_ASSERT_EQUAL(t.seen, t_sig(20, 37));
+	CU_ASSERT(!(t_ref(&fx, 20).flags & 0x10)); /* not GTF_writing */
+	/* A write after a read: SIGSEGV at the address, page unchanged. */
+	t = touch(&fx, 20, 1);
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT_PTR_EQUAL(t.addr, (void *)t.p);
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 20, 37), t_sig(20, 37));
+	CU_ASSERT(t_log_has("d7 ref 20"));
+	CU_ASSERT(t_log_has("write to a read-only grant"));
+	/* A write as the very first touch: the same. */
+	t_log_clear();
+	t = touch(&fx, 21, 1);
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT_PTR_EQUAL(t.addr, (void *)t.p);
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 21, 37), t_sig(21, 37));
+	CU_ASSERT(t_log_has("write to a read-only grant"));
+	/* The grant is mapped once, read-only, and still readable. */
+	CU_ASSERT_EQUAL(t_ref(&fx, 21).maps_total, 1);
+	t = touch(&fx, 21, 0);
+	CU_ASSERT_EQUAL(t.caught, 0);
+	CU_ASSERT_EQUAL(t.seen, t_sig(21, 37));
+	/* A kernel write into it fails the same way, and lands nowhere. */
+	{
+		int fd = open("/dev/zero", O_RDONLY);
+
+		errno = 0;
+		CU_ASSERT_EQUAL(read(fd, (char *)gmap_ref_ptr(fx.w, 21) + 8, 8), -1);
+		CU_ASSERT_EQUAL(errno, EFAULT);
+		CU_ASSERT_EQUAL(t_guest_word(&fx, 21, 1), t_sig(21, 1));
+		close(fd);
+	}
+	t_teardown(&fx);
+}
+
+static void test_quiet_policy(void)
+{
+	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 8, 8);
+	struct gmap_open_opts o = { .size = sizeof(o), .logger = &t_log.xtl,
+				    .bad_policy = GMAP_BAD_SIGNAL_QUIET };
+	struct t_fx fx = { .d = d };
+	struct toucher t;
+
+	fx.w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_FATAL(fx.w != NULL);
+	t_log_clear();
+	t = touch(&fx, 3, 0);
+	CU_ASSERT_EQUAL(t.caught, 1);
+	CU_ASSERT(t_log_has("cannot map grant"));
+	CU_ASSERT(!t_log_has("  #0 "));
+	t_teardown(&fx);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "never granted -> SIGSEGV at the address", test_not_granted },
+		{ "past the grant table -> SIGSEGV", test_out_of_table },
+		{ "granted to another domain -> SIGSEGV", test_wrong_domain },
+		{ "revoked -> SIGSEGV", test_revoked },
+		{ "bad frame -> SIGSEGV", test_bad_frame },
+		{ "destroyed domain -> SIGSEGV", test_domain_gone },
+		{ "handler (backend) error -> SIGSEGV, release retries", test_handler_error },
+		{ "paged out beyond the retry bound -> SIGSEGV", test_eagain_exhausted },
+		{ "read(2) into a bad grant -> EFAULT", test_kernel_mode_touch_of_bad_grant },
+		{ "read-only grants: reads work, writes never land", test_read_only },
+		{ "quiet policy: diagnostic without backtrace", test_quiet_policy },
+		{ NULL, NULL },
+	};
+	return t_main("badgrant", cases);
+}
