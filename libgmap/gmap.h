@@ -50,10 +50,10 @@ extern "C" {
 #define GMAP_PAGE_SIZE  (1UL << GMAP_PAGE_SHIFT)
 
 /* Bit 63 of a grant DMA address says "this is a grant, not a frame". */
-#define GMAP_DMA_GRANT_BIT (1ULL << 63)
+#define GMAP_DMA_GRANT_BIT (UINT64_C(1) << 63)
 
 /* The largest window: the whole 32-bit grant space (16 TiB). */
-#define GMAP_MAX_REFS (1ULL << 32)
+#define GMAP_MAX_REFS (UINT64_C(1) << 32)
 
 struct gmap_window;
 

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-sim.c - the simulated domain says no where Xen says no; it can live
+ * in another process; and a full 32-bit window costs what is touched.
+ */
+#include <sys/wait.h>
+
+#include "helpers.h"
+
+static struct gmap_sim_ref_info t_ref_of(struct gmap_sim_domain *d, uint32_t ref)
+{
+	struct gmap_sim_ref_info ri;
+
+	memset(&ri, 0, sizeof(ri));
+	gmap_sim_ref_info(d, ref, &ri);
+	return ri;
+}
+
+#define GTF_permit_access 1
+#define GTF_readonly 4
+#define GTF_reading 8
+#define GTF_writing 16
+
+static void test_grant_rules(void)
+{
+	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 8, 16);
+	struct gmap_sim_ref_info ri;
+	uint8_t buf[16];
+
+	CU_ASSERT_FATAL(d != NULL);
+	/* A second domain with the same id is refused. */
+	errno = 0;
+	CU_ASSERT_PTR_NULL(gmap_sim_domain_create(T_DOMID, 8, 16));
+	CU_ASSERT_EQUAL(errno, EEXIST);
+	errno = 0;
+	CU_ASSERT_PTR_NULL(gmap_sim_domain_create(8, 0, 16));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(gmap_sim_grant(d, 2, 5, 0, 1), 0);
+	CU_ASSERT_EQUAL(gmap_sim_ref_info(d, 2, &ri), 0);
+	CU_ASSERT_EQUAL(ri.flags, GTF_permit_access | GTF_readonly);
+	CU_ASSERT_EQUAL(ri.frame, 5);
+	CU_ASSERT_EQUAL(ri.domid, 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_grant(d, 16, 5, 0, 0), -1);
+	CU_ASSERT_EQUAL(errno, ERANGE);
+	/* Not mapped: end access clears it; revoke of an idle grant says 0. */
+	CU_ASSERT_EQUAL(gmap_sim_end_access(d, 2), 0);
+	gmap_sim_ref_info(d, 2, &ri);
+	CU_ASSERT_EQUAL(ri.flags, 0);
+	CU_ASSERT_EQUAL(gmap_sim_grant(d, 3, 1, 0, 0), 0);
+	CU_ASSERT_EQUAL(gmap_sim_revoke(d, 3), 0);
+	/* Memory bounds. */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_read(d, 8, 0, buf, 1), -1);
+	CU_ASSERT_EQUAL(errno, ERANGE);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_write(d, 0, 4090, buf, 16), -1);
+	CU_ASSERT_EQUAL(errno, ERANGE);
+	CU_ASSERT_EQUAL(gmap_sim_write(d, 7, 4080, buf, 16), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_inject(d, 1, (enum gmap_sim_inject)9, 1), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	gmap_sim_domain_destroy(d);
+}
+
+static void test_in_use_flags(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 16, 1024, 1) == 0);
+	p = gmap_ref_ptr(fx.w, 4);
+	p[0] = 1;
+	CU_ASSERT_EQUAL(t_ref(&fx, 4).flags & (GTF_reading | GTF_writing),
+			GTF_reading | GTF_writing);
+	/* In use: the guest can neither end access nor re-grant it... */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 4), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 4, 9, T_SELF, 0), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	/* ...but it can revoke (a dying guest): the mapping stays until we
+	 * let go, and a new map after that is refused. */
+	CU_ASSERT_EQUAL(gmap_sim_revoke(fx.d, 4), 1);
+	CU_ASSERT_EQUAL(p[1], t_sig(4, 1));
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 4, 1), 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 4).flags & (GTF_reading | GTF_writing), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 4, 1, 0, NULL), -1);
+	CU_ASSERT_EQUAL(errno, EACCES);
+	t_teardown(&fx);
+}
+
+/* Child mode: a backend process that only has the domain's descriptors. */
+static int child_main(int ctl, int mem)
+{
+	struct gmap_open_opts o = { .size = sizeof(o), .nr_refs = 64 };
+	struct gmap_sim_domain *d = gmap_sim_domain_attach(ctl, mem);
+	struct gmap_window *w;
+	volatile uint64_t *p;
+
+	if (!d)
+		return 2;
+	w = gmap_open(T_DOMID, &o);
+	if (!w)
+		return 3;
+	p = gmap_ref_ptr(w, 2);
+	if (p[0] != 0xc0ffee)
+		return 4;
+	p[1] = 0xbeef; /* the reply */
+	if (gmap_pin(w, 2, 1, GMAP_PIN_WRITE, NULL) < 0 || gmap_unpin(w, 2, 1) < 0)
+		return 5;
+	gmap_close(w);
+	return 0;
+}
+
+/* The guest in this process, the backend in another (exec'd) process
+ * that received the two descriptors, as over a unix socket. */
+static void test_cross_process(void)
+{
+	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 16, 16);
+	int ctl, mem, status;
+	uint64_t v = 0xc0ffee, back = 0;
+	char a1[16], a2[16];
+	pid_t pid;
+
+	CU_ASSERT_FATAL(d != NULL);
+	gmap_sim_write(d, 6, 0, &v, 8);
+	gmap_sim_grant(d, 2, 6, T_SELF, 0);
+	CU_ASSERT_EQUAL(gmap_sim_domain_fds(d, &ctl, &mem), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* dup() drops close-on-exec: the new program inherits these. */
+		snprintf(a1, sizeof(a1), "%d", dup(ctl));
+		snprintf(a2, sizeof(a2), "%d", dup(mem));
+		execl("/proc/self/exe", "test-sim", "--child", a1, a2, (char *)NULL);
+		_exit(127);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+	gmap_sim_read(d, 6, 8, &back, 8);
+	CU_ASSERT_EQUAL(back, 0xbeef);
+	CU_ASSERT_EQUAL(t_ref_of(d, 2).maps_now, 0);
+	/* Touched, then pinned and unpinned: still one map. */
+	CU_ASSERT_EQUAL(t_ref_of(d, 2).maps_total, 1);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(d, 2), 0);
+	gmap_sim_domain_destroy(d);
+}
+
+static long rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+static void test_sparse_metadata(void)
+{
+	const uint32_t n = 1000, stride = 1024, dense = 4096;
+	struct gmap_sim_domain *d;
+	struct gmap_open_opts o = { .size = sizeof(o), .logger = &t_log.xtl };
+	struct gmap_window *w;
+	struct gmap_stats st0, st1, st2;
+	long rss0, rss1;
+	uint32_t i;
+
+	d = gmap_sim_domain_create(T_DOMID, 1, n * stride);
+	CU_ASSERT_FATAL(d != NULL);
+	for (i = 0; i < n; i++)
+		gmap_sim_grant(d, i * stride, 0, T_SELF, 0);
+	for (i = 0; i < dense; i++)
+		gmap_sim_grant(d, i + 1, 0, T_SELF, 0);
+	rss0 = rss_kib();
+	w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_FATAL(w != NULL);
+	rss1 = rss_kib();
+	gmap_stats(w, &st0);
+	/* Scattered: one touched grant per 1024 refs. */
+	for (i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(gmap_prefault(w, i * stride, 1, 0, NULL), 0);
+	gmap_stats(w, &st1);
+	/* Dense: 4095 neighbours of ref 0. */
+	CU_ASSERT_EQUAL(gmap_prefault(w, 1, dense - 1, 0, NULL), 0);
+	gmap_stats(w, &st2);
+	printf("\n    16 TiB window: reserve costs %llu B metadata, %ld KiB RSS; "
+	       "%u scattered grants: %llu B each; %u dense grants: %llu B each ",
+	       (unsigned long long)st0.meta_bytes, rss1 - rss0, n,
+	       (unsigned long long)((st1.meta_bytes - st0.meta_bytes) / n), dense,
+	       (unsigned long long)((st2.meta_bytes - st1.meta_bytes) / dense));
+	CU_ASSERT(st0.meta_bytes <= 64 * 1024);
+	CU_ASSERT(rss1 - rss0 <= 1024);
+	CU_ASSERT_EQUAL(st1.maps, n);
+	/* Proportional to what is touched, never to the 16 TiB. */
+	CU_ASSERT(st1.meta_bytes - st0.meta_bytes <= (uint64_t)n * 12 * 1024);
+	CU_ASSERT(st2.meta_bytes - st1.meta_bytes <= (uint64_t)dense * 32);
+	gmap_close(w);
+	gmap_sim_domain_destroy(d);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct t_case cases[] = {
+		{ "grant, end access, revoke, bounds", test_grant_rules },
+		{ "in-use flags follow mappings", test_in_use_flags },
+		{ "descriptors shared with another process", test_cross_process },
+		{ "a full-space window costs what is touched", test_sparse_metadata },
+		{ NULL, NULL },
+	};
+	if (argc == 4 && !strcmp(argv[1], "--child"))
+		return child_main(atoi(argv[2]), atoi(argv[3]));
+	return t_main("sim", cases);
+}
