@@ -1,0 +1,61 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# setup.sh - install what is missing, build, and run.
+#
+#   ./setup.sh run     install, build, run the self-check on the sim backend
+#   ./setup.sh check   install, build, run the whole test suite, then again
+#                      under ASan+UBSan and under TSan
+#   ./setup.sh deps    only install the Debian packages
+#   ./setup.sh build   only install and build (in ./build)
+#
+# Works as root on a bare Debian 12; as another user it uses sudo for
+# apt-get when packages are missing.
+set -eu
+cd "$(dirname "$0")"
+
+PKGS="build-essential autoconf automake libtool pkg-config clang \
+libxen-dev libunwind-dev libcunit1-dev"
+
+deps() {
+	missing=
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	echo "setup.sh: installing:$missing"
+	sudo=
+	[ "$(id -u)" -eq 0 ] || sudo=sudo
+	$sudo apt-get update -qq
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+build() {
+	deps
+	[ -x configure ] && [ configure -nt configure.ac ] && [ Makefile.in -nt Makefile.am ] ||
+		./autogen.sh
+	mkdir -p build
+	[ -f build/Makefile ] || (cd build && ../configure --quiet)
+	make -C build -j"$(nproc)" --no-print-directory
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) build ;;
+run)
+	build
+	./build/tools/gmap-selfcheck
+	;;
+check)
+	build
+	make -C build -j"$(nproc)" --no-print-directory check
+	make -C build --no-print-directory check-asan
+	make -C build --no-print-directory check-tsan
+	;;
+*)
+	echo "usage: ./setup.sh run|check|deps|build" >&2
+	exit 2
+	;;
+esac
