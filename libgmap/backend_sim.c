@@ -98,7 +98,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 			errno = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
 			goto undo;
 		}
-		m = mmap(a, GMAP_PAGE_SIZE,
+		m = gmap_mmap_raw(a, GMAP_PAGE_SIZE,
 			 PROT_READ | (writable ? PROT_WRITE : 0),
 			 MAP_SHARED | MAP_FIXED, p->mem_fd,
 			 (off_t)frame << GMAP_PAGE_SHIFT);

@@ -120,7 +120,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	}
 	/* A gntdev map must be mmapped whole, at its index, with its exact
 	 * page count; MAP_FIXED over our placeholder is accepted. */
-	m = mmap(addr, (size_t)count << GMAP_PAGE_SHIFT,
+	m = gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT,
 		 PROT_READ | (writable ? PROT_WRITE : 0),
 		 MAP_SHARED | MAP_FIXED, p->fd, (off_t)op->index);
 	if (m == MAP_FAILED) {

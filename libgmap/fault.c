@@ -164,7 +164,7 @@ int gmap_handlers_start(struct gmap_window *w)
 {
 	sigset_t all, old;
 	unsigned int i;
-	char name[16];
+	char name[32];
 	int rc;
 
 	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -174,16 +174,18 @@ int gmap_handlers_start(struct gmap_window *w)
 	 * application's threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < w->nr_handlers; i++) {
+	for (i = 0; i < w->want_handlers; i++) {
 		rc = pthread_create(&w->handlers[i], NULL, handler_main, w);
 		if (rc) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
-			w->nr_handlers = i;
 			gmap_handlers_stop(w);
 			errno = rc;
 			return -1;
 		}
+		/* Thread names are at most 15 characters. */
+		w->nr_handlers = i + 1;
 		snprintf(name, sizeof(name), "gmap-d%u-h%u", w->domid, i);
+		name[15] = 0;
 		pthread_setname_np(w->handlers[i], name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

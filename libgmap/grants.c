@@ -35,7 +35,7 @@ int gmap_grants_init(struct gmap_window *w)
 	w->dir_len = (n * sizeof(w->dir[0]) + 4095) & ~(size_t)4095;
 	/* Reserved, not committed: only directory pages that point at a
 	 * leaf are ever touched, so a 16 TiB window costs what it uses. */
-	w->dir = mmap(NULL, w->dir_len, PROT_READ | PROT_WRITE,
+	w->dir = gmap_mmap_raw(NULL, w->dir_len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (w->dir == MAP_FAILED) {
 		w->dir = NULL;
@@ -73,7 +73,7 @@ void gmap_grants_teardown(struct gmap_window *w)
 			free(leaf);
 		}
 	}
-	munmap(w->dir, w->dir_len);
+	gmap_munmap_raw(w->dir, w->dir_len);
 	w->dir = NULL;
 }
 

@@ -106,7 +106,8 @@ struct gmap_window {
 	int uffd;
 	bool user_mode_only;
 	int stop_fd;               /* eventfd: handlers exit when readable */
-	unsigned int nr_handlers;
+	unsigned int want_handlers;  /* asked for                      */
+	unsigned int nr_handlers;    /* running                        */
 	pthread_t handlers[GMAP_MAX_HANDLERS];
 	_Atomic bool closing;
 
@@ -144,6 +145,9 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 }
 
 /* rearm.c: placeholders */
+void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
+		    off_t off);
+int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);

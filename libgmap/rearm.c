@@ -17,8 +17,49 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "private.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define GMAP_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GMAP_TSAN 1
+#endif
+#endif
+
+/*
+ * mmap and munmap of window ranges.  ThreadSanitizer models an mmap as a
+ * write by the mapping thread to the whole range, and resets its shadow
+ * for it (16 TiB for a full window, which breaks TSan itself).  The access
+ * that faulted is ordered after our map by the kernel (the userfaultfd
+ * wake), which TSan cannot see, so every first touch would be reported as
+ * a race.  Under TSan the raw system calls keep the model out of it.
+ */
+void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
+		    off_t off)
+{
+#ifdef GMAP_TSAN
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	if (r < 0 && r > -4096)
+		return MAP_FAILED;
+	return (void *)r;
+#else
+	return mmap(addr, len, prot, flags, fd, off);
+#endif
+}
+
+int gmap_munmap_raw(void *addr, size_t len)
+{
+#ifdef GMAP_TSAN
+	return (int)syscall(SYS_munmap, addr, len);
+#else
+	return munmap(addr, len);
+#endif
+}
 
 #define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
 
@@ -27,7 +68,8 @@
 int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 {
 	(void)w;
-	if (mmap(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) == MAP_FAILED)
+	if (gmap_mmap_raw(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) ==
+	    MAP_FAILED)
 		return -1;
 	return 0;
 }

@@ -76,7 +76,21 @@ static void deliver_to_previous(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), my_tid(), sig, si);
 }
 
+/* libunwind's caches are not safe for concurrent unwinders: one at a time
+ * (a spin lock, the only kind a signal handler may take). */
+static atomic_flag unwinding = ATOMIC_FLAG_INIT;
+
+static void log_backtrace_locked(struct gmap_window *w);
+
 static void log_backtrace(struct gmap_window *w)
+{
+	while (atomic_flag_test_and_set(&unwinding))
+		sched_yield();
+	log_backtrace_locked(w);
+	atomic_flag_clear(&unwinding);
+}
+
+static void log_backtrace_locked(struct gmap_window *w)
 {
 	unw_context_t ctx;
 	unw_cursor_t cur;
@@ -214,7 +228,7 @@ static void atfork_child(void)
 
 		if (!w)
 			continue;
-		mmap(w->base, w->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+		gmap_mmap_raw(w->base, w->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		     MAP_FIXED | MAP_NORESERVE, -1, 0);
 		close(w->uffd);
 		atomic_store(&slots[i].w, NULL);

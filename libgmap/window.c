@@ -78,7 +78,7 @@ static void window_free(struct gmap_window *w)
 	if (w->uffd >= 0)
 		close(w->uffd);
 	if (w->base)
-		munmap(w->base, w->len);
+		gmap_munmap_raw(w->base, w->len);
 	if (w->be && w->be_priv)
 		w->be->close(w);
 	pthread_cond_destroy(&w->cv);
@@ -127,7 +127,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	w->self_domid = o->self_domid;
 	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_MAX_REFS;
-	w->nr_handlers = o->handler_threads ? o->handler_threads : 1;
+	w->want_handlers = o->handler_threads ? o->handler_threads : 1;
 	w->bad_policy = o->bad_policy;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
@@ -140,7 +140,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	/* Reserve the window: anonymous, no swap reservation, so 16 TiB
 	 * cost nothing until touched (and touched pages are grants). */
-	w->base = mmap(NULL, w->len, PROT_READ | PROT_WRITE,
+	w->base = gmap_mmap_raw(NULL, w->len, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (w->base == MAP_FAILED) {
 		w->base = NULL;
@@ -166,7 +166,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		goto fail;
 	}
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
-		 "%s, %u handler(s)", domid, w->base, w->base + w->len,
+		 "%s, %u handler(s)", domid, (void *)w->base, (void *)(w->base + w->len),
 		 (unsigned long long)w->nr_refs, w->be->name, w->nr_handlers);
 	return w;
 fail:

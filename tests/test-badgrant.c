@@ -227,7 +227,8 @@ static void test_quiet_policy(void)
 {
 	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 8, 8);
 	struct gmap_open_opts o = { .size = sizeof(o), .logger = &t_log.xtl,
-				    .bad_policy = GMAP_BAD_SIGNAL_QUIET };
+				    .bad_policy = GMAP_BAD_SIGNAL_QUIET,
+				    .nr_refs = 64 };
 	struct t_fx fx = { .d = d };
 	struct toucher t;
 

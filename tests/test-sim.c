@@ -174,6 +174,7 @@ static void test_sparse_metadata(void)
 	long rss0, rss1;
 	uint32_t i;
 
+	T_SKIP_UNDER_TSAN();
 	d = gmap_sim_domain_create(T_DOMID, 1, n * stride);
 	CU_ASSERT_FATAL(d != NULL);
 	for (i = 0; i < n; i++)

@@ -36,6 +36,7 @@ static void test_xen_absent(void)
 		struct gmap_sim_domain *d = gmap_sim_domain_create(3, 4, 4);
 
 		o.backend = GMAP_BACKEND_SIM;
+		o.nr_refs = 64;
 		w = gmap_open(3, &o);
 		CU_ASSERT_PTR_NOT_NULL(w);
 		gmap_close(w);

@@ -27,6 +27,7 @@ static struct gmap_sim_domain *dom;
 static struct gmap_window *win;
 static uint32_t nr_pages = 4096;
 static unsigned int nr_threads = 4;
+static uint64_t win_refs; /* 0: the whole 32-bit grant space */
 static _Atomic uint64_t verified, failures, writes;
 
 static uint64_t sig_of(uint32_t ref, uint32_t word)
@@ -87,7 +88,7 @@ int main(int argc, char **argv)
 	int c, bad = 0;
 	FILE *tmp;
 
-	while ((c = getopt(argc, argv, "p:t:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:t:w:h")) != -1) {
 		switch (c) {
 		case 'p':
 			nr_pages = (uint32_t)strtoul(optarg, NULL, 0);
@@ -95,11 +96,20 @@ int main(int argc, char **argv)
 		case 't':
 			nr_threads = (unsigned int)strtoul(optarg, NULL, 0);
 			break;
+		case 'w':
+			win_refs = strtoull(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: gmap-selfcheck [-p pages] [-t threads]\n");
+			fprintf(stderr, "usage: gmap-selfcheck [-p pages] [-t threads] [-w window-refs]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (win_refs && win_refs < nr_pages) {
+		fprintf(stderr, "gmap-selfcheck: -w %llu is smaller than -p %u\n",
+			(unsigned long long)win_refs, nr_pages);
+		return 2;
+	}
+	o.nr_refs = win_refs;
 	if (nr_pages < 16 || nr_pages > (1u << 20) || nr_threads < 1 ||
 	    nr_threads > 64) {
 		fprintf(stderr, "gmap-selfcheck: -p must be 16..1048576 and -t "
