@@ -69,8 +69,9 @@ enum gmap_bad_policy {
 	/*
 	 * Default.  The thread gets SIGSEGV with si_addr set to the faulting
 	 * address; one diagnostic line (domain, ref, address, status and its
-	 * meaning) and a backtrace of the thread are logged first.  The page
-	 * stays poisoned until gmap_release() or a successful gmap_pin().
+	 * meaning) and a backtrace of the thread are logged first (the logger
+	 * is then called from the signal handler).  The page stays poisoned
+	 * until gmap_release() or a successful gmap_pin() or gmap_prefault().
 	 */
 	GMAP_BAD_SIGNAL = 0,
 	/*
@@ -105,10 +106,11 @@ struct gmap_open_opts {
  * @domid, ENOENT/EACCES if the backend device is missing or closed to us,
  * ESRCH if the sim backend finds no simulated domain @domid, EINVAL for a
  * bad option or environment variable (named in the log), ENOMEM if the
- * address space cannot be reserved.  userfaultfd is opened so that faults
- * from kernel mode (read(2) into the window) are served; where the system
- * only allows user-mode faults, open fails with EPERM and says so.
- * Logs errors.
+ * address space cannot be reserved, EMFILE past 64 windows.  userfaultfd
+ * is opened so that faults from kernel mode (read(2) into the window) are
+ * served; where the system only allows user-mode faults, open succeeds
+ * with a warning that such system calls will fail with EFAULT, and fails
+ * with EPERM only if userfaultfd is refused altogether.  Logs errors.
  */
 struct gmap_window *gmap_open(uint32_t domid, const struct gmap_open_opts *opts);
 
@@ -214,7 +216,7 @@ int gmap_stats(const struct gmap_window *w, struct gmap_stats *st);
  */
 const char *gmap_status_str(int16_t status);
 
-/* "0.1": the library's version, to check against GMAP_VERSION_*. */
+/* "0.1.0": the library's version, to check against GMAP_VERSION_*. */
 const char *gmap_version(void);
 
 /* ------------------------------------------------------------------------

@@ -100,9 +100,10 @@ static void log_backtrace_locked(struct gmap_window *w)
 
 	if (unw_getcontext(&ctx) < 0 || unw_init_local(&cur, &ctx) < 0)
 		return;
-	while (unw_step(&cur) > 0 && n < MAX_FRAMES) {
+	do {
 		if (!past_signal) {
-			/* Skip our own frames up to the signal frame. */
+			/* Skip our own frames and the signal trampoline: the
+			 * frame after it is the access that faulted. */
 			past_signal = unw_is_signal_frame(&cur) > 0;
 			continue;
 		}
@@ -115,7 +116,7 @@ static void log_backtrace_locked(struct gmap_window *w)
 		}
 		GMAP_LOG(w, XTL_ERROR, -1, "  #%d %#lx %s+%#lx", n++,
 			 (unsigned long)ip, name, (unsigned long)off);
-	}
+	} while (unw_step(&cur) > 0 && n < MAX_FRAMES);
 }
 
 static void report(struct gmap_window *w, uint32_t ref, void *addr,

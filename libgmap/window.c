@@ -155,6 +155,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		if (e == EEXIST)
 			GMAP_ERR(w, "this process already has a window for d%u",
 				 domid);
+		else if (e == EMFILE)
+			GMAP_ERR(w, "this process has 64 windows open already");
 		else
 			GMAP_LOG(w, XTL_ERROR, e, "cannot install the SIGSEGV "
 				 "handler");

@@ -53,7 +53,9 @@ static void expect_bad(struct t_fx *fx, uint32_t ref, int write,
 	/* The faulting thread's backtrace, taken with libunwind. */
 	CU_ASSERT(t_log_has("SIGSEGV to thread"));
 	CU_ASSERT(t_log_has("  #0 "));
-	CU_ASSERT(t_log_has("touch_thread"));
+	/* Frame #0 is the faulting access itself (t_touch, inlined into
+	 * touch_thread), not a caller of it. */
+	CU_ASSERT(t_log_has(" touch_thread+"));
 	/* A second touch of the poisoned page: the same outcome, at once. */
 	t = touch(fx, ref, 0);
 	CU_ASSERT_EQUAL(t.caught, 1);

@@ -79,7 +79,8 @@ static int check(int cond, const char *what)
 
 int main(int argc, char **argv)
 {
-	struct gmap_open_opts o = { .size = sizeof(o), .self_domid = SELF };
+	struct gmap_open_opts o = { .size = sizeof(o), .backend = GMAP_BACKEND_SIM,
+				    .self_domid = SELF };
 	struct gmap_sim_domain_info di;
 	struct gmap_stats st;
 	pthread_t th[64];
