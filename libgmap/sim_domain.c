@@ -50,6 +50,23 @@ static int registry_add(struct gmap_sim_domain *d)
 	return 0;
 }
 
+static void domain_free(struct gmap_sim_domain *d);
+
+/* Register a fully built domain, or free it if its domid is taken. */
+static struct gmap_sim_domain *publish(struct gmap_sim_domain *d)
+{
+	int rc;
+
+	pthread_mutex_lock(&registry_lock);
+	rc = registry_add(d);
+	pthread_mutex_unlock(&registry_lock);
+	if (rc < 0) {
+		domain_free(d);
+		return NULL;
+	}
+	return d;
+}
+
 int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd)
 {
 	struct gmap_sim_domain *d;
@@ -134,13 +151,7 @@ gmap_sim_domain_create(uint32_t domid, uint32_t nr_frames, uint32_t nr_grants)
 	d->ctl->active_off = active_off;
 	d->ctl->ctl_size = size;
 
-	pthread_mutex_lock(&registry_lock);
-	if (registry_add(d) < 0) {
-		pthread_mutex_unlock(&registry_lock);
-		goto fail;
-	}
-	pthread_mutex_unlock(&registry_lock);
-	return d;
+	return publish(d);
 fail:
 	domain_free(d);
 	return NULL;
@@ -179,13 +190,7 @@ GMAP_EXPORT struct gmap_sim_domain *gmap_sim_domain_attach(int ctl_fd,
 		      MAP_SHARED | MAP_NORESERVE, d->mem_fd, 0);
 	if (d->mem == MAP_FAILED)
 		goto fail;
-	pthread_mutex_lock(&registry_lock);
-	if (registry_add(d) < 0) {
-		pthread_mutex_unlock(&registry_lock);
-		goto fail;
-	}
-	pthread_mutex_unlock(&registry_lock);
-	return d;
+	return publish(d);
 fail:
 	domain_free(d);
 	return NULL;
