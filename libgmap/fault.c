@@ -182,8 +182,8 @@ int gmap_handlers_start(struct gmap_window *w)
 			errno = rc;
 			return -1;
 		}
-		/* Thread names are at most 15 characters. */
 		w->nr_handlers = i + 1;
+		/* Thread names are at most 15 characters. */
 		snprintf(name, sizeof(name), "gmap-d%u-h%u", w->domid, i);
 		name[15] = 0;
 		pthread_setname_np(w->handlers[i], name);

@@ -76,20 +76,6 @@ static void deliver_to_previous(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), my_tid(), sig, si);
 }
 
-/* libunwind's caches are not safe for concurrent unwinders: one at a time
- * (a spin lock, the only kind a signal handler may take). */
-static atomic_flag unwinding = ATOMIC_FLAG_INIT;
-
-static void log_backtrace_locked(struct gmap_window *w);
-
-static void log_backtrace(struct gmap_window *w)
-{
-	while (atomic_flag_test_and_set(&unwinding))
-		sched_yield();
-	log_backtrace_locked(w);
-	atomic_flag_clear(&unwinding);
-}
-
 static void log_backtrace_locked(struct gmap_window *w)
 {
 	unw_context_t ctx;
@@ -117,6 +103,18 @@ static void log_backtrace_locked(struct gmap_window *w)
 		GMAP_LOG(w, XTL_ERROR, -1, "  #%d %#lx %s+%#lx", n++,
 			 (unsigned long)ip, name, (unsigned long)off);
 	} while (unw_step(&cur) > 0 && n < MAX_FRAMES);
+}
+
+/* libunwind's caches are not safe for concurrent unwinders: one at a time
+ * (a spin lock, the only kind a signal handler may take). */
+static atomic_flag unwinding = ATOMIC_FLAG_INIT;
+
+static void log_backtrace(struct gmap_window *w)
+{
+	while (atomic_flag_test_and_set(&unwinding))
+		sched_yield();
+	log_backtrace_locked(w);
+	atomic_flag_clear(&unwinding);
 }
 
 static void report(struct gmap_window *w, uint32_t ref, void *addr,

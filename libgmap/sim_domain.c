@@ -50,23 +50,6 @@ static int registry_add(struct gmap_sim_domain *d)
 	return 0;
 }
 
-static void domain_free(struct gmap_sim_domain *d);
-
-/* Register a fully built domain, or free it if its domid is taken. */
-static struct gmap_sim_domain *publish(struct gmap_sim_domain *d)
-{
-	int rc;
-
-	pthread_mutex_lock(&registry_lock);
-	rc = registry_add(d);
-	pthread_mutex_unlock(&registry_lock);
-	if (rc < 0) {
-		domain_free(d);
-		return NULL;
-	}
-	return d;
-}
-
 int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd)
 {
 	struct gmap_sim_domain *d;
@@ -106,6 +89,21 @@ static void domain_free(struct gmap_sim_domain *d)
 		close(d->mem_fd);
 	free(d);
 	errno = saved;
+}
+
+/* Register a fully built domain, or free it if its domid is taken. */
+static struct gmap_sim_domain *publish(struct gmap_sim_domain *d)
+{
+	int rc;
+
+	pthread_mutex_lock(&registry_lock);
+	rc = registry_add(d);
+	pthread_mutex_unlock(&registry_lock);
+	if (rc < 0) {
+		domain_free(d);
+		return NULL;
+	}
+	return d;
 }
 
 GMAP_EXPORT struct gmap_sim_domain *

@@ -26,6 +26,9 @@
 #include <CUnit/Basic.h>
 
 #include <gmap.h>
+/* GTF_* and GNTST_*: the flags and statuses the sim must match. */
+#include <xen/xen.h>
+#include <xen/grant_table.h>
 
 /*
  * ThreadSanitizer cannot run with a 16 TiB mapping in the process (its

@@ -192,7 +192,7 @@ static void test_read_only(void)
 	t = touch(&fx, 20, 0);
 	CU_ASSERT_EQUAL(t.caught, 0);
 	CU_ASSERT_EQUAL(t.seen, t_sig(20, 37));
-	CU_ASSERT(!(t_ref(&fx, 20).flags & 0x10)); /* not GTF_writing */
+	CU_ASSERT(!(t_ref(&fx, 20).flags & GTF_writing));
 	/* A write after a read: SIGSEGV at the address, page unchanged. */
 	t = touch(&fx, 20, 1);
 	CU_ASSERT_EQUAL(t.caught, 1);

@@ -26,7 +26,7 @@ static void test_first_read(void)
 	CU_ASSERT_EQUAL(st.maps, 1);
 	CU_ASSERT_EQUAL(st.mapped_now, 1);
 	/* While mapped, the guest sees the grant in use. */
-	CU_ASSERT(t_ref(&fx, 17).flags & 0x8 /* GTF_reading */);
+	CU_ASSERT(t_ref(&fx, 17).flags & GTF_reading);
 	t_teardown(&fx);
 }
 
@@ -48,7 +48,7 @@ static void test_first_write(void)
 		CU_ASSERT_EQUAL(p[9], 0x5151);
 	}
 	CU_ASSERT_EQUAL(t_ref(&fx, 40).maps_total, 1);
-	CU_ASSERT(t_ref(&fx, 40).flags & 0x10 /* GTF_writing */);
+	CU_ASSERT(t_ref(&fx, 40).flags & GTF_writing);
 	t_teardown(&fx);
 }
 

@@ -117,7 +117,7 @@ static void test_pin_bad_grants(void)
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 3, 3, 0, &err), -1);
 	CU_ASSERT_EQUAL(errno, EACCES);
 	CU_ASSERT_EQUAL(err.ref, 5);
-	CU_ASSERT_EQUAL(err.status, -1 /* GNTST_general_error */);
+	CU_ASSERT_EQUAL(err.status, GNTST_general_error);
 	CU_ASSERT_EQUAL(err.err, EACCES);
 	CU_ASSERT_EQUAL(t_ref(&fx, 3).maps_now, 0);
 	CU_ASSERT_EQUAL(t_ref(&fx, 4).maps_now, 0);
@@ -126,7 +126,7 @@ static void test_pin_bad_grants(void)
 	errno = 0;
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 100, 1, 0, &err), -1);
 	CU_ASSERT_EQUAL(errno, ENXIO);
-	CU_ASSERT_EQUAL(err.status, -3 /* GNTST_bad_gntref */);
+	CU_ASSERT_EQUAL(err.status, GNTST_bad_gntref);
 	/* Write pin of a read-only grant; a read pin of it works. */
 	gmap_sim_end_access(fx.d, 9);
 	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 9, 9, T_SELF, 1), 0);
@@ -134,7 +134,7 @@ static void test_pin_bad_grants(void)
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 9, 1, GMAP_PIN_WRITE, &err), -1);
 	CU_ASSERT_EQUAL(errno, EACCES);
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 9, 1, GMAP_PIN_READ, &err), 0);
-	CU_ASSERT(!(t_ref(&fx, 9).flags & 0x10)); /* not GTF_writing */
+	CU_ASSERT(!(t_ref(&fx, 9).flags & GTF_writing));
 	/* ...and while it is mapped read-only a write pin is refused. */
 	errno = 0;
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 9, 1, GMAP_PIN_WRITE, &err), -1);
@@ -146,7 +146,7 @@ static void test_pin_bad_grants(void)
 	errno = 0;
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 11, 1, 0, &err), -1);
 	CU_ASSERT_EQUAL(errno, EFAULT);
-	CU_ASSERT_EQUAL(err.status, -9 /* GNTST_bad_page */);
+	CU_ASSERT_EQUAL(err.status, GNTST_bad_page);
 	/* The entry is not left marked in use by the refused map. */
 	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 11), 0);
 	t_teardown(&fx);

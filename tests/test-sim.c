@@ -16,11 +16,6 @@ static struct gmap_sim_ref_info t_ref_of(struct gmap_sim_domain *d, uint32_t ref
 	return ri;
 }
 
-#define GTF_permit_access 1
-#define GTF_readonly 4
-#define GTF_reading 8
-#define GTF_writing 16
-
 static void test_grant_rules(void)
 {
 	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 8, 16);
