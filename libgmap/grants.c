@@ -23,6 +23,8 @@
 #include "sim_abi.h"
 
 #define LEAF_BYTES (GMAP_LEAF_REFS * sizeof(struct gmap_grant))
+/* Leaf pointers per page of the directory. */
+#define DIR_PAGE_SLOTS (4096 / sizeof(struct gmap_grant *))
 /* GNTST_eagain: retry with a growing delay up to this total, as Linux's
  * gntdev retries paged-out frames (it gives up after ~32 s; a window
  * handler serves other faults, so it gives up sooner). */
@@ -52,13 +54,13 @@ void gmap_grants_teardown(struct gmap_window *w)
 
 	if (!w->dir)
 		return;
-	for (i = 0; i < n; i += 4096 / sizeof(w->dir[0])) {
+	for (i = 0; i < n; i += DIR_PAGE_SLOTS) {
 		/* Skip directory pages never touched (mincore says absent)
 		 * instead of reading 64 MiB of zeros. */
 		if (mincore((char *)w->dir + i * sizeof(w->dir[0]), 4096, &vec) == 0 &&
 		    !(vec & 1))
 			continue;
-		for (size_t k = i; k < i + 4096 / sizeof(w->dir[0]) && k < n; k++) {
+		for (size_t k = i; k < i + DIR_PAGE_SLOTS && k < n; k++) {
 			struct gmap_grant *leaf = atomic_load(&w->dir[k]);
 
 			if (!leaf)
@@ -77,6 +79,22 @@ void gmap_grants_teardown(struct gmap_window *w)
 	w->dir = NULL;
 }
 
+/*
+ * Whether the directory page holding slot @idx points at no leaf yet, so
+ * that publishing one there makes the page count as metadata.  Derived
+ * from the page itself: reading the slot has already faulted the page in,
+ * so residency (mincore) cannot tell.  Runs once per new leaf.
+ */
+static bool dir_page_empty(struct gmap_window *w, size_t idx)
+{
+	size_t i, first = idx - idx % DIR_PAGE_SLOTS;
+
+	for (i = first; i < first + DIR_PAGE_SLOTS; i++)
+		if (atomic_load(&w->dir[i]))
+			return false;
+	return true;
+}
+
 /* The grant of @ref; with @create, allocate its leaf (window lock held). */
 struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 				  bool create)
@@ -85,16 +103,11 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	struct gmap_grant *leaf = atomic_load(&w->dir[idx]);
 
 	if (!leaf && create) {
-		unsigned char vec = 1;
-		char *page = (char *)&w->dir[idx];
-
-		page = (char *)((uintptr_t)page & ~(uintptr_t)4095);
-		if (mincore(page, 4096, &vec) == 0 && !(vec & 1))
-			atomic_fetch_add(&w->c.meta_bytes, 4096);
 		leaf = calloc(GMAP_LEAF_REFS, sizeof(*leaf));
 		if (!leaf)
 			return NULL;
-		atomic_fetch_add(&w->c.meta_bytes, LEAF_BYTES);
+		atomic_fetch_add(&w->c.meta_bytes, LEAF_BYTES +
+				 (dir_page_empty(w, idx) ? 4096 : 0));
 		atomic_store(&w->dir[idx], leaf);
 	}
 	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
