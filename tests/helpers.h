@@ -123,6 +123,8 @@ static inline int t_log_has(const char *needle)
 
 /* ---- a domain and a window ----------------------------------------------- */
 
+static char t_open_log[4096];
+
 struct t_fx {
 	struct gmap_sim_domain *d;
 	struct gmap_window *w;
@@ -153,14 +155,25 @@ static inline int t_setup(struct t_fx *fx, uint32_t nr, uint64_t win_refs,
 		gmap_sim_write(fx->d, f, 0, page, sizeof(page));
 		gmap_sim_grant(fx->d, f, f, T_SELF, 0);
 	}
+	t_log_clear();
 	fx->w = gmap_open(T_DOMID, &o);
 	if (!fx->w) {
 		gmap_sim_domain_destroy(fx->d);
 		fx->d = NULL;
 		return -1;
 	}
+	/* Keep what gmap_open() said for t_log_has_since_open(), then
+	 * start the test's own log empty. */
+	pthread_mutex_lock(&t_log.lock);
+	snprintf(t_open_log, sizeof(t_open_log), "%.*s", (int)t_log.len, t_log.buf);
+	pthread_mutex_unlock(&t_log.lock);
 	t_log_clear();
 	return 0;
+}
+
+static inline int t_log_has_since_open(const char *needle)
+{
+	return strstr(t_open_log, needle) != NULL;
 }
 
 static inline void t_teardown(struct t_fx *fx)

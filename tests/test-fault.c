@@ -2,6 +2,7 @@
 /* test-fault.c - first touch by read, write, pread(2) and recv(2); many
  * threads on one page make one map, counted by the simulated domain. */
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "helpers.h"
 
@@ -202,6 +203,63 @@ static void test_touched_stay_mapped_until_release(void)
 	t_teardown(&fx);
 }
 
+/* Child of test_user_mode_only(), as user nobody. */
+static int user_mode_child(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+	int fd;
+
+	if (setgid(65534) < 0 || setuid(65534) < 0)
+		return 10;
+	if (t_setup(&fx, 16, 64, 1) < 0)
+		return 11;
+	/* The clear word at open... */
+	if (!t_log_has_since_open("only user-mode faults can be served"))
+		return 12;
+	/* ...user-mode touches are served... */
+	p = gmap_ref_ptr(fx.w, 2);
+	if (p[3] != t_sig(2, 3))
+		return 13;
+	/* ...and a system call into an untouched page fails as announced. */
+	fd = open("/dev/zero", O_RDONLY);
+	errno = 0;
+	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
+		return 14;
+	/* A prefaulted page works for system calls too. */
+	if (gmap_prefault(fx.w, 7, 1, GMAP_PIN_WRITE, NULL) < 0 ||
+	    read(fd, gmap_ref_ptr(fx.w, 7), 8) != 8)
+		return 15;
+	close(fd);
+	t_teardown(&fx);
+	return 0;
+}
+
+/*
+ * Where only user-mode faults may be caught (an unprivileged process with
+ * vm.unprivileged_userfaultfd=0 and no access to /dev/userfaultfd), open
+ * works, says what will not, and read(2) into the window gets EFAULT.
+ */
+static void test_user_mode_only(void)
+{
+	int status;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		printf("skipped: needs root to become another user ");
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(user_mode_child());
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status))
+		printf("child failed at step %d ", WEXITSTATUS(status));
+	CU_ASSERT_EQUAL(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -212,6 +270,7 @@ int main(void)
 		{ "16 threads fault one page: one map (1 handler)", test_race_one_handler },
 		{ "16 threads fault one page: one map (4 handlers)", test_race_many_handlers },
 		{ "touched pages stay mapped until released", test_touched_stay_mapped_until_release },
+		{ "user-mode-only userfaultfd: warned, read(2) gets EFAULT", test_user_mode_only },
 		{ NULL, NULL },
 	};
 	return t_main("fault", cases);
