@@ -77,6 +77,27 @@ static int check(int cond, const char *what)
 	return cond;
 }
 
+/*
+ * Parse option -@opt as a whole number in [@lo, @hi], or say which option,
+ * what it got and what was expected, and exit 2: "-p 1k" or "-w abc" must
+ * not quietly become something else.
+ */
+static uint64_t parse_num(int opt, const char *arg, uint64_t lo, uint64_t hi)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end || arg[0] == '-' || v < lo || v > hi) {
+		fprintf(stderr, "gmap-selfcheck: -%c '%s': expected a number "
+			"from %llu to %llu\n", opt, arg, (unsigned long long)lo,
+			(unsigned long long)hi);
+		exit(2);
+	}
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	struct gmap_open_opts o = { .size = sizeof(o), .backend = GMAP_BACKEND_SIM,
@@ -92,13 +113,13 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "p:t:w:h")) != -1) {
 		switch (c) {
 		case 'p':
-			nr_pages = (uint32_t)strtoul(optarg, NULL, 0);
+			nr_pages = (uint32_t)parse_num(c, optarg, 16, 1u << 20);
 			break;
 		case 't':
-			nr_threads = (unsigned int)strtoul(optarg, NULL, 0);
+			nr_threads = (unsigned int)parse_num(c, optarg, 1, 64);
 			break;
 		case 'w':
-			win_refs = strtoull(optarg, NULL, 0);
+			win_refs = parse_num(c, optarg, 0, GMAP_MAX_REFS);
 			break;
 		default:
 			fprintf(stderr, "usage: gmap-selfcheck [-p pages] [-t threads] [-w window-refs]\n");
@@ -111,12 +132,6 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	o.nr_refs = win_refs;
-	if (nr_pages < 16 || nr_pages > (1u << 20) || nr_threads < 1 ||
-	    nr_threads > 64) {
-		fprintf(stderr, "gmap-selfcheck: -p must be 16..1048576 and -t "
-			"1..64 (got %u, %u)\n", nr_pages, nr_threads);
-		return 2;
-	}
 	dom = gmap_sim_domain_create(DOMID, nr_pages, nr_pages);
 	if (!dom) {
 		perror("gmap-selfcheck: gmap_sim_domain_create");
