@@ -81,6 +81,22 @@ enum gmap_bad_policy {
 	GMAP_BAD_SIGNAL_QUIET,
 };
 
+/* What the last gmap_unpin() of a grant does. */
+enum gmap_unpin_policy {
+	/*
+	 * Default.  Unmap the grant at once, so the granter can end foreign
+	 * access as soon as the backend is done with it.
+	 */
+	GMAP_UNPIN_UNMAP = 0,
+	/*
+	 * Keep it mapped, as a touched page is, until gmap_release() or
+	 * gmap_close().  For rings that reuse the same buffer grants I/O
+	 * after I/O (Xen's "persistent grants"): a pin of a mapped grant
+	 * costs no map.  The granter cannot end access meanwhile.
+	 */
+	GMAP_UNPIN_KEEP,
+};
+
 struct gmap_open_opts {
 	/* Size of this struct, for forward compatibility: set it to
 	 * sizeof(struct gmap_open_opts).  0 means "the 0.1 layout". */
@@ -98,6 +114,8 @@ struct gmap_open_opts {
 	/* sim only: the domid this process plays as grantee (the grant
 	 * entry's domid must match it); the hypervisor knows it on xen. */
 	uint16_t self_domid;
+	/* Added after 0.1's first layout; read only if @size covers it. */
+	enum gmap_unpin_policy unpin_policy;
 };
 
 /*
@@ -173,7 +191,8 @@ int gmap_pin(struct gmap_window *w, uint32_t ref, uint32_t count, int flags,
 /*
  * Drop one pin from each ref of the range.  When a grant's last pin goes,
  * it is unmapped at once (so the granter can end foreign access) and its
- * page is re-armed.  Fails with EINVAL, changing nothing, if any ref of the
+ * page is re-armed, unless the window was opened with GMAP_UNPIN_KEEP:
+ * then it stays mapped, as a touched page does.  Fails with EINVAL, changing nothing, if any ref of the
  * range is not pinned.  Logs errors.
  */
 int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count);
@@ -278,6 +297,7 @@ struct gmap_sim_ref_info {
 	uint16_t domid;        /* the entry's grantee                     */
 	uint32_t frame;        /* the entry's frame                       */
 	uint32_t maps_now;     /* live mappings of this ref               */
+	uint32_t maps_peak;    /* most live mappings of it at one time    */
 	uint64_t maps_total;   /* successful maps since creation          */
 	uint64_t map_fails;    /* refused maps                            */
 };
@@ -288,6 +308,9 @@ int gmap_sim_ref_info(struct gmap_sim_domain *d, uint32_t ref,
 struct gmap_sim_domain_info {
 	uint32_t domid, nr_frames, nr_grants;
 	uint64_t maps_now, maps_total, map_fails, eagain;
+	/* Maps granted while the same ref already had a live mapping: 0
+	 * for a mapper that maps each grant once. */
+	uint64_t double_maps;
 };
 int gmap_sim_domain_info(struct gmap_sim_domain *d,
 			 struct gmap_sim_domain_info *info);
@@ -297,6 +320,9 @@ enum gmap_sim_inject {
 	GMAP_SIM_INJECT_NONE = 0,
 	GMAP_SIM_INJECT_EAGAIN,  /* maps of the ref return GNTST_eagain  */
 	GMAP_SIM_INJECT_EIO,     /* maps of the ref fail in the backend  */
+	GMAP_SIM_INJECT_WRONG_FRAME, /* maps succeed but place the frame
+				      * after the granted one (a broken
+				      * mapper, for checking checkers)   */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

@@ -481,6 +481,8 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		atomic_fetch_add(&w->c.unpins, 1);
 		if (--g->pins == 0) {
 			atomic_fetch_sub(&w->c.pinned_now, 1);
+			if (w->unpin_keep)
+				continue;  /* stays mapped, like a touch */
 			set_state(g, GS_BUSY, atomic_load(&g->state) & GS_RO, 0);
 			last[nlast++] = ref + i;
 		}

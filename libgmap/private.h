@@ -95,6 +95,7 @@ struct gmap_window {
 	uint8_t *base;
 	size_t len;
 	enum gmap_bad_policy bad_policy;
+	bool unpin_keep;           /* GMAP_UNPIN_KEEP                      */
 	int slot;                  /* index in the signal handler's table */
 
 	xentoollog_logger *log;

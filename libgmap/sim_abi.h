@@ -21,7 +21,7 @@
 #include <xen/grant_table.h>
 
 #define SIM_MAGIC   0x50414d47u /* "GMAP" */
-#define SIM_VERSION 1u
+#define SIM_VERSION 2u
 
 struct sim_ctl {
 	uint32_t magic, version;
@@ -30,6 +30,9 @@ struct sim_ctl {
 	uint64_t table_off, active_off; /* byte offsets in the ctl memfd  */
 	uint64_t ctl_size;
 	_Atomic uint64_t maps_now, maps_total, map_fails, eagain;
+	/* Maps granted while the ref already had a live mapping: what a
+	 * mapper that maps "once per grant" must never cause. */
+	_Atomic uint64_t double_maps;
 };
 
 /* Xen keeps this per active grant inside the hypervisor (struct
@@ -38,7 +41,7 @@ struct sim_active {
 	_Atomic uint32_t lock;
 	uint32_t rd_pins, wr_pins;
 	_Atomic uint32_t inject_what, inject_count;
-	uint32_t pad;
+	uint32_t maps_peak;             /* most live mappings at once      */
 	_Atomic uint64_t maps_total, map_fails;
 };
 

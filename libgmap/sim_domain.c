@@ -353,6 +353,7 @@ GMAP_EXPORT int gmap_sim_ref_info(struct gmap_sim_domain *d, uint32_t ref,
 	info->frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
 	sim_active_lock(a);
 	info->maps_now = a->rd_pins;
+	info->maps_peak = a->maps_peak;
 	sim_active_unlock(a);
 	info->maps_total = atomic_load(&a->maps_total);
 	info->map_fails = atomic_load(&a->map_fails);
@@ -373,6 +374,7 @@ GMAP_EXPORT int gmap_sim_domain_info(struct gmap_sim_domain *d,
 	info->maps_total = atomic_load(&d->ctl->maps_total);
 	info->map_fails = atomic_load(&d->ctl->map_fails);
 	info->eagain = atomic_load(&d->ctl->eagain);
+	info->double_maps = atomic_load(&d->ctl->double_maps);
 	return 0;
 }
 
@@ -384,7 +386,8 @@ GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 	if (check_ref(d, ref) < 0)
 		return -1;
 	if (what != GMAP_SIM_INJECT_NONE && what != GMAP_SIM_INJECT_EAGAIN &&
-	    what != GMAP_SIM_INJECT_EIO) {
+	    what != GMAP_SIM_INJECT_EIO &&
+	    what != GMAP_SIM_INJECT_WRONG_FRAME) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -43,6 +43,7 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 	_Atomic uint32_t *combo;
 	uint32_t old, new, flags, f;
 	int16_t st = GNTST_okay;
+	int wrong = 0;
 
 	if (atomic_load(&c->dead))
 		return GNTST_bad_domain;
@@ -71,6 +72,9 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 			st = GMAP_ST_BACKEND;
 			goto fail;
 		}
+		/* GMAP_SIM_INJECT_WRONG_FRAME: a broken "hypervisor" that
+		 * maps the next frame; the map itself succeeds. */
+		wrong = what == GMAP_SIM_INJECT_WRONG_FRAME;
 	}
 	old = atomic_load(combo);
 	for (;;) {
@@ -103,11 +107,17 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		st = GNTST_bad_page;
 		goto fail;
 	}
+	if (a->rd_pins > 0)
+		atomic_fetch_add(&c->double_maps, 1);
 	a->rd_pins++;
+	if (a->rd_pins > a->maps_peak)
+		a->maps_peak = a->rd_pins;
 	if (writable)
 		a->wr_pins++;
 	atomic_fetch_add(&a->maps_total, 1);
 	sim_active_unlock(a);
+	if (wrong)
+		f = (f + 1) % c->nr_frames;
 	atomic_fetch_add(&c->maps_now, 1);
 	atomic_fetch_add(&c->maps_total, 1);
 	*frame = f;

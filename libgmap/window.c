@@ -40,10 +40,15 @@ static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 	return NULL;
 }
 
+/* Whether the caller's struct (of o->size bytes; 0: the first layout, which
+ * ends at self_domid) has field @f. */
+#define OPT_END(f) (offsetof(struct gmap_open_opts, f) + \
+		    sizeof(((struct gmap_open_opts *)0)->f))
+#define OPT_HAS(o, f) ((o)->size >= OPT_END(f))
+
 static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 {
-	if (o->size && o->size < offsetof(struct gmap_open_opts, self_domid) +
-	    sizeof(o->self_domid)) {
+	if (o->size && o->size < OPT_END(self_domid)) {
 		GMAP_ERR(w, "gmap_open_opts.size %zu is too small: expected "
 			 "sizeof(struct gmap_open_opts) = %zu", o->size,
 			 sizeof(*o));
@@ -57,6 +62,12 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 	if (o->handler_threads > GMAP_MAX_HANDLERS) {
 		GMAP_ERR(w, "handler_threads %u is too many: expected 1 .. %d",
 			 o->handler_threads, GMAP_MAX_HANDLERS);
+		return -1;
+	}
+	if (OPT_HAS(o, unpin_policy) && o->unpin_policy != GMAP_UNPIN_UNMAP &&
+	    o->unpin_policy != GMAP_UNPIN_KEEP) {
+		GMAP_ERR(w, "unpin_policy %d is not a gmap_unpin_policy",
+			 (int)o->unpin_policy);
 		return -1;
 	}
 	if (o->bad_policy != GMAP_BAD_SIGNAL &&
@@ -129,6 +140,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_MAX_REFS;
 	w->want_handlers = o->handler_threads ? o->handler_threads : 1;
 	w->bad_policy = o->bad_policy;
+	w->unpin_keep = OPT_HAS(o, unpin_policy) &&
+			o->unpin_policy == GMAP_UNPIN_KEEP;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
 	w->be = pick_backend(w, o->backend);

@@ -133,6 +133,9 @@ struct t_fx {
 
 /* Domain T_DOMID with @nr frames and grants, frame f signed and granted
  * writable to T_SELF as ref f; a window of @win_refs refs (0: all). */
+static inline int t_setup_opts(struct t_fx *fx, uint32_t nr,
+			       const struct gmap_open_opts *opts);
+
 static inline int t_setup(struct t_fx *fx, uint32_t nr, uint64_t win_refs,
 			  unsigned int handlers)
 {
@@ -141,6 +144,15 @@ static inline int t_setup(struct t_fx *fx, uint32_t nr, uint64_t win_refs,
 		.nr_refs = win_refs, .handler_threads = handlers,
 		.logger = &t_log.xtl, .self_domid = T_SELF,
 	};
+
+	return t_setup_opts(fx, nr, &o);
+}
+
+/* As t_setup(), with the window opened with @opts as given. */
+static inline int t_setup_opts(struct t_fx *fx, uint32_t nr,
+			       const struct gmap_open_opts *opts)
+{
+	struct gmap_open_opts o = *opts;
 	uint64_t page[512];
 	uint32_t f, i;
 

@@ -275,6 +275,53 @@ static void test_pins_across_threads(void)
 	t_teardown(&fx);
 }
 
+/* GMAP_UNPIN_KEEP: the last unpin leaves the grant mapped (a pin of it
+ * costs no map), and gmap_release() lets the granter end access. */
+static void test_unpin_keep(void)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 1024,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+		.unpin_policy = GMAP_UNPIN_KEEP,
+	};
+	struct t_fx fx;
+	struct gmap_stats st;
+	int i;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	for (i = 0; i < 100; i++) {
+		CU_ASSERT_EQUAL(gmap_pin(fx.w, 20, 4, GMAP_PIN_WRITE, NULL), 0);
+		((volatile uint64_t *)gmap_ref_ptr(fx.w, 21))[3] = (uint64_t)i;
+		CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 4), 0);
+	}
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 21, 3), 99);
+	CU_ASSERT_EQUAL(t_ref(&fx, 20).maps_total, 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 23).maps_now, 1);
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.pinned_now, 0);
+	CU_ASSERT_EQUAL(st.mapped_now, 4);
+	/* Still a mapping of the grant: the granter cannot end access... */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 20), -1);
+	CU_ASSERT_EQUAL(errno, EBUSY);
+	/* ...until the backend releases it. */
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 20, 4), 4);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 20), 0);
+	/* The page is re-armed: a touch maps it again, from the guest. */
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 22))[5],
+			t_sig(22, 5));
+	CU_ASSERT_EQUAL(t_ref(&fx, 22).maps_total, 2);
+	t_teardown(&fx);
+
+	/* A policy that is not one is refused by name. */
+	o.unpin_policy = (enum gmap_unpin_policy)7;
+	t_log_clear();
+	errno = 0;
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(t_log_has("unpin_policy 7"));
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -283,6 +330,7 @@ int main(void)
 		{ "unpin refuses what is not pinned, changing nothing", test_unpin_errors },
 		{ "pin of bad grants: error, ref, status, rollback", test_pin_bad_grants },
 		{ "prefault maps without pinning", test_prefault },
+		{ "unpin policy keep: stays mapped until released", test_unpin_keep },
 		{ "pins across 8 threads: at most one live map per ref", test_pins_across_threads },
 		{ NULL, NULL },
 	};

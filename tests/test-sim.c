@@ -87,6 +87,23 @@ static void test_in_use_flags(void)
 	t_teardown(&fx);
 }
 
+/* The checker's own check: a "hypervisor" told to map the wrong frame
+ * does so (and only as many times as told), and the data shows it. */
+static void test_inject_wrong_frame(void)
+{
+	struct t_fx fx;
+	volatile uint64_t *p;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 16, 64, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 5, GMAP_SIM_INJECT_WRONG_FRAME, 1), 0);
+	p = gmap_ref_ptr(fx.w, 5);
+	CU_ASSERT_EQUAL(p[1], t_sig(6, 1));
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 5, 1), 1);
+	CU_ASSERT_EQUAL(p[1], t_sig(5, 1));
+	CU_ASSERT_EQUAL(t_ref(&fx, 5).maps_total, 2);
+	t_teardown(&fx);
+}
+
 /* Child mode: a backend process that only has the domain's descriptors. */
 static int child_main(int ctl, int mem)
 {
@@ -104,6 +121,10 @@ static int child_main(int ctl, int mem)
 	if (p[0] != 0xc0ffee)
 		return 4;
 	p[1] = 0xbeef; /* the reply */
+	/* The parent holds ref 3 mapped: mapping it here too is a second
+	 * live mapping, which the "hypervisor" counts. */
+	if (((volatile uint64_t *)gmap_ref_ptr(w, 3))[0] != 0x3333)
+		return 6;
 	if (gmap_pin(w, 2, 1, GMAP_PIN_WRITE, NULL) < 0 || gmap_unpin(w, 2, 1) < 0)
 		return 5;
 	gmap_close(w);
@@ -121,8 +142,19 @@ static void test_cross_process(void)
 	pid_t pid;
 
 	CU_ASSERT_FATAL(d != NULL);
+	struct gmap_open_opts o = { .size = sizeof(o), .nr_refs = 16 };
+	struct gmap_sim_domain_info di;
+	struct gmap_window *w;
+	uint64_t v3 = 0x3333;
+
 	gmap_sim_write(d, 6, 0, &v, 8);
 	gmap_sim_grant(d, 2, 6, T_SELF, 0);
+	gmap_sim_write(d, 7, 0, &v3, 8);
+	gmap_sim_grant(d, 3, 7, T_SELF, 0);
+	/* This process maps ref 3 as well (a second backend). */
+	w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(gmap_pin(w, 3, 1, 0, NULL), 0);
 	CU_ASSERT_EQUAL(gmap_sim_domain_fds(d, &ctl, &mem), 0);
 	pid = fork();
 	if (pid == 0) {
@@ -142,6 +174,14 @@ static void test_cross_process(void)
 	/* Touched, then pinned and unpinned: still one map. */
 	CU_ASSERT_EQUAL(t_ref_of(d, 2).maps_total, 1);
 	CU_ASSERT_EQUAL(gmap_sim_end_access(d, 2), 0);
+	/* Ref 2 was only ever mapped once at a time; ref 3 twice. */
+	gmap_sim_domain_info(d, &di);
+	CU_ASSERT_EQUAL(di.double_maps, 1);
+	CU_ASSERT_EQUAL(t_ref_of(d, 2).maps_peak, 1);
+	CU_ASSERT_EQUAL(t_ref_of(d, 3).maps_peak, 2);
+	CU_ASSERT_EQUAL(t_ref_of(d, 3).maps_now, 1);
+	gmap_close(w);
+	CU_ASSERT_EQUAL(t_ref_of(d, 3).maps_now, 0);
 	gmap_sim_domain_destroy(d);
 }
 
@@ -206,6 +246,7 @@ static void test_sparse_metadata(void)
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
+		{ "injected wrong frame is served, then cleared", test_inject_wrong_frame },
 		{ "grant, end access, revoke, bounds", test_grant_rules },
 		{ "in-use flags follow mappings", test_in_use_flags },
 		{ "descriptors shared with another process", test_cross_process },
