@@ -98,9 +98,12 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 			errno = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
 			goto undo;
 		}
+		/* Populated at once, as gntdev's mmap fills in the page
+		 * tables of a grant mapping: the retried access must not
+		 * take a second fault. */
 		m = gmap_mmap_raw(a, GMAP_PAGE_SIZE,
 			 PROT_READ | (writable ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED, p->mem_fd,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, p->mem_fd,
 			 (off_t)frame << GMAP_PAGE_SHIFT);
 		if (m == MAP_FAILED) {
 			int e = errno;

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * guest.c - the simulated granting domain of a gmap-stress run: signed
+ * pages, the per-ref lease protocol, and the guest reusing a ref.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stress.h"
+
+#define SIG_MAGIC 0x5354ULL /* "ST" */
+
+/*
+ * What word @word of the page granted as @ref holds in generation @gen.
+ * Word 0 names the page outright (magic, generation, ref) so a wrong page
+ * reads as wrong at once; the others are a hash, never 0, so a zero page
+ * can never pass.  Mailboxes start at 0 and are the writers' own.
+ */
+uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word)
+{
+	if (word == 0)
+		return SIG_MAGIC << 48 | (uint64_t)(gen & 0x3ff) << 32 | ref;
+	if (word >= ST_MAILBOX0)
+		return 0;
+	return st_mix64((uint64_t)ref << 32 ^ (uint64_t)gen << 12 ^ word) | 1;
+}
+
+void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen)
+{
+	uint64_t page[ST_WORDS];
+	uint32_t ref = r->cfg.first_ref + idx;
+
+	for (unsigned int i = 0; i < ST_WORDS; i++)
+		page[i] = st_sig(ref, gen, i);
+	gmap_sim_write(r->dom, idx, 0, page, sizeof(page));
+}
+
+void st_fail(struct st_run *r, _Atomic uint64_t *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	atomic_fetch_add(kind, 1);
+	/* The first 20 failures are described; the rest only counted. */
+	if (atomic_fetch_add(&r->reported, 1) >= 20)
+		return;
+	va_start(ap, fmt);
+	flockfile(stderr);
+	fputs("gmap-stress: FAIL: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	funlockfile(stderr);
+	va_end(ap);
+}
+
+/*
+ * The guest: frame i is granted as ref first_ref + i to us, signed with
+ * generation 0; --ro-pct of them read-only.  One spare frame past the end
+ * so that an injected wrong frame has somewhere to point.
+ */
+int st_guest_create(struct st_run *r)
+{
+	const struct st_config *c = &r->cfg;
+	uint64_t rng = c->seed ^ 0x6775657374ULL;
+
+	r->dom = gmap_sim_domain_create(ST_DOMID, c->pages + 1,
+					c->first_ref + c->pages);
+	if (!r->dom) {
+		fprintf(stderr, "gmap-stress: cannot create the simulated "
+			"domain (%u pages): %s\n", c->pages, strerror(errno));
+		return -1;
+	}
+	r->lease = calloc(c->pages, sizeof(*r->lease));
+	r->seen = calloc(c->pages, sizeof(*r->seen));
+	r->rel_epoch = calloc(c->pages, sizeof(*r->rel_epoch));
+	if (!r->lease || !r->seen || !r->rel_epoch) {
+		fprintf(stderr, "gmap-stress: out of memory for %u pages\n",
+			c->pages);
+		return -1;
+	}
+	for (uint32_t i = 0; i < c->pages; i++) {
+		bool ro = st_rand(&rng) % 100 < c->ro_pct;
+
+		st_guest_sign(r, i, 0);
+		if (gmap_sim_grant(r->dom, c->first_ref + i, i, ST_SELF, ro) < 0) {
+			fprintf(stderr, "gmap-stress: grant of ref %u: %s\n",
+				c->first_ref + i, strerror(errno));
+			return -1;
+		}
+		atomic_init(&r->lease[i], ro ? LEASE_RO : 0);
+		if (c->inject == INJ_WRONG_FRAME && i % c->inject_every == 0)
+			gmap_sim_inject(r->dom, c->first_ref + i,
+					GMAP_SIM_INJECT_WRONG_FRAME, 1);
+	}
+	return 0;
+}
+
+/* A backend access: fails (the ref is being reused) or counts us in. */
+int st_lease_get(struct st_run *r, uint32_t idx, uint32_t *v)
+{
+	uint32_t cur = atomic_load_explicit(&r->lease[idx], memory_order_acquire);
+
+	do {
+		if (cur & LEASE_RETIRE)
+			return -1;
+	} while (!atomic_compare_exchange_weak_explicit(&r->lease[idx], &cur,
+			cur + 1, memory_order_acquire, memory_order_relaxed));
+	*v = cur;
+	return 0;
+}
+
+void st_lease_put(struct st_run *r, uint32_t idx)
+{
+	atomic_fetch_sub_explicit(&r->lease[idx], 1, memory_order_release);
+}
+
+/*
+ * The guest reuses ref first_ref + @idx, as a frontend does once the
+ * backend has answered the request that used it: take the ref exclusively
+ * (no backend access in flight), have the backend release it, end access
+ * (or revoke), re-sign the page as the next generation and grant it again,
+ * read-only with probability --ro-pct.  Returns 1 if done, 0 if the ref
+ * was busy.
+ */
+int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx)
+{
+	uint32_t ref = r->cfg.first_ref + idx;
+	uint32_t v = atomic_load(&r->lease[idx]), gen;
+	bool ro;
+	int rc;
+
+	if ((v & (LEASE_USERS | LEASE_RETIRE)) ||
+	    !atomic_compare_exchange_strong(&r->lease[idx], &v, v | LEASE_RETIRE))
+		return 0;
+	if (gmap_release(r->w, ref, 1) < 0)
+		st_fail(r, &r->fail.api_errors, "gmap_release(ref %u): %s",
+			ref, strerror(errno));
+	atomic_store(&r->seen[idx], 0);
+	/* Nobody uses it and it was released: the guest must get it back. */
+	if (st_rand(&c->rng) % 4) {
+		rc = gmap_sim_end_access(r->dom, ref);
+	} else {
+		c->revokes++;
+		rc = gmap_sim_revoke(r->dom, ref) ? -1 : 0;
+		errno = EBUSY;
+	}
+	if (rc < 0) {
+		st_fail(r, &r->fail.end_access_busy, "ref %u: the guest cannot "
+			"end access after the backend released it (%s)", ref,
+			strerror(errno));
+		/* Still mapped somewhere: leave the page and grant as they are. */
+		atomic_store(&r->lease[idx], v);
+		return 1;
+	}
+	gen = (lease_gen(v) + 1) & 0x3ff;
+	ro = st_rand(&c->rng) % 100 < r->cfg.ro_pct;
+	st_guest_sign(r, idx, gen);
+	if (gmap_sim_grant(r->dom, ref, idx, ST_SELF, ro) < 0)
+		st_fail(r, &r->fail.api_errors, "re-grant of ref %u: %s", ref,
+			strerror(errno));
+	c->regrants++;
+	c->ro_grants += ro;
+	atomic_store_explicit(&r->lease[idx],
+			      gen << LEASE_GEN_SHIFT | (ro ? LEASE_RO : 0),
+			      memory_order_release);
+	return 1;
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gmap-stress - a multithreaded fault generator that checks libgmap's
+ * invariants while it measures them.  See gmap-stress(1) and stress.h for
+ * the model.  Exit status: 0 no failure, 1 failures, 2 bad usage or setup.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stress.h"
+
+static int start_threads(struct st_run *r)
+{
+	const struct st_config *c = &r->cfg;
+
+	r->workers = calloc(c->threads, sizeof(*r->workers));
+	r->churners = calloc(c->churn ? c->churn : 1, sizeof(*r->churners));
+	if (!r->workers || !r->churners)
+		return -1;
+	for (unsigned int i = 0; i < c->threads; i++) {
+		struct st_worker *wk = &r->workers[i];
+
+		wk->idx = i;
+		wk->rng = c->seed ^ st_mix64(i + 1);
+		wk->cursor = (uint64_t)c->pages * i / c->threads;
+		/* Kernel-mode accesses copy through this scratch file. */
+		wk->kfd = memfd_create("gmap-stress-kernel", MFD_CLOEXEC);
+		if (wk->kfd < 0 || ftruncate(wk->kfd, 4096) < 0)
+			return -1;
+	}
+	for (unsigned int i = 0; i < c->churn; i++) {
+		r->churners[i].idx = i;
+		r->churners[i].rng = c->seed ^ st_mix64(0x1000 + i);
+	}
+	for (unsigned int i = 0; i < c->threads; i++)
+		if ((errno = pthread_create(&r->workers[i].th, NULL,
+					    st_worker_main, &r->workers[i])))
+			return -1;
+	for (unsigned int i = 0; i < c->churn; i++)
+		if ((errno = pthread_create(&r->churners[i].th, NULL,
+					    st_churn_main, &r->churners[i])))
+			return -1;
+	return 0;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The main thread's loop: progress line, end of the run, and the watchdog.
+ * A thread whose heartbeat has not moved for --hang-ms is hung: a libgmap
+ * fault that never completes.  Returns the number of hung threads.
+ */
+static unsigned int supervise(struct st_run *r, uint64_t t0)
+{
+	const struct st_config *c = &r->cfg;
+	unsigned int n = c->threads + c->churn, hung = 0;
+	uint64_t *last = calloc(n, sizeof(*last)), *since = calloc(n, sizeof(*since));
+
+	if (!last || !since)
+		abort();
+	for (;;) {
+		uint64_t now = st_now_ns();
+		unsigned int done = 0;
+		double t = (double)(now - t0) / 1e9;
+
+		for (unsigned int i = 0; i < n; i++) {
+			_Atomic uint64_t *hb = i < c->threads ?
+				&r->workers[i].heartbeat :
+				&r->churners[i - c->threads].heartbeat;
+			uint64_t h = atomic_load(hb);
+
+			if (h == UINT64_MAX) {
+				done++;
+				continue;
+			}
+			if (h != last[i] || !since[i]) {
+				last[i] = h;
+				since[i] = now;
+			} else if (now - since[i] > (uint64_t)c->hang_ms * 1000000) {
+				hung++;
+				st_fail(r, &r->fail.hung_threads, "%s thread %u made "
+					"no progress for %u ms (at ref %u)",
+					i < c->threads ? "faulting" : "churn",
+					i < c->threads ? i : i - c->threads,
+					c->hang_ms, i < c->threads ?
+					atomic_load(&r->workers[i].cur_ref) : 0);
+				since[i] = UINT64_MAX / 2; /* report once */
+			}
+		}
+		if (hung || done == n)
+			break;
+		/* With --ops the workers end the run; churn stops with them. */
+		if ((c->duration && t >= c->duration) ||
+		    (c->ops && done + c->churn >= n))
+			atomic_store(&r->stop, true);
+		st_progress(r, t, false);
+		sleep_ms(atomic_load(&r->stop) ? 5 : 100);
+	}
+	r->elapsed = (double)(st_now_ns() - t0) / 1e9;
+	st_progress(r, r->elapsed, true);
+	free(last);
+	free(since);
+	return hung;
+}
+
+/*
+ * After the run: nothing may stay mapped that the library does not know
+ * of, closing must unmap everything, and the guest must get every ref back
+ * (end access) -- invariants 1 and 5, seen from the guest's side.
+ */
+static uint32_t final_checks(struct st_run *r, struct gmap_stats *st,
+			     struct gmap_sim_domain_info *di)
+{
+	const struct st_config *c = &r->cfg;
+	struct gmap_sim_ref_info ri;
+	uint32_t peak = 0;
+
+	gmap_stats(r->w, st);
+	gmap_sim_domain_info(r->dom, di);
+	for (uint32_t i = 0; i < c->pages; i++)
+		if (gmap_sim_ref_info(r->dom, c->first_ref + i, &ri) == 0 &&
+		    ri.maps_peak > peak)
+			peak = ri.maps_peak;
+	if (di->double_maps)
+		st_fail(r, &r->fail.double_maps, "the guest saw %llu maps of "
+			"grants that were already mapped (most live maps of "
+			"one ref: %u)", (unsigned long long)di->double_maps, peak);
+	if (di->maps_now != st->mapped_now)
+		st_fail(r, &r->fail.left_mapped, "the guest counts %llu live "
+			"maps, libgmap %llu", (unsigned long long)di->maps_now,
+			(unsigned long long)st->mapped_now);
+	gmap_close(r->w);
+	r->w = NULL;
+	gmap_sim_domain_info(r->dom, di);
+	if (di->maps_now)
+		st_fail(r, &r->fail.left_mapped, "%llu grants still mapped "
+			"after gmap_close", (unsigned long long)di->maps_now);
+	for (uint32_t i = 0; i < c->pages; i++)
+		if (gmap_sim_end_access(r->dom, c->first_ref + i) < 0)
+			st_fail(r, &r->fail.end_access_busy, "after close, the "
+				"guest cannot end access to ref %u: %s",
+				c->first_ref + i, strerror(errno));
+	return peak;
+}
+
+int main(int argc, char **argv)
+{
+	static struct st_run run;
+	struct st_run *r = &run;
+	struct gmap_open_opts o = { .size = sizeof(o) };
+	struct gmap_sim_domain_info di;
+	struct gmap_stats st;
+	uint32_t peak;
+	int rc;
+
+	st_parse(&r->cfg, argc, argv);
+	if (r->cfg.bench)
+		return st_bench(&r->cfg);
+	st_the_run = r;
+	st_signals_install();
+	o.backend = r->cfg.backend;
+	o.nr_refs = r->cfg.window;
+	o.handler_threads = r->cfg.handlers;
+	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
+	o.logger = st_logger();
+	o.self_domid = ST_SELF;
+	o.unpin_policy = r->cfg.keep ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
+	if (r->cfg.backend == GMAP_BACKEND_XEN) {
+		/* Let libgmap say what is missing (no /dev/xen/gntdev...). */
+		r->w = gmap_open(ST_DOMID, &o);
+		if (!r->w)
+			return 2;
+		gmap_close(r->w);
+		fprintf(stderr, "gmap-stress: --backend xen: the window opens, "
+			"but this build has no granter for real Xen (a gntalloc "
+			"guest); run on sim\n");
+		return 2;
+	}
+	if (st_guest_create(r) < 0)
+		return 2;
+	r->w = gmap_open(ST_DOMID, &o);
+	if (!r->w) {
+		fprintf(stderr, "gmap-stress: cannot open the window: %s\n",
+			strerror(errno));
+		return 2;
+	}
+	r->base = gmap_base(r->w);
+	if (start_threads(r) < 0) {
+		fprintf(stderr, "gmap-stress: cannot start %u threads: %s\n",
+			r->cfg.threads + r->cfg.churn, strerror(errno));
+		return 2;
+	}
+	if (supervise(r, st_now_ns())) {
+		/* A hung thread cannot be joined: report what we have. */
+		atomic_store(&r->stop, true);
+		gmap_stats(r->w, &st);
+		gmap_sim_domain_info(r->dom, &di);
+		st_report(r, &st, &di, 0);
+		fflush(NULL);
+		_exit(1);
+	}
+	for (unsigned int i = 0; i < r->cfg.threads; i++)
+		pthread_join(r->workers[i].th, NULL);
+	for (unsigned int i = 0; i < r->cfg.churn; i++)
+		pthread_join(r->churners[i].th, NULL);
+	peak = final_checks(r, &st, &di);
+	rc = st_report(r, &st, &di, peak);
+	if (st_log_lines() > 20)
+		fprintf(stderr, "gmap-stress: %u libgmap messages, the first 20 "
+			"shown\n", st_log_lines());
+	for (unsigned int i = 0; i < r->cfg.threads; i++)
+		close(r->workers[i].kfd);
+	gmap_sim_domain_destroy(r->dom);
+	free(r->workers);
+	free(r->churners);
+	free((void *)r->lease);
+	free((void *)r->seen);
+	free((void *)r->rel_epoch);
+	return rc;
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * stress.h - gmap-stress internals: the run's configuration, the simulated
+ * guest with its per-ref lease protocol, the workers and the report.
+ *
+ * The model.  A guest (the sim domain) grants @pages frames as refs
+ * first_ref .. first_ref + pages - 1 and signs every page with its ref and
+ * a generation.  Faulting threads play the backend: each access takes a
+ * *lease* on a ref (as a backend owns a request's buffers until it
+ * responds), touches it through the window and checks what it sees against
+ * the signature of that generation.  Churn threads play the guest reusing
+ * refs: when no lease is held they take the ref exclusively, have the
+ * backend release it, end access (or revoke), re-sign the page with the
+ * next generation and grant it again, sometimes read-only.  Churn threads
+ * also pin/unpin runs of refs and release pages that faulters are using
+ * (no lease: that is the re-arm race the library must survive).
+ */
+#ifndef GMAP_STRESS_H
+#define GMAP_STRESS_H
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gmap.h"
+
+#define ST_MAX_THREADS 240  /* mailboxes 256..495; churners 496..511 */
+#define ST_MAX_CHURN 16
+#define ST_DOMID 1        /* the simulated guest          */
+#define ST_SELF 0         /* we map as dom0, like a backend */
+
+/* Page layout: word 0 is the header, words 1..255 the signed pattern,
+ * words 256..511 one mailbox per faulting thread for write checks. */
+#define ST_WORDS 512
+#define ST_PATTERN_WORDS 256
+#define ST_MAILBOX0 256
+
+enum st_pattern { PAT_SEQ, PAT_RANDOM, PAT_STRIDE, PAT_HOT, PAT_RUNS };
+enum st_mix { MIX_READ, MIX_WRITE, MIX_MIXED };
+enum st_inject { INJ_NONE, INJ_WRONG_FRAME, INJ_REVOKE_PINNED };
+
+struct st_config {
+	unsigned int threads, churn, handlers;
+	uint32_t pages, first_ref;
+	uint64_t window;          /* refs                                */
+	double duration;          /* seconds; 0 with ops                 */
+	uint64_t ops;             /* total accesses; 0: by duration      */
+	uint64_t seed;
+	enum st_pattern pattern;
+	uint32_t stride, run, hot_pages_pct, hot_access_pct;
+	enum st_mix mix;
+	unsigned int write_pct, kernel_pct, ro_pct;
+	bool verify, keep, json, quiet, progress;
+	enum gmap_backend backend;
+	enum st_inject inject;
+	uint32_t inject_every;
+	unsigned int hang_ms;
+	bool bench;
+	uint32_t bench_pages;
+};
+
+/* Failures by kind; any non-zero count fails the run. */
+struct st_failures {
+	_Atomic uint64_t double_maps, lost_writes, zero_reads, wrong_data,
+		unexpected_signals, hung_threads, kernel_errors, api_errors,
+		left_mapped, end_access_busy;
+};
+
+/* Per-ref lease word (tool side, not libgmap's):
+ *   bits 0..19  accesses in flight (backend side)
+ *   bit  20     RETIRE: a churn thread owns the ref exclusively
+ *   bit  21     RO: currently granted read-only
+ *   bits 22..31 generation of the page's signature */
+#define LEASE_USERS 0xfffffu
+#define LEASE_RETIRE (1u << 20)
+#define LEASE_RO (1u << 21)
+#define LEASE_GEN_SHIFT 22
+static inline uint32_t lease_gen(uint32_t v) { return v >> LEASE_GEN_SHIFT; }
+
+struct st_hist {
+	uint64_t b[64 * 8]; /* log2 buckets, 8 linear sub-buckets each  */
+	uint64_t n, max;
+};
+
+struct st_worker {
+	unsigned int idx;
+	pthread_t th;
+	uint64_t rng;
+	uint64_t cursor, run_left;
+	int kfd;                  /* memfd for kernel-mode accesses      */
+	_Atomic uint64_t heartbeat; /* bumped per access; read by watchdog */
+	_Atomic uint32_t cur_ref;
+	uint64_t accesses, reads, writes, kernel_ops, first_touches, skipped;
+	struct st_hist hist;      /* first-touch latency, ns             */
+};
+
+struct st_churner {
+	unsigned int idx;
+	pthread_t th;
+	uint64_t rng;
+	_Atomic uint64_t heartbeat;
+	uint64_t pins, pinned_refs, releases, released_pages, regrants,
+		revokes, ro_grants, skipped, injected;
+};
+
+struct st_run {
+	struct st_config cfg;
+	struct gmap_sim_domain *dom;
+	struct gmap_window *w;
+	uint8_t *base;            /* window base                         */
+	_Atomic uint32_t *lease;  /* [pages]                             */
+	_Atomic uint8_t *seen;    /* [pages]: touched since last release */
+	/* [pages]: odd while a churn thread releases the ref, bumped on
+	 * each release, so a kernel access can tell whether it raced one */
+	_Atomic uint32_t *rel_epoch;
+	_Atomic uint64_t kernel_raced; /* EFAULTs that met a release: retried */
+	struct st_worker *workers;
+	struct st_churner *churners;
+	_Atomic bool stop;
+	_Atomic uint64_t ops_left;
+	struct st_failures fail;
+	_Atomic uint64_t reported; /* failure lines printed so far       */
+	double elapsed;
+};
+
+/* opts.c */
+int st_parse(struct st_config *c, int argc, char **argv);
+
+/* guest.c: the simulated granting domain and the lease protocol */
+static inline uint64_t st_mix64(uint64_t x)
+{
+	x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27; x *= 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+static inline uint64_t st_rand(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ULL;
+	return st_mix64(*s);
+}
+uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word);
+int st_guest_create(struct st_run *r);
+void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen);
+int st_lease_get(struct st_run *r, uint32_t idx, uint32_t *v);
+void st_lease_put(struct st_run *r, uint32_t idx);
+int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx);
+void st_fail(struct st_run *r, _Atomic uint64_t *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* worker.c and churn.c */
+void *st_worker_main(void *arg);
+void *st_churn_main(void *arg);
+extern struct st_run *st_the_run;
+void st_signals_install(void);
+bool st_touch(volatile uint64_t *p, bool write, uint64_t val, uint64_t *out);
+void st_check_read(struct st_run *r, uint32_t ref, uint32_t gen,
+		   unsigned int word, uint64_t w0, uint64_t wk, const char *how);
+void st_check_written(struct st_run *r, uint32_t idx, unsigned int slot,
+		      uint64_t token, const char *how);
+void st_signalled(struct st_run *r, uint32_t ref, bool write, const char *how);
+
+/* hist.c */
+void st_hist_add(struct st_hist *h, uint64_t ns);
+void st_hist_merge(struct st_hist *to, const struct st_hist *from);
+uint64_t st_hist_pct(const struct st_hist *h, double pct);
+void st_hist_draw(FILE *f, const struct st_hist *h);
+
+/* report.c */
+void st_progress(struct st_run *r, double t, bool final);
+int st_report(struct st_run *r, const struct gmap_stats *st,
+	      const struct gmap_sim_domain_info *di, uint32_t peak);
+xentoollog_logger *st_logger(void);
+unsigned int st_log_lines(void);
+uint64_t st_now_ns(void);
+
+/* bench.c */
+int st_bench(const struct st_config *c);
+
+#endif /* GMAP_STRESS_H */
