@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -112,6 +113,33 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 			 (pid_t)m->arg.pagefault.feat.ptid);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * handler_spin_us: read the non-blocking userfaultfd in a loop for a
+ * while before sleeping in poll(), so that a fault that follows closely
+ * finds the handler awake.  Returns what read() returned last.
+ */
+static ssize_t spin_read(struct gmap_window *w, struct uffd_msg *msgs,
+			 size_t size)
+{
+	uint64_t until = now_ns() + w->spin_ns;
+	ssize_t n;
+
+	do {
+		n = read(w->uffd, msgs, size);
+		if (n >= 0 || errno != EAGAIN || atomic_load(&w->closing))
+			return n;
+	} while (now_ns() < until);
+	return n;
+}
+
 static void *handler_main(void *arg)
 {
 	struct gmap_window *w = arg;
@@ -125,6 +153,9 @@ static void *handler_main(void *arg)
 		ssize_t n;
 		int i, j;
 
+		n = w->spin_ns ? spin_read(w, msgs, sizeof(msgs)) : -1;
+		if (n > 0)
+			goto got;
 		/* poll() on a blocking userfaultfd reports POLLERR at once,
 		 * so the fd is non-blocking and we poll it with the stop fd. */
 		if (poll(pfd, 2, -1) < 0) {
@@ -142,6 +173,7 @@ static void *handler_main(void *arg)
 			GMAP_LOG(w, XTL_CRITICAL, errno, "userfaultfd read failed");
 			break;
 		}
+got:
 		n /= (ssize_t)sizeof(msgs[0]);
 		for (i = 0; i < n; i++) {
 			/* Several threads faulting one page queue one message

@@ -114,8 +114,16 @@ struct gmap_open_opts {
 	/* sim only: the domid this process plays as grantee (the grant
 	 * entry's domid must match it); the hypervisor knows it on xen. */
 	uint16_t self_domid;
-	/* Added after 0.1's first layout; read only if @size covers it. */
+	/* Added after 0.1's first layout; read only if @size covers them. */
 	enum gmap_unpin_policy unpin_policy;
+	/*
+	 * After serving a fault, a handler keeps polling for the next one
+	 * this many microseconds before it sleeps (0..10000; 0, the default:
+	 * sleep at once).  Polling burns CPU while faults come in, and saves
+	 * the wake-up of the handler for faults that follow closely, which
+	 * matters where waking an idle CPU is slow (virtual machines).
+	 */
+	unsigned int handler_spin_us;
 };
 
 /*
@@ -323,6 +331,8 @@ enum gmap_sim_inject {
 	GMAP_SIM_INJECT_WRONG_FRAME, /* maps succeed but place the frame
 				      * after the granted one (a broken
 				      * mapper, for checking checkers)   */
+	GMAP_SIM_INJECT_STALL,   /* maps take 2 s, then succeed (a stuck
+				  * backend, for checking watchdogs)     */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

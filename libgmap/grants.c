@@ -237,7 +237,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	void *addr = gmap_addr_of(w, ref);
 	struct gmap_grant *g;
 	uint64_t cookie = 0;
-	uint32_t ro;
+	uint32_t ro, s;
 	int16_t st = 0;
 	int rc, err;
 
@@ -254,7 +254,8 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		return -1;
 	}
 	wait_not_busy(w, g);
-	if (gs_state(atomic_load(&g->state)) != GS_EMPTY) {
+	s = atomic_load(&g->state);
+	if (gs_state(s) != GS_EMPTY) {
 		/* Mapped or poisoned by someone else meanwhile: a duplicate
 		 * message of a page another thread also faulted. */
 		pthread_mutex_unlock(&w->lock);
@@ -266,6 +267,27 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 
 	rc = map_owned(w, ref, false, &ro, &cookie, &st);
 	err = errno;
+	if (rc < 0 && !(s & GS_TRIED) && !atomic_load(&w->closing)) {
+		/*
+		 * The message may be stale: its thread may have been woken
+		 * long ago by a pin or prefault of this page, which was
+		 * unmapped again since (and the guest may have ended
+		 * access).  Poisoning on a stale message would fault later
+		 * touches of a ref the guest grants again.  So a first
+		 * failure leaves the page armed and wakes its waiters: a
+		 * thread that really needs the page faults again at once,
+		 * and a second failure in a row poisons it.
+		 */
+		pthread_mutex_lock(&w->lock);
+		set_state(g, GS_EMPTY | GS_TRIED, 0, 0);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		GMAP_LOG(w, XTL_DEBUG, -1, "d%u ref %u: map for a fault failed "
+			 "(%s); retrying on the next fault", w->domid, ref,
+			 gmap_status_str(st));
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return -1;
+	}
 	if (rc < 0 && gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
 		/* Cannot even place a PROT_NONE page (out of VMAs): send the
 		 * thread the SIGSEGV it would have got, address included. */

@@ -22,6 +22,8 @@
  * handler) and changed under the window lock:
  *   bits 0-1  GS_EMPTY | GS_BUSY | GS_MAPPED | GS_BAD
  *   bit  2    GS_RO: mapped read-only
+ *   bit  3    GS_TRIED: EMPTY after a fault whose map failed (see
+ *             gmap_grant_fault: a second failure in a row poisons)
  *   bits 16-31 the backend status (int16) that made a BAD page bad
  * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
  * lock dropped; everyone else waits on the window's condition variable (or,
@@ -35,6 +37,7 @@ enum {
 };
 #define GS_STATE_MASK 0x3u
 #define GS_RO 0x4u
+#define GS_TRIED 0x8u   /* EMPTY: the last fault's map failed once */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
@@ -109,6 +112,7 @@ struct gmap_window {
 	int stop_fd;               /* eventfd: handlers exit when readable */
 	unsigned int want_handlers;  /* asked for                      */
 	unsigned int nr_handlers;    /* running                        */
+	uint64_t spin_ns;            /* poll this long before sleeping */
 	pthread_t handlers[GMAP_MAX_HANDLERS];
 	_Atomic bool closing;
 

@@ -387,7 +387,8 @@ GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 		return -1;
 	if (what != GMAP_SIM_INJECT_NONE && what != GMAP_SIM_INJECT_EAGAIN &&
 	    what != GMAP_SIM_INJECT_EIO &&
-	    what != GMAP_SIM_INJECT_WRONG_FRAME) {
+	    what != GMAP_SIM_INJECT_WRONG_FRAME &&
+	    what != GMAP_SIM_INJECT_STALL) {
 		errno = EINVAL;
 		return -1;
 	}

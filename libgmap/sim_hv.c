@@ -10,6 +10,7 @@
  * what a guest sees on Xen.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "private.h"
 #include "sim_abi.h"
@@ -75,6 +76,14 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		/* GMAP_SIM_INJECT_WRONG_FRAME: a broken "hypervisor" that
 		 * maps the next frame; the map itself succeeds. */
 		wrong = what == GMAP_SIM_INJECT_WRONG_FRAME;
+		if (what == GMAP_SIM_INJECT_STALL) {
+			struct timespec ts = { 2, 0 };
+
+			sim_active_unlock(a);
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+			sim_active_lock(a);
+		}
 	}
 	old = atomic_load(combo);
 	for (;;) {

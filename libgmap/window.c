@@ -70,6 +70,11 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->unpin_policy);
 		return -1;
 	}
+	if (OPT_HAS(o, handler_spin_us) && o->handler_spin_us > 10000) {
+		GMAP_ERR(w, "handler_spin_us %u is too long: expected 0 .. "
+			 "10000", o->handler_spin_us);
+		return -1;
+	}
 	if (o->bad_policy != GMAP_BAD_SIGNAL &&
 	    o->bad_policy != GMAP_BAD_SIGNAL_QUIET) {
 		GMAP_ERR(w, "bad_policy %d is not a gmap_bad_policy",
@@ -142,6 +147,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->bad_policy = o->bad_policy;
 	w->unpin_keep = OPT_HAS(o, unpin_policy) &&
 			o->unpin_policy == GMAP_UNPIN_KEEP;
+	w->spin_ns = OPT_HAS(o, handler_spin_us) ?
+		     (uint64_t)o->handler_spin_us * 1000 : 0;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
 	w->be = pick_backend(w, o->backend);

@@ -136,12 +136,108 @@ static void test_handler_error(void)
 	struct t_fx fx;
 
 	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
-	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 12, GMAP_SIM_INJECT_EIO, 1), 0);
+	/* A fault's map is tried again once before the page is poisoned
+	 * (see test_stale_fault_message): one failure is survived... */
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 13, GMAP_SIM_INJECT_EIO, 1), 0);
+	CU_ASSERT_EQUAL(touch(&fx, 13, 0).caught, 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 13).maps_total, 1);
+	/* ...two in a row are not. */
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 12, GMAP_SIM_INJECT_EIO, 2), 0);
 	expect_bad(&fx, 12, 0, "backend failure");
 	/* Poisoned until released; then the next touch tries again. */
 	CU_ASSERT_EQUAL(gmap_release(fx.w, 12, 1), 1);
 	CU_ASSERT_EQUAL(touch(&fx, 12, 0).caught, 0);
 	CU_ASSERT_EQUAL(t_ref(&fx, 12).maps_total, 1);
+	t_teardown(&fx);
+}
+
+/* The scheduling state of thread @tid ('S': blocked), from /proc. */
+static char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+struct sleeper {
+	volatile uint64_t *p;
+	_Atomic pid_t tid;
+	uint64_t seen;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+
+	atomic_store(&s->tid, gettid());
+	s->seen = *s->p;
+	return NULL;
+}
+
+/*
+ * A fault message can be served after its thread stopped waiting: the
+ * handler reads messages in batches, and while it serves the first of a
+ * batch (here a map of ref 20 that takes 2 s), a pin of ref 30 wakes the
+ * thread behind the second message, the unpin unmaps 30 and the guest ends
+ * access.  When the handler reaches the stale message the map fails; that
+ * must not poison the page, or the next legitimate touch, after the guest
+ * grants 30 again, would get SIGSEGV.
+ */
+static void test_stale_fault_message(void)
+{
+	struct t_fx fx;
+	struct gmap_stats st;
+	struct toucher t;
+	struct sleeper s0 = { 0 }, a = { 0 }, b = { 0 };
+	pthread_t t0, ta, tb;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 10, GMAP_SIM_INJECT_STALL, 1), 0);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 20, GMAP_SIM_INJECT_STALL, 1), 0);
+	/* 1. The only handler is busy with ref 10 for 2 s... */
+	s0.p = gmap_ref_ptr(fx.w, 10);
+	pthread_create(&t0, NULL, sleeper_main, &s0);
+	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 1), 10));
+	/* 2. ...while A faults on 20 and B on 30: two messages queue. */
+	a.p = gmap_ref_ptr(fx.w, 20);
+	pthread_create(&ta, NULL, sleeper_main, &a);
+	b.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 30) + 5;
+	pthread_create(&tb, NULL, sleeper_main, &b);
+	CU_ASSERT_FATAL(T_WAIT_UNTIL(atomic_load(&a.tid) && atomic_load(&b.tid) &&
+				     thread_state(atomic_load(&a.tid)) == 'S' &&
+				     thread_state(atomic_load(&b.tid)) == 'S', 10));
+	/* 3. The handler reads both and serves 20 (2 s more). */
+	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 2), 10));
+	CU_ASSERT_EQUAL(t_join_within(t0, 10), 0);
+	/* 4. Meanwhile the backend pins 30 (B wakes), unpins it, and the
+	 * guest takes it back. */
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 30, 1, 0, NULL), 0);
+	CU_ASSERT_EQUAL(t_join_within(tb, 10), 0);
+	CU_ASSERT_EQUAL(b.seen, t_sig(30, 5));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 30, 1), 0);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 30), 0);
+	/* 5. The handler finishes 20, then serves B's stale message. */
+	CU_ASSERT_EQUAL(t_join_within(ta, 10), 0);
+	CU_ASSERT_EQUAL(a.seen, t_sig(20, 0));
+	CU_ASSERT(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 3 &&
+				st.map_failures >= 1), 10));
+	/* 6. The guest grants 30 again and the backend uses it. */
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 30, 30, T_SELF, 0), 0);
+	t = touch(&fx, 30, 0);
+	CU_ASSERT_EQUAL(t.caught, 0);
+	CU_ASSERT_EQUAL(t.seen, t_sig(30, 37));
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.bad_grants, 0);
 	t_teardown(&fx);
 }
 
@@ -247,6 +343,7 @@ static void test_quiet_policy(void)
 int main(void)
 {
 	static const struct t_case cases[] = {
+		{ "a stale fault message does not poison a page", test_stale_fault_message },
 		{ "never granted -> SIGSEGV at the address", test_not_granted },
 		{ "past the grant table -> SIGSEGV", test_out_of_table },
 		{ "granted to another domain -> SIGSEGV", test_wrong_domain },

@@ -124,15 +124,21 @@ static void *race_one(void *arg)
 }
 
 /* N threads fault the same untouched page at once: one map, all see it. */
-static void race(unsigned int handlers, unsigned int nthreads, unsigned int rounds)
+static void race(unsigned int handlers, unsigned int nthreads, unsigned int rounds,
+		 unsigned int spin_us)
 {
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 1024,
+		.handler_threads = handlers, .logger = &t_log.xtl,
+		.self_domid = T_SELF, .handler_spin_us = spin_us,
+	};
 	struct t_fx fx;
 	pthread_t th[32];
 	struct racer rs[32];
 	pthread_barrier_t bar;
 	unsigned int i, k, ok = 0, hung = 0, bad_maps = 0;
 
-	CU_ASSERT_FATAL(t_setup(&fx, 256, 1024, handlers) == 0);
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 256, &o) == 0);
 	for (k = 0; k < rounds; k++) {
 		uint32_t ref = k;
 
@@ -151,9 +157,9 @@ static void race(unsigned int handlers, unsigned int nthreads, unsigned int roun
 		pthread_barrier_destroy(&bar);
 		bad_maps += t_ref(&fx, ref).maps_total != 1;
 	}
-	printf("\n    %u handler(s), %u threads x %u pages: %u verified reads, "
-	       "%u pages with maps != 1, %u hung ", handlers, nthreads, rounds,
-	       ok, bad_maps, hung);
+	printf("\n    %u handler(s) polling %u us, %u threads x %u pages: %u "
+	       "verified reads, %u pages with maps != 1, %u hung ", handlers,
+	       spin_us, nthreads, rounds, ok, bad_maps, hung);
 	CU_ASSERT_EQUAL(hung, 0);
 	CU_ASSERT_EQUAL(ok, nthreads * rounds);
 	CU_ASSERT_EQUAL(bad_maps, 0);
@@ -162,12 +168,30 @@ static void race(unsigned int handlers, unsigned int nthreads, unsigned int roun
 
 static void test_race_one_handler(void)
 {
-	race(1, 16, 200);
+	race(1, 16, 200, 0);
 }
 
 static void test_race_many_handlers(void)
 {
-	race(4, 16, 200);
+	race(4, 16, 200, 0);
+}
+
+/* Handlers that poll before sleeping serve the same races, and a window
+ * closes under them (a polling handler must notice the stop). */
+static void test_race_polling_handlers(void)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 16,
+		.logger = &t_log.xtl, .handler_spin_us = 10001,
+	};
+
+	race(2, 16, 100, 200);
+	/* Past the bound: refused by name. */
+	t_log_clear();
+	errno = 0;
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(t_log_has("handler_spin_us 10001"));
 }
 
 static void test_touched_stay_mapped_until_release(void)
@@ -269,6 +293,7 @@ int main(void)
 		{ "recv(2) into an untouched page", test_recv_into_window },
 		{ "16 threads fault one page: one map (1 handler)", test_race_one_handler },
 		{ "16 threads fault one page: one map (4 handlers)", test_race_many_handlers },
+		{ "16 threads fault one page: one map (2 polling handlers)", test_race_polling_handlers },
 		{ "touched pages stay mapped until released", test_touched_stay_mapped_until_release },
 		{ "user-mode-only userfaultfd: warned, read(2) gets EFAULT", test_user_mode_only },
 		{ NULL, NULL },
