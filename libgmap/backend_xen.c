@@ -40,7 +40,7 @@ static int xen_open(struct gmap_window *w)
 	p->xgt = xengnttab_open(w->log, 0);
 	if (!p->xgt) {
 		e = errno;
-		GMAP_LOG(w, XTL_ERROR, e, "xen backend: cannot open " GNTDEV_PATH
+		GMAP_LOG(w, XTL_ERROR, -1, "xen backend: cannot open " GNTDEV_PATH
 			 ": %s (no Xen here, or the xen-gntdev module is not "
 			 "loaded; use the sim backend to run without Xen)",
 			 strerror(e));

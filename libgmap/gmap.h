@@ -114,7 +114,9 @@ struct gmap_open_opts {
 	/* sim only: the domid this process plays as grantee (the grant
 	 * entry's domid must match it); the hypervisor knows it on xen. */
 	uint16_t self_domid;
-	/* Added after 0.1's first layout; read only if @size covers them. */
+	uint16_t reserved[3];     /* the first layout's padding: set to 0 */
+	/* Added after 0.1's first layout (whose sizeof was 48 on 64-bit
+	 * systems); read only if @size covers them. */
 	enum gmap_unpin_policy unpin_policy;
 	/*
 	 * After serving a fault, a handler keeps polling for the next one

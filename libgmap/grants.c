@@ -208,7 +208,7 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 	w->be->unmap(w, ref, 1, g->cookie);
 	atomic_fetch_add(&w->c.unmaps, 1);
 	atomic_fetch_sub(&w->c.mapped_now, 1);
-	if (gmap_rearm(w, addr, GMAP_PAGE_SIZE) < 0) {
+	if (gmap_rearm_poisoned(w, addr, GMAP_PAGE_SIZE) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
 			 "the page stays inaccessible", w->domid, ref, addr);
 		*status = GMAP_ST_BACKEND;

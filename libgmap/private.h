@@ -154,6 +154,7 @@ void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
+int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
 

@@ -81,13 +81,19 @@ int gmap_poison(struct gmap_window *w, void *addr, size_t len)
  */
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
 {
+	if (gmap_poison(w, addr, len) < 0)
+		return -1;
+	return gmap_rearm_poisoned(w, addr, len);
+}
+
+/* As gmap_rearm(), for a range the caller has just poisoned itself. */
+int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
+{
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)addr, .len = len },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	if (gmap_poison(w, addr, len) < 0)
-		return -1;
 	if (ioctl(w->uffd, UFFDIO_REGISTER, &reg) < 0)
 		return -1;
 	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0)

@@ -61,7 +61,11 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 	if (atomic_load(&a->inject_count) > 0) {
 		uint32_t what = atomic_load(&a->inject_what);
 
-		atomic_fetch_sub(&a->inject_count, 1);
+		/* A wrong frame is counted where it is served, below: a
+		 * refused map (a writable map of a read-only grant) must not
+		 * use it up. */
+		if (what != GMAP_SIM_INJECT_WRONG_FRAME)
+			atomic_fetch_sub(&a->inject_count, 1);
 		if (what == GMAP_SIM_INJECT_EAGAIN) {
 			atomic_fetch_add(&c->eagain, 1);
 			st = GNTST_eagain;
@@ -124,9 +128,11 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 	if (writable)
 		a->wr_pins++;
 	atomic_fetch_add(&a->maps_total, 1);
-	sim_active_unlock(a);
-	if (wrong)
+	if (wrong) {
+		atomic_fetch_sub(&a->inject_count, 1);
 		f = (f + 1) % c->nr_frames;
+	}
+	sim_active_unlock(a);
 	atomic_fetch_add(&c->maps_now, 1);
 	atomic_fetch_add(&c->maps_total, 1);
 	*frame = f;

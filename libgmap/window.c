@@ -46,6 +46,13 @@ static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 		    sizeof(((struct gmap_open_opts *)0)->f))
 #define OPT_HAS(o, f) ((o)->size >= OPT_END(f))
 
+/* The fields added after the first layout must lie past its sizeof, or a
+ * caller built against it would have its padding read as them. */
+_Static_assert(offsetof(struct gmap_open_opts, unpin_policy) >=
+	       offsetof(struct gmap_open_opts, reserved) +
+	       sizeof(((struct gmap_open_opts *)0)->reserved),
+	       "new gmap_open_opts fields overlap the first layout");
+
 static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 {
 	if (o->size && o->size < OPT_END(self_domid)) {

@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "stress.h"
 
@@ -70,13 +72,11 @@ static void churn_pin(struct st_run *r, struct st_churner *c)
 			st_check_written(r, idx0 + i, slot, tok, "pinned");
 	}
 	/* The last unpin unmaps: to a kernel access, a release. */
-	for (uint32_t i = 0; i < n; i++)
-		atomic_fetch_add(&r->rel_epoch[idx0 + i], 1);
+	st_release_begin(r, idx0, n);
 	if (gmap_unpin(r->w, ref0, n) < 0)
 		st_fail(r, &r->fail.api_errors, "gmap_unpin(ref %u, %u): %s",
 			ref0, n, strerror(errno));
-	for (uint32_t i = 0; i < n; i++)
-		atomic_fetch_add(&r->rel_epoch[idx0 + i], 1);
+	st_release_end(r, idx0, n);
 out:
 	while (got > 0)
 		st_lease_put(r, idx0 + --got);
@@ -92,11 +92,9 @@ static void churn_release(struct st_run *r, struct st_churner *c)
 	if (n > r->cfg.pages)
 		n = r->cfg.pages;
 	idx0 = (uint32_t)(st_rand(&c->rng) % (r->cfg.pages - n + 1));
-	for (uint32_t i = 0; i < n; i++)
-		atomic_fetch_add(&r->rel_epoch[idx0 + i], 1);
+	st_release_begin(r, idx0, n);
 	done = gmap_release(r->w, r->cfg.first_ref + idx0, n);
-	for (uint32_t i = 0; i < n; i++)
-		atomic_fetch_add(&r->rel_epoch[idx0 + i], 1);
+	st_release_end(r, idx0, n);
 	if (done < 0) {
 		st_fail(r, &r->fail.api_errors, "gmap_release(ref %u, %u): %s",
 			r->cfg.first_ref + idx0, n, strerror(errno));
@@ -113,6 +111,12 @@ void *st_churn_main(void *arg)
 	struct st_churner *c = arg;
 	struct st_run *r = st_the_run;
 	uint64_t n = 0;
+
+	/* The guest's churn is background work: at the default nice level,
+	 * churn threads that never sleep would take the CPU time the
+	 * handler needs to serve faults, and measure the scheduler. */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) < 0)
+		st_fail(r, &r->fail.api_errors, "setpriority: %s", strerror(errno));
 
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		switch (st_rand(&c->rng) % 3) {

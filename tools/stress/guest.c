@@ -92,6 +92,9 @@ int st_guest_create(struct st_run *r)
 		if (c->inject == INJ_WRONG_FRAME && i % c->inject_every == 0)
 			gmap_sim_inject(r->dom, c->first_ref + i,
 					GMAP_SIM_INJECT_WRONG_FRAME, 1);
+		if (c->inject == INJ_STALL)
+			gmap_sim_inject(r->dom, c->first_ref + i,
+					GMAP_SIM_INJECT_STALL, 1);
 	}
 	return 0;
 }

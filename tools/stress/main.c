@@ -105,7 +105,17 @@ static unsigned int supervise(struct st_run *r, uint64_t t0)
 		st_progress(r, t, false);
 		sleep_ms(atomic_load(&r->stop) ? 5 : 100);
 	}
+	/* The run lasted until its last faulting thread stopped (this loop
+	 * only looks every 100 ms). */
 	r->elapsed = (double)(st_now_ns() - t0) / 1e9;
+	if (!hung) {
+		uint64_t end = 0;
+
+		for (unsigned int i = 0; i < c->threads; i++)
+			if (atomic_load(&r->workers[i].end_ns) > end)
+				end = atomic_load(&r->workers[i].end_ns);
+		r->elapsed = (double)(end - t0) / 1e9;
+	}
 	st_progress(r, r->elapsed, true);
 	free(last);
 	free(since);
@@ -170,6 +180,7 @@ int main(int argc, char **argv)
 	o.backend = r->cfg.backend;
 	o.nr_refs = r->cfg.window;
 	o.handler_threads = r->cfg.handlers;
+	o.handler_spin_us = r->cfg.spin_us;
 	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
 	o.logger = st_logger();
 	o.self_domid = ST_SELF;
@@ -200,11 +211,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (supervise(r, st_now_ns())) {
-		/* A hung thread cannot be joined: report what we have. */
-		atomic_store(&r->stop, true);
-		gmap_stats(r->w, &st);
-		gmap_sim_domain_info(r->dom, &di);
-		st_report(r, &st, &di, 0);
+		/* A hung thread cannot be joined, and the others' counters
+		 * cannot be read while it might still run: say so and go. */
+		unsigned long long h = atomic_load(&r->fail.hung_threads);
+
+		if (r->cfg.json)
+			printf("{\"seconds\":%.3f,\"failures\":{\"hung_threads\":"
+			       "%llu},\"ok\":false}\n", r->elapsed, h);
+		else
+			printf("gmap-stress: run abandoned after %.2f s\n"
+			       "failures: hung_threads %llu\n", r->elapsed, h);
 		fflush(NULL);
 		_exit(1);
 	}

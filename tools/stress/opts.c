@@ -34,6 +34,8 @@ static const char usage[] =
 "                         re-grant (0..16; default 0)\n"
 "      --ro-pct N         grants made read-only, percent (default 0)\n"
 "  -H, --handlers N       libgmap handler threads (1..64; default 1)\n"
+"      --spin US          handlers poll US microseconds before sleeping\n"
+"                         (0..10000; default 0)\n"
 "      --keep             open with GMAP_UNPIN_KEEP\n"
 "  -b, --backend B        sim|xen (default sim)\n"
 "Checking and output\n"
@@ -41,7 +43,9 @@ static const char usage[] =
 "      --inject I         break something on purpose, to show the checker\n"
 "                         fails: wrong-frame[:K] (every Kth ref's first map\n"
 "                         places the wrong frame) or revoke-pinned (the guest\n"
-"                         reuses a page the backend has pinned)\n"
+"                         reuses a page the backend has pinned) or stall\n"
+"                         (every map takes 2 s; --hang-ms defaults to 1000\n"
+"                         so that the watchdog must fire)\n"
 "      --hang-ms N        a thread with no progress for N ms is hung and\n"
 "                         fails the run (default 10000)\n"
 "      --json             print the final report as JSON on stdout\n"
@@ -66,7 +70,7 @@ static uint64_t num(const char *name, const char *arg, uint64_t lo,
 	char want[96];
 
 	errno = 0;
-	v = strtoull(arg, &end, 0);
+	v = strtoull(arg, &end, 10);
 	if (errno || end == arg || *end || arg[0] == '-' || v < lo || v > hi) {
 		snprintf(want, sizeof(want), "a number from %llu to %llu",
 			 (unsigned long long)lo, (unsigned long long)hi);
@@ -96,6 +100,11 @@ static void parse_inject(struct st_config *c, const char *arg)
 		c->inject = INJ_REVOKE_PINNED;
 		return;
 	}
+	if (!strcmp(arg, "stall")) {
+		c->inject = INJ_STALL;
+		c->inject_every = 1;
+		return;
+	}
 	if (!strncmp(arg, "wrong-frame", 11) &&
 	    (arg[11] == 0 || arg[11] == ':')) {
 		c->inject = INJ_WRONG_FRAME;
@@ -103,7 +112,7 @@ static void parse_inject(struct st_config *c, const char *arg)
 						arg + 12, 1, 1u << 22) : 1;
 		return;
 	}
-	bad("--inject", arg, "wrong-frame, wrong-frame:K or revoke-pinned");
+	bad("--inject", arg, "wrong-frame, wrong-frame:K, revoke-pinned or stall");
 }
 
 static void parse_hot(struct st_config *c, const char *arg)
@@ -120,7 +129,7 @@ static void parse_hot(struct st_config *c, const char *arg)
 }
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
-       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES };
+       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN };
 
 int st_parse(struct st_config *c, int argc, char **argv)
 {
@@ -134,6 +143,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "write-pct", 1, 0, O_WRITE_PCT }, { "kernel-pct", 1, 0, 'k' },
 		{ "churn", 1, 0, 'c' }, { "ro-pct", 1, 0, O_RO_PCT },
 		{ "handlers", 1, 0, 'H' }, { "keep", 0, 0, O_KEEP },
+		{ "spin", 1, 0, O_SPIN },
 		{ "backend", 1, 0, 'b' }, { "no-verify", 0, 0, O_NOVERIFY },
 		{ "inject", 1, 0, O_INJECT }, { "hang-ms", 1, 0, O_HANG },
 		{ "json", 0, 0, O_JSON }, { "quiet", 0, 0, 'q' },
@@ -145,7 +155,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 	static const char *const mixes[] = { "read", "write", "mixed", NULL };
 	static const char *const backends[] = { "sim", "xen", NULL };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	bool window_set = false;
+	bool window_set = false, hang_set = false;
 	double d;
 	char *end;
 	int o;
@@ -186,10 +196,11 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case O_RO_PCT: c->ro_pct = (unsigned int)num("--ro-pct", optarg, 0, 100); break;
 		case 'H': c->handlers = (unsigned int)num("--handlers", optarg, 1, 64); break;
 		case O_KEEP: c->keep = true; break;
+		case O_SPIN: c->spin_us = (unsigned int)num("--spin", optarg, 0, 10000); break;
 		case 'b': c->backend = pick("--backend", optarg, backends) ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM; break;
 		case O_NOVERIFY: c->verify = false; break;
 		case O_INJECT: parse_inject(c, optarg); break;
-		case O_HANG: c->hang_ms = (unsigned int)num("--hang-ms", optarg, 100, 3600000); break;
+		case O_HANG: c->hang_ms = (unsigned int)num("--hang-ms", optarg, 100, 3600000); hang_set = true; break;
 		case O_JSON: c->json = true; break;
 		case 'q': c->quiet = true; break;
 		case O_BENCH: c->bench = true; break;
@@ -202,6 +213,8 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		bad("argument", argv[optind], "options only");
 	if (c->ops)
 		c->duration = 0;
+	if (c->inject == INJ_STALL && !hang_set)
+		c->hang_ms = 1000;
 	if (!window_set)
 		c->window = (uint64_t)c->first_ref + c->pages;
 	if ((uint64_t)c->first_ref + c->pages > c->window) {

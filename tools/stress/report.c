@@ -65,7 +65,7 @@ unsigned int st_log_lines(void)
 	return atomic_load(&log_lines);
 }
 
-/* Called about 5 times a second by the main thread while workers run. */
+/* Called about 10 times a second by the main thread while workers run. */
 void st_progress(struct st_run *r, double t, bool final)
 {
 	static uint64_t last_acc, last_faults;
@@ -132,7 +132,7 @@ static void sum(struct st_run *r, struct totals *t)
 
 static const char *const pattern_names[] = { "seq", "random", "stride", "hot", "runs" };
 static const char *const mix_names[] = { "read", "write", "mixed" };
-static const char *const inject_names[] = { "none", "wrong-frame", "revoke-pinned" };
+static const char *const inject_names[] = { "none", "wrong-frame", "revoke-pinned", "stall" };
 
 #define FAIL_KINDS(X) X(double_maps) X(lost_writes) X(zero_reads) \
 	X(wrong_data) X(unexpected_signals) X(hung_threads) X(kernel_errors) \
@@ -144,35 +144,38 @@ static void report_json(struct st_run *r, const struct totals *t,
 {
 	const struct st_config *c = &r->cfg;
 	static const double pcts[] = { 50, 90, 99, 99.9 };
+	static const char *const pct_keys[] = { "p50", "p90", "p99", "p99_9" };
 	const char *sep = "";
 
 	printf("{\"config\":{\"backend\":\"%s\",\"threads\":%u,\"churn\":%u,"
-	       "\"handlers\":%u,\"pages\":%u,\"first_ref\":%u,\"window\":%llu,"
+	       "\"handlers\":%u,\"spin_us\":%u,\"pages\":%u,\"first_ref\":%u,\"window\":%llu,"
 	       "\"pattern\":\"%s\",\"mix\":\"%s\",\"write_pct\":%u,"
 	       "\"kernel_pct\":%u,\"ro_pct\":%u,\"keep\":%s,\"verify\":%s,"
 	       "\"seed\":%llu,\"inject\":\"%s\"},",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
-	       c->churn, c->handlers, c->pages, c->first_ref,
+	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
 	       (unsigned long long)c->window, pattern_names[c->pattern],
 	       mix_names[c->mix], c->write_pct, c->kernel_pct, c->ro_pct,
 	       c->keep ? "true" : "false", c->verify ? "true" : "false",
 	       (unsigned long long)c->seed, inject_names[c->inject]);
 	printf("\"seconds\":%.3f,\"accesses\":%llu,\"reads\":%llu,"
 	       "\"writes\":%llu,\"kernel_accesses\":%llu,\"first_touches\":%llu,"
-	       "\"skipped\":%llu,\"kernel_raced_release\":%llu,", r->elapsed,
+	       "\"skipped\":%llu,\"kernel_efault_retries\":%llu,", r->elapsed,
 	       (unsigned long long)t->accesses, (unsigned long long)t->reads,
 	       (unsigned long long)t->writes, (unsigned long long)t->kernel,
 	       (unsigned long long)t->first, (unsigned long long)t->skipped,
 	       (unsigned long long)atomic_load(&r->kernel_raced));
 	printf("\"gmap\":{\"faults\":%llu,\"maps\":%llu,\"map_failures\":%llu,"
 	       "\"unmaps\":%llu,\"pins\":%llu,\"unpins\":%llu,"
-	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"meta_bytes\":%llu},",
+	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"mapped_now\":%llu,"
+	       "\"meta_bytes\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->rearm_waits,
+	       (unsigned long long)st->mapped_now,
 	       (unsigned long long)st->meta_bytes);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
 	       "\"peak_maps_of_a_ref\":%u},",
@@ -191,7 +194,7 @@ static void report_json(struct st_run *r, const struct totals *t,
 	printf("\"first_touch_ns\":{\"samples\":%llu",
 	       (unsigned long long)t->hist.n);
 	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
-		printf(",\"p%g\":%llu", pcts[i],
+		printf(",\"%s\":%llu", pct_keys[i],
 		       (unsigned long long)st_hist_pct(&t->hist, pcts[i]));
 	printf(",\"max\":%llu},\"failures\":{", (unsigned long long)t->hist.max);
 #define J(k) printf("%s\"" #k "\":%llu", sep, \
@@ -209,9 +212,10 @@ static void report_human(struct st_run *r, const struct totals *t,
 	double s = r->elapsed > 0 ? r->elapsed : 1e-9;
 
 	printf("gmap-stress: %s backend, %u faulting + %u churn threads, "
-	       "%u handler(s), %u pages (refs %u..%u) in a %llu-ref window\n",
+	       "%u handler(s) polling %u us, %u pages (refs %u..%u) in a "
+	       "%llu-ref window\n",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
-	       c->churn, c->handlers, c->pages, c->first_ref,
+	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
 	       c->first_ref + c->pages - 1, (unsigned long long)c->window);
 	printf("  pattern %s, mix %s (%u%% writes), %u%% by the kernel, %u%% "
 	       "read-only grants, seed %llu%s%s%s\n", pattern_names[c->pattern],
@@ -229,12 +233,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)t->kernel, (unsigned long long)t->first,
 	       (unsigned long long)t->skipped);
 	if (c->kernel_pct && c->churn)
-		printf("  kernel accesses that met a release (EFAULT, retried): "
-		       "%llu\n", (unsigned long long)atomic_load(&r->kernel_raced));
-	printf("  libgmap: faults %llu, maps %llu, map failures %llu, unmaps "
-	       "%llu, pins %llu, unpins %llu, re-arm waits %llu, metadata %llu B\n",
+		printf("  kernel accesses retried after EFAULT from a concurrent "
+		       "release: %llu times\n",
+		       (unsigned long long)atomic_load(&r->kernel_raced));
+	printf("  libgmap: faults %llu, maps %llu, map failures %llu, bad "
+	       "grants %llu, unmaps %llu, pins %llu, unpins %llu, re-arm "
+	       "waits %llu, metadata %llu B\n",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
+	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->rearm_waits,

@@ -40,10 +40,10 @@
 
 enum st_pattern { PAT_SEQ, PAT_RANDOM, PAT_STRIDE, PAT_HOT, PAT_RUNS };
 enum st_mix { MIX_READ, MIX_WRITE, MIX_MIXED };
-enum st_inject { INJ_NONE, INJ_WRONG_FRAME, INJ_REVOKE_PINNED };
+enum st_inject { INJ_NONE, INJ_WRONG_FRAME, INJ_REVOKE_PINNED, INJ_STALL };
 
 struct st_config {
-	unsigned int threads, churn, handlers;
+	unsigned int threads, churn, handlers, spin_us;
 	uint32_t pages, first_ref;
 	uint64_t window;          /* refs                                */
 	double duration;          /* seconds; 0 with ops                 */
@@ -92,6 +92,7 @@ struct st_worker {
 	uint64_t cursor, run_left;
 	int kfd;                  /* memfd for kernel-mode accesses      */
 	_Atomic uint64_t heartbeat; /* bumped per access; read by watchdog */
+	_Atomic uint64_t end_ns;  /* when it stopped (st_now_ns)           */
 	_Atomic uint32_t cur_ref;
 	uint64_t accesses, reads, writes, kernel_ops, first_touches, skipped;
 	struct st_hist hist;      /* first-touch latency, ns             */
@@ -113,8 +114,9 @@ struct st_run {
 	uint8_t *base;            /* window base                         */
 	_Atomic uint32_t *lease;  /* [pages]                             */
 	_Atomic uint8_t *seen;    /* [pages]: touched since last release */
-	/* [pages]: odd while a churn thread releases the ref, bumped on
-	 * each release, so a kernel access can tell whether it raced one */
+	/* [pages]: releases of the ref in flight (low 16 bits) and done
+	 * (high 16), so a kernel access can tell whether it met one; see
+	 * st_release_begin() */
 	_Atomic uint32_t *rel_epoch;
 	_Atomic uint64_t kernel_raced; /* EFAULTs that met a release: retried */
 	struct st_worker *workers;
@@ -149,6 +151,24 @@ void st_lease_put(struct st_run *r, uint32_t idx);
 int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx);
 void st_fail(struct st_run *r, _Atomic uint64_t *kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A churn thread is about to unmap (release, or last unpin) refs
+ * [idx, idx + n), or has done so.  Several may overlap. */
+static inline void st_release_begin(struct st_run *r, uint32_t idx, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		atomic_fetch_add(&r->rel_epoch[idx + i], 1);
+}
+static inline void st_release_end(struct st_run *r, uint32_t idx, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		atomic_fetch_add(&r->rel_epoch[idx + i], (1u << 16) - 1);
+}
+/* Whether an access that read epoch @e0 before it may have met one. */
+static inline bool st_release_met(struct st_run *r, uint32_t idx, uint32_t e0)
+{
+	return (e0 & 0xffff) || atomic_load(&r->rel_epoch[idx]) != e0;
+}
 
 /* worker.c and churn.c */
 void *st_worker_main(void *arg);

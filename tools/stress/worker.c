@@ -169,15 +169,22 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 
 		if (n == (ssize_t)len)
 			return to_window || pread(fd, buf, len, off) == (ssize_t)len;
-		if (n >= 0 || errno != EFAULT || !r->cfg.churn ||
-		    ((e0 & 1) == 0 && atomic_load(&r->rel_epoch[idx]) == e0))
+		if (n >= 0 || errno != EFAULT || !st_release_met(r, idx, e0))
 			break;
 		atomic_fetch_add(&r->kernel_raced, 1);
 		sched_yield();
 	}
-	st_fail(r, &r->fail.kernel_errors, "ref %u: kernel %s the window: %s",
-		r->cfg.first_ref + idx, to_window ? "write into" : "read from",
-		strerror(errno));
+	{
+		int e = errno;
+		uint64_t v = 0;
+		bool touched = st_touch((volatile uint64_t *)win, false, 0, &v);
+
+		st_fail(r, &r->fail.kernel_errors, "ref %u: kernel %s the "
+			"window: %s (a user-mode read of it then %s)",
+			r->cfg.first_ref + idx, to_window ? "write into" :
+			"read from", strerror(e), touched ? "worked" :
+			"got SIGSEGV");
+	}
 	return false;
 }
 
@@ -291,6 +298,7 @@ void *st_worker_main(void *arg)
 				      wk->accesses + wk->skipped,
 				      memory_order_relaxed);
 	}
+	atomic_store(&wk->end_ns, st_now_ns());
 	atomic_store(&wk->heartbeat, UINT64_MAX); /* done: not hung */
 	return NULL;
 }
