@@ -9,6 +9,8 @@
  * address with mmap(MAP_FIXED), as gntdev places a foreign frame.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -21,6 +23,14 @@ struct sim_priv {
 	struct sim_ctl *ctl;
 	size_t ctl_size;
 	int mem_fd;
+	/*
+	 * gntdev mappings never merge with their neighbours: each costs a
+	 * VMA of its own, which is what the window's budget is about.
+	 * Shared mappings of one open file at adjacent offsets do merge, so
+	 * odd refs map through a second open file of the same memory
+	 * (reopened via /proc): two neighbours never share a struct file.
+	 */
+	int mem_fd_odd;
 };
 
 static int sim_open(struct gmap_window *w)
@@ -56,6 +66,17 @@ static int sim_open(struct gmap_window *w)
 	}
 	close(ctl_fd);
 	p->mem_fd = mem_fd;
+	{
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
+		p->mem_fd_odd = open(path, O_RDWR | O_CLOEXEC);
+		if (p->mem_fd_odd < 0) {
+			GMAP_LOG(w, XTL_DEBUG, errno, "sim backend: cannot reopen "
+				 "guest memory; neighbouring grants may merge");
+			p->mem_fd_odd = mem_fd;
+		}
+	}
 	w->be_priv = p;
 	return 0;
 fail: {
@@ -76,6 +97,8 @@ static void sim_close(struct gmap_window *w)
 	if (!p)
 		return;
 	munmap(p->ctl, p->ctl_size);
+	if (p->mem_fd_odd != p->mem_fd)
+		close(p->mem_fd_odd);
 	close(p->mem_fd);
 	free(p);
 	w->be_priv = NULL;
@@ -103,7 +126,8 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 * take a second fault. */
 		m = gmap_mmap_raw(a, GMAP_PAGE_SIZE,
 			 PROT_READ | (writable ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED | MAP_POPULATE, p->mem_fd,
+			 MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			 (ref + i) & 1 ? p->mem_fd_odd : p->mem_fd,
 			 (off_t)frame << GMAP_PAGE_SHIFT);
 		if (m == MAP_FAILED) {
 			int e = errno;

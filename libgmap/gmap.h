@@ -97,6 +97,13 @@ enum gmap_unpin_policy {
 	GMAP_UNPIN_KEEP,
 };
 
+/* Which neighbours of a faulting ref fault-around maps with it. */
+enum gmap_around_dir {
+	GMAP_AROUND_FORWARD = 0, /* refs after it (sequential readers)   */
+	GMAP_AROUND_BACKWARD,    /* refs before it                        */
+	GMAP_AROUND_BOTH,        /* alternately after and before          */
+};
+
 struct gmap_open_opts {
 	/* Size of this struct, for forward compatibility: set it to
 	 * sizeof(struct gmap_open_opts).  0 means "the 0.1 layout". */
@@ -126,6 +133,27 @@ struct gmap_open_opts {
 	 * matters where waking an idle CPU is slow (virtual machines).
 	 */
 	unsigned int handler_spin_us;
+	/*
+	 * Budget: at most this many grants mapped at once (0: derived from
+	 * vm.max_map_count and the VMAs the process already has, leaving a
+	 * quarter; the GMAP_MAX_MAPPED variable overrides it).  Each mapped
+	 * grant can cost two VMAs.  An evictor thread unmaps the oldest
+	 * unpinned grants from 15/16 of the budget down to 7/8; a map that
+	 * finds the budget used up waits (up to 1 s) and then fails, as an
+	 * unmappable grant does (a fault ends in SIGSEGV, gmap_pin() in
+	 * ENOSPC), when every mapped grant is pinned.
+	 */
+	uint64_t max_mapped;
+	/*
+	 * Fault-around: a fault maps up to this many refs in one go, the
+	 * faulting one and its neighbours in @fault_around_dir that are not
+	 * mapped yet, stopping at the first that cannot be mapped the same
+	 * way (1..256; 0 or 1: only the faulting ref; GMAP_FAULT_AROUND
+	 * overrides it).  Neighbours mapped this way hold their grants like
+	 * touched pages until released or evicted.
+	 */
+	unsigned int fault_around;
+	enum gmap_around_dir fault_around_dir;
 };
 
 /*
@@ -234,6 +262,11 @@ struct gmap_stats {
 	uint64_t mapped_now;    /* grants mapped at this moment          */
 	uint64_t pinned_now;    /* grants with at least one pin          */
 	uint64_t meta_bytes;    /* metadata memory in use                */
+	uint64_t evictions;     /* grants unmapped by the evictor        */
+	uint64_t mapped_peak;   /* most grants mapped at once            */
+	uint64_t max_mapped;    /* the budget of mapped grants           */
+	uint64_t around_runs;   /* faults that mapped neighbours too     */
+	uint64_t around_pages;  /* neighbours mapped by fault-around     */
 };
 
 /* Fill @st with a snapshot of the window's counters.  Never logs. */

@@ -113,10 +113,13 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
 }
 
+/* Window lock held.  GS_QUEUED belongs to evict.c and is kept. */
 static void set_state(struct gmap_grant *g, unsigned int st, uint32_t ro,
 		      int16_t status)
 {
-	atomic_store(&g->state, st | ro |
+	uint32_t keep = atomic_load(&g->state) & GS_QUEUED;
+
+	atomic_store(&g->state, st | ro | keep |
 		     ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
 }
 
@@ -185,9 +188,37 @@ static int map_owned(struct gmap_window *w, uint32_t ref, bool need_write,
 	return rc;
 }
 
-static void note_mapped(struct gmap_window *w)
+/*
+ * map_owned() within the budget: take a slot first (waiting for the
+ * evictor if @wait), give it back if the map fails.
+ */
+static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
+			bool wait, uint32_t *ro, uint64_t *cookie, int16_t *st)
 {
+	int e;
+
+	*ro = 0;
+	if (gmap_budget_take(w, wait) < 0) {
+		*st = GMAP_ST_BUDGET;
+		errno = ENOSPC;
+		return -1;
+	}
+	if (map_owned(w, ref, need_write, ro, cookie, st) == 0)
+		return 0;
+	e = errno;
+	gmap_budget_put(w);
+	errno = e;
+	return -1;
+}
+
+/* A grant we own was mapped: publish it.  Window lock held. */
+static void set_mapped(struct gmap_window *w, uint32_t ref,
+		       struct gmap_grant *g, uint32_t ro, uint64_t cookie)
+{
+	g->cookie = cookie;
+	set_state(g, GS_MAPPED, ro, 0);
 	atomic_fetch_add(&w->c.mapped_now, 1);
+	gmap_evict_queue(w, ref, g);
 }
 
 /* Unmap a grant we own (BUSY, was MAPPED) and re-arm its page.  Returns
@@ -208,6 +239,7 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 	w->be->unmap(w, ref, 1, g->cookie);
 	atomic_fetch_add(&w->c.unmaps, 1);
 	atomic_fetch_sub(&w->c.mapped_now, 1);
+	gmap_budget_put(w);
 	if (gmap_rearm_poisoned(w, addr, GMAP_PAGE_SIZE) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
 			 "the page stays inaccessible", w->domid, ref, addr);
@@ -225,6 +257,143 @@ static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
 		 "d%u ref %u addr %p: cannot map grant for %s: %s (status %d)",
 		 w->domid, ref, gmap_addr_of(w, ref), what,
 		 gmap_status_str(st), st);
+}
+
+/*
+ * The next neighbour of @ref for fault-around, or -1 when there is none:
+ * k-th step forward, backward, or alternately (skipping a side that has
+ * stopped).
+ */
+static int64_t around_next(struct gmap_window *w, uint32_t ref, unsigned int *fwd,
+			   unsigned int *back, bool *fwd_ok, bool *back_ok,
+			   bool *went_fwd)
+{
+	bool f;
+
+	switch (w->around_dir) {
+	case GMAP_AROUND_FORWARD:
+		f = true;
+		break;
+	case GMAP_AROUND_BACKWARD:
+		f = false;
+		break;
+	default:
+		f = *fwd_ok && (!*back_ok || *fwd <= *back);
+		break;
+	}
+	if (f ? !*fwd_ok : !*back_ok)
+		return -1;
+	*went_fwd = f;
+	if (f) {
+		if ((uint64_t)ref + *fwd + 1 >= w->nr_refs) {
+			*fwd_ok = false;
+			return w->around_dir == GMAP_AROUND_BOTH && *back_ok ?
+			       around_next(w, ref, fwd, back, fwd_ok, back_ok, went_fwd) : -1;
+		}
+		return (int64_t)ref + ++*fwd;
+	}
+	if (*back + 1 > ref) {
+		*back_ok = false;
+		return w->around_dir == GMAP_AROUND_BOTH && *fwd_ok ?
+		       around_next(w, ref, fwd, back, fwd_ok, back_ok, went_fwd) : -1;
+	}
+	return (int64_t)ref - ++*back;
+}
+
+/*
+ * Fault-around: after the fault on @ref was served, map up to
+ * w->around - 1 of its neighbours that are untouched (EMPTY), with the
+ * same writability (@ro), in one pass of this handler: one round trip for
+ * the whole run instead of one per page.  A side stops at the first
+ * neighbour that is not EMPTY, cannot be mapped so (not granted, read-only
+ * when we map writable, ...) or does not fit the budget without waiting;
+ * nothing is poisoned or logged for it.  One wake covers the run.
+ */
+static void fault_around(struct gmap_window *w, uint32_t ref, uint32_t ro)
+{
+	unsigned int fwd = 0, back = 0, done = 0;
+	bool fwd_ok = true, back_ok = true, went_fwd = true;
+	uint32_t lo = ref, hi = ref;
+
+	for (unsigned int k = 1; k < w->around; k++) {
+		int64_t n = around_next(w, ref, &fwd, &back, &fwd_ok, &back_ok,
+					&went_fwd);
+		struct gmap_grant *g;
+		uint64_t cookie = 0;
+		int16_t st = 0;
+		bool ok;
+
+		if (n < 0)
+			break;
+		pthread_mutex_lock(&w->lock);
+		g = gmap_grant_get(w, (uint32_t)n, true);
+		/* Untouched: EMPTY, not even a failed try. */
+		ok = g && (atomic_load(&g->state) & ~GS_QUEUED) == GS_EMPTY;
+		if (ok)
+			set_state(g, GS_BUSY, 0, 0);
+		pthread_mutex_unlock(&w->lock);
+		if (ok && gmap_budget_take(w, false) < 0) {
+			pthread_mutex_lock(&w->lock);
+			set_state(g, GS_EMPTY, 0, 0);
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->lock);
+			ok = false;
+		}
+		if (ok && w->be->map(w, (uint32_t)n, 1, gmap_addr_of(w, (uint32_t)n),
+				     !ro, &cookie, &st) < 0) {
+			atomic_fetch_add(&w->c.map_failures, 1);
+			gmap_budget_put(w);
+			pthread_mutex_lock(&w->lock);
+			set_state(g, GS_EMPTY, 0, 0);
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->lock);
+			ok = false;
+		}
+		if (!ok) {
+			if (went_fwd)
+				fwd_ok = false;
+			else
+				back_ok = false;
+			continue;
+		}
+		atomic_fetch_add(&w->c.maps, 1);
+		pthread_mutex_lock(&w->lock);
+		set_mapped(w, (uint32_t)n, g, ro, cookie);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		done++;
+		if ((uint32_t)n < lo)
+			lo = (uint32_t)n;
+		if ((uint32_t)n > hi)
+			hi = (uint32_t)n;
+	}
+	if (done) {
+		atomic_fetch_add(&w->c.around_runs, 1);
+		atomic_fetch_add(&w->c.around_pages, done);
+	}
+	gmap_uffd_wake(w, gmap_addr_of(w, lo),
+		       ((size_t)(hi - lo) + 1) << GMAP_PAGE_SHIFT);
+}
+
+/* Unmap and re-arm grants the evictor took (BUSY, were MAPPED). */
+void gmap_grants_evict(struct gmap_window *w, const uint32_t *refs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct gmap_grant *g = gmap_grant_get(w, refs[i], false);
+		uint32_t ro = atomic_load(&g->state) & GS_RO;
+		unsigned int ns;
+		int16_t st;
+
+		ns = unmap_owned(w, refs[i], g, &st);
+		pthread_mutex_lock(&w->lock);
+		set_state(g, ns, ns == GS_MAPPED ? ro : 0, st);
+		if (ns == GS_MAPPED)
+			gmap_evict_queue(w, refs[i], g); /* try again later */
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		if (ns != GS_MAPPED)
+			atomic_fetch_add(&w->c.evictions, 1);
+	}
 }
 
 /*
@@ -265,7 +434,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	set_state(g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
-	rc = map_owned(w, ref, false, &ro, &cookie, &st);
+	rc = map_budgeted(w, ref, false, true, &ro, &cookie, &st);
 	err = errno;
 	if (rc < 0 && !(s & GS_TRIED) && !atomic_load(&w->closing)) {
 		/*
@@ -298,9 +467,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 
 	pthread_mutex_lock(&w->lock);
 	if (rc == 0) {
-		g->cookie = cookie;
-		set_state(g, GS_MAPPED, ro, 0);
-		note_mapped(w);
+		set_mapped(w, ref, g, ro, cookie);
 	} else {
 		g->cookie = (uint64_t)err;
 		set_state(g, GS_BAD, 0, st);
@@ -309,10 +476,16 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->lock);
 
-	if (rc < 0)
+	if (rc < 0) {
 		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
-	gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
-	return rc;
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return rc;
+	}
+	if (w->around > 1)
+		fault_around(w, ref, ro);
+	else
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+	return 0;
 }
 
 static int check_range(const struct gmap_window *w, uint32_t ref,
@@ -373,23 +546,23 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 	set_state(g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
-	rc = map_owned(w, ref, write, &ro, &cookie, st);
+	rc = map_budgeted(w, ref, write, true, &ro, &cookie, st);
 
 	pthread_mutex_lock(&w->lock);
 	if (rc < 0) {
 		int e = errno;
 
 		/* Nothing was placed: the page is as it was (a placeholder or
-		 * a poisoned page), so the grant goes back to its old state. */
-		atomic_store(&g->state, prev);
+		 * a poisoned page), so the grant goes back to its old state
+		 * (its place in the evictor's FIFO is evict.c's business). */
+		atomic_store(&g->state, (prev & ~GS_QUEUED) |
+			     (atomic_load(&g->state) & GS_QUEUED));
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		errno = e;
 		return -1;
 	}
-	g->cookie = cookie;
-	set_state(g, GS_MAPPED, ro, 0);
-	note_mapped(w);
+	set_mapped(w, ref, g, ro, cookie);
 	pthread_cond_broadcast(&w->cv);
 	/* Threads may be waiting on a fault here; the map did not wake
 	 * them. */

@@ -24,6 +24,8 @@
  *   bit  2    GS_RO: mapped read-only
  *   bit  3    GS_TRIED: EMPTY after a fault whose map failed (see
  *             gmap_grant_fault: a second failure in a row poisons)
+ *   bit  4    GS_QUEUED: the ref is in the evictor's FIFO; kept across
+ *             state changes, changed only by evict.c
  *   bits 16-31 the backend status (int16) that made a BAD page bad
  * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
  * lock dropped; everyone else waits on the window's condition variable (or,
@@ -38,11 +40,13 @@ enum {
 #define GS_STATE_MASK 0x3u
 #define GS_RO 0x4u
 #define GS_TRIED 0x8u   /* EMPTY: the last fault's map failed once */
+#define GS_QUEUED 0x10u /* in the evictor's FIFO (evict.c)         */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
 #define GMAP_ST_BACKEND ((int16_t)-100) /* the backend failed (errno)   */
 #define GMAP_ST_NOMEM   ((int16_t)-101) /* libgmap ran out of memory    */
+#define GMAP_ST_BUDGET  ((int16_t)-102) /* mapped-grant budget used up  */
 
 struct gmap_grant {
 	_Atomic uint32_t state;
@@ -88,7 +92,20 @@ extern const struct gmap_backend_ops gmap_xen_ops;
 
 struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
-		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes;
+		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
+		evictions, mapped_peak, around_runs, around_pages;
+};
+
+/* evict.c: the mapped-grant budget and the evictor thread. */
+struct gmap_evictor {
+	uint32_t *ring;            /* FIFO of refs in map order (lock held) */
+	size_t cap, head, len;
+	uint64_t max_mapped;       /* the budget                           */
+	uint64_t high, low;        /* evict from high down to low          */
+	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
+	pthread_cond_t cv;         /* the evictor sleeps here              */
+	bool cv_ready, running;
+	pthread_t thread;
 };
 
 struct gmap_window {
@@ -121,6 +138,10 @@ struct gmap_window {
 	_Atomic(struct gmap_grant *) *dir;  /* lazily populated directory */
 	size_t dir_len;                      /* bytes reserved for dir    */
 
+	unsigned int around;         /* fault-around: pages per fault  */
+	enum gmap_around_dir around_dir;
+	struct gmap_evictor ev;
+
 	struct gmap_counters c;
 };
 
@@ -148,6 +169,15 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 {
 	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
 }
+
+/* evict.c */
+int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped);
+void gmap_evict_stop(struct gmap_window *w);
+void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
+int gmap_budget_take(struct gmap_window *w, bool wait);
+void gmap_budget_put(struct gmap_window *w);
+/* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED) */
+void gmap_grants_evict(struct gmap_window *w, const uint32_t *refs, size_t n);
 
 /* rearm.c: placeholders */
 void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,

@@ -77,6 +77,24 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->unpin_policy);
 		return -1;
 	}
+	if (OPT_HAS(o, fault_around) && o->fault_around > 256) {
+		GMAP_ERR(w, "fault_around %u is too many: expected 0 .. 256",
+			 o->fault_around);
+		return -1;
+	}
+	if (OPT_HAS(o, fault_around_dir) &&
+	    o->fault_around_dir != GMAP_AROUND_FORWARD &&
+	    o->fault_around_dir != GMAP_AROUND_BACKWARD &&
+	    o->fault_around_dir != GMAP_AROUND_BOTH) {
+		GMAP_ERR(w, "fault_around_dir %d is not a gmap_around_dir",
+			 (int)o->fault_around_dir);
+		return -1;
+	}
+	if (OPT_HAS(o, max_mapped) && o->max_mapped > GMAP_MAX_REFS) {
+		GMAP_ERR(w, "max_mapped %llu is too large: expected 0 .. 2^32",
+			 (unsigned long long)o->max_mapped);
+		return -1;
+	}
 	if (OPT_HAS(o, handler_spin_us) && o->handler_spin_us > 10000) {
 		GMAP_ERR(w, "handler_spin_us %u is too long: expected 0 .. "
 			 "10000", o->handler_spin_us);
@@ -91,11 +109,38 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 	return 0;
 }
 
+/*
+ * A number from environment variable @name, if set: 0 if unset, -1 (and
+ * a message naming it and what was expected) if not a decimal number from
+ * @lo to @hi.
+ */
+static int env_num(struct gmap_window *w, const char *name, uint64_t lo,
+		   uint64_t hi, uint64_t *out)
+{
+	const char *v = getenv(name);
+	unsigned long long n;
+	char *end;
+
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi) {
+		GMAP_ERR(w, "%s='%s' is not valid: expected a number from %llu "
+			 "to %llu", name, v, (unsigned long long)lo,
+			 (unsigned long long)hi);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 static void window_free(struct gmap_window *w)
 {
 	int saved = errno;
 
 	gmap_handlers_stop(w);
+	gmap_evict_stop(w);
 	gmap_signal_unregister(w);
 	gmap_grants_teardown(w);
 	if (w->uffd >= 0)
@@ -117,6 +162,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 {
 	static const struct gmap_open_opts defaults;
 	const struct gmap_open_opts *o = opts ? opts : &defaults;
+	uint64_t max_mapped, around;
+	pthread_condattr_t ca;
 	struct gmap_window *w;
 	int e;
 
@@ -126,7 +173,11 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->uffd = w->stop_fd = -1;
 	w->slot = -1;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	/* Timed waits on it (evict.c) count in CLOCK_MONOTONIC. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	w->domid = domid;
 
 	if (o->logger) {
@@ -156,6 +207,16 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 			o->unpin_policy == GMAP_UNPIN_KEEP;
 	w->spin_ns = OPT_HAS(o, handler_spin_us) ?
 		     (uint64_t)o->handler_spin_us * 1000 : 0;
+	max_mapped = OPT_HAS(o, max_mapped) ? o->max_mapped : 0;
+	around = OPT_HAS(o, fault_around) ? o->fault_around : 0;
+	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
+			GMAP_AROUND_FORWARD;
+	if (env_num(w, "GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, &max_mapped) < 0 ||
+	    env_num(w, "GMAP_FAULT_AROUND", 0, 256, &around) < 0) {
+		errno = EINVAL;
+		goto fail;
+	}
+	w->around = (unsigned int)around;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
 	w->be = pick_backend(w, o->backend);
@@ -177,6 +238,10 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
+	if (gmap_evict_start(w, max_mapped) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot start the evictor thread");
+		goto fail;
+	}
 	if (gmap_signal_register(w) < 0) {
 		e = errno;
 		if (e == EEXIST)
@@ -207,8 +272,9 @@ GMAP_EXPORT void gmap_close(struct gmap_window *w)
 {
 	if (!w)
 		return;
-	/* 1. No more faults are served. */
+	/* 1. No more faults are served, nothing more is evicted. */
 	gmap_handlers_stop(w);
+	gmap_evict_stop(w);
 	/*
 	 * 2. The whole range becomes inaccessible in one call, which also
 	 * drops every grant mapping; then everyone still waiting on a fault
@@ -319,6 +385,11 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
 	st->mapped_now = atomic_load(&c->mapped_now);
 	st->pinned_now = atomic_load(&c->pinned_now);
 	st->meta_bytes = atomic_load(&c->meta_bytes) + sizeof(*w);
+	st->evictions = atomic_load(&c->evictions);
+	st->mapped_peak = atomic_load(&c->mapped_peak);
+	st->max_mapped = w->ev.max_mapped;
+	st->around_runs = atomic_load(&c->around_runs);
+	st->around_pages = atomic_load(&c->around_pages);
 	return 0;
 }
 

@@ -63,11 +63,11 @@ bad() {
 }
 expect="--threads '0': expected a number from 1 to 240" bad -t 0
 expect="--pages '1k': expected a number" bad -p 1k
-expect="--pattern 'zigzag': expected one of: seq random stride hot runs" bad -P zigzag
+expect="--pattern 'zigzag': expected one of: seq random stride hot runs shuffle" bad -P zigzag
 expect="--duration '-1': expected seconds" bad -d -1
 expect="--hot '10': expected PAGES%:ACCESSES%" bad --hot 10
 expect="--inject 'everything': expected wrong-frame" bad --inject everything
-expect="--window 100 is smaller than --first-ref + --pages = 4104" bad -w 100
+expect="--window 100 is smaller than --first-ref + (--pages - 1) \* --spread + 1 = 4104" bad -w 100
 expect="argument 'extra': expected options only" bad extra
 echo "ok: bad options refused by name"
 # Asked for Xen where there is none: libgmap says what is missing.

@@ -169,6 +169,38 @@ static char thread_state(pid_t tid)
 	return p && p[1] == ' ' ? p[2] : '?';
 }
 
+/*
+ * Whether thread @tid is blocked in a page fault (not in a system call):
+ * /proc's kernel stack says handle_userfault where it is readable (root);
+ * otherwise sleeping ('S') outside any system call ("-1" in .../syscall).
+ */
+static int blocked_in_fault(pid_t tid)
+{
+	char path[64], buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (tid <= 0 || thread_state(tid) != 'S')
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", (int)tid);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		if (n > 0)
+			return strstr(buf, "handle_userfault") != NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strncmp(buf, "-1 ", 3) == 0;
+}
+
 struct sleeper {
 	volatile uint64_t *p;
 	_Atomic pid_t tid;
@@ -213,9 +245,8 @@ static void test_stale_fault_message(void)
 	pthread_create(&ta, NULL, sleeper_main, &a);
 	b.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 30) + 5;
 	pthread_create(&tb, NULL, sleeper_main, &b);
-	CU_ASSERT_FATAL(T_WAIT_UNTIL(atomic_load(&a.tid) && atomic_load(&b.tid) &&
-				     thread_state(atomic_load(&a.tid)) == 'S' &&
-				     thread_state(atomic_load(&b.tid)) == 'S', 10));
+	CU_ASSERT_FATAL(T_WAIT_UNTIL(blocked_in_fault(atomic_load(&a.tid)) &&
+				     blocked_in_fault(atomic_load(&b.tid)), 10));
 	/* 3. The handler reads both and serves 20 (2 s more). */
 	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 2), 10));
 	CU_ASSERT_EQUAL(t_join_within(t0, 10), 0);

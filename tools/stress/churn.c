@@ -17,7 +17,9 @@
 static void churn_pin(struct st_run *r, struct st_churner *c)
 {
 	const struct st_config *cf = &r->cfg;
-	uint32_t n = 1 + (uint32_t)(st_rand(&c->rng) % CHURN_MAX_RUN);
+	/* A run of contiguous refs; single refs when pages are spread. */
+	uint32_t n = cf->spread > 1 ? 1 :
+		     1 + (uint32_t)(st_rand(&c->rng) % CHURN_MAX_RUN);
 	uint32_t v[CHURN_MAX_RUN], idx0, got, ref0;
 	unsigned int slot = ST_MAILBOX0 + ST_MAX_THREADS + c->idx;
 	struct gmap_error err;
@@ -26,7 +28,7 @@ static void churn_pin(struct st_run *r, struct st_churner *c)
 	if (n > cf->pages)
 		n = cf->pages;
 	idx0 = (uint32_t)(st_rand(&c->rng) % (cf->pages - n + 1));
-	ref0 = cf->first_ref + idx0;
+	ref0 = st_ref(r, idx0);
 	for (got = 0; got < n; got++) {
 		if (st_lease_get(r, idx0 + got, &v[got]) < 0)
 			break;
@@ -93,11 +95,12 @@ static void churn_release(struct st_run *r, struct st_churner *c)
 		n = r->cfg.pages;
 	idx0 = (uint32_t)(st_rand(&c->rng) % (r->cfg.pages - n + 1));
 	st_release_begin(r, idx0, n);
-	done = gmap_release(r->w, r->cfg.first_ref + idx0, n);
+	done = gmap_release(r->w, st_ref(r, idx0),
+			    st_ref(r, idx0 + n - 1) - st_ref(r, idx0) + 1);
 	st_release_end(r, idx0, n);
 	if (done < 0) {
 		st_fail(r, &r->fail.api_errors, "gmap_release(ref %u, %u): %s",
-			r->cfg.first_ref + idx0, n, strerror(errno));
+			st_ref(r, idx0), n, strerror(errno));
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++)

@@ -30,7 +30,7 @@ uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word)
 void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen)
 {
 	uint64_t page[ST_WORDS];
-	uint32_t ref = r->cfg.first_ref + idx;
+	uint32_t ref = st_ref(r, idx);
 
 	for (unsigned int i = 0; i < ST_WORDS; i++)
 		page[i] = st_sig(ref, gen, i);
@@ -65,7 +65,7 @@ int st_guest_create(struct st_run *r)
 	uint64_t rng = c->seed ^ 0x6775657374ULL;
 
 	r->dom = gmap_sim_domain_create(ST_DOMID, c->pages + 1,
-					c->first_ref + c->pages);
+					st_ref(r, c->pages - 1) + 1);
 	if (!r->dom) {
 		fprintf(stderr, "gmap-stress: cannot create the simulated "
 			"domain (%u pages): %s\n", c->pages, strerror(errno));
@@ -83,17 +83,17 @@ int st_guest_create(struct st_run *r)
 		bool ro = st_rand(&rng) % 100 < c->ro_pct;
 
 		st_guest_sign(r, i, 0);
-		if (gmap_sim_grant(r->dom, c->first_ref + i, i, ST_SELF, ro) < 0) {
+		if (gmap_sim_grant(r->dom, st_ref(r, i), i, ST_SELF, ro) < 0) {
 			fprintf(stderr, "gmap-stress: grant of ref %u: %s\n",
-				c->first_ref + i, strerror(errno));
+				st_ref(r, i), strerror(errno));
 			return -1;
 		}
 		atomic_init(&r->lease[i], ro ? LEASE_RO : 0);
 		if (c->inject == INJ_WRONG_FRAME && i % c->inject_every == 0)
-			gmap_sim_inject(r->dom, c->first_ref + i,
+			gmap_sim_inject(r->dom, st_ref(r, i),
 					GMAP_SIM_INJECT_WRONG_FRAME, 1);
 		if (c->inject == INJ_STALL)
-			gmap_sim_inject(r->dom, c->first_ref + i,
+			gmap_sim_inject(r->dom, st_ref(r, i),
 					GMAP_SIM_INJECT_STALL, 1);
 	}
 	return 0;
@@ -128,7 +128,7 @@ void st_lease_put(struct st_run *r, uint32_t idx)
  */
 int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx)
 {
-	uint32_t ref = r->cfg.first_ref + idx;
+	uint32_t ref = st_ref(r, idx);
 	uint32_t v = atomic_load(&r->lease[idx]), gen;
 	bool ro;
 	int rc;

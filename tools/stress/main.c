@@ -47,6 +47,30 @@ static int start_threads(struct st_run *r)
 	return 0;
 }
 
+/* How many VMAs the window is split into now, from /proc/self/maps. */
+static void sample_vmas(struct st_run *r)
+{
+	uintptr_t lo = (uintptr_t)r->base, hi = lo + (r->cfg.window << 12);
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	uint64_t n = 0;
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start = strtoul(line, NULL, 16);
+
+		n += start >= lo && start < hi;
+		/* A line longer than the buffer (a long path) continues. */
+		while (!strchr(line, '\n') && fgets(line, sizeof(line), f))
+			;
+	}
+	fclose(f);
+	if (n > r->vmas_max)
+		r->vmas_max = n;
+	r->vma_samples++;
+}
+
 static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
@@ -62,7 +86,7 @@ static void sleep_ms(unsigned int ms)
 static unsigned int supervise(struct st_run *r, uint64_t t0)
 {
 	const struct st_config *c = &r->cfg;
-	unsigned int n = c->threads + c->churn, hung = 0;
+	unsigned int n = c->threads + c->churn, hung = 0, ticks = 0;
 	uint64_t *last = calloc(n, sizeof(*last)), *since = calloc(n, sizeof(*since));
 
 	if (!last || !since)
@@ -103,6 +127,9 @@ static unsigned int supervise(struct st_run *r, uint64_t t0)
 		    (c->ops && done + c->churn >= n))
 			atomic_store(&r->stop, true);
 		st_progress(r, t, false);
+		/* About once a second: reading a large maps file is slow. */
+		if (++ticks % 10 == 1)
+			sample_vmas(r);
 		sleep_ms(atomic_load(&r->stop) ? 5 : 100);
 	}
 	/* The run lasted until its last faulting thread stopped (this loop
@@ -134,10 +161,23 @@ static uint32_t final_checks(struct st_run *r, struct gmap_stats *st,
 	struct gmap_sim_ref_info ri;
 	uint32_t peak = 0;
 
+	sample_vmas(r);
 	gmap_stats(r->w, st);
 	gmap_sim_domain_info(r->dom, di);
+	/* Invariant 6: within the budget.  Each mapped grant may cost two
+	 * VMAs, the window itself one. */
+	if (st->mapped_peak > st->max_mapped)
+		st_fail(r, &r->fail.over_budget, "%llu grants were mapped at "
+			"once, over the budget of %llu",
+			(unsigned long long)st->mapped_peak,
+			(unsigned long long)st->max_mapped);
+	if (r->vmas_max > 2 * st->max_mapped + 1)
+		st_fail(r, &r->fail.over_budget, "the window was split into "
+			"%llu VMAs, over 2 x budget + 1 = %llu",
+			(unsigned long long)r->vmas_max,
+			(unsigned long long)(2 * st->max_mapped + 1));
 	for (uint32_t i = 0; i < c->pages; i++)
-		if (gmap_sim_ref_info(r->dom, c->first_ref + i, &ri) == 0 &&
+		if (gmap_sim_ref_info(r->dom, st_ref(r, i), &ri) == 0 &&
 		    ri.maps_peak > peak)
 			peak = ri.maps_peak;
 	if (di->double_maps)
@@ -155,10 +195,10 @@ static uint32_t final_checks(struct st_run *r, struct gmap_stats *st,
 		st_fail(r, &r->fail.left_mapped, "%llu grants still mapped "
 			"after gmap_close", (unsigned long long)di->maps_now);
 	for (uint32_t i = 0; i < c->pages; i++)
-		if (gmap_sim_end_access(r->dom, c->first_ref + i) < 0)
+		if (gmap_sim_end_access(r->dom, st_ref(r, i)) < 0)
 			st_fail(r, &r->fail.end_access_busy, "after close, the "
 				"guest cannot end access to ref %u: %s",
-				c->first_ref + i, strerror(errno));
+				st_ref(r, i), strerror(errno));
 	return peak;
 }
 
@@ -185,6 +225,9 @@ int main(int argc, char **argv)
 	o.logger = st_logger();
 	o.self_domid = ST_SELF;
 	o.unpin_policy = r->cfg.keep ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
+	o.max_mapped = r->cfg.max_mapped;
+	o.fault_around = r->cfg.around;
+	o.fault_around_dir = r->cfg.around_dir;
 	if (r->cfg.backend == GMAP_BACKEND_XEN) {
 		/* Let libgmap say what is missing (no /dev/xen/gntdev...). */
 		r->w = gmap_open(ST_DOMID, &o);

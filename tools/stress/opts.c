@@ -19,10 +19,12 @@ static const char usage[] =
 "  -p, --pages N          granted pages (1..4194304; default 4096)\n"
 "  -w, --window N         window size in refs (default: first ref + pages)\n"
 "      --first-ref N      first granted ref (default 8, as Linux guests)\n"
+"      --spread N         grant every Nth ref of the window (default 1)\n"
 "  -d, --duration S       run for S seconds (default 5)\n"
 "  -n, --ops N            run N accesses in all instead of a duration\n"
 "  -s, --seed N           seed of every random choice (default 1)\n"
-"  -P, --pattern P        seq|random|stride|hot|runs (default random)\n"
+"  -P, --pattern P        seq|random|stride|hot|runs|shuffle (default random;\n"
+"                         shuffle: every page once per pass, random order)\n"
 "      --stride N         stride in pages for 'stride' (default 17)\n"
 "      --run N            run length in pages for 'runs' (default 16)\n"
 "      --hot P:A          'hot': A%% of accesses go to P%% of pages (10:90)\n"
@@ -37,6 +39,9 @@ static const char usage[] =
 "      --spin US          handlers poll US microseconds before sleeping\n"
 "                         (0..10000; default 0)\n"
 "      --keep             open with GMAP_UNPIN_KEEP\n"
+"      --max-mapped N     libgmap's budget of mapped grants (default: its own)\n"
+"      --fault-around N   map up to N refs per fault (1..256; default 1)\n"
+"      --around-dir D     fwd|back|both (default fwd)\n"
 "  -b, --backend B        sim|xen (default sim)\n"
 "Checking and output\n"
 "      --no-verify        do not check data (the default checks every access)\n"
@@ -129,7 +134,8 @@ static void parse_hot(struct st_config *c, const char *arg)
 }
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
-       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN };
+       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN,
+       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR };
 
 int st_parse(struct st_config *c, int argc, char **argv)
 {
@@ -143,7 +149,10 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "write-pct", 1, 0, O_WRITE_PCT }, { "kernel-pct", 1, 0, 'k' },
 		{ "churn", 1, 0, 'c' }, { "ro-pct", 1, 0, O_RO_PCT },
 		{ "handlers", 1, 0, 'H' }, { "keep", 0, 0, O_KEEP },
-		{ "spin", 1, 0, O_SPIN },
+		{ "spin", 1, 0, O_SPIN }, { "spread", 1, 0, O_SPREAD },
+		{ "max-mapped", 1, 0, O_MAX_MAPPED },
+		{ "fault-around", 1, 0, O_AROUND },
+		{ "around-dir", 1, 0, O_AROUND_DIR },
 		{ "backend", 1, 0, 'b' }, { "no-verify", 0, 0, O_NOVERIFY },
 		{ "inject", 1, 0, O_INJECT }, { "hang-ms", 1, 0, O_HANG },
 		{ "json", 0, 0, O_JSON }, { "quiet", 0, 0, 'q' },
@@ -151,11 +160,13 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	static const char *const patterns[] = { "seq", "random", "stride",
-						"hot", "runs", NULL };
+						"hot", "runs", "shuffle", NULL };
+	static const char *const dirs[] = { "fwd", "back", "both", NULL };
 	static const char *const mixes[] = { "read", "write", "mixed", NULL };
 	static const char *const backends[] = { "sim", "xen", NULL };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	bool window_set = false, hang_set = false;
+	uint64_t need;
 	double d;
 	char *end;
 	int o;
@@ -167,7 +178,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		.hot_pages_pct = 10, .hot_access_pct = 90, .mix = MIX_MIXED,
 		.write_pct = 30, .kernel_pct = 10, .verify = true,
 		.backend = GMAP_BACKEND_SIM, .hang_ms = 10000,
-		.bench_pages = 16384,
+		.bench_pages = 16384, .spread = 1, .around = 1,
 	};
 	while ((o = getopt_long(argc, argv, "t:p:w:d:n:s:P:m:k:c:H:b:qh", lo,
 				NULL)) != -1) {
@@ -197,6 +208,10 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case 'H': c->handlers = (unsigned int)num("--handlers", optarg, 1, 64); break;
 		case O_KEEP: c->keep = true; break;
 		case O_SPIN: c->spin_us = (unsigned int)num("--spin", optarg, 0, 10000); break;
+		case O_SPREAD: c->spread = (uint32_t)num("--spread", optarg, 1, 1024); break;
+		case O_MAX_MAPPED: c->max_mapped = num("--max-mapped", optarg, 1, GMAP_MAX_REFS); break;
+		case O_AROUND: c->around = (unsigned int)num("--fault-around", optarg, 1, 256); break;
+		case O_AROUND_DIR: c->around_dir = (enum gmap_around_dir)pick("--around-dir", optarg, dirs); break;
 		case 'b': c->backend = pick("--backend", optarg, backends) ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM; break;
 		case O_NOVERIFY: c->verify = false; break;
 		case O_INJECT: parse_inject(c, optarg); break;
@@ -215,13 +230,13 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		c->duration = 0;
 	if (c->inject == INJ_STALL && !hang_set)
 		c->hang_ms = 1000;
+	need = (uint64_t)c->first_ref + (uint64_t)(c->pages - 1) * c->spread + 1;
 	if (!window_set)
-		c->window = (uint64_t)c->first_ref + c->pages;
-	if ((uint64_t)c->first_ref + c->pages > c->window) {
+		c->window = need;
+	if (need > c->window) {
 		fprintf(stderr, "gmap-stress: --window %llu is smaller than "
-			"--first-ref + --pages = %llu\n",
-			(unsigned long long)c->window,
-			(unsigned long long)c->first_ref + c->pages);
+			"--first-ref + (--pages - 1) * --spread + 1 = %llu\n",
+			(unsigned long long)c->window, (unsigned long long)need);
 		exit(2);
 	}
 	if (c->inject == INJ_REVOKE_PINNED && !c->churn) {

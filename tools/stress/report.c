@@ -27,7 +27,7 @@ static uint64_t failures_total(struct st_run *r)
 	       atomic_load(&f->unexpected_signals) +
 	       atomic_load(&f->hung_threads) + atomic_load(&f->kernel_errors) +
 	       atomic_load(&f->api_errors) + atomic_load(&f->left_mapped) +
-	       atomic_load(&f->end_access_busy);
+	       atomic_load(&f->end_access_busy) + atomic_load(&f->over_budget);
 }
 
 /*
@@ -130,13 +130,13 @@ static void sum(struct st_run *r, struct totals *t)
 	}
 }
 
-static const char *const pattern_names[] = { "seq", "random", "stride", "hot", "runs" };
+static const char *const pattern_names[] = { "seq", "random", "stride", "hot", "runs", "shuffle" };
 static const char *const mix_names[] = { "read", "write", "mixed" };
 static const char *const inject_names[] = { "none", "wrong-frame", "revoke-pinned", "stall" };
 
 #define FAIL_KINDS(X) X(double_maps) X(lost_writes) X(zero_reads) \
 	X(wrong_data) X(unexpected_signals) X(hung_threads) X(kernel_errors) \
-	X(api_errors) X(left_mapped) X(end_access_busy)
+	X(api_errors) X(left_mapped) X(end_access_busy) X(over_budget)
 
 static void report_json(struct st_run *r, const struct totals *t,
 			const struct gmap_stats *st,
@@ -168,7 +168,9 @@ static void report_json(struct st_run *r, const struct totals *t,
 	printf("\"gmap\":{\"faults\":%llu,\"maps\":%llu,\"map_failures\":%llu,"
 	       "\"unmaps\":%llu,\"pins\":%llu,\"unpins\":%llu,"
 	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"mapped_now\":%llu,"
-	       "\"meta_bytes\":%llu},",
+	       "\"meta_bytes\":%llu,\"evictions\":%llu,\"mapped_peak\":%llu,"
+	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
+	       "\"around_pages\":%llu,\"window_vmas_max\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
@@ -176,7 +178,13 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->rearm_waits,
 	       (unsigned long long)st->mapped_now,
-	       (unsigned long long)st->meta_bytes);
+	       (unsigned long long)st->meta_bytes,
+	       (unsigned long long)st->evictions,
+	       (unsigned long long)st->mapped_peak,
+	       (unsigned long long)st->max_mapped,
+	       (unsigned long long)st->around_runs,
+	       (unsigned long long)st->around_pages,
+	       (unsigned long long)r->vmas_max);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
 	       "\"peak_maps_of_a_ref\":%u},",
 	       (unsigned long long)di->maps_total,
@@ -212,11 +220,12 @@ static void report_human(struct st_run *r, const struct totals *t,
 	double s = r->elapsed > 0 ? r->elapsed : 1e-9;
 
 	printf("gmap-stress: %s backend, %u faulting + %u churn threads, "
-	       "%u handler(s) polling %u us, %u pages (refs %u..%u) in a "
-	       "%llu-ref window\n",
+	       "%u handler(s) polling %u us, %u pages (refs %u..%u step %u) "
+	       "in a %llu-ref window\n",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
 	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
-	       c->first_ref + c->pages - 1, (unsigned long long)c->window);
+	       st_ref(r, c->pages - 1), c->spread,
+	       (unsigned long long)c->window);
 	printf("  pattern %s, mix %s (%u%% writes), %u%% by the kernel, %u%% "
 	       "read-only grants, seed %llu%s%s%s\n", pattern_names[c->pattern],
 	       mix_names[c->mix], c->mix == MIX_MIXED ? c->write_pct :
@@ -246,6 +255,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->rearm_waits,
 	       (unsigned long long)st->meta_bytes);
+	printf("  budget: %llu mapped grants, peak %llu, evictions %llu; window "
+	       "VMAs at most %llu (%llu samples); fault-around: %llu runs, "
+	       "%llu more pages\n", (unsigned long long)st->max_mapped,
+	       (unsigned long long)st->mapped_peak,
+	       (unsigned long long)st->evictions,
+	       (unsigned long long)r->vmas_max,
+	       (unsigned long long)r->vma_samples,
+	       (unsigned long long)st->around_runs,
+	       (unsigned long long)st->around_pages);
 	printf("  guest (sim): maps %llu, refused %llu, double maps %llu, most "
 	       "live maps of one ref %u\n", (unsigned long long)di->maps_total,
 	       (unsigned long long)di->map_fails,

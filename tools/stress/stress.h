@@ -38,13 +38,14 @@
 #define ST_PATTERN_WORDS 256
 #define ST_MAILBOX0 256
 
-enum st_pattern { PAT_SEQ, PAT_RANDOM, PAT_STRIDE, PAT_HOT, PAT_RUNS };
+enum st_pattern { PAT_SEQ, PAT_RANDOM, PAT_STRIDE, PAT_HOT, PAT_RUNS,
+		  PAT_SHUFFLE };
 enum st_mix { MIX_READ, MIX_WRITE, MIX_MIXED };
 enum st_inject { INJ_NONE, INJ_WRONG_FRAME, INJ_REVOKE_PINNED, INJ_STALL };
 
 struct st_config {
 	unsigned int threads, churn, handlers, spin_us;
-	uint32_t pages, first_ref;
+	uint32_t pages, first_ref, spread;   /* page i is ref first_ref + i * spread */
 	uint64_t window;          /* refs                                */
 	double duration;          /* seconds; 0 with ops                 */
 	uint64_t ops;             /* total accesses; 0: by duration      */
@@ -58,6 +59,9 @@ struct st_config {
 	enum st_inject inject;
 	uint32_t inject_every;
 	unsigned int hang_ms;
+	uint64_t max_mapped;      /* 0: libgmap's default budget          */
+	unsigned int around;
+	enum gmap_around_dir around_dir;
 	bool bench;
 	uint32_t bench_pages;
 };
@@ -66,7 +70,7 @@ struct st_config {
 struct st_failures {
 	_Atomic uint64_t double_maps, lost_writes, zero_reads, wrong_data,
 		unexpected_signals, hung_threads, kernel_errors, api_errors,
-		left_mapped, end_access_busy;
+		left_mapped, end_access_busy, over_budget;
 };
 
 /* Per-ref lease word (tool side, not libgmap's):
@@ -126,7 +130,15 @@ struct st_run {
 	struct st_failures fail;
 	_Atomic uint64_t reported; /* failure lines printed so far       */
 	double elapsed;
+	/* The window's VMAs, sampled by the main thread from /proc. */
+	uint64_t vmas_max, vma_samples;
 };
+
+/* The grant ref of page @idx. */
+static inline uint32_t st_ref(const struct st_run *r, uint32_t idx)
+{
+	return r->cfg.first_ref + idx * r->cfg.spread;
+}
 
 /* opts.c */
 int st_parse(struct st_config *c, int argc, char **argv);
@@ -168,6 +180,15 @@ static inline void st_release_end(struct st_run *r, uint32_t idx, uint32_t n)
 static inline bool st_release_met(struct st_run *r, uint32_t idx, uint32_t e0)
 {
 	return (e0 & 0xffff) || atomic_load(&r->rel_epoch[idx]) != e0;
+}
+
+/* libgmap's eviction count: an evictor unmapping the page is a release
+ * too, one the tool does not make itself. */
+static inline uint64_t st_evictions(struct st_run *r)
+{
+	struct gmap_stats s;
+
+	return gmap_stats(r->w, &s) == 0 ? s.evictions : 0;
 }
 
 /* worker.c and churn.c */

@@ -73,6 +73,34 @@ bool st_touch(volatile uint64_t *p, bool write, uint64_t val, uint64_t *out)
 
 /* ---- the access pattern -------------------------------------------------- */
 
+/*
+ * A bijection of [0, n) keyed by @seed: a 4-round Feistel network on the
+ * next power of two up from n (balanced halves), walked until it lands
+ * inside (cycle walking).
+ */
+static uint32_t st_permute(uint32_t n, uint64_t seed, uint32_t i)
+{
+	unsigned int bits = 2;
+	uint32_t half, mask, x = i;
+
+	while ((1ull << bits) < n)
+		bits += 2;
+	half = bits / 2;
+	mask = (1u << half) - 1;
+	do {
+		uint32_t l = x >> half, rr = x & mask;
+
+		for (unsigned int k = 0; k < 4; k++) {
+			uint32_t t = rr;
+
+			rr = l ^ ((uint32_t)st_mix64(seed + k * 0x9e37 + rr) & mask);
+			l = t;
+		}
+		x = l << half | rr;
+	} while (x >= n);
+	return x;
+}
+
 static uint32_t next_idx(struct st_run *r, struct st_worker *wk)
 {
 	const struct st_config *c = &r->cfg;
@@ -98,6 +126,10 @@ static uint32_t next_idx(struct st_run *r, struct st_worker *wk)
 		}
 		wk->run_left--;
 		return (uint32_t)(wk->cursor++ % n);
+	case PAT_SHUFFLE:
+		/* Every page once per pass, in a random order: each thread
+		 * walks its own share of a permutation of all pages. */
+		return st_permute(n, c->seed, (uint32_t)(wk->cursor++ % n));
 	case PAT_RANDOM:
 	default:
 		return (uint32_t)(st_rand(&wk->rng) % n);
@@ -134,7 +166,7 @@ void st_check_written(struct st_run *r, uint32_t idx, unsigned int slot,
 	if (back != token)
 		st_fail(r, &r->fail.lost_writes, "ref %u: %s write of %#llx "
 			"to word %u is not in the guest's page (it holds %#llx)",
-			r->cfg.first_ref + idx, how,
+			st_ref(r, idx), how,
 			(unsigned long long)token, slot,
 			(unsigned long long)back);
 }
@@ -164,12 +196,14 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 	 * a busy machine; a second is far beyond any release. */
 	while (st_now_ns() - t0 < 1000000000ULL) {
 		uint32_t e0 = atomic_load(&r->rel_epoch[idx]);
+		uint64_t ev0 = st_evictions(r);
 		ssize_t n = to_window ? pread(fd, win, len, off) :
 					pwrite(fd, win, len, off);
 
 		if (n == (ssize_t)len)
 			return to_window || pread(fd, buf, len, off) == (ssize_t)len;
-		if (n >= 0 || errno != EFAULT || !st_release_met(r, idx, e0))
+		if (n >= 0 || errno != EFAULT ||
+		    (!st_release_met(r, idx, e0) && st_evictions(r) == ev0))
 			break;
 		atomic_fetch_add(&r->kernel_raced, 1);
 		sched_yield();
@@ -181,7 +215,7 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 
 		st_fail(r, &r->fail.kernel_errors, "ref %u: kernel %s the "
 			"window: %s (a user-mode read of it then %s)",
-			r->cfg.first_ref + idx, to_window ? "write into" :
+			st_ref(r, idx), to_window ? "write into" :
 			"read from", strerror(e), touched ? "worked" :
 			"got SIGSEGV");
 	}
@@ -192,7 +226,7 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 static void kernel_access(struct st_run *r, struct st_worker *wk,
 			  uint32_t idx, uint32_t gen, bool write, uint64_t tok)
 {
-	uint32_t ref = r->cfg.first_ref + idx;
+	uint32_t ref = st_ref(r, idx);
 	uint64_t *page = (uint64_t *)(void *)(r->base + ((uint64_t)ref << 12));
 	unsigned int slot = ST_MAILBOX0 + wk->idx;
 	uint64_t buf[2] = { 0, 0 };
@@ -215,7 +249,7 @@ static void kernel_access(struct st_run *r, struct st_worker *wk,
 static void user_access(struct st_run *r, struct st_worker *wk, uint32_t idx,
 			uint32_t gen, bool write, uint64_t tok)
 {
-	uint32_t ref = r->cfg.first_ref + idx;
+	uint32_t ref = st_ref(r, idx);
 	volatile uint64_t *page =
 		(volatile uint64_t *)(void *)(r->base + ((uint64_t)ref << 12));
 	unsigned int slot = ST_MAILBOX0 + wk->idx;
@@ -247,7 +281,7 @@ static void access_one(struct st_run *r, struct st_worker *wk)
 	uint64_t t0 = 0, tok;
 	bool write, kernel, first;
 
-	atomic_store_explicit(&wk->cur_ref, c->first_ref + idx,
+	atomic_store_explicit(&wk->cur_ref, st_ref(r, idx),
 			      memory_order_relaxed);
 	if (st_lease_get(r, idx, &v) < 0) {
 		wk->skipped++;   /* the guest is reusing it right now */

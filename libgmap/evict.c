@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * evict.c - the mapped-grant budget and the evictor that keeps a window
+ * under it.
+ *
+ * Why a budget: every mapped grant is a mapping of its own in the window
+ * (gntdev mappings never merge), so an isolated one splits the window into
+ * up to two more VMAs.  With the default vm.max_map_count of 65530 a
+ * process fails with ENOMEM near 32750 scattered grants, and then even the
+ * mmap that would unmap one fails.  So each window has a budget of mapped
+ * grants, derived from the VMAs the process has left, and an evictor
+ * thread that unmaps idle ones before the budget is reached.
+ *
+ * How: a FIFO of refs in the order they were mapped (in the manner of
+ * UMap's FIFO evictor: a backend's accesses after the map are invisible to
+ * userspace, so map order is the best age there is).  When the budget's
+ * use reaches the high watermark the evictor wakes and unmaps the oldest
+ * unpinned grants, in batches, until it is down to the low watermark.
+ * Pinned grants go back to the tail (a second chance).  Eviction is the
+ * re-arm of grants.c: an access that meets it waits and retries, it never
+ * sees a zero page.  A map that finds the budget used up wakes the evictor
+ * and waits, bounded; if every mapped grant is pinned it fails with
+ * GMAP_ST_BUDGET, which a fault reports like any unmappable grant.
+ *
+ * The FIFO holds each ref at most once (GS_QUEUED in its state word); a
+ * ref unmapped by release or unpin stays queued until the evictor meets it
+ * and drops it.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "private.h"
+
+#define EVICT_BATCH 64
+#define RING_MIN 1024
+/* How long a map waits for the evictor to free a slot. */
+#define BUDGET_WAIT_MS 1000
+
+/* ---- the default budget ------------------------------------------------- */
+
+static long read_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static long count_vmas(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	long n = 0;
+	int c;
+
+	if (!f)
+		return -1;
+	while ((c = getc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/*
+ * Three quarters of the VMAs this process has left, two per mapped grant
+ * (the grant's own and the split of the placeholder around it), so that
+ * the rest of the program and other windows keep room.
+ */
+static uint64_t default_budget(struct gmap_window *w)
+{
+	long max = read_long("/proc/sys/vm/max_map_count");
+	long used = count_vmas();
+	uint64_t left, b;
+
+	if (max <= 0)
+		max = 65530;
+	if (used < 0)
+		used = 0;
+	left = max > used ? (uint64_t)(max - used) : 0;
+	b = left * 3 / 4 / 2;
+	if (b < 16)
+		b = 16;
+	if (b > w->nr_refs)
+		b = w->nr_refs;
+	return b;
+}
+
+/* ---- the FIFO (window lock held) -------------------------------------- */
+
+static int ring_push(struct gmap_window *w, uint32_t ref)
+{
+	struct gmap_evictor *ev = &w->ev;
+
+	if (ev->len == ev->cap) {
+		size_t ncap = ev->cap ? ev->cap * 2 : RING_MIN;
+		uint32_t *n = malloc(ncap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		for (size_t i = 0; i < ev->len; i++)
+			n[i] = ev->ring[(ev->head + i) % ev->cap];
+		free(ev->ring);
+		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
+		ev->ring = n;
+		ev->cap = ncap;
+		ev->head = 0;
+	}
+	ev->ring[(ev->head + ev->len) % ev->cap] = ref;
+	ev->len++;
+	return 0;
+}
+
+static uint32_t ring_pop(struct gmap_evictor *ev)
+{
+	uint32_t ref = ev->ring[ev->head];
+
+	ev->head = (ev->head + 1) % ev->cap;
+	ev->len--;
+	return ref;
+}
+
+/* A grant was just mapped: queue it for eviction, wake the evictor when
+ * the budget's use reaches the high watermark.  Window lock held. */
+void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
+{
+	struct gmap_evictor *ev = &w->ev;
+	uint64_t now = atomic_load(&w->c.mapped_now), peak;
+
+	peak = atomic_load(&w->c.mapped_peak);
+	while (now > peak &&
+	       !atomic_compare_exchange_weak(&w->c.mapped_peak, &peak, now))
+		;
+	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
+		atomic_fetch_or(&g->state, GS_QUEUED);
+	/* Without a FIFO entry (no memory) the grant is never evicted; it
+	 * is still released, unpinned and closed as usual. */
+	if (atomic_load(&ev->taken) >= ev->high)
+		pthread_cond_signal(&ev->cv);
+}
+
+/* ---- budget slots ------------------------------------------------------ */
+
+static bool try_take(struct gmap_evictor *ev)
+{
+	uint64_t t = atomic_load(&ev->taken);
+
+	while (t < ev->max_mapped)
+		if (atomic_compare_exchange_weak(&ev->taken, &t, t + 1))
+			return true;
+	return false;
+}
+
+/*
+ * Take a budget slot for a map about to be made.  With @wait, a full
+ * budget wakes the evictor and waits for a slot, up to BUDGET_WAIT_MS;
+ * without, or past that, fails with ENOSPC.
+ */
+int gmap_budget_take(struct gmap_window *w, bool wait)
+{
+	struct gmap_evictor *ev = &w->ev;
+	struct timespec until;
+
+	if (try_take(ev))
+		return 0;
+	if (!wait) {
+		errno = ENOSPC;
+		return -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += BUDGET_WAIT_MS / 1000;
+	until.tv_nsec += (long)(BUDGET_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct timespec now, nap;
+
+		if (try_take(ev)) {
+			pthread_mutex_unlock(&w->lock);
+			return 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (atomic_load(&w->closing) || now.tv_sec > until.tv_sec ||
+		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+			break;
+		pthread_cond_signal(&ev->cv);
+		/* Woken by the evictor's broadcast; the timeout only bounds a
+		 * wait in which nothing at all changes. */
+		nap = now;
+		nap.tv_nsec += 10000000L;
+		if (nap.tv_nsec >= 1000000000L) {
+			nap.tv_sec++;
+			nap.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->cv, &w->lock, &nap);
+	}
+	pthread_mutex_unlock(&w->lock);
+	errno = ENOSPC;
+	return -1;
+}
+
+void gmap_budget_put(struct gmap_window *w)
+{
+	atomic_fetch_sub(&w->ev.taken, 1);
+}
+
+/* ---- the evictor thread ------------------------------------------------- */
+
+/* Take up to @max of the oldest unpinned mapped grants (BUSY, ours).
+ * Window lock held. */
+static size_t pick(struct gmap_window *w, uint32_t *out, size_t max)
+{
+	struct gmap_evictor *ev = &w->ev;
+	size_t n = 0, scan = ev->len;
+
+	while (n < max && scan-- > 0 &&
+	       atomic_load(&ev->taken) - n > ev->low) {
+		uint32_t ref = ring_pop(ev);
+		struct gmap_grant *g = gmap_grant_get(w, ref, false);
+		uint32_t s;
+
+		if (!g)
+			continue;
+		s = atomic_fetch_and(&g->state, ~GS_QUEUED);
+		if (gs_state(s) != GS_MAPPED)
+			continue;           /* unmapped since: drop it */
+		if (g->pins) {
+			/* In use: back to the tail. */
+			if (ring_push(w, ref) == 0)
+				atomic_fetch_or(&g->state, GS_QUEUED);
+			continue;
+		}
+		atomic_store(&g->state, GS_BUSY | (s & GS_RO));
+		out[n++] = ref;
+	}
+	return n;
+}
+
+static void *evictor_main(void *arg)
+{
+	struct gmap_window *w = arg;
+	struct gmap_evictor *ev = &w->ev;
+	uint32_t refs[EVICT_BATCH];
+
+	pthread_mutex_lock(&w->lock);
+	while (!atomic_load(&w->closing)) {
+		size_t n;
+
+		if (atomic_load(&ev->taken) < ev->high) {
+			pthread_cond_wait(&ev->cv, &w->lock);
+			continue;
+		}
+		n = pick(w, refs, EVICT_BATCH);
+		if (n == 0) {
+			/* Everything mapped is pinned (or in flight): wait for
+			 * an unpin, a release or a map to change that. */
+			struct timespec t;
+
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			t.tv_nsec += 20000000L;
+			if (t.tv_nsec >= 1000000000L) {
+				t.tv_sec++;
+				t.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&ev->cv, &w->lock, &t);
+			continue;
+		}
+		pthread_mutex_unlock(&w->lock);
+		gmap_grants_evict(w, refs, n);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped)
+{
+	struct gmap_evictor *ev = &w->ev;
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int rc;
+
+	ev->max_mapped = max_mapped ? max_mapped : default_budget(w);
+	/* Start evicting at 15/16 of the budget, stop at 7/8; a window
+	 * whose every ref fits never needs to. */
+	ev->high = ev->max_mapped - ev->max_mapped / 16;
+	ev->low = ev->max_mapped - ev->max_mapped / 8;
+	if (ev->high == 0)
+		ev->high = 1;
+	if (ev->max_mapped >= w->nr_refs)
+		ev->high = ev->low = UINT64_MAX;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ev->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	ev->cv_ready = true;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ev->thread, NULL, evictor_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		errno = rc;
+		return -1;
+	}
+	ev->running = true;
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "gmap-d%u-evict", w->domid);
+		pthread_setname_np(ev->thread, name);
+	}
+	if (ev->high == UINT64_MAX)
+		GMAP_LOG(w, XTL_INFO, -1, "d%u: budget %llu mapped grants: the "
+			 "whole window, no eviction", w->domid,
+			 (unsigned long long)ev->max_mapped);
+	else
+		GMAP_LOG(w, XTL_INFO, -1, "d%u: budget %llu mapped grants (evict "
+			 "from %llu down to %llu)", w->domid,
+			 (unsigned long long)ev->max_mapped,
+			 (unsigned long long)ev->high,
+			 (unsigned long long)ev->low);
+	return 0;
+}
+
+/* Stop the evictor (w->closing is already set) and free the FIFO. */
+void gmap_evict_stop(struct gmap_window *w)
+{
+	struct gmap_evictor *ev = &w->ev;
+
+	if (ev->running) {
+		pthread_mutex_lock(&w->lock);
+		pthread_cond_broadcast(&ev->cv);
+		pthread_mutex_unlock(&w->lock);
+		pthread_join(ev->thread, NULL);
+		ev->running = false;
+	}
+	if (ev->cv_ready) {
+		pthread_cond_destroy(&ev->cv);
+		ev->cv_ready = false;
+	}
+	free(ev->ring);
+	ev->ring = NULL;
+	ev->cap = ev->len = ev->head = 0;
+}
