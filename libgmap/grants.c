@@ -375,24 +375,67 @@ static void fault_around(struct gmap_window *w, uint32_t ref, uint32_t ro)
 		       ((size_t)(hi - lo) + 1) << GMAP_PAGE_SHIFT);
 }
 
-/* Unmap and re-arm grants the evictor took (BUSY, were MAPPED). */
-void gmap_grants_evict(struct gmap_window *w, const uint32_t *refs, size_t n)
+static int cmp_ref(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct gmap_grant *g = gmap_grant_get(w, refs[i], false);
-		uint32_t ro = atomic_load(&g->state) & GS_RO;
-		unsigned int ns;
-		int16_t st;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-		ns = unmap_owned(w, refs[i], g, &st);
+	return (x > y) - (x < y);
+}
+
+/*
+ * Unmap and re-arm grants the evictor took (BUSY, were MAPPED).  Runs of
+ * contiguous refs (fault-around maps them, the FIFO keeps them together)
+ * are poisoned and re-armed with one call each instead of one per page:
+ * the page-table and TLB work of a multi-threaded process is what costs.
+ */
+void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
+{
+	qsort(refs, n, sizeof(*refs), cmp_ref);
+	for (size_t i = 0, k; i < n; i = k) {
+		void *addr = gmap_addr_of(w, refs[i]);
+		unsigned int ns = GS_EMPTY;
+		int16_t st = 0;
+		size_t len;
+
+		for (k = i + 1; k < n && refs[k] == refs[k - 1] + 1; k++)
+			;
+		len = (k - i) << GMAP_PAGE_SHIFT;
+		if (gmap_poison(w, addr, len) < 0) {
+			GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: cannot "
+				 "evict %p", w->domid, refs[i], k - i, addr);
+			ns = GS_MAPPED;
+		} else {
+			for (size_t j = i; j < k; j++) {
+				struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
+
+				w->be->unmap(w, refs[j], 1, g->cookie);
+				atomic_fetch_add(&w->c.unmaps, 1);
+				atomic_fetch_sub(&w->c.mapped_now, 1);
+				gmap_budget_put(w);
+			}
+			atomic_fetch_add(&w->c.evictions, k - i);
+			if (gmap_rearm_poisoned(w, addr, len) < 0) {
+				GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: "
+					 "cannot re-arm %p; the pages stay "
+					 "inaccessible", w->domid, refs[i],
+					 k - i, addr);
+				ns = GS_BAD;
+				st = GMAP_ST_BACKEND;
+			}
+		}
 		pthread_mutex_lock(&w->lock);
-		set_state(g, ns, ns == GS_MAPPED ? ro : 0, st);
-		if (ns == GS_MAPPED)
-			gmap_evict_queue(w, refs[i], g); /* try again later */
+		for (size_t j = i; j < k; j++) {
+			struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
+			uint32_t ro = atomic_load(&g->state) & GS_RO;
+
+			if (ns == GS_BAD)
+				g->cookie = EIO;
+			set_state(g, ns, ns == GS_MAPPED ? ro : 0, st);
+			if (ns == GS_MAPPED)
+				gmap_evict_queue(w, refs[j], g); /* try later */
+		}
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
-		if (ns != GS_MAPPED)
-			atomic_fetch_add(&w->c.evictions, 1);
 	}
 }
 

@@ -177,7 +177,7 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 int gmap_budget_take(struct gmap_window *w, bool wait);
 void gmap_budget_put(struct gmap_window *w);
 /* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED) */
-void gmap_grants_evict(struct gmap_window *w, const uint32_t *refs, size_t n);
+void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n);
 
 /* rearm.c: placeholders */
 void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
