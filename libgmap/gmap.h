@@ -354,6 +354,7 @@ struct gmap_sim_domain_info {
 	/* Maps granted while the same ref already had a live mapping: 0
 	 * for a mapper that maps each grant once. */
 	uint64_t double_maps;
+	uint64_t maps_peak;  /* most live mappings, all refs, at once */
 };
 int gmap_sim_domain_info(struct gmap_sim_domain *d,
 			 struct gmap_sim_domain_info *info);

@@ -228,6 +228,7 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 				struct gmap_grant *g, int16_t *status)
 {
 	void *addr = gmap_addr_of(w, ref);
+	int rc;
 
 	*status = 0;
 	if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
@@ -239,8 +240,12 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 	w->be->unmap(w, ref, 1, g->cookie);
 	atomic_fetch_add(&w->c.unmaps, 1);
 	atomic_fetch_sub(&w->c.mapped_now, 1);
+	/* The slot is given back once the page is an armed placeholder
+	 * again: until then it is a VMA of its own, and the budget bounds
+	 * VMAs. */
+	rc = gmap_rearm_poisoned(w, addr, GMAP_PAGE_SIZE);
 	gmap_budget_put(w);
-	if (gmap_rearm_poisoned(w, addr, GMAP_PAGE_SIZE) < 0) {
+	if (rc < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
 			 "the page stays inaccessible", w->domid, ref, addr);
 		*status = GMAP_ST_BACKEND;
@@ -396,6 +401,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 		unsigned int ns = GS_EMPTY;
 		int16_t st = 0;
 		size_t len;
+		int rc;
 
 		for (k = i + 1; k < n && refs[k] == refs[k - 1] + 1; k++)
 			;
@@ -411,10 +417,14 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 				w->be->unmap(w, refs[j], 1, g->cookie);
 				atomic_fetch_add(&w->c.unmaps, 1);
 				atomic_fetch_sub(&w->c.mapped_now, 1);
-				gmap_budget_put(w);
 			}
 			atomic_fetch_add(&w->c.evictions, k - i);
-			if (gmap_rearm_poisoned(w, addr, len) < 0) {
+			rc = gmap_rearm_poisoned(w, addr, len);
+			/* Slots back once the run is armed again (see
+			 * unmap_owned()). */
+			for (size_t j = i; j < k; j++)
+				gmap_budget_put(w);
+			if (rc < 0) {
 				GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: "
 					 "cannot re-arm %p; the pages stay "
 					 "inaccessible", w->domid, refs[i],

@@ -33,6 +33,7 @@ struct sim_ctl {
 	/* Maps granted while the ref already had a live mapping: what a
 	 * mapper that maps "once per grant" must never cause. */
 	_Atomic uint64_t double_maps;
+	_Atomic uint64_t maps_peak;     /* most live mappings at once     */
 };
 
 /* Xen keeps this per active grant inside the hypervisor (struct

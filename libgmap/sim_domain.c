@@ -375,6 +375,7 @@ GMAP_EXPORT int gmap_sim_domain_info(struct gmap_sim_domain *d,
 	info->map_fails = atomic_load(&d->ctl->map_fails);
 	info->eagain = atomic_load(&d->ctl->eagain);
 	info->double_maps = atomic_load(&d->ctl->double_maps);
+	info->maps_peak = atomic_load(&d->ctl->maps_peak);
 	return 0;
 }
 

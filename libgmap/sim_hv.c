@@ -133,7 +133,14 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		f = (f + 1) % c->nr_frames;
 	}
 	sim_active_unlock(a);
-	atomic_fetch_add(&c->maps_now, 1);
+	{
+		uint64_t now = atomic_fetch_add(&c->maps_now, 1) + 1;
+		uint64_t peak = atomic_load(&c->maps_peak);
+
+		while (now > peak &&
+		       !atomic_compare_exchange_weak(&c->maps_peak, &peak, now))
+			;
+	}
 	atomic_fetch_add(&c->maps_total, 1);
 	*frame = f;
 	return GNTST_okay;

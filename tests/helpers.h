@@ -295,6 +295,56 @@ static inline int t_join_within(pthread_t t, int secs)
 	}								\
 	_ok; })
 
+/* The scheduling state of thread @tid ('S': blocked), from /proc. */
+static inline char thread_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+/*
+ * Whether thread @tid is blocked in a page fault (not in a system call):
+ * /proc's kernel stack says handle_userfault where it is readable (root);
+ * otherwise sleeping ('S') outside any system call ("-1" in .../syscall).
+ */
+static inline int blocked_in_fault(pid_t tid)
+{
+	char path[64], buf[4096];
+	size_t n;
+	FILE *f;
+
+	if (tid <= 0 || thread_state(tid) != 'S')
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stack", (int)tid);
+	f = fopen(path, "r");
+	if (f) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		if (n > 0)
+			return strstr(buf, "handle_userfault") != NULL;
+	}
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return strncmp(buf, "-1 ", 3) == 0;
+}
+
 /* ---- CUnit main --------------------------------------------------------- */
 
 struct t_case {

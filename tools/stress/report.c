@@ -170,7 +170,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"mapped_now\":%llu,"
 	       "\"meta_bytes\":%llu,\"evictions\":%llu,\"mapped_peak\":%llu,"
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
-	       "\"around_pages\":%llu,\"window_vmas_max\":%llu},",
+	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
+	       "\"window_vmas_sampled_max\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
@@ -184,12 +185,14 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->max_mapped,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages,
+	       (unsigned long long)r->vmas_end,
 	       (unsigned long long)r->vmas_max);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
-	       "\"peak_maps_of_a_ref\":%u},",
+	       "\"peak_maps_of_a_ref\":%u,\"peak_live_maps\":%llu},",
 	       (unsigned long long)di->maps_total,
 	       (unsigned long long)di->map_fails,
-	       (unsigned long long)di->double_maps, peak);
+	       (unsigned long long)di->double_maps, peak,
+	       (unsigned long long)di->maps_peak);
 	printf("\"churn\":{\"pins\":%llu,\"pinned_refs\":%llu,\"releases\":%llu,"
 	       "\"released_pages\":%llu,\"regrants\":%llu,\"revokes\":%llu,"
 	       "\"ro_grants\":%llu},", (unsigned long long)t->pins,
@@ -255,13 +258,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->rearm_waits,
 	       (unsigned long long)st->meta_bytes);
-	printf("  budget: %llu mapped grants, peak %llu, evictions %llu; window "
-	       "VMAs at most %llu (%llu samples); fault-around: %llu runs, "
-	       "%llu more pages\n", (unsigned long long)st->max_mapped,
+	printf("  budget: %llu mapped grants, peak %llu (the guest saw %llu), "
+	       "evictions %llu; window VMAs %llu at the end, sampled up to %llu "
+	       "while running; fault-around: %llu runs, %llu more pages\n",
+	       (unsigned long long)st->max_mapped,
 	       (unsigned long long)st->mapped_peak,
+	       (unsigned long long)di->maps_peak,
 	       (unsigned long long)st->evictions,
+	       (unsigned long long)r->vmas_end,
 	       (unsigned long long)r->vmas_max,
-	       (unsigned long long)r->vma_samples,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages);
 	printf("  guest (sim): maps %llu, refused %llu, double maps %llu, most "

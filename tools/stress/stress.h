@@ -131,7 +131,7 @@ struct st_run {
 	_Atomic uint64_t reported; /* failure lines printed so far       */
 	double elapsed;
 	/* The window's VMAs, sampled by the main thread from /proc. */
-	uint64_t vmas_max, vma_samples;
+	uint64_t vmas_max, vma_samples, vmas_end;
 };
 
 /* The grant ref of page @idx. */

@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-evict.c - the budget of mapped grants, the evictor, and
+ * fault-around: the window stays within its budget (counted by the
+ * simulated hypervisor and in /proc/self/maps), eviction loses no data, a
+ * full budget of pinned grants ends in a clear error, and fault-around
+ * maps the right neighbours and stops where it must.
+ */
+#include "helpers.h"
+
+static struct gmap_open_opts opts_of(uint64_t max_mapped, unsigned int around,
+				     enum gmap_around_dir dir)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 4096,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+		.max_mapped = max_mapped, .fault_around = around,
+		.fault_around_dir = dir,
+	};
+	return o;
+}
+
+/* VMAs of the window now, from /proc/self/maps. */
+static unsigned int window_vmas(struct gmap_window *w)
+{
+	uintptr_t lo = (uintptr_t)gmap_base(w),
+		  hi = lo + (gmap_nr_refs(w) << GMAP_PAGE_SHIFT);
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t a = strtoul(line, NULL, 16);
+
+		n += a >= lo && a < hi;
+	}
+	fclose(f);
+	return n;
+}
+
+struct watch {
+	struct t_fx *fx;
+	_Atomic bool stop;
+	uint64_t max_live, samples;
+	unsigned int max_vmas;
+};
+
+static void *watcher(void *arg)
+{
+	struct watch *wt = arg;
+	struct gmap_sim_domain_info di;
+
+	while (!atomic_load(&wt->stop)) {
+		unsigned int v;
+
+		gmap_sim_domain_info(wt->fx->d, &di);
+		if (di.maps_now > wt->max_live)
+			wt->max_live = di.maps_now;
+		if (++wt->samples % 64 == 0 &&
+		    (v = window_vmas(wt->fx->w)) > wt->max_vmas)
+			wt->max_vmas = v;
+	}
+	return NULL;
+}
+
+struct toucher {
+	struct t_fx *fx;
+	uint64_t seed;
+	unsigned int n, bad, writes;
+};
+
+/* Random reads and writes over all 2048 pages, each checked. */
+static void *touch_random(void *arg)
+{
+	struct toucher *t = arg;
+	uint64_t s = t->seed;
+
+	for (unsigned int i = 0; i < t->n; i++) {
+		uint32_t ref, word;
+		volatile uint64_t *p;
+
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		ref = (uint32_t)(s >> 33) % 2048;
+		p = gmap_ref_ptr(t->fx->w, ref);
+		word = 1 + (uint32_t)(s >> 20) % 255;
+		if (p[word] != t_sig(ref, word))
+			t->bad++;
+		if ((s >> 60) == 0) {
+			/* Word 256 + thread: ours alone. */
+			word = 256 + (uint32_t)(t->seed & 7);
+			p[word] = s | 1;
+			if (t_guest_word(t->fx, ref, word) != (s | 1))
+				t->bad++;
+			t->writes++;
+		}
+	}
+	return NULL;
+}
+
+/* 4 threads touch 2048 pages through a budget of 64 mapped grants. */
+static void test_budget_bounds(void)
+{
+	struct gmap_open_opts o = opts_of(64, 0, GMAP_AROUND_FORWARD);
+	struct toucher tt[4];
+	struct watch wt = { 0 };
+	struct gmap_stats st;
+	struct gmap_sim_domain_info di;
+	pthread_t th[4], wth;
+	struct t_fx fx;
+	unsigned int bad = 0, hung = 0, vmas;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 2048, &o) == 0);
+	wt.fx = &fx;
+	pthread_create(&wth, NULL, watcher, &wt);
+	for (int i = 0; i < 4; i++) {
+		tt[i] = (struct toucher){ &fx, 0x1234 + (uint64_t)i, 20000, 0, 0 };
+		pthread_create(&th[i], NULL, touch_random, &tt[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		if (t_join_within(th[i], 120)) {
+			hung++;
+			continue;
+		}
+		bad += tt[i].bad;
+	}
+	atomic_store(&wt.stop, true);
+	pthread_join(wth, NULL);
+	gmap_stats(fx.w, &st);
+	gmap_sim_domain_info(fx.d, &di);
+	vmas = window_vmas(fx.w);
+	printf("\n    4 threads x 20000 checked accesses over 2048 pages, "
+	       "budget %llu: %u bad, %llu evictions, peak %llu mapped (the "
+	       "sim: %llu; sampled: %llu in %llu samples), %u VMAs at the end "
+	       "(%u at most while running, from non-atomic reads of /proc) ",
+	       (unsigned long long)st.max_mapped, bad,
+	       (unsigned long long)st.evictions,
+	       (unsigned long long)st.mapped_peak,
+	       (unsigned long long)di.maps_peak,
+	       (unsigned long long)wt.max_live,
+	       (unsigned long long)wt.samples, vmas, wt.max_vmas);
+	CU_ASSERT_EQUAL(hung, 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(st.max_mapped, 64);
+	CU_ASSERT(st.mapped_peak <= 64);
+	CU_ASSERT(wt.max_live <= 64);
+	CU_ASSERT(wt.samples > 0);
+	CU_ASSERT(di.maps_peak <= 64);
+	CU_ASSERT(di.maps_peak >= 32);
+	/* Quiescent now: each mapped grant splits off at most two VMAs. */
+	CU_ASSERT(vmas <= 2 * st.mapped_now + 1);
+	CU_ASSERT(st.mapped_now <= 64);
+	CU_ASSERT(st.evictions >= 2048 - 64);
+	CU_ASSERT_EQUAL(st.bad_grants, 0);
+	t_teardown(&fx);
+}
+
+/* Every slot of the budget pinned: a pin fails with ENOSPC and the
+ * status, a fault with SIGSEGV and the reason; an unpin lets maps go on. */
+static void test_all_pinned(void)
+{
+	struct gmap_open_opts o = opts_of(16, 0, GMAP_AROUND_FORWARD);
+	struct gmap_error err;
+	struct t_fx fx;
+	uint64_t seen = 0;
+	void *addr = NULL;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 0, 16, GMAP_PIN_WRITE, NULL), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 20, 1, 0, &err), -1);
+	CU_ASSERT_EQUAL(errno, ENOSPC);
+	CU_ASSERT_EQUAL(err.ref, 20);
+	CU_ASSERT_EQUAL(err.status, -102);
+	CU_ASSERT(t_log_has("budget of mapped grants is used up"));
+	t_log_clear();
+	CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, 21), 0, 0, &seen, &addr), 1);
+	CU_ASSERT_PTR_EQUAL(addr, gmap_ref_ptr(fx.w, 21));
+	CU_ASSERT(t_log_has("d7 ref 21"));
+	CU_ASSERT(t_log_has("budget of mapped grants is used up"));
+	/* One unpin frees a slot: the next map works. */
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 3, 1), 0);
+	CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, 22), 0, 0, &seen, &addr), 0);
+	CU_ASSERT_EQUAL(seen, t_sig(22, 0));
+	t_teardown(&fx);
+}
+
+struct sleeper {
+	volatile uint64_t *p;
+	_Atomic pid_t tid;
+	uint64_t seen;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+
+	atomic_store(&s->tid, gettid());
+	s->seen = *s->p;
+	return NULL;
+}
+
+/* A fault that meets a full budget waits for an unpin, then is served. */
+static void test_fault_waits_for_unpin(void)
+{
+	struct gmap_open_opts o = opts_of(16, 0, GMAP_AROUND_FORWARD);
+	struct sleeper s = { 0 };
+	struct gmap_stats st;
+	struct t_fx fx;
+	pthread_t th;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 0, 16, 0, NULL), 0);
+	s.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 40) + 7;
+	pthread_create(&th, NULL, sleeper_main, &s);
+	CU_ASSERT_FATAL(T_WAIT_UNTIL(blocked_in_fault(atomic_load(&s.tid)), 10));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 0, 1), 0);
+	CU_ASSERT_EQUAL(t_join_within(th, 10), 0);
+	CU_ASSERT_EQUAL(s.seen, t_sig(40, 7));
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.bad_grants, 0);
+	t_teardown(&fx);
+}
+
+static bool mapped(struct t_fx *fx, uint32_t ref)
+{
+	return t_ref(fx, ref).maps_now == 1;
+}
+
+/* Fault-around maps the untouched neighbours and stops where it must. */
+static void test_fault_around(void)
+{
+	struct gmap_open_opts o = opts_of(0, 8, GMAP_AROUND_FORWARD);
+	struct gmap_stats st, st2;
+	struct t_fx fx;
+	volatile uint64_t *p;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 20), 0);    /* a hole   */
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 50), 0);
+	CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, 50, 50, T_SELF, 1), 0); /* r/o */
+	/* Forward from 14: 14..19, stopped by the ungranted 20. */
+	p = gmap_ref_ptr(fx.w, 14);
+	CU_ASSERT_EQUAL(p[0], t_sig(14, 0));
+	for (uint32_t r = 14; r < 20; r++)
+		CU_ASSERT(mapped(&fx, r));
+	CU_ASSERT(!mapped(&fx, 20));
+	CU_ASSERT(!mapped(&fx, 21));
+	CU_ASSERT(!mapped(&fx, 13));
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.around_runs, 1);
+	CU_ASSERT_EQUAL(st.around_pages, 5);
+	/* The neighbours are there without a fault, with the guest's data. */
+	p = gmap_ref_ptr(fx.w, 19);
+	CU_ASSERT_EQUAL(p[9], t_sig(19, 9));
+	p[10] = 0x1919;
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 19, 10), 0x1919);
+	gmap_stats(fx.w, &st2);
+	CU_ASSERT_EQUAL(st2.faults, st.faults);
+	/* A writable run stops before a read-only grant: 48, 49. */
+	p = gmap_ref_ptr(fx.w, 48);
+	CU_ASSERT_EQUAL(p[0], t_sig(48, 0));
+	CU_ASSERT(mapped(&fx, 49));
+	CU_ASSERT(!mapped(&fx, 50));
+	CU_ASSERT(!mapped(&fx, 51));
+	/* Nothing was poisoned or logged for the neighbours that failed. */
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.bad_grants, 0);
+	CU_ASSERT(!t_log_has("cannot map"));
+	/* ...and the read-only grant maps on its own touch. */
+	p = gmap_ref_ptr(fx.w, 50);
+	CU_ASSERT_EQUAL(p[3], t_sig(50, 3));
+	t_teardown(&fx);
+
+	/* Backward from 30: 23..30.  Both ways from 40, 5 pages: 38..42. */
+	o = opts_of(0, 8, GMAP_AROUND_BACKWARD);
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 30))[0], t_sig(30, 0));
+	for (uint32_t r = 23; r <= 30; r++)
+		CU_ASSERT(mapped(&fx, r));
+	CU_ASSERT(!mapped(&fx, 22));
+	CU_ASSERT(!mapped(&fx, 31));
+	t_teardown(&fx);
+	o = opts_of(0, 5, GMAP_AROUND_BOTH);
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 40))[0], t_sig(40, 0));
+	for (uint32_t r = 38; r <= 42; r++)
+		CU_ASSERT(mapped(&fx, r));
+	CU_ASSERT(!mapped(&fx, 37));
+	CU_ASSERT(!mapped(&fx, 43));
+	/* At the window's first ref, "both" goes on forward only. */
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 0))[0], t_sig(0, 0));
+	for (uint32_t r = 0; r <= 4; r++)
+		CU_ASSERT(mapped(&fx, r));
+	CU_ASSERT(!mapped(&fx, 5));
+	t_teardown(&fx);
+}
+
+/* Bad settings are refused by name; good ones take effect. */
+static void test_settings(void)
+{
+	struct gmap_open_opts o = opts_of(0, 0, GMAP_AROUND_FORWARD);
+	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 4, 4);
+	struct gmap_window *w;
+	struct gmap_stats st;
+
+	CU_ASSERT_FATAL(d != NULL);
+	setenv("GMAP_MAX_MAPPED", "12abc", 1);
+	t_log_clear();
+	errno = 0;
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT(t_log_has("GMAP_MAX_MAPPED='12abc' is not valid: expected a number from 1"));
+	setenv("GMAP_MAX_MAPPED", "0", 1);
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("GMAP_MAX_MAPPED='0' is not valid"));
+	unsetenv("GMAP_MAX_MAPPED");
+	setenv("GMAP_FAULT_AROUND", "257", 1);
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("GMAP_FAULT_AROUND='257' is not valid: expected a number from 0 to 256"));
+	unsetenv("GMAP_FAULT_AROUND");
+	o.fault_around = 300;
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("fault_around 300 is too many"));
+	o.fault_around = 0;
+	o.fault_around_dir = (enum gmap_around_dir)9;
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("fault_around_dir 9 is not a gmap_around_dir"));
+	/* The variable overrides the option; the default is derived. */
+	o = opts_of(100, 0, GMAP_AROUND_FORWARD);
+	setenv("GMAP_MAX_MAPPED", "32", 1);
+	w = gmap_open(T_DOMID, &o);
+	unsetenv("GMAP_MAX_MAPPED");
+	CU_ASSERT_FATAL(w != NULL);
+	gmap_stats(w, &st);
+	CU_ASSERT_EQUAL(st.max_mapped, 32);
+	gmap_close(w);
+	o = opts_of(0, 0, GMAP_AROUND_FORWARD);
+	o.nr_refs = 1u << 20;
+	w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_FATAL(w != NULL);
+	gmap_stats(w, &st);
+	/* At most 3/8 of vm.max_map_count, and some thousands on any
+	 * usual system (the default count is 65530). */
+	printf("\n    default budget: %llu mapped grants ",
+	       (unsigned long long)st.max_mapped);
+	CU_ASSERT(st.max_mapped >= 1000);
+	CU_ASSERT(st.max_mapped < (1u << 20));
+	gmap_close(w);
+	gmap_sim_domain_destroy(d);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "4 threads through a budget of 64: bounded, nothing lost", test_budget_bounds },
+		{ "budget all pinned: ENOSPC for a pin, SIGSEGV for a fault", test_all_pinned },
+		{ "a fault waits for an unpin when the budget is full", test_fault_waits_for_unpin },
+		{ "fault-around: forward, backward, both; stops at holes and r/o", test_fault_around },
+		{ "settings: bad values refused by name", test_settings },
+		{ NULL, NULL },
+	};
+	return t_main("evict", cases);
+}
