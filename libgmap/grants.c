@@ -307,14 +307,16 @@ static int64_t around_next(struct gmap_window *w, uint32_t ref, unsigned int *fw
 
 /*
  * Fault-around: after the fault on @ref was served, map up to
- * w->around - 1 of its neighbours that are untouched (EMPTY), with the
- * same writability (@ro), in one pass of this handler: one round trip for
- * the whole run instead of one per page.  A side stops at the first
- * neighbour that is not EMPTY, cannot be mapped so (not granted, read-only
- * when we map writable, ...) or does not fit the budget without waiting;
- * nothing is poisoned or logged for it.  One wake covers the run.
+ * w->around - 1 of its neighbours that are untouched (EMPTY), writable, in
+ * one pass of this handler: one round trip for the whole run instead of
+ * one per page.  Always writable, even next to a read-only grant: a
+ * writable grant mapped read-only would refuse the writes it allows.  A
+ * side stops at the first neighbour that is not EMPTY, cannot be mapped
+ * writable (not granted, read-only, ...) or does not fit the budget
+ * without waiting; nothing is poisoned or logged for it.  One wake covers
+ * the run.
  */
-static void fault_around(struct gmap_window *w, uint32_t ref, uint32_t ro)
+static void fault_around(struct gmap_window *w, uint32_t ref)
 {
 	unsigned int fwd = 0, back = 0, done = 0;
 	bool fwd_ok = true, back_ok = true, went_fwd = true;
@@ -345,7 +347,7 @@ static void fault_around(struct gmap_window *w, uint32_t ref, uint32_t ro)
 			ok = false;
 		}
 		if (ok && w->be->map(w, (uint32_t)n, 1, gmap_addr_of(w, (uint32_t)n),
-				     !ro, &cookie, &st) < 0) {
+				     true, &cookie, &st) < 0) {
 			atomic_fetch_add(&w->c.map_failures, 1);
 			gmap_budget_put(w);
 			pthread_mutex_lock(&w->lock);
@@ -363,7 +365,7 @@ static void fault_around(struct gmap_window *w, uint32_t ref, uint32_t ro)
 		}
 		atomic_fetch_add(&w->c.maps, 1);
 		pthread_mutex_lock(&w->lock);
-		set_mapped(w, (uint32_t)n, g, ro, cookie);
+		set_mapped(w, (uint32_t)n, g, 0, cookie);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		done++;
@@ -535,7 +537,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		return rc;
 	}
 	if (w->around > 1)
-		fault_around(w, ref, ro);
+		fault_around(w, ref);
 	else
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 	return 0;

@@ -22,6 +22,8 @@ expect_ok "seq, 2 handlers" -t 3 -P seq -p 1024 -n 50000 -H 2
 expect_ok "stride, writes only" -t 2 -P stride --stride 33 -m write -p 1024 -n 30000
 expect_ok "hot set, churn" -t 2 -c 1 -P hot --hot 5:95 -p 1024 -d 1
 expect_ok "runs, all by the kernel" -t 2 -P runs --run 8 -k 100 -p 512 -n 20000
+expect_ok "churn and eviction: budget 256, fault-around 8" -t 4 -c 2 --ro-pct 10 -p 2048 --max-mapped 256 --fault-around 8 -d 2
+expect_ok "random order over a spread window, budget 128" -t 2 -P shuffle --spread 3 -p 4096 --max-mapped 128 -n 20000
 expect_ok "unpin keeps, polling handler" -t 2 -c 1 --keep --spin 50 -p 512 -d 1
 
 # Every access was verified and counted: accesses = reads + writes.

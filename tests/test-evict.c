@@ -268,9 +268,21 @@ static void test_fault_around(void)
 	gmap_stats(fx.w, &st);
 	CU_ASSERT_EQUAL(st.bad_grants, 0);
 	CU_ASSERT(!t_log_has("cannot map"));
-	/* ...and the read-only grant maps on its own touch. */
+	/* ...and the read-only grant maps on its own touch; its writable
+	 * neighbours are mapped writable (a read-only map of a writable
+	 * grant would refuse writes the guest allows). */
 	p = gmap_ref_ptr(fx.w, 50);
 	CU_ASSERT_EQUAL(p[3], t_sig(50, 3));
+	CU_ASSERT(mapped(&fx, 51));
+	{
+		uint64_t seen;
+		void *addr;
+
+		CU_ASSERT_EQUAL(t_touch((volatile uint64_t *)gmap_ref_ptr(fx.w, 51) + 4,
+					1, 0x5151, &seen, &addr), 0);
+	}
+	CU_ASSERT_EQUAL(t_guest_word(&fx, 51, 4), 0x5151);
+	CU_ASSERT(t_ref(&fx, 51).flags & GTF_writing);
 	t_teardown(&fx);
 
 	/* Backward from 30: 23..30.  Both ways from 40, 5 pages: 38..42. */
