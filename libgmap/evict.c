@@ -95,13 +95,28 @@ static uint64_t default_budget(struct gmap_window *w)
 
 /* ---- the FIFO (window lock held) -------------------------------------- */
 
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Milliseconds since the window opened (wraps after 49 days, which only
+ * makes an idle grant look young once). */
+static uint32_t now_ms(struct gmap_evictor *ev)
+{
+	return (uint32_t)(mono_ms() - ev->t0_ms);
+}
+
 static int ring_push(struct gmap_window *w, uint32_t ref)
 {
 	struct gmap_evictor *ev = &w->ev;
 
 	if (ev->len == ev->cap) {
 		size_t ncap = ev->cap ? ev->cap * 2 : RING_MIN;
-		uint32_t *n = malloc(ncap * sizeof(*n));
+		struct gmap_fifo_entry *n = malloc(ncap * sizeof(*n));
 
 		if (!n)
 			return -1;
@@ -113,18 +128,26 @@ static int ring_push(struct gmap_window *w, uint32_t ref)
 		ev->cap = ncap;
 		ev->head = 0;
 	}
-	ev->ring[(ev->head + ev->len) % ev->cap] = ref;
+	ev->ring[(ev->head + ev->len) % ev->cap] =
+		(struct gmap_fifo_entry){ ref, ev->idle_ms ? now_ms(ev) : 0 };
 	ev->len++;
 	return 0;
 }
 
 static uint32_t ring_pop(struct gmap_evictor *ev)
 {
-	uint32_t ref = ev->ring[ev->head];
+	uint32_t ref = ev->ring[ev->head].ref;
 
 	ev->head = (ev->head + 1) % ev->cap;
 	ev->len--;
 	return ref;
+}
+
+/* Whether the oldest entry has been mapped for idle_ms. */
+static bool head_idle(struct gmap_evictor *ev)
+{
+	return ev->idle_ms && ev->len &&
+	       now_ms(ev) - ev->ring[ev->head].when >= ev->idle_ms;
 }
 
 /* A grant was just mapped: queue it for eviction, wake the evictor when
@@ -216,15 +239,19 @@ void gmap_budget_put(struct gmap_window *w)
 
 /* ---- the evictor thread ------------------------------------------------- */
 
-/* Take up to @max of the oldest unpinned mapped grants (BUSY, ours).
- * Window lock held. */
-static size_t pick(struct gmap_window *w, uint32_t *out, size_t max)
+/*
+ * Take up to @max of the oldest unpinned mapped grants (BUSY, ours): down
+ * to the low watermark, or with @idle those mapped for idle_ms.  Window
+ * lock held.
+ */
+static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
+		   bool idle)
 {
 	struct gmap_evictor *ev = &w->ev;
 	size_t n = 0, scan = ev->len;
 
 	while (n < max && scan-- > 0 &&
-	       atomic_load(&ev->taken) - n > ev->low) {
+	       (idle ? head_idle(ev) : atomic_load(&ev->taken) - n > ev->low)) {
 		uint32_t ref = ring_pop(ev);
 		struct gmap_grant *g = gmap_grant_get(w, ref, false);
 		uint32_t s;
@@ -246,6 +273,21 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max)
 	return n;
 }
 
+/* Wait on the evictor's condition variable for at most @ms. */
+static void nap(struct gmap_window *w, unsigned int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->ev.cv, &w->lock, &t);
+}
+
 static void *evictor_main(void *arg)
 {
 	struct gmap_window *w = arg;
@@ -254,25 +296,31 @@ static void *evictor_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	while (!atomic_load(&w->closing)) {
+		bool idle = false;
 		size_t n;
 
 		if (atomic_load(&ev->taken) < ev->high) {
-			pthread_cond_wait(&ev->cv, &w->lock);
-			continue;
+			if (!head_idle(ev)) {
+				/* With an idle timeout, look again at a
+				 * quarter of it (at most every second). */
+				if (ev->idle_ms)
+					nap(w, ev->idle_ms / 4 < 1000 ?
+					    ev->idle_ms / 4 + 1 : 1000);
+				else
+					pthread_cond_wait(&ev->cv, &w->lock);
+				continue;
+			}
+			idle = true;
 		}
-		n = pick(w, refs, EVICT_BATCH);
+		n = pick(w, refs, EVICT_BATCH, idle);
+		if (idle && n)
+			atomic_fetch_add(&w->c.idle_evictions, n);
+		if (n == 0 && idle)
+			continue;  /* the idle head was pinned: moved back */
 		if (n == 0) {
 			/* Everything mapped is pinned (or in flight): wait for
 			 * an unpin, a release or a map to change that. */
-			struct timespec t;
-
-			clock_gettime(CLOCK_MONOTONIC, &t);
-			t.tv_nsec += 20000000L;
-			if (t.tv_nsec >= 1000000000L) {
-				t.tv_sec++;
-				t.tv_nsec -= 1000000000L;
-			}
-			pthread_cond_timedwait(&ev->cv, &w->lock, &t);
+			nap(w, 20);
 			continue;
 		}
 		pthread_mutex_unlock(&w->lock);
@@ -283,13 +331,16 @@ static void *evictor_main(void *arg)
 	return NULL;
 }
 
-int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped)
+int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
+		     uint32_t idle_ms)
 {
 	struct gmap_evictor *ev = &w->ev;
 	pthread_condattr_t ca;
 	sigset_t all, old;
 	int rc;
 
+	ev->idle_ms = idle_ms;
+	ev->t0_ms = mono_ms();
 	ev->max_mapped = max_mapped ? max_mapped : default_budget(w);
 	/* Start evicting at 15/16 of the budget, stop at 7/8; a window
 	 * whose every ref fits never needs to. */

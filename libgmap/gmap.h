@@ -154,6 +154,16 @@ struct gmap_open_opts {
 	 */
 	unsigned int fault_around;
 	enum gmap_around_dir fault_around_dir;
+	/*
+	 * Idle timeout: unmap unpinned grants that have been mapped for this
+	 * many milliseconds, so that the guest can end access to buffers
+	 * the backend touched but no longer uses (0, the default: never;
+	 * up to 3600000; GMAP_IDLE_MS overrides it).  Age counts from the
+	 * map (or the last unpin seen by the evictor): libgmap cannot see
+	 * accesses to a mapped page, so a page in use is unmapped too and
+	 * faults back in on its next touch.
+	 */
+	unsigned int idle_ms;
 };
 
 /*
@@ -263,6 +273,7 @@ struct gmap_stats {
 	uint64_t pinned_now;    /* grants with at least one pin          */
 	uint64_t meta_bytes;    /* metadata memory in use                */
 	uint64_t evictions;     /* grants unmapped by the evictor        */
+	uint64_t idle_evictions; /* ... of them, for the idle timeout    */
 	uint64_t mapped_peak;   /* most grants mapped at once            */
 	uint64_t max_mapped;    /* the budget of mapped grants           */
 	uint64_t around_runs;   /* faults that mapped neighbours too     */

@@ -93,16 +93,24 @@ extern const struct gmap_backend_ops gmap_xen_ops;
 struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
-		evictions, mapped_peak, around_runs, around_pages;
+		evictions, idle_evictions, mapped_peak, around_runs,
+		around_pages;
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
+struct gmap_fifo_entry {
+	uint32_t ref;
+	uint32_t when;             /* ms since the window opened            */
+};
+
 struct gmap_evictor {
-	uint32_t *ring;            /* FIFO of refs in map order (lock held) */
+	struct gmap_fifo_entry *ring; /* FIFO in map order (lock held)      */
 	size_t cap, head, len;
 	uint64_t max_mapped;       /* the budget                           */
 	uint64_t high, low;        /* evict from high down to low          */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
+	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
+	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */
 	pthread_cond_t cv;         /* the evictor sleeps here              */
 	bool cv_ready, running;
 	pthread_t thread;
@@ -171,7 +179,8 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 }
 
 /* evict.c */
-int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped);
+int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
+		     uint32_t idle_ms);
 void gmap_evict_stop(struct gmap_window *w);
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
 int gmap_budget_take(struct gmap_window *w, bool wait);

@@ -90,6 +90,11 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->fault_around_dir);
 		return -1;
 	}
+	if (OPT_HAS(o, idle_ms) && o->idle_ms > 3600000) {
+		GMAP_ERR(w, "idle_ms %u is too long: expected 0 .. 3600000",
+			 o->idle_ms);
+		return -1;
+	}
 	if (OPT_HAS(o, max_mapped) && o->max_mapped > GMAP_MAX_REFS) {
 		GMAP_ERR(w, "max_mapped %llu is too large: expected 0 .. 2^32",
 			 (unsigned long long)o->max_mapped);
@@ -162,7 +167,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 {
 	static const struct gmap_open_opts defaults;
 	const struct gmap_open_opts *o = opts ? opts : &defaults;
-	uint64_t max_mapped, around;
+	uint64_t max_mapped, around, idle;
 	pthread_condattr_t ca;
 	struct gmap_window *w;
 	int e;
@@ -211,8 +216,10 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	around = OPT_HAS(o, fault_around) ? o->fault_around : 0;
 	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
 			GMAP_AROUND_FORWARD;
+	idle = OPT_HAS(o, idle_ms) ? o->idle_ms : 0;
 	if (env_num(w, "GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, &max_mapped) < 0 ||
-	    env_num(w, "GMAP_FAULT_AROUND", 0, 256, &around) < 0) {
+	    env_num(w, "GMAP_FAULT_AROUND", 0, 256, &around) < 0 ||
+	    env_num(w, "GMAP_IDLE_MS", 0, 3600000, &idle) < 0) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -238,7 +245,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
-	if (gmap_evict_start(w, max_mapped) < 0) {
+	if (gmap_evict_start(w, max_mapped, (uint32_t)idle) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot start the evictor thread");
 		goto fail;
 	}
@@ -386,6 +393,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
 	st->pinned_now = atomic_load(&c->pinned_now);
 	st->meta_bytes = atomic_load(&c->meta_bytes) + sizeof(*w);
 	st->evictions = atomic_load(&c->evictions);
+	st->idle_evictions = atomic_load(&c->idle_evictions);
 	st->mapped_peak = atomic_load(&c->mapped_peak);
 	st->max_mapped = w->ev.max_mapped;
 	st->around_runs = atomic_load(&c->around_runs);

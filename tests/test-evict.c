@@ -309,6 +309,53 @@ static void test_fault_around(void)
 	t_teardown(&fx);
 }
 
+static unsigned int live_maps(struct t_fx *fx)
+{
+	struct gmap_sim_domain_info di;
+
+	gmap_sim_domain_info(fx->d, &di);
+	return (unsigned int)di.maps_now;
+}
+
+/* The idle timeout hands untouched-but-mapped grants back to the guest;
+ * pinned ones stay. */
+static void test_idle_timeout(void)
+{
+	struct gmap_open_opts o = opts_of(0, 0, GMAP_AROUND_FORWARD);
+	struct gmap_stats st;
+	struct t_fx fx;
+
+	o.idle_ms = 100;
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 5, 1, 0, NULL), 0);
+	for (uint32_t r = 10; r < 20; r++)
+		CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, r))[1],
+				t_sig(r, 1));
+	CU_ASSERT_EQUAL(live_maps(&fx), 11);
+	/* The guest cannot take them back while they are mapped... */
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 12), -1);
+	/* ...and can once the timeout has passed (bounded wait). */
+	CU_ASSERT(T_WAIT_UNTIL(live_maps(&fx) == 1, 10));
+	gmap_stats(fx.w, &st);
+	CU_ASSERT_EQUAL(st.idle_evictions, 10);
+	CU_ASSERT_EQUAL(st.evictions, 10);
+	CU_ASSERT_EQUAL(t_ref(&fx, 5).maps_now, 1);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 12), 0);
+	/* A page the guest still grants faults back in, with its data. */
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 13))[2],
+			t_sig(13, 2));
+	CU_ASSERT_EQUAL(t_ref(&fx, 13).maps_total, 2);
+	t_teardown(&fx);
+
+	o.idle_ms = 3600001;
+	t_log_clear();
+	fx.d = gmap_sim_domain_create(T_DOMID, 4, 4);
+	CU_ASSERT_FATAL(fx.d != NULL);
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("idle_ms 3600001 is too long"));
+	gmap_sim_domain_destroy(fx.d);
+}
+
 /* Bad settings are refused by name; good ones take effect. */
 static void test_settings(void)
 {
@@ -374,6 +421,7 @@ int main(void)
 		{ "budget all pinned: ENOSPC for a pin, SIGSEGV for a fault", test_all_pinned },
 		{ "a fault waits for an unpin when the budget is full", test_fault_waits_for_unpin },
 		{ "fault-around: forward, backward, both; stops at holes and r/o", test_fault_around },
+		{ "idle timeout: unpinned grants go back to the guest", test_idle_timeout },
 		{ "settings: bad values refused by name", test_settings },
 		{ NULL, NULL },
 	};
