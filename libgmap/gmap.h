@@ -378,8 +378,10 @@ enum gmap_sim_inject {
 	GMAP_SIM_INJECT_WRONG_FRAME, /* maps succeed but place the frame
 				      * after the granted one (a broken
 				      * mapper, for checking checkers)   */
-	GMAP_SIM_INJECT_STALL,   /* maps take 2 s, then succeed (a stuck
-				  * backend, for checking watchdogs)     */
+	GMAP_SIM_INJECT_STALL,   /* maps wait until the injection is
+				  * cleared, at most 2 s, then go on (a
+				  * stuck backend, for watchdogs and for
+				  * ordering events in tests)            */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

@@ -81,11 +81,14 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		 * maps the next frame; the map itself succeeds. */
 		wrong = what == GMAP_SIM_INJECT_WRONG_FRAME;
 		if (what == GMAP_SIM_INJECT_STALL) {
-			struct timespec ts = { 2, 0 };
+			/* A stuck backend: until the injection is cleared
+			 * (so a test can order events), at most 2 s. */
+			struct timespec ms = { 0, 1000000 };
 
 			sim_active_unlock(a);
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-				;
+			for (int i = 0; i < 2000 && atomic_load(&a->inject_what) ==
+			     GMAP_SIM_INJECT_STALL; i++)
+				nanosleep(&ms, NULL);
 			sim_active_lock(a);
 		}
 	}

@@ -169,9 +169,9 @@ static void *sleeper_main(void *arg)
 /*
  * A fault message can be served after its thread stopped waiting: the
  * handler reads messages in batches, and while it serves the first of a
- * batch (here a map of ref 20 that takes 2 s), a pin of ref 30 wakes the
- * thread behind the second message, the unpin unmaps 30 and the guest ends
- * access.  When the handler reaches the stale message the map fails; that
+ * batch (here a map of ref 20 held by a stall injection), a pin of ref 30
+ * wakes the thread behind the second message, the unpin unmaps 30 and the
+ * guest ends access.  When the handler reaches the stale message the map fails; that
  * must not poison the page, or the next legitimate touch, after the guest
  * grants 30 again, would get SIGSEGV.
  */
@@ -186,7 +186,7 @@ static void test_stale_fault_message(void)
 	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
 	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 10, GMAP_SIM_INJECT_STALL, 1), 0);
 	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 20, GMAP_SIM_INJECT_STALL, 1), 0);
-	/* 1. The only handler is busy with ref 10 for 2 s... */
+	/* 1. The only handler is held in a map of ref 10... */
 	s0.p = gmap_ref_ptr(fx.w, 10);
 	pthread_create(&t0, NULL, sleeper_main, &s0);
 	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 1), 10));
@@ -197,7 +197,9 @@ static void test_stale_fault_message(void)
 	pthread_create(&tb, NULL, sleeper_main, &b);
 	CU_ASSERT_FATAL(T_WAIT_UNTIL(blocked_in_fault(atomic_load(&a.tid)) &&
 				     blocked_in_fault(atomic_load(&b.tid)), 10));
-	/* 3. The handler reads both and serves 20 (2 s more). */
+	/* 3. Released, it reads both messages and is held in the map of
+	 * 20. */
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 10, GMAP_SIM_INJECT_NONE, 0), 0);
 	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 2), 10));
 	CU_ASSERT_EQUAL(t_join_within(t0, 10), 0);
 	/* 4. Meanwhile the backend pins 30 (B wakes), unpins it, and the
@@ -207,7 +209,9 @@ static void test_stale_fault_message(void)
 	CU_ASSERT_EQUAL(b.seen, t_sig(30, 5));
 	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 30, 1), 0);
 	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 30), 0);
-	/* 5. The handler finishes 20, then serves B's stale message. */
+	/* 5. Released, the handler finishes 20, then serves B's stale
+	 * message. */
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 20, GMAP_SIM_INJECT_NONE, 0), 0);
 	CU_ASSERT_EQUAL(t_join_within(ta, 10), 0);
 	CU_ASSERT_EQUAL(a.seen, t_sig(20, 0));
 	CU_ASSERT(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 3 &&
