@@ -105,7 +105,7 @@ static void sim_close(struct gmap_window *w)
 }
 
 static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *cookie, int16_t *status)
+		   void *addr, bool writable, int16_t *status)
 {
 	struct sim_priv *p = w->be_priv;
 	uint32_t i, frame;
@@ -138,7 +138,6 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 			goto undo;
 		}
 	}
-	*cookie = writable;
 	*status = GNTST_okay;
 	return 0;
 undo:
@@ -153,13 +152,13 @@ undo:
 }
 
 static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
-		     uint64_t cookie)
+		     bool writable)
 {
 	struct sim_priv *p = w->be_priv;
 	uint32_t i;
 
 	for (i = 0; i < count; i++)
-		sim_hv_unmap(p->ctl, ref + i, (int)cookie);
+		sim_hv_unmap(p->ctl, ref + i, writable);
 	return 0;
 }
 

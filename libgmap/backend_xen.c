@@ -10,6 +10,7 @@
  * run.  The mmap is where the hypervisor map happens (and fails).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -24,10 +25,89 @@
 
 #define GNTDEV_PATH "/dev/xen/gntdev"
 
+/*
+ * gntdev's index of each live map, by its first ref: what the unmap ioctl
+ * needs.  Kept here, not in the core's per-grant word: only mapped grants
+ * (at most the window's budget) have one.  Open addressing with linear
+ * probing and backward-shift deletion, under its own lock.
+ */
+struct index_slot {
+	uint32_t ref;
+	uint32_t used;
+	uint64_t index;
+};
+
 struct xen_priv {
 	xengnttab_handle *xgt;
 	int fd;
+	pthread_mutex_t lock;
+	struct index_slot *slots;
+	size_t cap, len;          /* cap: a power of two, or 0 */
 };
+
+static size_t slot_of(uint32_t ref, size_t cap)
+{
+	return (size_t)((ref * 2654435761u) & (cap - 1));
+}
+
+static int index_put(struct gmap_window *w, struct xen_priv *p, uint32_t ref,
+		     uint64_t index)
+{
+	size_t i;
+
+	if ((p->len + 1) * 2 > p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 256;
+		struct index_slot *n = calloc(ncap, sizeof(*n));
+
+		if (!n)
+			return -1;
+		for (size_t k = 0; k < p->cap; k++) {
+			if (!p->slots[k].used)
+				continue;
+			for (i = slot_of(p->slots[k].ref, ncap); n[i].used;
+			     i = (i + 1) & (ncap - 1))
+				;
+			n[i] = p->slots[k];
+		}
+		atomic_fetch_add(&w->c.meta_bytes, (ncap - p->cap) * sizeof(*n));
+		free(p->slots);
+		p->slots = n;
+		p->cap = ncap;
+	}
+	for (i = slot_of(ref, p->cap); p->slots[i].used; i = (i + 1) & (p->cap - 1))
+		;
+	p->slots[i] = (struct index_slot){ ref, 1, index };
+	p->len++;
+	return 0;
+}
+
+/* Remove @ref's entry; its index in *@index.  -1 if there is none. */
+static int index_take(struct xen_priv *p, uint32_t ref, uint64_t *index)
+{
+	size_t i, j, k, mask = p->cap - 1;
+
+	if (!p->cap)
+		return -1;
+	for (i = slot_of(ref, p->cap); p->slots[i].used; i = (i + 1) & mask)
+		if (p->slots[i].ref == ref)
+			break;
+	if (!p->slots[i].used)
+		return -1;
+	*index = p->slots[i].index;
+	p->slots[i].used = 0;
+	p->len--;
+	/* Backward shift: move later entries of the probe run into the hole
+	 * when their home slot is not between the hole and them. */
+	for (j = (i + 1) & mask; p->slots[j].used; j = (j + 1) & mask) {
+		k = slot_of(p->slots[j].ref, p->cap);
+		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
+			p->slots[i] = p->slots[j];
+			p->slots[j].used = 0;
+			i = j;
+		}
+	}
+	return 0;
+}
 
 static int xen_open(struct gmap_window *w)
 {
@@ -49,6 +129,7 @@ static int xen_open(struct gmap_window *w)
 		return -1;
 	}
 	p->fd = xengnttab_fd(p->xgt);
+	pthread_mutex_init(&p->lock, NULL);
 	w->be_priv = p;
 	return 0;
 }
@@ -60,6 +141,8 @@ static void xen_close(struct gmap_window *w)
 	if (!p)
 		return;
 	xengnttab_close(p->xgt);
+	pthread_mutex_destroy(&p->lock);
+	free(p->slots);
 	free(p);
 	w->be_priv = NULL;
 }
@@ -91,7 +174,7 @@ static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
 }
 
 static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *cookie, int16_t *status)
+		   void *addr, bool writable, int16_t *status)
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_map_grant_ref *op;
@@ -135,21 +218,48 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 		return -1;
 	}
-	*cookie = op->index;
+	pthread_mutex_lock(&p->lock);
+	e = index_put(w, p, ref, op->index);
+	pthread_mutex_unlock(&p->lock);
+	if (e < 0) {
+		/* Cannot remember the index: undo the map rather than leak it. */
+		gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT, PROT_NONE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+			      MAP_NORESERVE, -1, 0);
+		memset(&unop, 0, sizeof(unop));
+		unop.index = op->index;
+		unop.count = count;
+		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		free(op);
+		*status = GMAP_ST_NOMEM;
+		errno = ENOMEM;
+		return -1;
+	}
 	*status = GNTST_okay;
 	free(op);
 	return 0;
 }
 
 static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
-		     uint64_t cookie)
+		     bool writable)
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_unmap_grant_ref unop;
+	uint64_t index;
+	int rc;
 
-	(void)ref;
+	(void)writable;
+	pthread_mutex_lock(&p->lock);
+	rc = index_take(p, ref, &index);
+	pthread_mutex_unlock(&p->lock);
+	if (rc < 0) {
+		GMAP_ERR(w, "xen backend: unmap of d%u ref %u, which has no "
+			 "gntdev map", w->domid, ref);
+		errno = EINVAL;
+		return -1;
+	}
 	memset(&unop, 0, sizeof(unop));
-	unop.index = cookie;
+	unop.index = index;
 	unop.count = count;
 	/* The VMA is already gone (the core replaced it), so the kernel has
 	 * unmapped the grants; this frees the index and its grant handles. */
@@ -158,7 +268,7 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 
 		GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u ref %u "
 			 "(index %#llx) failed", w->domid, ref,
-			 (unsigned long long)cookie);
+			 (unsigned long long)index);
 		errno = e;
 		return -1;
 	}

@@ -93,6 +93,8 @@ static uint64_t default_budget(struct gmap_window *w)
 	return b;
 }
 
+static int thread_start(struct gmap_window *w);
+
 /* ---- the FIFO (window lock held) -------------------------------------- */
 
 static uint64_t mono_ms(void)
@@ -165,8 +167,13 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 		atomic_fetch_or(&g->state, GS_QUEUED);
 	/* Without a FIFO entry (no memory) the grant is never evicted; it
 	 * is still released, unpinned and closed as usual. */
-	if (atomic_load(&ev->taken) >= ev->high)
+	if (atomic_load(&ev->taken) >= ev->high) {
+		/* If the thread cannot start, maps wait for a slot in vain
+		 * and then fail with GMAP_ST_BUDGET: nothing hangs. */
+		if (!ev->running && !atomic_load(&w->closing))
+			thread_start(w);
 		pthread_cond_signal(&ev->cv);
+	}
 }
 
 /* ---- budget slots ------------------------------------------------------ */
@@ -216,6 +223,8 @@ int gmap_budget_take(struct gmap_window *w, bool wait)
 		if (atomic_load(&w->closing) || now.tv_sec > until.tv_sec ||
 		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
 			break;
+		if (!ev->running)
+			thread_start(w);
 		pthread_cond_signal(&ev->cv);
 		/* Woken by the evictor's broadcast; the timeout only bounds a
 		 * wait in which nothing at all changes. */
@@ -261,7 +270,7 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 		s = atomic_fetch_and(&g->state, ~GS_QUEUED);
 		if (gs_state(s) != GS_MAPPED)
 			continue;           /* unmapped since: drop it */
-		if (g->pins) {
+		if (gs_pins(s)) {
 			/* In use: back to the tail. */
 			if (ring_push(w, ref) == 0)
 				atomic_fetch_or(&g->state, GS_QUEUED);
@@ -331,13 +340,35 @@ static void *evictor_main(void *arg)
 	return NULL;
 }
 
+/* Start the evictor thread (window lock held, or not yet shared). */
+static int thread_start(struct gmap_window *w)
+{
+	struct gmap_evictor *ev = &w->ev;
+	sigset_t all, old;
+	char name[16];
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ev->thread, NULL, evictor_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		GMAP_LOG(w, XTL_ERROR, rc, "d%u: cannot start the evictor "
+			 "thread", w->domid);
+		errno = rc;
+		return -1;
+	}
+	ev->running = true;
+	snprintf(name, sizeof(name), "gmap-d%u-evict", w->domid);
+	pthread_setname_np(ev->thread, name);
+	return 0;
+}
+
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 		     uint32_t idle_ms)
 {
 	struct gmap_evictor *ev = &w->ev;
 	pthread_condattr_t ca;
-	sigset_t all, old;
-	int rc;
 
 	ev->idle_ms = idle_ms;
 	ev->t0_ms = mono_ms();
@@ -355,21 +386,10 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	pthread_cond_init(&ev->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	ev->cv_ready = true;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&ev->thread, NULL, evictor_main, w);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc) {
-		errno = rc;
+	/* Most windows never come near their budget: the thread starts
+	 * when first needed, unless the idle timeout needs it from now. */
+	if (ev->idle_ms && thread_start(w) < 0)
 		return -1;
-	}
-	ev->running = true;
-	{
-		char name[16];
-
-		snprintf(name, sizeof(name), "gmap-d%u-evict", w->domid);
-		pthread_setname_np(ev->thread, name);
-	}
 	if (ev->high == UINT64_MAX)
 		GMAP_LOG(w, XTL_INFO, -1, "d%u: budget %llu mapped grants: the "
 			 "whole window, no eviction", w->domid,

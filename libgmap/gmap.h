@@ -274,6 +274,10 @@ struct gmap_stats {
 	uint64_t meta_bytes;    /* metadata memory in use                */
 	uint64_t evictions;     /* grants unmapped by the evictor        */
 	uint64_t idle_evictions; /* ... of them, for the idle timeout    */
+	/* Grants being evicted at this moment (counted in evictions once
+	 * their pages are armed again).  While a page is evicted a system
+	 * call copying to or from it fails with EFAULT: see gmap_release. */
+	uint64_t evicting_now;
 	uint64_t mapped_peak;   /* most grants mapped at once            */
 	uint64_t max_mapped;    /* the budget of mapped grants           */
 	uint64_t around_runs;   /* faults that mapped neighbours too     */
@@ -379,7 +383,7 @@ enum gmap_sim_inject {
 				      * after the granted one (a broken
 				      * mapper, for checking checkers)   */
 	GMAP_SIM_INJECT_STALL,   /* maps wait until the injection is
-				  * cleared, at most 2 s, then go on (a
+				  * cleared, at most 10 s, then go on (a
 				  * stuck backend, for watchdogs and for
 				  * ordering events in tests)            */
 };

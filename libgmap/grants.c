@@ -49,16 +49,25 @@ int gmap_grants_init(struct gmap_window *w)
 void gmap_grants_teardown(struct gmap_window *w)
 {
 	size_t i, n = w->dir_len / sizeof(w->dir[0]);
-	unsigned char vec;
+	unsigned char vec[256];
 	uint32_t j;
 
 	if (!w->dir)
 		return;
 	for (i = 0; i < n; i += DIR_PAGE_SLOTS) {
 		/* Skip directory pages never touched (mincore says absent)
-		 * instead of reading 64 MiB of zeros. */
-		if (mincore((char *)w->dir + i * sizeof(w->dir[0]), 4096, &vec) == 0 &&
-		    !(vec & 1))
+		 * instead of reading 512 MiB of zeros; asked 256 pages at a
+		 * time. */
+		size_t pg = i / DIR_PAGE_SLOTS;
+
+		if (pg % 256 == 0) {
+			size_t left = w->dir_len / 4096 - pg;
+
+			if (mincore((char *)w->dir + pg * 4096,
+				    (left < 256 ? left : 256) * 4096, vec) < 0)
+				memset(vec, 1, sizeof(vec));
+		}
+		if (!(vec[pg % 256] & 1))
 			continue;
 		for (size_t k = i; k < i + DIR_PAGE_SLOTS && k < n; k++) {
 			struct gmap_grant *leaf = atomic_load(&w->dir[k]);
@@ -70,7 +79,7 @@ void gmap_grants_teardown(struct gmap_window *w)
 
 				if (gs_state(s) == GS_MAPPED)
 					w->be->unmap(w, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
-						     1, leaf[j].cookie);
+						     1, !(s & GS_RO));
 			}
 			free(leaf);
 		}
@@ -140,14 +149,14 @@ static void sleep_ms(unsigned int ms)
 
 /* One backend map, retrying GNTST_eagain within a bounded time. */
 static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
-		     uint64_t *cookie, int16_t *st)
+		     int16_t *st)
 {
 	unsigned int delay = 1, spent = 0;
 	int rc;
 
 	for (;;) {
 		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
-				cookie, st);
+				st);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
 		    atomic_load(&w->closing))
 			break;
@@ -170,16 +179,16 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
  * error" for a write map of a read-only grant and gives us no other hint.
  */
 static int map_owned(struct gmap_window *w, uint32_t ref, bool need_write,
-		     uint32_t *ro, uint64_t *cookie, int16_t *st)
+		     uint32_t *ro, int16_t *st)
 {
-	int rc = map_retry(w, ref, true, cookie, st);
+	int rc = map_retry(w, ref, true, st);
 
 	*ro = 0;
 	if (rc < 0 && !need_write &&
 	    (*st == GNTST_general_error || *st == GNTST_permission_denied)) {
 		int16_t st2;
 
-		rc = map_retry(w, ref, false, cookie, &st2);
+		rc = map_retry(w, ref, false, &st2);
 		if (rc == 0) {
 			*ro = GS_RO;
 			*st = st2;
@@ -193,7 +202,7 @@ static int map_owned(struct gmap_window *w, uint32_t ref, bool need_write,
  * evictor if @wait), give it back if the map fails.
  */
 static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
-			bool wait, uint32_t *ro, uint64_t *cookie, int16_t *st)
+			bool wait, uint32_t *ro, int16_t *st)
 {
 	int e;
 
@@ -203,7 +212,7 @@ static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
 		errno = ENOSPC;
 		return -1;
 	}
-	if (map_owned(w, ref, need_write, ro, cookie, st) == 0)
+	if (map_owned(w, ref, need_write, ro, st) == 0)
 		return 0;
 	e = errno;
 	gmap_budget_put(w);
@@ -213,9 +222,8 @@ static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
 
 /* A grant we own was mapped: publish it.  Window lock held. */
 static void set_mapped(struct gmap_window *w, uint32_t ref,
-		       struct gmap_grant *g, uint32_t ro, uint64_t cookie)
+		       struct gmap_grant *g, uint32_t ro)
 {
-	g->cookie = cookie;
 	set_state(g, GS_MAPPED, ro, 0);
 	atomic_fetch_add(&w->c.mapped_now, 1);
 	gmap_evict_queue(w, ref, g);
@@ -237,7 +245,7 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 			 w->domid, ref, addr);
 		return GS_MAPPED;
 	}
-	w->be->unmap(w, ref, 1, g->cookie);
+	w->be->unmap(w, ref, 1, !(atomic_load(&g->state) & GS_RO));
 	atomic_fetch_add(&w->c.unmaps, 1);
 	atomic_fetch_sub(&w->c.mapped_now, 1);
 	/* The slot is given back once the page is an armed placeholder
@@ -249,7 +257,6 @@ static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
 			 "the page stays inaccessible", w->domid, ref, addr);
 		*status = GMAP_ST_BACKEND;
-		g->cookie = (uint64_t)errno;
 		return GS_BAD;
 	}
 	return GS_EMPTY;
@@ -326,7 +333,6 @@ static void fault_around(struct gmap_window *w, uint32_t ref)
 		int64_t n = around_next(w, ref, &fwd, &back, &fwd_ok, &back_ok,
 					&went_fwd);
 		struct gmap_grant *g;
-		uint64_t cookie = 0;
 		int16_t st = 0;
 		bool ok;
 
@@ -347,7 +353,7 @@ static void fault_around(struct gmap_window *w, uint32_t ref)
 			ok = false;
 		}
 		if (ok && w->be->map(w, (uint32_t)n, 1, gmap_addr_of(w, (uint32_t)n),
-				     true, &cookie, &st) < 0) {
+				     true, &st) < 0) {
 			atomic_fetch_add(&w->c.map_failures, 1);
 			gmap_budget_put(w);
 			pthread_mutex_lock(&w->lock);
@@ -365,7 +371,7 @@ static void fault_around(struct gmap_window *w, uint32_t ref)
 		}
 		atomic_fetch_add(&w->c.maps, 1);
 		pthread_mutex_lock(&w->lock);
-		set_mapped(w, (uint32_t)n, g, 0, cookie);
+		set_mapped(w, (uint32_t)n, g, 0);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		done++;
@@ -408,6 +414,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 		for (k = i + 1; k < n && refs[k] == refs[k - 1] + 1; k++)
 			;
 		len = (k - i) << GMAP_PAGE_SHIFT;
+		atomic_fetch_add(&w->c.evicting_now, k - i);
 		if (gmap_poison(w, addr, len) < 0) {
 			GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: cannot "
 				 "evict %p", w->domid, refs[i], k - i, addr);
@@ -416,12 +423,13 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 			for (size_t j = i; j < k; j++) {
 				struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
 
-				w->be->unmap(w, refs[j], 1, g->cookie);
+				w->be->unmap(w, refs[j], 1,
+					     !(atomic_load(&g->state) & GS_RO));
 				atomic_fetch_add(&w->c.unmaps, 1);
 				atomic_fetch_sub(&w->c.mapped_now, 1);
 			}
-			atomic_fetch_add(&w->c.evictions, k - i);
 			rc = gmap_rearm_poisoned(w, addr, len);
+			atomic_fetch_add(&w->c.evictions, k - i);
 			/* Slots back once the run is armed again (see
 			 * unmap_owned()). */
 			for (size_t j = i; j < k; j++)
@@ -435,13 +443,12 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 				st = GMAP_ST_BACKEND;
 			}
 		}
+		atomic_fetch_sub(&w->c.evicting_now, k - i);
 		pthread_mutex_lock(&w->lock);
 		for (size_t j = i; j < k; j++) {
 			struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
 			uint32_t ro = atomic_load(&g->state) & GS_RO;
 
-			if (ns == GS_BAD)
-				g->cookie = EIO;
 			set_state(g, ns, ns == GS_MAPPED ? ro : 0, st);
 			if (ns == GS_MAPPED)
 				gmap_evict_queue(w, refs[j], g); /* try later */
@@ -460,7 +467,6 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 {
 	void *addr = gmap_addr_of(w, ref);
 	struct gmap_grant *g;
-	uint64_t cookie = 0;
 	uint32_t ro, s;
 	int16_t st = 0;
 	int rc, err;
@@ -489,7 +495,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	set_state(g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
-	rc = map_budgeted(w, ref, false, true, &ro, &cookie, &st);
+	rc = map_budgeted(w, ref, false, true, &ro, &st);
 	err = errno;
 	if (rc < 0 && !(s & GS_TRIED) && !atomic_load(&w->closing)) {
 		/*
@@ -522,9 +528,8 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 
 	pthread_mutex_lock(&w->lock);
 	if (rc == 0) {
-		set_mapped(w, ref, g, ro, cookie);
+		set_mapped(w, ref, g, ro);
 	} else {
-		g->cookie = (uint64_t)err;
 		set_state(g, GS_BAD, 0, st);
 		atomic_fetch_add(&w->c.bad_grants, 1);
 	}
@@ -575,7 +580,6 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 {
 	struct gmap_grant *g;
 	uint32_t prev, ro;
-	uint64_t cookie = 0;
 	int rc;
 
 	*st = 0;
@@ -596,12 +600,18 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 			errno = EACCES;
 			return -1;
 		}
+		if (pin && gs_pins(prev) == GS_PINS_MAX) {
+			pthread_mutex_unlock(&w->lock);
+			*st = 0;
+			errno = EOVERFLOW;
+			return -1;
+		}
 		goto held;
 	}
 	set_state(g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
-	rc = map_budgeted(w, ref, write, true, &ro, &cookie, st);
+	rc = map_budgeted(w, ref, write, true, &ro, st);
 
 	pthread_mutex_lock(&w->lock);
 	if (rc < 0) {
@@ -617,14 +627,14 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 		errno = e;
 		return -1;
 	}
-	set_mapped(w, ref, g, ro, cookie);
+	set_mapped(w, ref, g, ro);
 	pthread_cond_broadcast(&w->cv);
 	/* Threads may be waiting on a fault here; the map did not wake
 	 * them. */
 	gmap_uffd_wake(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
 held:
 	if (pin) {
-		if (g->pins++ == 0)
+		if (gs_pins(atomic_fetch_add(&g->state, GS_PIN_ONE)) == 0)
 			atomic_fetch_add(&w->c.pinned_now, 1);
 		atomic_fetch_add(&w->c.pins, 1);
 	}
@@ -716,7 +726,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 	for (i = 0; i < count; i++) {
 		g = gmap_grant_get(w, ref + i, false);
 		if (!g || gs_state(atomic_load(&g->state)) != GS_MAPPED ||
-		    g->pins == 0) {
+		    gs_pins(atomic_load(&g->state)) == 0) {
 			pthread_mutex_unlock(&w->lock);
 			free(last);
 			GMAP_ERR(w, "d%u: unpin of ref %u, which is not pinned "
@@ -729,7 +739,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 	for (i = 0; i < count; i++) {
 		g = gmap_grant_get(w, ref + i, false);
 		atomic_fetch_add(&w->c.unpins, 1);
-		if (--g->pins == 0) {
+		if (gs_pins(atomic_fetch_sub(&g->state, GS_PIN_ONE)) == 1) {
 			atomic_fetch_sub(&w->c.pinned_now, 1);
 			if (w->unpin_keep)
 				continue;  /* stays mapped, like a touch */
@@ -781,7 +791,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		g = gmap_grant_get(w, (uint32_t)r, false);
 		wait_not_busy(w, g);
 		s = atomic_load(&g->state);
-		if (!((gs_state(s) == GS_MAPPED && g->pins == 0) ||
+		if (!((gs_state(s) == GS_MAPPED && gs_pins(s) == 0) ||
 		      gs_state(s) == GS_BAD)) {
 			pthread_mutex_unlock(&w->lock);
 			continue;

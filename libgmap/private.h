@@ -18,7 +18,8 @@
 
 /* ---- per-grant state ---------------------------------------------------
  *
- * One 32-bit state word per grant, read lock-free (also from the SIGSEGV
+ * One 32-bit state word per grant, and nothing else (4 bytes of metadata
+ * per grant in a touched leaf), read lock-free (also from the SIGSEGV
  * handler) and changed under the window lock:
  *   bits 0-1  GS_EMPTY | GS_BUSY | GS_MAPPED | GS_BAD
  *   bit  2    GS_RO: mapped read-only
@@ -26,7 +27,9 @@
  *             gmap_grant_fault: a second failure in a row poisons)
  *   bit  4    GS_QUEUED: the ref is in the evictor's FIFO; kept across
  *             state changes, changed only by evict.c
- *   bits 16-31 the backend status (int16) that made a BAD page bad
+ *   bits 5-31 MAPPED: the pin count (gmap_pin), up to 2^27 - 1
+ *   bits 16-31 BAD: the backend status (int16) that made the page bad
+ *             (a BAD page has no pins, a MAPPED one no status)
  * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
  * lock dropped; everyone else waits on the window's condition variable (or,
  * in the signal handler, spins until the state moves on).
@@ -50,14 +53,16 @@ enum {
 
 struct gmap_grant {
 	_Atomic uint32_t state;
-	uint32_t pins;     /* explicit pins (gmap_pin)                     */
-	uint64_t cookie;   /* backend's handle of the mapping; for BAD: errno */
 };
+
+#define GS_PINS_SHIFT 5
+#define GS_PIN_ONE (1u << GS_PINS_SHIFT)
+#define GS_PINS_MAX ((1u << (32 - GS_PINS_SHIFT)) - 1)
 
 /* Grants live in leaves of 2^GMAP_LEAF_SHIFT, found through a directory
  * that is reserved for the whole window but populated lazily (untouched
  * directory pages cost no memory). */
-#define GMAP_LEAF_SHIFT 9
+#define GMAP_LEAF_SHIFT 6
 #define GMAP_LEAF_REFS (1u << GMAP_LEAF_SHIFT)
 
 /* ---- backends ---------------------------------------------------------- */
@@ -68,19 +73,20 @@ struct gmap_backend_ops {
 	void (*close)(struct gmap_window *w);
 	/*
 	 * Map @count grants from @ref at @addr (MAP_FIXED, replacing the
-	 * placeholder), writable or read-only.  On success store the handle
-	 * that unmap needs in *@cookie and return 0.  On failure return -1
-	 * with errno set and *@status the GNTST_* status (or GMAP_ST_*).
+	 * placeholder), writable or read-only, and return 0; whatever the
+	 * unmap needs (gntdev's index) the backend keeps itself, so that the
+	 * core's state stays one word per grant.  On failure return -1 with
+	 * errno set and *@status the GNTST_* status (or GMAP_ST_*).
 	 */
 	int (*map)(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *cookie,
-		   int16_t *status);
+		   void *addr, bool writable, int16_t *status);
 	/*
-	 * Release grants whose pages were already replaced in the address
-	 * space by the core (so nothing of them is mapped here any more).
+	 * Release grants, mapped as @writable, whose pages were already
+	 * replaced in the address space by the core (so nothing of them is
+	 * mapped here any more).
 	 */
 	int (*unmap)(struct gmap_window *w, uint32_t ref, uint32_t count,
-		     uint64_t cookie);
+		     bool writable);
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;
@@ -93,8 +99,8 @@ extern const struct gmap_backend_ops gmap_xen_ops;
 struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
-		evictions, idle_evictions, mapped_peak, around_runs,
-		around_pages;
+		evictions, idle_evictions, evicting_now, mapped_peak,
+		around_runs, around_pages;
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -169,6 +175,10 @@ void gmap_grants_teardown(struct gmap_window *w);
 int gmap_status_errno(int16_t status);
 
 static inline unsigned int gs_state(uint32_t s) { return s & GS_STATE_MASK; }
+static inline uint32_t gs_pins(uint32_t s)
+{
+	return gs_state(s) == GS_MAPPED ? s >> GS_PINS_SHIFT : 0;
+}
 static inline int16_t gs_status(uint32_t s)
 {
 	return (int16_t)(uint16_t)(s >> GS_STATUS_SHIFT);

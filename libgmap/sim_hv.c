@@ -82,13 +82,18 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		wrong = what == GMAP_SIM_INJECT_WRONG_FRAME;
 		if (what == GMAP_SIM_INJECT_STALL) {
 			/* A stuck backend: until the injection is cleared
-			 * (so a test can order events), at most 2 s. */
-			struct timespec ms = { 0, 1000000 };
+			 * (so a test can order events), at most 10 s, timed
+			 * by the clock, not by counting naps, which a loaded
+			 * machine stretches. */
+			struct timespec ms = { 0, 1000000 }, t0, t;
 
 			sim_active_unlock(a);
-			for (int i = 0; i < 2000 && atomic_load(&a->inject_what) ==
-			     GMAP_SIM_INJECT_STALL; i++)
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			do {
 				nanosleep(&ms, NULL);
+				clock_gettime(CLOCK_MONOTONIC, &t);
+			} while (atomic_load(&a->inject_what) == GMAP_SIM_INJECT_STALL &&
+				 t.tv_sec - t0.tv_sec < 10);
 			sim_active_lock(a);
 		}
 	}

@@ -394,6 +394,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
 	st->meta_bytes = atomic_load(&c->meta_bytes) + sizeof(*w);
 	st->evictions = atomic_load(&c->evictions);
 	st->idle_evictions = atomic_load(&c->idle_evictions);
+	st->evicting_now = atomic_load(&c->evicting_now);
 	st->mapped_peak = atomic_load(&c->mapped_peak);
 	st->max_mapped = w->ev.max_mapped;
 	st->around_runs = atomic_load(&c->around_runs);

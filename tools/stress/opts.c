@@ -49,7 +49,7 @@ static const char usage[] =
 "                         fails: wrong-frame[:K] (every Kth ref's first map\n"
 "                         places the wrong frame) or revoke-pinned (the guest\n"
 "                         reuses a page the backend has pinned) or stall\n"
-"                         (every map takes 2 s; --hang-ms defaults to 1000\n"
+"                         (every map stalls 10 s; --hang-ms defaults to 1000\n"
 "                         so that the watchdog must fire)\n"
 "      --hang-ms N        a thread with no progress for N ms is hung and\n"
 "                         fails the run (default 10000)\n"

@@ -244,9 +244,9 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)t->reads, (unsigned long long)t->writes,
 	       (unsigned long long)t->kernel, (unsigned long long)t->first,
 	       (unsigned long long)t->skipped);
-	if (c->kernel_pct && c->churn)
+	if (c->kernel_pct && (c->churn || st->evictions))
 		printf("  kernel accesses retried after EFAULT from a concurrent "
-		       "release: %llu times\n",
+		       "release or eviction: %llu times\n",
 		       (unsigned long long)atomic_load(&r->kernel_raced));
 	printf("  libgmap: faults %llu, maps %llu, map failures %llu, bad "
 	       "grants %llu, unmaps %llu, pins %llu, unpins %llu, re-arm "

@@ -182,13 +182,29 @@ static inline bool st_release_met(struct st_run *r, uint32_t idx, uint32_t e0)
 	return (e0 & 0xffff) || atomic_load(&r->rel_epoch[idx]) != e0;
 }
 
-/* libgmap's eviction count: an evictor unmapping the page is a release
- * too, one the tool does not make itself. */
-static inline uint64_t st_evictions(struct st_run *r)
+/*
+ * libgmap's evictor unmaps pages too, releases the tool does not make
+ * itself.  An access met one if evictions were in flight when it began or
+ * when it failed, or some completed in between.
+ */
+struct st_evict_mark {
+	uint64_t done, now;
+};
+
+static inline struct st_evict_mark st_evict_mark(struct st_run *r)
 {
 	struct gmap_stats s;
 
-	return gmap_stats(r->w, &s) == 0 ? s.evictions : 0;
+	if (gmap_stats(r->w, &s) < 0)
+		return (struct st_evict_mark){ 0, 0 };
+	return (struct st_evict_mark){ s.evictions, s.evicting_now };
+}
+
+static inline bool st_eviction_met(struct st_run *r, struct st_evict_mark m0)
+{
+	struct st_evict_mark m1 = st_evict_mark(r);
+
+	return m0.now || m1.now || m1.done != m0.done;
 }
 
 /* worker.c and churn.c */

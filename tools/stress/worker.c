@@ -196,14 +196,14 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 	 * a busy machine; a second is far beyond any release. */
 	while (st_now_ns() - t0 < 1000000000ULL) {
 		uint32_t e0 = atomic_load(&r->rel_epoch[idx]);
-		uint64_t ev0 = st_evictions(r);
+		struct st_evict_mark ev0 = st_evict_mark(r);
 		ssize_t n = to_window ? pread(fd, win, len, off) :
 					pwrite(fd, win, len, off);
 
 		if (n == (ssize_t)len)
 			return to_window || pread(fd, buf, len, off) == (ssize_t)len;
 		if (n >= 0 || errno != EFAULT ||
-		    (!st_release_met(r, idx, e0) && st_evictions(r) == ev0))
+		    (!st_release_met(r, idx, e0) && !st_eviction_met(r, ev0)))
 			break;
 		atomic_fetch_add(&r->kernel_raced, 1);
 		sched_yield();
