@@ -375,10 +375,11 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	ev->max_mapped = max_mapped ? max_mapped : default_budget(w);
 	/* Start evicting at 15/16 of the budget, stop at 7/8; a window
 	 * whose every ref fits never needs to. */
-	ev->high = ev->max_mapped - ev->max_mapped / 16;
-	ev->low = ev->max_mapped - ev->max_mapped / 8;
-	if (ev->high == 0)
-		ev->high = 1;
+	ev->high = ev->max_mapped - (ev->max_mapped >= 16 ? ev->max_mapped / 16 : 1);
+	ev->low = ev->max_mapped > 16 ? ev->max_mapped - ev->max_mapped / 8 :
+		  ev->max_mapped / 2;
+	/* Small budgets (tests, tight setups) still leave a gap between the
+	 * marks, so that the evictor makes room before maps must wait. */
 	if (ev->max_mapped >= w->nr_refs)
 		ev->high = ev->low = UINT64_MAX;
 	pthread_condattr_init(&ca);

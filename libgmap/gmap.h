@@ -159,7 +159,8 @@ struct gmap_open_opts {
 	 * many milliseconds, so that the guest can end access to buffers
 	 * the backend touched but no longer uses (0, the default: never;
 	 * up to 3600000; GMAP_IDLE_MS overrides it).  Age counts from the
-	 * map (or the last unpin seen by the evictor): libgmap cannot see
+	 * map, or from when the evictor last found the grant pinned and put
+	 * it back in its queue: libgmap cannot see
 	 * accesses to a mapped page, so a page in use is unmapped too and
 	 * faults back in on its next touch.
 	 */

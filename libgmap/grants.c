@@ -663,10 +663,10 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 			continue;
 		e = errno;
 		fill_err(err, ref + i, st, e);
-		GMAP_LOG(w, XTL_ERROR, st == GMAP_ST_BACKEND ? e : -1,
+		GMAP_LOG(w, XTL_ERROR, st == GMAP_ST_BACKEND || !st ? e : -1,
 			 "d%u ref %u: %s failed: %s (status %d)", w->domid,
 			 ref + i, pin ? "pin" : "prefault",
-			 gmap_status_str(st), st);
+			 st ? gmap_status_str(st) : "not a grant status", st);
 		if (pin && i > 0)
 			gmap_unpin(w, ref, i);
 		errno = e;

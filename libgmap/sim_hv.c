@@ -93,7 +93,8 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 				nanosleep(&ms, NULL);
 				clock_gettime(CLOCK_MONOTONIC, &t);
 			} while (atomic_load(&a->inject_what) == GMAP_SIM_INJECT_STALL &&
-				 t.tv_sec - t0.tv_sec < 10);
+				 (t.tv_sec - t0.tv_sec) * 1000000000L +
+				 (t.tv_nsec - t0.tv_nsec) < 10000000000L);
 			sim_active_lock(a);
 		}
 	}

@@ -27,7 +27,7 @@ static const struct status_text texts[] = {
 	{ GNTST_no_space, "GNTST_no_space: out of space (handles etc)" },
 	{ GMAP_ST_BACKEND, "backend failure: the mapping machinery failed (see errno)" },
 	{ GMAP_ST_NOMEM, "out of memory in libgmap" },
-	{ GMAP_ST_BUDGET, "the window's budget of mapped grants is used up and every mapped grant is pinned (see max_mapped)" },
+	{ GMAP_ST_BUDGET, "the window's budget of mapped grants stayed used up for 1 s: every mapped grant is pinned (see max_mapped)" },
 };
 
 GMAP_EXPORT const char *gmap_status_str(int16_t status)

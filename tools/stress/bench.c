@@ -38,6 +38,9 @@ static struct gmap_window *open_win_around(struct bench *b,
 		.logger = st_logger(), .self_domid = ST_SELF,
 		.unpin_policy = unpin, .handler_spin_us = spin_us,
 		.fault_around = around,
+		/* Room for every page: these rows measure maps, not
+		 * eviction. */
+		.max_mapped = b->pages,
 	};
 	struct gmap_window *w = gmap_open(BENCH_DOMID, &o);
 

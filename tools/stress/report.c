@@ -132,6 +132,7 @@ static void sum(struct st_run *r, struct totals *t)
 
 static const char *const pattern_names[] = { "seq", "random", "stride", "hot", "runs", "shuffle" };
 static const char *const mix_names[] = { "read", "write", "mixed" };
+static const char *const dir_names[] = { "fwd", "back", "both" };
 static const char *const inject_names[] = { "none", "wrong-frame", "revoke-pinned", "stall" };
 
 #define FAIL_KINDS(X) X(double_maps) X(lost_writes) X(zero_reads) \
@@ -151,13 +152,16 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"handlers\":%u,\"spin_us\":%u,\"pages\":%u,\"first_ref\":%u,\"window\":%llu,"
 	       "\"pattern\":\"%s\",\"mix\":\"%s\",\"write_pct\":%u,"
 	       "\"kernel_pct\":%u,\"ro_pct\":%u,\"keep\":%s,\"verify\":%s,"
-	       "\"seed\":%llu,\"inject\":\"%s\"},",
+	       "\"seed\":%llu,\"inject\":\"%s\",\"spread\":%u,"
+	       "\"max_mapped\":%llu,\"fault_around\":%u,\"around_dir\":\"%s\"},",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
 	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
 	       (unsigned long long)c->window, pattern_names[c->pattern],
 	       mix_names[c->mix], c->write_pct, c->kernel_pct, c->ro_pct,
 	       c->keep ? "true" : "false", c->verify ? "true" : "false",
-	       (unsigned long long)c->seed, inject_names[c->inject]);
+	       (unsigned long long)c->seed, inject_names[c->inject], c->spread,
+	       (unsigned long long)c->max_mapped, c->around,
+	       dir_names[c->around_dir]);
 	printf("\"seconds\":%.3f,\"accesses\":%llu,\"reads\":%llu,"
 	       "\"writes\":%llu,\"kernel_accesses\":%llu,\"first_touches\":%llu,"
 	       "\"skipped\":%llu,\"kernel_efault_retries\":%llu,", r->elapsed,
@@ -236,6 +240,11 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)c->seed, c->keep ? ", unpin keeps" : "",
 	       c->inject ? ", INJECTED: " : "",
 	       c->inject ? inject_names[c->inject] : "");
+	if (c->max_mapped || c->around > 1)
+		printf("  budget %s%llu, fault-around %u %s\n",
+		       c->max_mapped ? "" : "(libgmap's default) ",
+		       (unsigned long long)c->max_mapped, c->around,
+		       dir_names[c->around_dir]);
 	printf("ran %.2f s: %llu accesses (%.2f M/s), %s\n", r->elapsed,
 	       (unsigned long long)t->accesses, (double)t->accesses / s / 1e6,
 	       c->verify ? "every one verified" : "NOT verified (--no-verify)");
