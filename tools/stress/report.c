@@ -240,11 +240,13 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)c->seed, c->keep ? ", unpin keeps" : "",
 	       c->inject ? ", INJECTED: " : "",
 	       c->inject ? inject_names[c->inject] : "");
-	if (c->max_mapped || c->around > 1)
-		printf("  budget %s%llu, fault-around %u %s\n",
-		       c->max_mapped ? "" : "(libgmap's default) ",
+	if (c->max_mapped)
+		printf("  budget %llu, fault-around %u %s\n",
 		       (unsigned long long)c->max_mapped, c->around,
 		       dir_names[c->around_dir]);
+	else if (c->around > 1)
+		printf("  budget: libgmap's default, fault-around %u %s\n",
+		       c->around, dir_names[c->around_dir]);
 	printf("ran %.2f s: %llu accesses (%.2f M/s), %s\n", r->elapsed,
 	       (unsigned long long)t->accesses, (double)t->accesses / s / 1e6,
 	       c->verify ? "every one verified" : "NOT verified (--no-verify)");
