@@ -351,8 +351,10 @@ static void hit_path(struct bench *b, struct row *r)
 			for (size_t j = 0; j < len / 8; j += 8) /* a word per line */
 				s += p[j];
 			sink += s;
-			(k ? lib : base)[i] = (double)(st_now_ns() - t0) /
-					      (double)b->pages;
+			if (k)
+				lib[i] = (double)(st_now_ns() - t0) / (double)b->pages;
+			else
+				base[i] = (double)(st_now_ns() - t0) / (double)b->pages;
 		}
 		ratio[i] = lib[i] / base[i];
 	}
