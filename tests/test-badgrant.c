@@ -47,7 +47,7 @@ static void expect_bad(struct t_fx *fx, uint32_t ref, int write,
 	CU_ASSERT_EQUAL(t.caught, 1);
 	CU_ASSERT_PTR_EQUAL(t.addr, (void *)t.p);
 	snprintf(line, sizeof(line), "d%u ref %u addr %p: cannot map grant",
-		 T_DOMID, ref, gmap_ref_ptr(fx->w, ref));
+		 (unsigned int)T_DOMID, ref, gmap_ref_ptr(fx->w, ref));
 	CU_ASSERT(t_log_has(line));
 	CU_ASSERT(t_log_has(status_name));
 	/* The faulting thread's backtrace, taken with libunwind. */
