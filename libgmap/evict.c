@@ -69,22 +69,29 @@ static long count_vmas(void)
 	return n;
 }
 
+/* VMAs the open windows of this process may still come to use: two per
+ * slot of their budgets.  Counted again in "used" for what they use now,
+ * which errs on the safe side. */
+static _Atomic uint64_t promised_vmas;
+
 /*
- * Three quarters of the VMAs this process has left, two per mapped grant
- * (the grant's own and the split of the placeholder around it), so that
- * the rest of the program and other windows keep room.
+ * Three quarters of the VMAs this process has left, after what other
+ * windows' budgets may take, two per mapped grant (the grant's own and
+ * the split of the placeholder around it), so that the rest of the
+ * program keeps room.
  */
 static uint64_t default_budget(struct gmap_window *w)
 {
 	long max = read_long("/proc/sys/vm/max_map_count");
 	long used = count_vmas();
-	uint64_t left, b;
+	uint64_t left, b, other = atomic_load(&promised_vmas);
 
 	if (max <= 0)
 		max = 65530;
 	if (used < 0)
 		used = 0;
 	left = max > used ? (uint64_t)(max - used) : 0;
+	left = left > other ? left - other : 0;
 	b = left * 3 / 4 / 2;
 	if (b < 16)
 		b = 16;
@@ -373,6 +380,8 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	ev->idle_ms = idle_ms;
 	ev->t0_ms = mono_ms();
 	ev->max_mapped = max_mapped ? max_mapped : default_budget(w);
+	ev->promised = 2 * ev->max_mapped;
+	atomic_fetch_add(&promised_vmas, ev->promised);
 	/* Start evicting at 15/16 of the budget, stop at 7/8; a window
 	 * whose every ref fits never needs to. */
 	ev->high = ev->max_mapped - (ev->max_mapped >= 16 ? ev->max_mapped / 16 : 1);
@@ -420,6 +429,8 @@ void gmap_evict_stop(struct gmap_window *w)
 		pthread_cond_destroy(&ev->cv);
 		ev->cv_ready = false;
 	}
+	atomic_fetch_sub(&promised_vmas, ev->promised);
+	ev->promised = 0;
 	free(ev->ring);
 	ev->ring = NULL;
 	ev->cap = ev->len = ev->head = 0;

@@ -114,6 +114,7 @@ struct gmap_evictor {
 	size_t cap, head, len;
 	uint64_t max_mapped;       /* the budget                           */
 	uint64_t high, low;        /* evict from high down to low          */
+	uint64_t promised;         /* VMAs this budget may take (2/slot)    */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
 	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */

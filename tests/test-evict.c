@@ -410,6 +410,31 @@ static void test_settings(void)
 	       (unsigned long long)st.max_mapped);
 	CU_ASSERT(st.max_mapped >= 1000);
 	CU_ASSERT(st.max_mapped < (1u << 20));
+	{
+		/* A second window's default leaves room for the first's. */
+		struct gmap_sim_domain *d2 = gmap_sim_domain_create(T_DOMID + 1, 4, 4);
+		struct gmap_window *w2;
+		struct gmap_stats st2;
+		long max = 0;
+		FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+		if (f) {
+			if (fscanf(f, "%ld", &max) != 1)
+				max = 0;
+			fclose(f);
+		}
+		CU_ASSERT_FATAL(d2 != NULL);
+		w2 = gmap_open(T_DOMID + 1, &o);
+		CU_ASSERT_FATAL(w2 != NULL);
+		gmap_stats(w2, &st2);
+		printf("and a second window's: %llu ",
+		       (unsigned long long)st2.max_mapped);
+		CU_ASSERT(st2.max_mapped < st.max_mapped);
+		if (max > 0)
+			CU_ASSERT(2 * (st.max_mapped + st2.max_mapped) < (uint64_t)max);
+		gmap_close(w2);
+		gmap_sim_domain_destroy(d2);
+	}
 	gmap_close(w);
 	gmap_sim_domain_destroy(d);
 }
