@@ -229,37 +229,54 @@ static void set_mapped(struct gmap_window *w, uint32_t ref,
 	gmap_evict_queue(w, ref, g);
 }
 
-/* Unmap a grant we own (BUSY, was MAPPED) and re-arm its page.  Returns
- * the state the grant must take: EMPTY, or BAD if the page could not be
- * re-armed (it is then inaccessible, never silently anonymous). */
-static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
-				struct gmap_grant *g, int16_t *status)
+/*
+ * Unmap grants [@ref, @ref + @n) that we own (BUSY, were MAPPED) and re-arm
+ * their pages, with one poison and one re-arm for the whole run.  Returns
+ * the state the grants must take: EMPTY; BAD if the pages could not be
+ * re-armed (they are then inaccessible, never silently anonymous); or
+ * MAPPED if they could not even be poisoned (out of VMAs or memory).
+ */
+static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
+			      int16_t *status)
 {
 	void *addr = gmap_addr_of(w, ref);
+	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
 	int rc;
 
 	*status = 0;
-	if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
-		/* Out of VMAs or memory: the grant stays mapped. */
-		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot unmap %p",
-			 w->domid, ref, addr);
+	if (gmap_poison(w, addr, len) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
+			 w->domid, ref, n, addr);
 		return GS_MAPPED;
 	}
-	w->be->unmap(w, ref, 1, !(atomic_load(&g->state) & GS_RO));
-	atomic_fetch_add(&w->c.unmaps, 1);
-	atomic_fetch_sub(&w->c.mapped_now, 1);
-	/* The slot is given back once the page is an armed placeholder
-	 * again: until then it is a VMA of its own, and the budget bounds
+	for (uint32_t i = 0; i < n; i++) {
+		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
+
+		w->be->unmap(w, ref + i, 1, !(atomic_load(&g->state) & GS_RO));
+		atomic_fetch_add(&w->c.unmaps, 1);
+		atomic_fetch_sub(&w->c.mapped_now, 1);
+	}
+	/* The slots are given back once the pages are armed placeholders
+	 * again: until then each is a VMA of its own, and the budget bounds
 	 * VMAs. */
-	rc = gmap_rearm_poisoned(w, addr, GMAP_PAGE_SIZE);
-	gmap_budget_put(w);
+	rc = gmap_rearm_poisoned(w, addr, len);
+	for (uint32_t i = 0; i < n; i++)
+		gmap_budget_put(w);
 	if (rc < 0) {
-		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot re-arm %p; "
-			 "the page stays inaccessible", w->domid, ref, addr);
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot re-arm "
+			 "%p; the pages stay inaccessible", w->domid, ref, n,
+			 addr);
 		*status = GMAP_ST_BACKEND;
 		return GS_BAD;
 	}
 	return GS_EMPTY;
+}
+
+/* unmap_run() of one grant. */
+static unsigned int unmap_owned(struct gmap_window *w, uint32_t ref,
+				int16_t *status)
+{
+	return unmap_run(w, ref, 1, status);
 }
 
 static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
@@ -405,44 +422,15 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 {
 	qsort(refs, n, sizeof(*refs), cmp_ref);
 	for (size_t i = 0, k; i < n; i = k) {
-		void *addr = gmap_addr_of(w, refs[i]);
-		unsigned int ns = GS_EMPTY;
-		int16_t st = 0;
-		size_t len;
-		int rc;
+		unsigned int ns;
+		int16_t st;
 
 		for (k = i + 1; k < n && refs[k] == refs[k - 1] + 1; k++)
 			;
-		len = (k - i) << GMAP_PAGE_SHIFT;
 		atomic_fetch_add(&w->c.evicting_now, k - i);
-		if (gmap_poison(w, addr, len) < 0) {
-			GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: cannot "
-				 "evict %p", w->domid, refs[i], k - i, addr);
-			ns = GS_MAPPED;
-		} else {
-			for (size_t j = i; j < k; j++) {
-				struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
-
-				w->be->unmap(w, refs[j], 1,
-					     !(atomic_load(&g->state) & GS_RO));
-				atomic_fetch_add(&w->c.unmaps, 1);
-				atomic_fetch_sub(&w->c.mapped_now, 1);
-			}
-			rc = gmap_rearm_poisoned(w, addr, len);
+		ns = unmap_run(w, refs[i], (uint32_t)(k - i), &st);
+		if (ns != GS_MAPPED)
 			atomic_fetch_add(&w->c.evictions, k - i);
-			/* Slots back once the run is armed again (see
-			 * unmap_owned()). */
-			for (size_t j = i; j < k; j++)
-				gmap_budget_put(w);
-			if (rc < 0) {
-				GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%zu: "
-					 "cannot re-arm %p; the pages stay "
-					 "inaccessible", w->domid, refs[i],
-					 k - i, addr);
-				ns = GS_BAD;
-				st = GMAP_ST_BACKEND;
-			}
-		}
 		atomic_fetch_sub(&w->c.evicting_now, k - i);
 		pthread_mutex_lock(&w->lock);
 		for (size_t j = i; j < k; j++) {
@@ -754,7 +742,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		unsigned int ns;
 
 		g = gmap_grant_get(w, last[i], false);
-		ns = unmap_owned(w, last[i], g, &st);
+		ns = unmap_owned(w, last[i], &st);
 		pthread_mutex_lock(&w->lock);
 		set_state(g, ns, ns == GS_MAPPED ? (atomic_load(&g->state) & GS_RO) : 0, st);
 		pthread_cond_broadcast(&w->cv);
@@ -800,7 +788,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		pthread_mutex_unlock(&w->lock);
 
 		if (gs_state(s) == GS_MAPPED) {
-			ns = unmap_owned(w, (uint32_t)r, g, &st);
+			ns = unmap_owned(w, (uint32_t)r, &st);
 		} else if (gmap_rearm(w, gmap_addr_of(w, (uint32_t)r),
 				      GMAP_PAGE_SIZE) == 0) {
 			ns = GS_EMPTY;
