@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "private.h"
 
@@ -106,10 +105,7 @@ static int thread_start(struct gmap_window *w);
 
 static uint64_t mono_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return gmap_mono_ns() / 1000000;
 }
 
 /* Milliseconds since the window opened (wraps after 49 days, which only
@@ -203,7 +199,7 @@ static bool try_take(struct gmap_evictor *ev)
 int gmap_budget_take(struct gmap_window *w, bool wait)
 {
 	struct gmap_evictor *ev = &w->ev;
-	struct timespec until;
+	uint64_t until;
 
 	if (try_take(ev))
 		return 0;
@@ -211,36 +207,23 @@ int gmap_budget_take(struct gmap_window *w, bool wait)
 		errno = ENOSPC;
 		return -1;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += BUDGET_WAIT_MS / 1000;
-	until.tv_nsec += (long)(BUDGET_WAIT_MS % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = gmap_mono_ns() + BUDGET_WAIT_MS * 1000000ULL;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		struct timespec now, nap;
+		struct timespec nap;
 
 		if (try_take(ev)) {
 			pthread_mutex_unlock(&w->lock);
 			return 0;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (atomic_load(&w->closing) || now.tv_sec > until.tv_sec ||
-		    (now.tv_sec == until.tv_sec && now.tv_nsec >= until.tv_nsec))
+		if (atomic_load(&w->closing) || gmap_mono_ns() >= until)
 			break;
 		if (!ev->running)
 			thread_start(w);
 		pthread_cond_signal(&ev->cv);
 		/* Woken by the evictor's broadcast; the timeout only bounds a
 		 * wait in which nothing at all changes. */
-		nap = now;
-		nap.tv_nsec += 10000000L;
-		if (nap.tv_nsec >= 1000000000L) {
-			nap.tv_sec++;
-			nap.tv_nsec -= 1000000000L;
-		}
+		nap = gmap_mono_after(10);
 		pthread_cond_timedwait(&w->cv, &w->lock, &nap);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -292,15 +275,8 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 /* Wait on the evictor's condition variable for at most @ms. */
 static void nap(struct gmap_window *w, unsigned int ms)
 {
-	struct timespec t;
+	struct timespec t = gmap_mono_after(ms);
 
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
 	pthread_cond_timedwait(&w->ev.cv, &w->lock, &t);
 }
 

@@ -13,7 +13,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -113,14 +112,6 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 			 (pid_t)m->arg.pagefault.feat.ptid);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * handler_spin_us: read the non-blocking userfaultfd in a loop for a
  * while before sleeping in poll(), so that a fault that follows closely
@@ -129,14 +120,14 @@ static uint64_t now_ns(void)
 static ssize_t spin_read(struct gmap_window *w, struct uffd_msg *msgs,
 			 size_t size)
 {
-	uint64_t until = now_ns() + w->spin_ns;
+	uint64_t until = gmap_mono_ns() + w->spin_ns;
 	ssize_t n;
 
 	do {
 		n = read(w->uffd, msgs, size);
 		if (n >= 0 || errno != EAGAIN || atomic_load(&w->closing))
 			return n;
-	} while (now_ns() < until);
+	} while (gmap_mono_ns() < until);
 	return n;
 }
 

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "gmap.h"
 
@@ -174,6 +175,25 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 int gmap_grants_init(struct gmap_window *w);
 void gmap_grants_teardown(struct gmap_window *w);
 int gmap_status_errno(int16_t status);
+
+/* CLOCK_MONOTONIC in nanoseconds: for timeouts (the window's condition
+ * variable and the evictor's count in this clock too). */
+static inline uint64_t gmap_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The absolute CLOCK_MONOTONIC time @ms from now, for timed waits. */
+static inline struct timespec gmap_mono_after(unsigned int ms)
+{
+	uint64_t t = gmap_mono_ns() + (uint64_t)ms * 1000000ULL;
+
+	return (struct timespec){ .tv_sec = (time_t)(t / 1000000000ULL),
+				  .tv_nsec = (long)(t % 1000000000ULL) };
+}
 
 static inline unsigned int gs_state(uint32_t s) { return s & GS_STATE_MASK; }
 static inline uint32_t gs_pins(uint32_t s)
