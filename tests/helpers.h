@@ -345,6 +345,23 @@ static inline int blocked_in_fault(pid_t tid)
 	return strncmp(buf, "-1 ", 3) == 0;
 }
 
+/* A thread that reads *p (faulting on it, typically) and records its
+ * thread id first, so that blocked_in_fault() can watch it. */
+struct sleeper {
+	volatile uint64_t *p;
+	_Atomic pid_t tid;
+	uint64_t seen;
+};
+
+static inline void *sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+
+	atomic_store(&s->tid, gettid());
+	s->seen = *s->p;
+	return NULL;
+}
+
 /* ---- CUnit main --------------------------------------------------------- */
 
 struct t_case {

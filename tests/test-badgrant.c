@@ -151,21 +151,6 @@ static void test_handler_error(void)
 	t_teardown(&fx);
 }
 
-struct sleeper {
-	volatile uint64_t *p;
-	_Atomic pid_t tid;
-	uint64_t seen;
-};
-
-static void *sleeper_main(void *arg)
-{
-	struct sleeper *s = arg;
-
-	atomic_store(&s->tid, gettid());
-	s->seen = *s->p;
-	return NULL;
-}
-
 /*
  * A fault message can be served after its thread stopped waiting: the
  * handler reads messages in batches, and while it serves the first of a

@@ -186,21 +186,6 @@ static void test_all_pinned(void)
 	t_teardown(&fx);
 }
 
-struct sleeper {
-	volatile uint64_t *p;
-	_Atomic pid_t tid;
-	uint64_t seen;
-};
-
-static void *sleeper_main(void *arg)
-{
-	struct sleeper *s = arg;
-
-	atomic_store(&s->tid, gettid());
-	s->seen = *s->p;
-	return NULL;
-}
-
 /* A fault that meets a full budget waits for an unpin, then is served. */
 static void test_fault_waits_for_unpin(void)
 {
