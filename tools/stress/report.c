@@ -199,13 +199,15 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)di->maps_peak);
 	printf("\"churn\":{\"pins\":%llu,\"pinned_refs\":%llu,\"releases\":%llu,"
 	       "\"released_pages\":%llu,\"regrants\":%llu,\"revokes\":%llu,"
-	       "\"ro_grants\":%llu},", (unsigned long long)t->pins,
+	       "\"ro_grants\":%llu,\"speculative_maps\":%llu},",
+	       (unsigned long long)t->pins,
 	       (unsigned long long)t->pinned_refs,
 	       (unsigned long long)t->releases,
 	       (unsigned long long)t->released,
 	       (unsigned long long)t->regrants,
 	       (unsigned long long)t->revokes,
-	       (unsigned long long)t->ro_grants);
+	       (unsigned long long)t->ro_grants,
+	       (unsigned long long)atomic_load(&r->speculative_maps));
 	printf("\"first_touch_ns\":{\"samples\":%llu",
 	       (unsigned long long)t->hist.n);
 	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
@@ -287,13 +289,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 	if (c->churn)
 		printf("  churn: %llu pins (%llu refs), %llu releases (%llu "
 		       "pages unmapped), %llu re-grants (%llu read-only, %llu "
-		       "by revoke)\n", (unsigned long long)t->pins,
+		       "by revoke, %llu released again after a speculative "
+		       "map)\n", (unsigned long long)t->pins,
 		       (unsigned long long)t->pinned_refs,
 		       (unsigned long long)t->releases,
 		       (unsigned long long)t->released,
 		       (unsigned long long)t->regrants,
 		       (unsigned long long)t->ro_grants,
-		       (unsigned long long)t->revokes);
+		       (unsigned long long)t->revokes,
+		       (unsigned long long)atomic_load(&r->speculative_maps));
 	printf("first-touch latency, %llu samples: p50 %llu ns, p90 %llu ns, "
 	       "p99 %llu ns, p99.9 %llu ns, max %llu ns\n",
 	       (unsigned long long)t->hist.n,

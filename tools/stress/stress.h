@@ -123,6 +123,8 @@ struct st_run {
 	 * st_release_begin() */
 	_Atomic uint32_t *rel_epoch;
 	_Atomic uint64_t kernel_raced; /* EFAULTs that met a release: retried */
+	/* re-grants that found the ref mapped again after the release */
+	_Atomic uint64_t speculative_maps;
 	struct st_worker *workers;
 	struct st_churner *churners;
 	_Atomic bool stop;
