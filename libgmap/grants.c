@@ -46,7 +46,8 @@ int gmap_grants_init(struct gmap_window *w)
 	return 0;
 }
 
-void gmap_grants_teardown(struct gmap_window *w)
+/* Free the grant metadata; with @unmap, unmap what is still mapped. */
+void gmap_grants_teardown(struct gmap_window *w, bool unmap)
 {
 	size_t i, n = w->dir_len / sizeof(w->dir[0]);
 	unsigned char vec[256];
@@ -77,7 +78,7 @@ void gmap_grants_teardown(struct gmap_window *w)
 			for (j = 0; j < GMAP_LEAF_REFS; j++) {
 				uint32_t s = atomic_load(&leaf[j].state);
 
-				if (gs_state(s) == GS_MAPPED)
+				if (unmap && gs_state(s) == GS_MAPPED)
 					w->be->unmap(w, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
 						     1, !(s & GS_RO));
 			}
@@ -165,9 +166,10 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 		if (delay < 64)
 			delay *= 2;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		gmap_no_fork(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
 		atomic_fetch_add(&w->c.maps, 1);
-	else
+	} else
 		atomic_fetch_add(&w->c.map_failures, 1);
 	return rc;
 }
@@ -386,6 +388,7 @@ static void fault_around(struct gmap_window *w, uint32_t ref)
 				back_ok = false;
 			continue;
 		}
+		gmap_no_fork(w, gmap_addr_of(w, (uint32_t)n), GMAP_PAGE_SIZE);
 		atomic_fetch_add(&w->c.maps, 1);
 		pthread_mutex_lock(&w->lock);
 		set_mapped(w, (uint32_t)n, g, 0);
@@ -537,8 +540,10 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 }
 
 static int check_range(const struct gmap_window *w, uint32_t ref,
-		       uint32_t count)
+		       uint32_t count, const char *what)
 {
+	if (gmap_inherited_check(w, what))
+		return -1;
 	if (count == 0) {
 		errno = EINVAL;
 		return -1;
@@ -642,7 +647,7 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		fill_err(err, ref, 0, EINVAL);
 		return -1;
 	}
-	if (check_range(w, ref, count) < 0) {
+	if (check_range(w, ref, count, pin ? "gmap_pin" : "gmap_prefault") < 0) {
 		fill_err(err, ref, 0, errno);
 		return -1;
 	}
@@ -703,7 +708,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		errno = EINVAL;
 		return -1;
 	}
-	if (check_range(w, ref, count) < 0)
+	if (check_range(w, ref, count, "gmap_unpin") < 0)
 		return -1;
 	last = malloc((size_t)count * sizeof(*last));
 	if (!last)
@@ -761,7 +766,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		errno = EINVAL;
 		return -1;
 	}
-	if (check_range(w, ref, count) < 0)
+	if (check_range(w, ref, count, "gmap_release") < 0)
 		return -1;
 	end = (uint64_t)ref + count;
 	for (r = ref; r < end; r++) {

@@ -159,6 +159,7 @@ struct gmap_window {
 	struct gmap_evictor ev;
 
 	struct gmap_counters c;
+	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
 };
 
 /* log.c */
@@ -173,7 +174,7 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		     pid_t tid);
 int gmap_grants_init(struct gmap_window *w);
-void gmap_grants_teardown(struct gmap_window *w);
+void gmap_grants_teardown(struct gmap_window *w, bool unmap);
 int gmap_status_errno(int16_t status);
 
 /* CLOCK_MONOTONIC in nanoseconds: for timeouts (the window's condition
@@ -226,6 +227,7 @@ int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
+void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
 
 /* fault.c: userfaultfd and the handler threads */
@@ -236,7 +238,19 @@ void gmap_handlers_stop(struct gmap_window *w);
 /* signal.c: the SIGSEGV handler and the table it reads */
 int gmap_signal_register(struct gmap_window *w);
 void gmap_signal_unregister(struct gmap_window *w);
+void gmap_signal_after_fork(void);
 void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr);
+
+/* fork.c: a child has no window (MADV_DONTFORK) and may only close it */
+extern _Atomic unsigned int gmap_fork_gen;
+int gmap_fork_guard(struct gmap_window *w);
+static inline bool gmap_inherited(const struct gmap_window *w)
+{
+	return w->fork_gen != atomic_load_explicit(&gmap_fork_gen,
+						   memory_order_relaxed);
+}
+/* True (and EPERM, and a message naming @what) in a child. */
+bool gmap_inherited_check(const struct gmap_window *w, const char *what);
 
 /* sim_domain.c: looking up an in-process simulated domain */
 int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd);

@@ -63,14 +63,28 @@ int gmap_munmap_raw(void *addr, size_t len)
 
 #define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
 
+/*
+ * Keep a new mapping in the window out of child processes (fork.c): every
+ * mmap there makes a VMA without the flag.  Done before the range can be
+ * accessed where we choose the protection (a placeholder is PROT_NONE until
+ * registered), right after the map for a grant.  Also keeps the window's
+ * VMAs mergeable: they all carry the same flags.
+ */
+void gmap_no_fork(struct gmap_window *w, void *addr, size_t len)
+{
+	if (madvise(addr, len, MADV_DONTFORK) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "madvise(MADV_DONTFORK) of %p "
+			 "failed: a child process would inherit the page", addr);
+}
+
 /* Replace [addr, addr+len) with an inaccessible page: the mapping there
  * (a grant, or nothing) is gone when this returns 0. */
 int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 {
-	(void)w;
 	if (gmap_mmap_raw(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) ==
 	    MAP_FAILED)
 		return -1;
+	gmap_no_fork(w, addr, len);
 	return 0;
 }
 

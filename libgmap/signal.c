@@ -154,6 +154,11 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 	char what[256];
 	uint32_t s;
 
+	if (gmap_inherited(w)) {
+		report(w, ref, (void *)a, "touch of a window inherited across "
+		       "fork(): a child process has no window");
+		return 0;
+	}
 	leaf = atomic_load(&w->dir[ref >> GMAP_LEAF_SHIFT]);
 	s = leaf ? atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state) : 0;
 
@@ -213,26 +218,17 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 }
 
 /*
- * In a child after fork(): windows are not inherited.  Their grant
- * mappings (gntdev's are not copied at all) and their userfaultfd
- * registration are gone, and an untouched page would read as zeros, so
- * every window range becomes PROT_NONE; the child may exit or exec.
+ * In a child after fork() (fork.c): the windows' entries stay, so that a
+ * touch of an inherited window is reported as such; but the lock and the
+ * reader counts may have been held by parent threads that do not exist
+ * here.
  */
-static void atfork_child(void)
+void gmap_signal_after_fork(void)
 {
 	int i;
 
-	for (i = 0; i < MAX_WINDOWS; i++) {
-		struct gmap_window *w = atomic_load(&slots[i].w);
-
-		if (!w)
-			continue;
-		gmap_mmap_raw(w->base, w->len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
-		     MAP_FIXED | MAP_NORESERVE, -1, 0);
-		close(w->uffd);
-		atomic_store(&slots[i].w, NULL);
-	}
-	/* The inherited lock may have been held by a parent thread. */
+	for (i = 0; i < MAX_WINDOWS; i++)
+		atomic_store(&slots[i].readers, 0);
 	pthread_mutex_init(&slots_lock, NULL);
 }
 
@@ -248,7 +244,6 @@ static void install(void)
 		install_err = errno;
 		return;
 	}
-	install_err = pthread_atfork(NULL, NULL, atfork_child);
 }
 
 int gmap_signal_register(struct gmap_window *w)
@@ -264,6 +259,17 @@ int gmap_signal_register(struct gmap_window *w)
 	for (i = 0; i < MAX_WINDOWS; i++) {
 		struct gmap_window *o = atomic_load(&slots[i].w);
 
+		/* A child opening its own window: the windows it inherited
+		 * do not exist here, and the new one may lie where one of
+		 * them was.  Their entries go (a child is single-threaded
+		 * until it starts threads, so no handler reads them). */
+		if (o && gmap_inherited(o)) {
+			atomic_store(&slots[i].w, NULL);
+			atomic_store(&slots[i].end, 0);
+			atomic_store(&slots[i].base, 0);
+			o->slot = -1;
+			continue;
+		}
 		if (o && o->domid == w->domid) {
 			pthread_mutex_unlock(&slots_lock);
 			errno = EEXIST;

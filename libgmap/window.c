@@ -147,7 +147,7 @@ static void window_free(struct gmap_window *w)
 	gmap_handlers_stop(w);
 	gmap_evict_stop(w);
 	gmap_signal_unregister(w);
-	gmap_grants_teardown(w);
+	gmap_grants_teardown(w, true);
 	if (w->uffd >= 0)
 		close(w->uffd);
 	if (w->base)
@@ -243,6 +243,15 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 			 "the window of d%u", w->len, domid);
 		goto fail;
 	}
+	if (madvise(w->base, w->len, MADV_DONTFORK) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot keep the window of d%u "
+			 "out of child processes", domid);
+		goto fail;
+	}
+	if (gmap_fork_guard(w) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "pthread_atfork failed");
+		goto fail;
+	}
 	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
 	if (gmap_evict_start(w, max_mapped, (uint32_t)idle) < 0) {
@@ -275,10 +284,40 @@ fail:
 	return NULL;
 }
 
+/*
+ * gmap_close() in a child process (fork.c): the handler and evictor
+ * threads, the grant mappings and the window itself exist only in the
+ * parent, and the backend's state (a sim domain's shared counters, the
+ * gntdev file) is shared with it.  Free this process's copy of the
+ * bookkeeping and close its descriptors; touch nothing else.  The locks
+ * may have been held by a parent thread at fork(): do not take them.
+ */
+static void window_forget(struct gmap_window *w)
+{
+	gmap_signal_unregister(w);
+	gmap_grants_teardown(w, false);
+	if (w->uffd >= 0)
+		close(w->uffd);
+	if (w->stop_fd >= 0)
+		close(w->stop_fd);
+	/* Both backends' close only drops this process's descriptors and
+	 * mappings (xengnttab_close() is the one call libxengnttab allows
+	 * in a child).  The evictor's queue is left: its thread's state is
+	 * unknown here, and the child is about to exit or exec. */
+	w->be->close(w);
+	if (w->own_log)
+		xtl_logger_destroy(w->own_log);
+	free(w);
+}
+
 GMAP_EXPORT void gmap_close(struct gmap_window *w)
 {
 	if (!w)
 		return;
+	if (gmap_inherited(w)) {
+		window_forget(w);
+		return;
+	}
 	/* 1. No more faults are served, nothing more is evicted. */
 	gmap_handlers_stop(w);
 	gmap_evict_stop(w);

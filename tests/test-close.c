@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-close.c - closing a window: threads waiting on faults are woken
  * (SIGSEGV, never left blocked) and every grant is given back. */
+#include <sys/wait.h>
+
 #include "helpers.h"
 
 struct waiter {
@@ -102,11 +104,105 @@ static void test_close_gives_back(void)
 	gmap_sim_domain_destroy(fx.d);
 }
 
+/*
+ * fork(): the child has no window (fork.c).  What it inherited is
+ * checked in the child, one bit of its exit status per check, and what
+ * the parent still has is checked after it exits.
+ */
+enum {
+	CH_MAPPED_TOUCH = 1,  /* a page mapped in the parent did not fault */
+	CH_EMPTY_TOUCH = 2,   /* an untouched page did not fault            */
+	CH_NO_REASON = 4,     /* the SIGSEGV was not explained              */
+	CH_PIN = 8,           /* gmap_pin did not fail with EPERM           */
+	CH_UNPIN = 16,        /* gmap_unpin did not fail with EPERM         */
+	CH_RELEASE = 32,      /* gmap_release did not fail with EPERM       */
+	CH_OWN_WINDOW = 64,   /* the child could not use a window of its own */
+};
+
+static int fork_child(struct t_fx *fx)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 1024,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+	};
+	struct gmap_window *w2;
+	uint64_t seen = 0;
+	void *addr = NULL;
+	int bad = 0;
+
+	t_log_clear();
+	if (t_touch(gmap_ref_ptr(fx->w, 0), 0, 0, &seen, &addr) != 1 ||
+	    addr != gmap_ref_ptr(fx->w, 0))
+		bad |= CH_MAPPED_TOUCH;
+	if (t_touch(gmap_ref_ptr(fx->w, 50), 1, 1, NULL, NULL) != 1)
+		bad |= CH_EMPTY_TOUCH;
+	if (!t_log_has("inherited across fork"))
+		bad |= CH_NO_REASON;
+	if (gmap_pin(fx->w, 10, 1, GMAP_PIN_READ, NULL) != -1 || errno != EPERM)
+		bad |= CH_PIN;
+	if (gmap_unpin(fx->w, 40, 1) != -1 || errno != EPERM)
+		bad |= CH_UNPIN;
+	if (gmap_release(fx->w, 0, 4) != -1 || errno != EPERM)
+		bad |= CH_RELEASE;
+	/* Frees the child's copy only: the parent's maps stay. */
+	gmap_close(fx->w);
+
+	w2 = gmap_open(T_DOMID, &o);
+	if (!w2 || t_touch(gmap_ref_ptr(w2, 20), 0, 0, &seen, NULL) != 0 ||
+	    seen != t_sig(20, 0))
+		bad |= CH_OWN_WINDOW;
+	gmap_close(w2);
+	return bad;
+}
+
+static void test_fork_child_has_no_window(void)
+{
+	struct gmap_sim_domain_info before, after;
+	struct t_fx fx;
+	uint64_t seen = 0;
+	int status = -1;
+	uint32_t r;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 2) == 0);
+	for (r = 0; r < 4; r++)
+		CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, r), 0, 0, &seen, NULL), 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 40, 8, GMAP_PIN_WRITE, NULL), 0);
+	gmap_sim_domain_info(fx.d, &before);
+	CU_ASSERT_EQUAL(before.maps_now, 12);
+
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0)
+		_exit(fork_child(&fx));
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status))
+		printf("child failed checks %#x ", WEXITSTATUS(status));
+	CU_ASSERT_EQUAL(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
+
+	/* The child's map and unmap of ref 20 came and went; the parent's
+	 * twelve maps are untouched and still work. */
+	gmap_sim_domain_info(fx.d, &after);
+	CU_ASSERT_EQUAL(after.maps_now, 12);
+	CU_ASSERT_EQUAL(after.double_maps, 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 20).maps_total, 1);
+	for (r = 0; r < 4; r++) {
+		CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, r), 0, 0, &seen, NULL), 0);
+		CU_ASSERT_EQUAL(seen, t_sig(r, 0));
+	}
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 40, 8), 0);
+	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 40), 0);
+	t_teardown(&fx);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "close wakes threads waiting on a fault", test_close_with_waiters },
 		{ "close unmaps touched and pinned grants", test_close_gives_back },
+		{ "a child of fork() has no window, only close", test_fork_child_has_no_window },
 		{ NULL, NULL },
 	};
 	return t_main("close", cases);
