@@ -33,21 +33,36 @@ struct sim_priv {
 	int mem_fd_odd;
 };
 
+static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd);
+
 static int sim_open(struct gmap_window *w)
+{
+	int ctl_fd, mem_fd;
+
+	/* A domain in this process first; else the one a gmap-simdom
+	 * process serves, if GMAP_SIM_SOCKET names it. */
+	if (gmap_sim_lookup_fds(w->domid, &ctl_fd, &mem_fd) < 0) {
+		const char *sock = getenv("GMAP_SIM_SOCKET");
+
+		if (sock)
+			return gmap_sim_connect(w, sock, &ctl_fd, &mem_fd) < 0 ?
+			       -1 : sim_setup(w, ctl_fd, mem_fd);
+		GMAP_ERR(w, "sim backend: no simulated domain %u in this "
+			 "process (create it with gmap_sim_domain_create() or "
+			 "attach it with gmap_sim_domain_attach()), and "
+			 "GMAP_SIM_SOCKET does not name a gmap-simdom", w->domid);
+		errno = ESRCH;
+		return -1;
+	}
+	return sim_setup(w, ctl_fd, mem_fd);
+}
+
+/* Map the domain's control area and keep its memory fd; takes both fds. */
+static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 {
 	struct sim_priv *p;
 	struct stat st;
-	int ctl_fd, mem_fd;
 
-	if (gmap_sim_lookup_fds(w->domid, &ctl_fd, &mem_fd) < 0) {
-		int e = errno;
-
-		GMAP_ERR(w, "sim backend: no simulated domain %u in this "
-			 "process (create it with gmap_sim_domain_create() or "
-			 "attach it with gmap_sim_domain_attach())", w->domid);
-		errno = e;
-		return -1;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
@@ -58,8 +73,13 @@ static int sim_open(struct gmap_window *w)
 		      ctl_fd, 0);
 	if (p->ctl == MAP_FAILED)
 		goto fail;
-	if (sim_ctl_check(p->ctl, p->ctl_size) < 0) {
-		GMAP_ERR(w, "sim backend: domain %u: bad control area", w->domid);
+	/* The areas may come from another process: a frame past the end
+	 * of the memory file would map but SIGBUS on access. */
+	if (sim_ctl_check(p->ctl, p->ctl_size) < 0 || p->ctl->domid != w->domid ||
+	    fstat(mem_fd, &st) < 0 ||
+	    (uint64_t)st.st_size < (uint64_t)p->ctl->nr_frames << GMAP_PAGE_SHIFT) {
+		GMAP_ERR(w, "sim backend: domain %u: bad control area or guest "
+			 "memory", w->domid);
 		munmap(p->ctl, p->ctl_size);
 		errno = EINVAL;
 		goto fail;

@@ -9,6 +9,7 @@
  * an index for a run of refs, and mmap(MAP_FIXED) of that index places the
  * run.  The mmap is where the hypervisor map happens (and fails).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -109,15 +110,51 @@ static int index_take(struct xen_priv *p, uint32_t ref, uint64_t *index)
 	return 0;
 }
 
+/*
+ * The real libxengnttab, called through pointers taken from the library
+ * itself: in a process running under the preload shim (which is built
+ * from these sources too) the plain names are the shim's own xengnttab
+ * calls, which would serve our maps from a window again.
+ */
+static struct {
+	xengnttab_handle *(*open)(struct xentoollog_logger *, unsigned);
+	int (*close)(xengnttab_handle *);
+	int (*fd)(xengnttab_handle *);
+	int (*grant_copy)(xengnttab_handle *, uint32_t,
+			  xengnttab_grant_copy_segment_t *);
+} gt;
+static pthread_once_t gt_once = PTHREAD_ONCE_INIT;
+
+static void gt_load(void)
+{
+	void *lib = dlopen("libxengnttab.so.1", RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib)
+		return;
+	*(void **)&gt.open = dlsym(lib, "xengnttab_open");
+	*(void **)&gt.close = dlsym(lib, "xengnttab_close");
+	*(void **)&gt.fd = dlsym(lib, "xengnttab_fd");
+	*(void **)&gt.grant_copy = dlsym(lib, "xengnttab_grant_copy");
+	if (!gt.open || !gt.close || !gt.fd || !gt.grant_copy)
+		gt.open = NULL;
+}
+
 static int xen_open(struct gmap_window *w)
 {
 	struct xen_priv *p;
 	int e;
 
+	pthread_once(&gt_once, gt_load);
+	if (!gt.open) {
+		GMAP_ERR(w, "xen backend: cannot load libxengnttab.so.1 "
+			 "(Debian: apt-get install libxengnttab1)");
+		errno = ENOSYS;
+		return -1;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -1;
-	p->xgt = xengnttab_open(w->log, 0);
+	p->xgt = gt.open(w->log, 0);
 	if (!p->xgt) {
 		e = errno;
 		GMAP_LOG(w, XTL_ERROR, -1, "xen backend: cannot open " GNTDEV_PATH
@@ -128,7 +165,7 @@ static int xen_open(struct gmap_window *w)
 		errno = e;
 		return -1;
 	}
-	p->fd = xengnttab_fd(p->xgt);
+	p->fd = gt.fd(p->xgt);
 	pthread_mutex_init(&p->lock, NULL);
 	w->be_priv = p;
 	return 0;
@@ -140,7 +177,7 @@ static void xen_close(struct gmap_window *w)
 
 	if (!p)
 		return;
-	xengnttab_close(p->xgt);
+	gt.close(p->xgt);
 	pthread_mutex_destroy(&p->lock);
 	free(p->slots);
 	free(p);
@@ -166,7 +203,7 @@ static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
 	seg.dest.virt = &byte;
 	seg.len = 1;
 	seg.flags = GNTCOPY_source_gref;
-	if (xengnttab_grant_copy(p->xgt, 1, &seg) < 0)
+	if (gt.grant_copy(p->xgt, 1, &seg) < 0)
 		return GMAP_ST_BACKEND;
 	if (seg.status == GNTST_okay && writable)
 		return GNTST_general_error; /* read-only grant, as Xen says */

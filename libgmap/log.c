@@ -3,20 +3,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "private.h"
 
-static const struct {
-	const char *name;
-	xentoollog_level level;
-} levels[] = {
-	{ "debug", XTL_DEBUG },   { "verbose", XTL_VERBOSE },
-	{ "detail", XTL_DETAIL }, { "progress", XTL_PROGRESS },
-	{ "info", XTL_INFO },     { "notice", XTL_NOTICE },
-	{ "warn", XTL_WARN },     { "error", XTL_ERROR },
-	{ "critical", XTL_CRITICAL }, { "none", XTL_NUM_LEVELS },
+/* In the order of GMAP_LOG's words in env.c. */
+static const xentoollog_level levels[] = {
+	XTL_DEBUG, XTL_VERBOSE, XTL_DETAIL, XTL_PROGRESS, XTL_INFO,
+	XTL_NOTICE, XTL_WARN, XTL_ERROR, XTL_CRITICAL, XTL_NUM_LEVELS,
 };
 
 /*
@@ -26,24 +19,20 @@ static const struct {
  */
 xentoollog_logger *gmap_default_logger(int *err_out)
 {
-	const char *v = getenv("GMAP_LOG");
 	xentoollog_level lvl = XTL_WARN;
 	xentoollog_logger_stdiostream *l;
-	size_t i;
+	char msg[256];
+	uint64_t i;
 
 	*err_out = 0;
-	if (v && *v) {
-		for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
-			if (!strcasecmp(v, levels[i].name))
-				break;
-		if (i == sizeof(levels) / sizeof(levels[0])) {
-			fprintf(stderr, "gmap: GMAP_LOG='%s' is not a log level: "
-				"expected one of debug, verbose, detail, progress, "
-				"info, notice, warn, error, critical, none\n", v);
-			*err_out = EINVAL;
-			return NULL;
-		}
-		lvl = levels[i].level;
+	switch (gmap_env_get("GMAP_LOG", &i, msg, sizeof(msg))) {
+	case -1:
+		fprintf(stderr, "gmap: %s\n", msg);
+		*err_out = EINVAL;
+		return NULL;
+	case 1:
+		lvl = levels[i];
+		break;
 	}
 	l = xtl_createlogger_stdiostream(stderr, lvl, XTL_STDIOSTREAM_SHOW_PID |
 					 XTL_STDIOSTREAM_HIDE_PROGRESS);

@@ -162,6 +162,22 @@ struct gmap_window {
 	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
 };
 
+/* env.c: the GMAP_* environment variables */
+enum gmap_env_kind { GMAP_ENV_NUM, GMAP_ENV_WORD, GMAP_ENV_PATH };
+struct gmap_env_var {
+	const char *name;
+	enum gmap_env_kind kind;
+	uint64_t lo, hi;            /* NUM: range; PATH: length range     */
+	const char *const *words;   /* WORD: NULL-terminated, any case    */
+	const char *dflt;           /* the default, as text               */
+	const char *what;           /* what it is for                     */
+};
+extern const struct gmap_env_var gmap_env_vars[];  /* NULL name ends */
+const struct gmap_env_var *gmap_env_find(const char *name);
+/* 0: unset (or not a GMAP_* variable); 1: valid, *@out the number or
+ * the word's index; -1: invalid, @msg names it and what was expected. */
+int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen);
+
 /* log.c */
 xentoollog_logger *gmap_default_logger(int *err_out);
 #define GMAP_LOG(w, lvl, errnoval, ...) \
@@ -254,5 +270,8 @@ bool gmap_inherited_check(const struct gmap_window *w, const char *what);
 
 /* sim_domain.c: looking up an in-process simulated domain */
 int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd);
+/* sim_sock.c: ... or from a gmap-simdom process over a unix socket */
+int gmap_sim_connect(struct gmap_window *w, const char *path, int *ctl_fd,
+		     int *mem_fd);
 
 #endif /* GMAP_PRIVATE_H */

@@ -24,6 +24,7 @@ int sim_ctl_check(struct sim_ctl *c, size_t size)
 		return -1;
 	need = c->active_off + (uint64_t)c->nr_grants * sizeof(struct sim_active);
 	if (c->table_off < sizeof(*c) || c->ctl_size != size || need > size ||
+	    c->table_off % 8 || c->active_off % 8 ||
 	    c->table_off + (uint64_t)c->nr_grants * 8 > c->active_off)
 		return -1;
 	return 0;

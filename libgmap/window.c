@@ -14,7 +14,8 @@
 static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 						   enum gmap_backend b)
 {
-	const char *v;
+	char msg[256];
+	uint64_t i;
 
 	switch (b) {
 	case GMAP_BACKEND_SIM:
@@ -29,15 +30,15 @@ static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 		errno = EINVAL;
 		return NULL;
 	}
-	v = getenv("GMAP_BACKEND");
-	if (!v || !*v || !strcmp(v, "sim"))
-		return &gmap_sim_ops;
-	if (!strcmp(v, "xen"))
-		return &gmap_xen_ops;
-	GMAP_ERR(w, "GMAP_BACKEND='%s' is not a backend: expected 'sim' or "
-		 "'xen'", v);
-	errno = EINVAL;
-	return NULL;
+	switch (gmap_env_get("GMAP_BACKEND", &i, msg, sizeof(msg))) {
+	case -1:
+		GMAP_ERR(w, "%s", msg);
+		errno = EINVAL;
+		return NULL;
+	case 1:
+		return i == 1 ? &gmap_xen_ops : &gmap_sim_ops;
+	}
+	return &gmap_sim_ops;
 }
 
 /* Whether the caller's struct (of o->size bytes; 0: the first layout, which
@@ -114,29 +115,16 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 	return 0;
 }
 
-/*
- * A number from environment variable @name, if set: 0 if unset, -1 (and
- * a message naming it and what was expected) if not a decimal number from
- * @lo to @hi.
- */
-static int env_num(struct gmap_window *w, const char *name, uint64_t lo,
-		   uint64_t hi, uint64_t *out)
+/* Environment variable @name (env.c) into *@out if set; -1 and a message
+ * naming it and what was expected if not valid. */
+static int env_num(struct gmap_window *w, const char *name, uint64_t *out)
 {
-	const char *v = getenv(name);
-	unsigned long long n;
-	char *end;
+	char msg[256];
 
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || n < lo || n > hi) {
-		GMAP_ERR(w, "%s='%s' is not valid: expected a number from %llu "
-			 "to %llu", name, v, (unsigned long long)lo,
-			 (unsigned long long)hi);
+	if (gmap_env_get(name, out, msg, sizeof(msg)) < 0) {
+		GMAP_ERR(w, "%s", msg);
 		return -1;
 	}
-	*out = n;
 	return 0;
 }
 
@@ -217,9 +205,9 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
 			GMAP_AROUND_FORWARD;
 	idle = OPT_HAS(o, idle_ms) ? o->idle_ms : 0;
-	if (env_num(w, "GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, &max_mapped) < 0 ||
-	    env_num(w, "GMAP_FAULT_AROUND", 0, 256, &around) < 0 ||
-	    env_num(w, "GMAP_IDLE_MS", 0, 3600000, &idle) < 0) {
+	if (env_num(w, "GMAP_MAX_MAPPED", &max_mapped) < 0 ||
+	    env_num(w, "GMAP_FAULT_AROUND", &around) < 0 ||
+	    env_num(w, "GMAP_IDLE_MS", &idle) < 0) {
 		errno = EINVAL;
 		goto fail;
 	}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * env.c - every GMAP_* environment variable, in one table: its name, what
+ * it takes and what it is for.  The library reads its own ones through
+ * here, the preload shim checks all of them at start (and refuses names it
+ * does not know), and gmap-run prints them, so a variable's rules are
+ * written once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "private.h"
+
+static const char *const backends[] = { "sim", "xen", NULL };
+static const char *const levels[] = {
+	"debug", "verbose", "detail", "progress", "info", "notice", "warn",
+	"error", "critical", "none", NULL,
+};
+static const char *const bad_policies[] = { "signal", "quiet", NULL };
+static const char *const unpin_policies[] = { "unmap", "keep", NULL };
+static const char *const foreign_policies[] = { "allow", "deny", NULL };
+
+#define NUM(n, l, h, d, w) { n, GMAP_ENV_NUM, l, h, NULL, d, w }
+#define WORD(n, ws, d, w) { n, GMAP_ENV_WORD, 0, 0, ws, d, w }
+#define PATH(n, d, w) { n, GMAP_ENV_PATH, 1, 4095, NULL, d, w }
+
+const struct gmap_env_var gmap_env_vars[] = {
+	WORD("GMAP_BACKEND", backends, "sim", "backend of windows opened "
+	     "with GMAP_BACKEND_DEFAULT"),
+	WORD("GMAP_LOG", levels, "warn", "level of the default stderr logger"),
+	NUM("GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, "derived from "
+	    "vm.max_map_count", "budget of grants mapped at once per window"),
+	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
+	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
+	    "mapped this long"),
+	PATH("GMAP_SIM_SOCKET", "none", "unix socket of a gmap-simdom serving "
+	     "the domain (sim backend)"),
+	/* The preload shim's (gmap-run(1)). */
+	NUM("GMAP_DOMID", 0, 32751, "any", "the only granting domain the shim "
+	    "serves"),
+	NUM("GMAP_NR_REFS", 1, GMAP_MAX_REFS, "4294967296", "window size in "
+	    "grant refs"),
+	NUM("GMAP_HANDLERS", 1, GMAP_MAX_HANDLERS, "1", "fault handler threads "
+	    "per window"),
+	WORD("GMAP_BAD_POLICY", bad_policies, "signal", "a touch of an "
+	     "unmappable grant: SIGSEGV with a backtrace, or quiet"),
+	WORD("GMAP_UNPIN", unpin_policies, "unmap", "the last unmap of a grant "
+	     "unmaps it, or keeps it mapped (persistent grants)"),
+	WORD("GMAP_FOREIGN", foreign_policies, "allow", "frames without the "
+	     "grant bit: passed to libxenforeignmemory, or refused"),
+	NUM("GMAP_SELF_DOMID", 0, 32751, "0", "the grantee domid this process "
+	    "plays (sim backend)"),
+	PATH("GMAP_PRELOAD", "installed", "the preload library gmap-run uses"),
+	{ NULL, 0, 0, 0, NULL, NULL, NULL },
+};
+
+const struct gmap_env_var *gmap_env_find(const char *name)
+{
+	const struct gmap_env_var *v;
+
+	for (v = gmap_env_vars; v->name; v++)
+		if (!strcmp(v->name, name))
+			return v;
+	return NULL;
+}
+
+/* "one of a, b or c" */
+static void list_words(const char *const *ws, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; ws[i] && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s'%s'",
+				      i == 0 ? "" : ws[i + 1] ? ", " : " or ",
+				      ws[i]);
+}
+
+int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen)
+{
+	const struct gmap_env_var *v = gmap_env_find(name);
+	const char *s = getenv(name);
+	unsigned long long n;
+	char words[256];
+	char *end;
+	int i;
+
+	if (!v || !s)
+		return 0;
+	switch (v->kind) {
+	case GMAP_ENV_NUM:
+		errno = 0;
+		n = strtoull(s, &end, 10);
+		if (errno || end == s || *end || s[0] == '-' || s[0] == '+' ||
+		    s[0] == ' ' || n < v->lo || n > v->hi)
+			break;
+		*out = n;
+		return 1;
+	case GMAP_ENV_WORD:
+		for (i = 0; v->words[i]; i++)
+			if (!strcasecmp(s, v->words[i])) {
+				*out = (uint64_t)i;
+				return 1;
+			}
+		list_words(v->words, words, sizeof(words));
+		snprintf(msg, msglen, "%s='%s' is not valid: expected one of %s",
+			 name, s, words);
+		return -1;
+	case GMAP_ENV_PATH:
+		if (strlen(s) < v->lo || strlen(s) > v->hi)
+			break;
+		*out = 0;
+		return 1;
+	}
+	if (v->kind == GMAP_ENV_PATH)
+		snprintf(msg, msglen, "%s='%s' is not valid: expected a path "
+			 "of %llu to %llu bytes", name, s,
+			 (unsigned long long)v->lo, (unsigned long long)v->hi);
+	else
+		snprintf(msg, msglen, "%s='%s' is not valid: expected a number "
+			 "from %llu to %llu", name, s,
+			 (unsigned long long)v->lo, (unsigned long long)v->hi);
+	return -1;
+}
