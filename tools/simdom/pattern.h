@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * pattern.h - the page contents gmap-simdom's "fill" writes and "check"
+ * expects.  Header-only and free of libgmap types, so that a test program
+ * that may include nothing of libgmap (tests/xenapi-client.c) computes the
+ * same bytes.  Every byte depends on the ref, the seed and its offset, so a
+ * page of the wrong ref, a stale page, a zero page or a shifted page all
+ * fail a check.
+ */
+#ifndef GMAP_PATTERN_H
+#define GMAP_PATTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+static inline uint8_t gmap_pattern_byte(uint32_t ref, uint32_t seed,
+					size_t off)
+{
+	uint32_t x = ref * 2654435761u ^ seed * 40503u ^ (uint32_t)off * 97u;
+
+	x ^= x >> 13;
+	/* Never 0: a zero-filled page must not pass for any pattern. */
+	return (uint8_t)(x % 255u + 1u);
+}
+
+#endif /* GMAP_PATTERN_H */
