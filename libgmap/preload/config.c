@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config.c - the shim's configuration, from GMAP_* environment variables
+ * (the table in env.c), checked once at start.  Every bad or unknown
+ * variable is reported by name with what was expected, and then the shim
+ * fails closed: each interposed call fails with EINVAL instead of guessing
+ * what was meant (an ignored typo would serve the wrong domain or policy).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+extern char **environ;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static struct shim_config config;
+static bool config_ok;
+static int config_bad;
+static xentoollog_logger *logger;
+
+/* Check every GMAP_* variable; fill @c.  Returns the number of errors. */
+static int load(struct shim_config *c, FILE *report)
+{
+	char **e, name[64], msg[512];
+	int bad = 0;
+	uint64_t v;
+
+	memset(c, 0, sizeof(*c));
+	c->domid = -1;
+	c->opts.size = sizeof(c->opts);
+	c->opts.backend = GMAP_BACKEND_DEFAULT;
+	for (e = environ; e && *e; e++) {
+		size_t n = strcspn(*e, "=");
+
+		if (strncmp(*e, "GMAP_", 5) || n >= sizeof(name))
+			continue;
+		memcpy(name, *e, n);
+		name[n] = 0;
+		if (!gmap_env_find(name)) {
+			fprintf(report, "gmap-preload: %s is not a libgmap "
+				"variable (see gmap-run(1) for the list)\n", name);
+			bad++;
+		} else if (gmap_env_get(name, &v, msg, sizeof(msg)) < 0) {
+			fprintf(report, "gmap-preload: %s\n", msg);
+			bad++;
+		}
+	}
+	if (gmap_env_get("GMAP_DOMID", &v, msg, sizeof(msg)) == 1)
+		c->domid = (int)v;
+	if (gmap_env_get("GMAP_NR_REFS", &v, msg, sizeof(msg)) == 1)
+		c->opts.nr_refs = v;
+	if (gmap_env_get("GMAP_HANDLERS", &v, msg, sizeof(msg)) == 1)
+		c->opts.handler_threads = (unsigned int)v;
+	if (gmap_env_get("GMAP_BAD_POLICY", &v, msg, sizeof(msg)) == 1)
+		c->opts.bad_policy = v ? GMAP_BAD_SIGNAL_QUIET : GMAP_BAD_SIGNAL;
+	if (gmap_env_get("GMAP_UNPIN", &v, msg, sizeof(msg)) == 1)
+		c->opts.unpin_policy = v ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
+	if (gmap_env_get("GMAP_FOREIGN", &v, msg, sizeof(msg)) == 1)
+		c->foreign_deny = v == 1;
+	if (gmap_env_get("GMAP_SELF_DOMID", &v, msg, sizeof(msg)) == 1)
+		c->opts.self_domid = (uint16_t)v;
+	/* GMAP_BACKEND, GMAP_LOG, GMAP_MAX_MAPPED, GMAP_FAULT_AROUND,
+	 * GMAP_IDLE_MS and GMAP_SIM_SOCKET are read by gmap_open() itself. */
+	return bad;
+}
+
+static void init(void)
+{
+	int e;
+
+	logger = gmap_default_logger(&e);
+	if (!logger)  /* GMAP_LOG is bad: report at the default level */
+		logger = (xentoollog_logger *)xtl_createlogger_stdiostream(
+			stderr, XTL_WARN, XTL_STDIOSTREAM_SHOW_PID);
+	config_bad = load(&config, stderr);
+	config_ok = config_bad == 0;
+	if (!config_ok)
+		fprintf(stderr, "gmap-preload: bad configuration: every grant "
+			"and foreign-memory call will fail with EINVAL\n");
+	config.opts.logger = logger;
+}
+
+const struct shim_config *shim_config(void)
+{
+	pthread_once(&once, init);
+	if (!config_ok) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return &config;
+}
+
+xentoollog_logger *shim_log(void)
+{
+	pthread_once(&once, init);
+	return logger;
+}
+
+/* Checked at load time, so that a bad environment is reported even by a
+ * program that never maps a grant. */
+__attribute__((constructor)) static void shim_ctor(void)
+{
+	pthread_once(&once, init);
+}
+
+static void print_var(FILE *out, const struct gmap_env_var *v)
+{
+	const char *s = getenv(v->name);
+
+	fprintf(out, "  %-18s %-24s %s\n", v->name, s ? s : "", s ? "" :
+		v->dflt);
+}
+
+/*
+ * For gmap-run, which sets the environment and then loads the shim: the
+ * check our constructor made (its messages are out already), and with
+ * @verbose the configuration in effect.  Returns the number of bad
+ * variables.
+ */
+__attribute__((visibility("default"))) int gmap_preload_check(int verbose)
+{
+	const struct gmap_env_var *v;
+
+	pthread_once(&once, init);
+	if (verbose) {
+		printf("gmap-run: configuration (%s)\n", config_bad ? "BAD" : "ok");
+		printf("  %-18s %-24s %s\n", "variable", "value", "default in effect");
+		for (v = gmap_env_vars; v->name; v++)
+			print_var(stdout, v);
+		fflush(stdout);
+	}
+	return config_bad;
+}

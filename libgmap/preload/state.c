@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * state.c - the shim's process-wide state: one window per granting domain,
+ * the set of handles it gave out, the real libraries, and fork().
+ *
+ * fork(): a child does not inherit windows (fork.c) nor, therefore, the
+ * maps made through inherited handles.  As libxengnttab and
+ * libxenforeignmemory document for their own handles, the child may only
+ * close an inherited handle (which frees the child's copy and unmaps
+ * nothing of the parent's) or exec; any other call on it fails with EPERM.
+ * Handles the child opens itself work, on windows of its own.  A program
+ * exec'd under the preload starts from nothing, as any program does.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+#define MAX_DOMAINS 64
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uint32_t domid; struct gmap_window *w; } wins[MAX_DOMAINS];
+static unsigned int nr_wins;
+static _Atomic unsigned int shim_gen;
+
+/* Handles we gave out, to tell them from the real libraries' handles:
+ * a pointer is only dereferenced once it is known to be ours. */
+static struct shim_handle **handles;
+static size_t nr_handles, cap_handles;
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void in_child(void)
+{
+	/* The parent's windows are not ours here (the library makes calls
+	 * on them fail); forget them, and any lock a parent thread held. */
+	atomic_fetch_add(&shim_gen, 1);
+	nr_wins = 0;
+	pthread_mutex_init(&lock, NULL);
+}
+
+static void fork_install(void)
+{
+	pthread_atfork(NULL, NULL, in_child);
+}
+
+struct gmap_window *shim_window(uint32_t domid)
+{
+	const struct shim_config *c = shim_config();
+	struct gmap_window *w = NULL;
+	unsigned int i;
+
+	if (!c)
+		return NULL;
+	if (c->domid >= 0 && domid != (uint32_t)c->domid) {
+		SHIM_ERR("domain %u is not served: GMAP_DOMID=%d", domid,
+			 c->domid);
+		errno = EPERM;
+		return NULL;
+	}
+	pthread_once(&fork_once, fork_install);
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nr_wins; i++)
+		if (wins[i].domid == domid)
+			w = wins[i].w;
+	if (!w && nr_wins == MAX_DOMAINS) {
+		SHIM_ERR("domain %u: windows for %d domains are open already",
+			 domid, MAX_DOMAINS);
+		errno = EMFILE;
+	} else if (!w) {
+		w = gmap_open(domid, &c->opts);
+		if (w) {
+			wins[nr_wins].domid = domid;
+			wins[nr_wins++].w = w;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return w;
+}
+
+struct gmap_window *shim_window_at(const void *p)
+{
+	struct gmap_window *w = NULL;
+	uint64_t dma;
+	unsigned int i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nr_wins && !w; i++)
+		if (gmap_dma_of(wins[i].w, p, &dma) == 0)
+			w = wins[i].w;
+	pthread_mutex_unlock(&lock);
+	return w;
+}
+
+void *shim_real(const char *soname, const char *sym)
+{
+	/* RTLD_NOLOAD first: the program has loaded it if it uses it. */
+	void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+	void *f;
+
+	if (!lib)
+		lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		SHIM_ERR("cannot load %s: %s", soname, dlerror());
+		errno = ENOSYS;
+		return NULL;
+	}
+	/* A handle lookup searches that library first: its own symbol,
+	 * never the one we interpose. */
+	f = dlsym(lib, sym);
+	if (!f) {
+		SHIM_ERR("%s has no %s", soname, sym);
+		errno = ENOSYS;
+	}
+	return f;
+}
+
+void shim_handle_init(struct shim_handle *h, uint32_t magic)
+{
+	pthread_once(&fork_once, fork_install);
+	memset(h, 0, sizeof(*h));
+	h->magic = magic;
+	h->gen = atomic_load(&shim_gen);
+	pthread_mutex_init(&h->lock, NULL);
+}
+
+bool shim_handle_inherited(struct shim_handle *h, const char *call)
+{
+	if (h->gen == atomic_load(&shim_gen))
+		return false;
+	SHIM_ERR("%s: handle %p was opened before fork(): a child may only "
+		 "close it or exec", call, (void *)h);
+	errno = EPERM;
+	return true;
+}
+
+int shim_handle_register(struct shim_handle *h)
+{
+	pthread_mutex_lock(&lock);
+	if (nr_handles == cap_handles) {
+		size_t cap = cap_handles ? cap_handles * 2 : 16;
+		struct shim_handle **n = realloc(handles, cap * sizeof(*n));
+
+		if (!n) {
+			pthread_mutex_unlock(&lock);
+			errno = ENOMEM;
+			return -1;
+		}
+		handles = n;
+		cap_handles = cap;
+	}
+	handles[nr_handles++] = h;
+	pthread_mutex_unlock(&lock);
+	return 0;
+}
+
+void shim_handle_unregister(struct shim_handle *h)
+{
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nr_handles; i++)
+		if (handles[i] == h) {
+			handles[i] = handles[--nr_handles];
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+bool shim_handle_is(const void *p, uint32_t magic)
+{
+	bool found = false;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < nr_handles && !found; i++)
+		found = handles[i] == p && handles[i]->magic == magic;
+	pthread_mutex_unlock(&lock);
+	return found;
+}
