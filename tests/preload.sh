@@ -1,0 +1,154 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# preload.sh - an unmodified backend (tests/xenapi-client: Debian's
+# headers and libraries only) under gmap-run, against a guest in its own
+# process (gmap-simdom).  Each step checks the guest's side through
+# gmap-simdom: replies in guest memory, the hypervisor's map counts, and
+# whether the guest can end access.  By hand, from the build tree:
+# top_builddir=. sh ../tests/preload.sh
+
+: "${top_builddir:=.}"
+simdom="$top_builddir/tools/gmap-simdom"
+run="$top_builddir/tools/gmap-run"
+client="$top_builddir/tests/xenapi-client"
+GMAP_PRELOAD="$(cd "$top_builddir" && pwd)/libgmap/.libs/libgmap-preload.so"
+export GMAP_PRELOAD
+# The shim is built with the sanitizer too; its runtime is in the client,
+# but LD_PRELOAD puts the shim first in the list, which ASan checks.
+ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export ASAN_OPTIONS
+
+D=5
+T=$(mktemp -d)
+S="$T/simdom.sock"
+passed=0
+trap 'sd quit >/dev/null 2>&1; rm -rf "$T"' EXIT
+
+fail() {
+	echo "preload.sh: FAIL: $*"
+	[ -f "$T/out" ] && sed 's/^/  | /' "$T/out"
+	[ -f "$T/simdom.log" ] && tail -5 "$T/simdom.log" | sed 's/^/  simdom| /'
+	exit 1
+}
+ok() { passed=$((passed + 1)); echo "ok $passed - $*"; }
+sd() { "$simdom" -S "$S" "$@"; }
+# gmap-run with the test's domain and socket; output in $T/out
+gr() { "$run" -S "$S" -d $D "$@" >"$T/out" 2>&1; }
+expect_in_out() {
+	grep -F -q -- "$1" "$T/out" || fail "$2: no \"$1\" in the output"
+}
+
+for p in "$simdom" "$run" "$client" "$GMAP_PRELOAD"; do
+	[ -e "$p" ] || fail "$p is missing: run make first"
+done
+
+"$simdom" serve -D -S "$S" -d $D --frames 512 --grants 1024 \
+	--log "$T/simdom.log" >"$T/pid" || fail "gmap-simdom did not start"
+sd grant 0-127 0 0 rw >/dev/null || fail "grant"
+sd grant 200-203 200 0 ro >/dev/null || fail "grant ro"
+sd fill 0-127 11 >/dev/null && sd fill 200-203 11 >/dev/null || fail "fill"
+
+# 1. Without the preload the program fails as on a machine without Xen.
+"$client" gnttab $D 11 0 1 >"$T/out" 2>&1
+[ $? -eq 3 ] || fail "without the preload: expected exit 3 (open failed)"
+expect_in_out "xengnttab_open: " "without the preload"
+ok "without the preload, xengnttab_open fails as without Xen"
+
+# 2. xengnttab: a run of refs, read and answered in guest memory.
+gr -- "$client" gnttab $D 11 0 16 || fail "gnttab run"
+sd check 0-15 12 >/dev/null || fail "gnttab replies: $(sd check 0-15 12)"
+ok "xengnttab map of 16 refs: guest data read, replies reached the guest"
+
+# 3. xenforeignmemory: grant frames, per-page err, replies.
+gr -- "$client" fmem $D 11 16 16 || fail "fmem run"
+sd check 16-31 12 >/dev/null || fail "fmem replies: $(sd check 16-31 12)"
+ok "xenforeignmemory map of 16 grant frames: read and answered"
+
+# 4. Non-contiguous arrays through both families: shared memory.
+gr -- "$client" scatter $D 11 40 33 35 32 63 || fail "scatter run"
+for r in 40 33 35 32 63; do
+	sd check $r 12 >/dev/null || fail "scatter reply of ref $r"
+done
+ok "non-contiguous arrays: one memory through both maps, replies seen"
+
+# 5. Three maps of one grant are one mapping; end access only after the
+#    last unmap.
+cat >"$T/hook" <<HOOK
+#!/bin/sh
+case "\$1" in
+mapped-3|unmapped-1|unmapped-2)
+	# Still mapped: the guest must not be able to end access.
+	if "$simdom" -S "$S" end 50 >/dev/null; then exit 1; fi
+	"$simdom" -S "$S" ref-info 50 | grep -q " maps_now=1 " ;;
+unmapped-3)
+	"$simdom" -S "$S" end 50 >/dev/null ;;
+after-bad)
+	"$simdom" -S "$S" info | grep -q " maps_now=0 " ;;
+esac
+HOOK
+chmod +x "$T/hook"
+gr -- "$client" -H "$T/hook" double $D 50 || fail "double run"
+sd ref-info 50 >"$T/ri"
+grep -q " maps_total=1 " "$T/ri" && grep -q " maps_peak=1 " "$T/ri" ||
+	fail "3 maps of ref 50 were not one mapping: $(cat "$T/ri")"
+ok "3 maps of one grant: 1 hypervisor map; end access refused until the last unmap"
+
+# 6. Bad input: the real libraries' errors, nothing left mapped.
+gr -n 65536 -- "$client" -H "$T/hook" bad $D 60 300 ||
+	fail "bad input run"
+expect_in_out "bad: every bad call refused" "bad input"
+ok "bad frames, counts, refs, addresses and handles refused; nothing left mapped"
+
+# 7. A read-only grant: reads, and a write that never reaches the page.
+gr --bad-policy quiet -- "$client" rowrite $D 11 201 || fail "rowrite run"
+sd check 201 11 >/dev/null || fail "the write reached the read-only grant"
+ok "read-only grant: writable map refused, a write faults, page unchanged"
+
+# 8. fork: the child has no window; exec starts fresh.
+gr -- "$client" fork $D 11 70 || fail "fork run"
+ok "fork: child refused on the inherited handle, own handle works; exec fresh"
+
+# 9. Foreign frames pass through (and fail without Xen), or are refused.
+gr -- "$client" foreign $D 77 || fail "foreign (allow) run"
+grep -q "refused errno=2 " "$T/out" ||
+	fail "allow: expected ENOENT from the real library (no privcmd)"
+gr --foreign deny -- "$client" foreign $D 77 || fail "foreign (deny) run"
+grep -q "refused errno=1 " "$T/out" || fail "deny: expected EPERM"
+ok "guest frames: passed to libxenforeignmemory (ENOENT here), or EPERM with deny"
+
+# 10. Domains: GMAP_DOMID restricts; a domain gmap-simdom does not serve.
+gr -- "$client" check 6 11 0 && fail "map of d6 under -d 5 succeeded"
+expect_in_out "domain 6 is not served: GMAP_DOMID=5" "wrong domain"
+"$run" -S "$S" -- "$client" check 6 11 0 >"$T/out" 2>&1 &&
+	fail "map of d6 from a gmap-simdom of d5 succeeded"
+expect_in_out "serves domain 5, not 6" "domain not served by gmap-simdom"
+ok "wrong domain: refused by GMAP_DOMID, and by gmap-simdom"
+
+# 11. Bad settings: gmap-run refuses to start; the bare shim fails closed.
+gr -n 12abc -- "$client" check $D 11 0
+[ $? -eq 2 ] || fail "gmap-run with a bad -n: expected exit 2"
+expect_in_out "GMAP_NR_REFS='12abc' is not valid: expected a number" "bad -n"
+GMAP_DOMAIN=5 "$run" -S "$S" -- "$client" check $D 11 0 >"$T/out" 2>&1
+[ $? -eq 2 ] || fail "an unknown GMAP_ variable: expected exit 2"
+expect_in_out "GMAP_DOMAIN is not a libgmap variable" "unknown variable"
+LD_PRELOAD="$GMAP_PRELOAD" GMAP_SIM_SOCKET="$S" GMAP_UNPIN=sometimes \
+	"$client" check $D 11 0 >"$T/out" 2>&1
+[ $? -eq 3 ] || fail "bare preload with a bad GMAP_UNPIN: expected exit 3"
+expect_in_out "GMAP_UNPIN='sometimes' is not valid: expected one of 'unmap' or 'keep'" \
+	"bad GMAP_UNPIN"
+"$run" --preload "$T/nonexistent.so" -S "$S" -- true >"$T/out" 2>&1
+[ $? -eq 2 ] || fail "missing preload library: expected exit 2"
+expect_in_out "is missing" "missing preload library"
+"$run" -- true >"$T/out" 2>&1
+[ $? -eq 2 ] || fail "sim without a socket: expected exit 2"
+expect_in_out "needs a simulated domain" "sim without a socket"
+ok "bad settings: named and refused by gmap-run; the bare shim fails closed"
+
+# 12. The guest ends: nothing is left mapped.
+sd quit >"$T/out" || fail "quit"
+grep -q "^ok in-use 0" "$T/out" || fail "pages still in use at exit: $(cat "$T/out")"
+trap 'rm -rf "$T"' EXIT
+ok "gmap-simdom exit: 0 pages still in use"
+
+echo "preload.sh: PASS ($passed checks)"
