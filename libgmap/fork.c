@@ -10,7 +10,9 @@
  * userfaultfd (fork drops the registration without UFFD_FEATURE_EVENT_FORK),
  * so a touch would be served a zero page.  gntdev does the same for its own
  * mappings in a PV domain (VM_DONTCOPY).  It also keeps fork() cheap: the
- * window's VMAs are not copied.
+ * window's VMAs are not copied.  The child handler then reserves each
+ * window's range again as one inaccessible mapping (signal.c), so the
+ * range is not reused in the child and a touch is a SIGSEGV there.
  *
  * The window's bookkeeping is in the child's memory, though, and the
  * handler threads are not.  So the child may only exit, exec, or

@@ -160,6 +160,7 @@ struct gmap_window {
 
 	struct gmap_counters c;
 	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
+	bool base_lost;              /* in a child: the range is not ours   */
 };
 
 /* env.c: the GMAP_* environment variables */

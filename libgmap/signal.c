@@ -221,14 +221,23 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
  * In a child after fork() (fork.c): the windows' entries stay, so that a
  * touch of an inherited window is reported as such; but the lock and the
  * reader counts may have been held by parent threads that do not exist
- * here.
+ * here.  The windows' ranges, which MADV_DONTFORK left empty, are
+ * reserved again, inaccessible, in one mapping each: a stale pointer into
+ * them faults instead of reaching whatever the child maps there next.
  */
 void gmap_signal_after_fork(void)
 {
 	int i;
 
-	for (i = 0; i < MAX_WINDOWS; i++)
+	for (i = 0; i < MAX_WINDOWS; i++) {
+		struct gmap_window *w = atomic_load(&slots[i].w);
+
 		atomic_store(&slots[i].readers, 0);
+		if (w && gmap_mmap_raw(w->base, w->len, PROT_NONE,
+				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
+			w->base_lost = true;
+	}
 	pthread_mutex_init(&slots_lock, NULL);
 }
 

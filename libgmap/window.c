@@ -284,6 +284,9 @@ static void window_forget(struct gmap_window *w)
 {
 	gmap_signal_unregister(w);
 	gmap_grants_teardown(w, false);
+	/* The inaccessible reservation fork.c made in this child. */
+	if (!w->base_lost)
+		gmap_munmap_raw(w->base, w->len);
 	if (w->uffd >= 0)
 		close(w->uffd);
 	if (w->stop_fd >= 0)
