@@ -156,6 +156,15 @@ int shim_handle_register(struct shim_handle *h)
 	return 0;
 }
 
+/*
+ * When the last handle goes, so do the windows: every map came through a
+ * handle and is gone with it, so nothing can point into them any more, and
+ * closing them gives back what GMAP_UNPIN=keep kept mapped and the
+ * window's threads.  A program that exits with handles open keeps its
+ * windows to the end, as its gntdev maps would stay until it dies: closing
+ * them from a destructor would pull pages from under threads still
+ * running.
+ */
 void shim_handle_unregister(struct shim_handle *h)
 {
 	size_t i;
@@ -166,6 +175,13 @@ void shim_handle_unregister(struct shim_handle *h)
 			handles[i] = handles[--nr_handles];
 			break;
 		}
+	if (nr_handles == 0) {
+		while (nr_wins > 0)
+			gmap_close(wins[--nr_wins].w);
+		free(handles);
+		handles = NULL;
+		cap_handles = 0;
+	}
 	pthread_mutex_unlock(&lock);
 }
 
