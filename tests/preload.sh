@@ -18,6 +18,13 @@ export GMAP_PRELOAD
 # but LD_PRELOAD puts the shim first in the list, which ASan checks.
 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export ASAN_OPTIONS
+# TSan cannot live beside a 16 TiB window (see tests/helpers.h): under it
+# the windows are 4 GiB.
+san="$GMAP_SANITIZER"
+[ "$san" = tsan ] && { GMAP_NR_REFS=1048576; export GMAP_NR_REFS; }
+# The shim refuses GMAP_* names it does not know; this one is the test
+# harness's own (Makefile.am), not the library's.
+unset GMAP_SANITIZER
 
 D=5
 T=$(mktemp -d)
@@ -105,9 +112,16 @@ gr --bad-policy quiet -- "$client" rowrite $D 11 201 || fail "rowrite run"
 sd check 201 11 >/dev/null || fail "the write reached the read-only grant"
 ok "read-only grant: writable map refused, a write faults, page unchanged"
 
-# 8. fork: the child has no window; exec starts fresh.
-gr -- "$client" fork $D 11 70 || fail "fork run"
-ok "fork: child refused on the inherited handle, own handle works; exec fresh"
+# 8. fork: the child has no window; exec starts fresh.  Not under TSan,
+#    which cannot start threads in the child of a threaded process (the
+#    child's own window has a handler thread); tests/test-close checks
+#    the rest of fork under TSan.
+if [ "$san" = tsan ]; then
+	ok "fork: skipped under TSan (no threads in a forked child)"
+else
+	gr -- "$client" fork $D 11 70 || fail "fork run"
+	ok "fork: child refused on the inherited handle, own handle works; exec fresh"
+fi
 
 # 9. Foreign frames pass through (and fail without Xen), or are refused.
 gr -- "$client" foreign $D 77 || fail "foreign (allow) run"

@@ -23,4 +23,29 @@ if [ "$e" != "$listed" ]; then
 	bad=1
 fi
 [ $bad -eq 0 ] && echo "$(echo "$e" | wc -l) symbols exported, all in LIBGMAP_0.1"
+
+# The preload shim: exactly the calls of preload.map, each under the
+# version Debian's library gives it (or a program's reference to, say,
+# xengnttab_open@VERS_1.0 would not bind to it), and nothing of libgmap.
+so="$top_builddir/libgmap/.libs/libgmap-preload.so"
+map="$top_srcdir/libgmap/preload/preload.map"
+shim=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ {print $3}' |
+	grep -v '^VERS_\|^GMAP_PRELOAD_' | sort)
+listed=$(sed -n 's/^[[:space:]]*\([a-z_0-9]*\);.*/\1/p' "$map" | sort)
+if [ "$(echo "$shim" | sed 's/@.*//' | sort)" != "$listed" ]; then
+	echo "libgmap-preload.so exports differ from preload.map:"
+	echo "$shim"
+	bad=1
+fi
+for lib in libxengnttab.so.1 libxenforeignmemory.so.1; do
+	real=$(ls /usr/lib/*/"$lib" 2>/dev/null | head -n1)
+	[ -n "$real" ] || continue
+	for s in $(nm -D --defined-only "$real" | awk '$2 == "T" {print $3}' | grep -v '^xengntshr_'); do
+		echo "$shim" | grep -q -x -F -- "$(echo "$s" | sed 's/@@*/@@/')" || {
+			echo "libgmap-preload.so lacks $s of $lib (same name and version)"
+			bad=1
+		}
+	done
+done
+[ $bad -eq 0 ] && echo "$(echo "$shim" | wc -l) shim symbols, each under Debian's version"
 exit $bad
