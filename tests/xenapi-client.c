@@ -200,7 +200,18 @@ static void sc_gnttab(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n)
 					    PROT_READ | PROT_WRITE);
 	CHECK(p != NULL, "map: %s", strerror(errno));
 	if (p) {
+		uint8_t *q;
+
 		serve(p, refs, n, seed);
+		/* Every ref has one address: a map of the run's last ref
+		 * alone is where the run has it (the window's layout), and
+		 * it is the same memory. */
+		q = xengnttab_map_grant_ref(g, dom, first + n - 1, PROT_READ);
+		CHECK(q == p + (size_t)(n - 1) * PAGE, "ref %u alone at %p, "
+		      "in the run at %p", first + n - 1, (void *)q,
+		      (void *)(p + (size_t)(n - 1) * PAGE));
+		if (q)
+			CHECK(xengnttab_unmap(g, q, 1) == 0, "unmap 1");
 		run_hook("mapped");
 		CHECK(xengnttab_unmap(g, p, n) == 0, "unmap: %s",
 		      strerror(errno));

@@ -24,6 +24,12 @@
 
 struct fmem {
 	struct shim_handle h;
+	/* The real library's handle, opened at the first call that needs
+	 * it, so that a backend mapping only grants never touches privcmd
+	 * (and is not told, on every open, that there is no Xen). */
+	struct xentoollog_logger *logger;
+	unsigned int open_flags;
+	bool real_tried;
 	xenforeignmemory_handle *real;  /* NULL: none (no Xen, or deny)  */
 	int real_errno;                 /* why not                       */
 	int restrict_domid;             /* -1: none                      */
@@ -56,7 +62,6 @@ EXPORT xenforeignmemory_handle *xenforeignmemory_open(
 {
 	const struct shim_config *c = shim_config();
 	struct fmem *f;
-	open_fn *real_open;
 
 	if (!c)
 		return NULL;
@@ -65,27 +70,42 @@ EXPORT xenforeignmemory_handle *xenforeignmemory_open(
 		return NULL;
 	shim_handle_init(&f->h, SHIM_FMEM_MAGIC);
 	f->restrict_domid = -1;
-	f->real_errno = EPERM;
-	if (!c->foreign_deny) {
-		/* Foreign frames need the real privcmd; without Xen this
-		 * fails, and only those maps will. */
-		real_open = REAL(open);
-		f->real = real_open ? real_open(logger, open_flags) : NULL;
-		if (!f->real) {
-			f->real_errno = errno;
-			SHIM_DBG("real xenforeignmemory_open failed (%s): only "
-				 "grant frames can be mapped", strerror(errno));
-		}
-	}
+	f->logger = logger;
+	f->open_flags = open_flags;
 	if (shim_handle_register(&f->h) < 0) {
-		close_fn *real_close = REAL(close);
-
-		if (f->real && real_close)
-			real_close(f->real);
 		free(f);
 		return NULL;
 	}
 	return (xenforeignmemory_handle *)f;
+}
+
+/* The real handle, opened (with the restriction made so far) on first
+ * use; NULL and errno if there is none: refused, or no privcmd. */
+static xenforeignmemory_handle *real_handle(struct fmem *f)
+{
+	xenforeignmemory_handle *r;
+
+	pthread_mutex_lock(&f->h.lock);
+	if (!f->real_tried) {
+		f->real_tried = true;
+		f->real_errno = EPERM;
+		if (!shim_config()->foreign_deny) {
+			open_fn *real_open = REAL(open);
+			restrict_fn *real_restrict = REAL(restrict);
+
+			f->real = real_open ? real_open(f->logger, f->open_flags) :
+					      NULL;
+			if (!f->real)
+				f->real_errno = errno;
+			else if (f->restrict_domid >= 0 && real_restrict)
+				real_restrict(f->real, (domid_t)f->restrict_domid);
+		}
+	}
+	r = f->real;
+	pthread_mutex_unlock(&f->h.lock);
+	if (!r)
+		errno = f->real_errno;
+	return r;
 }
 
 EXPORT int xenforeignmemory_close(xenforeignmemory_handle *fh)
@@ -171,6 +191,7 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 				   int err[])
 {
 	struct fmem *f = ours(fh);
+	xenforeignmemory_handle *real;
 	map2_fn *real_map2;
 	int kind;
 
@@ -200,17 +221,16 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 		errno = EINVAL;
 		return NULL;
 	}
-	if (!f->real) {
-		if (shim_config()->foreign_deny)
-			SHIM_ERR("d%u: foreign map of guest frames refused "
-				 "(GMAP_FOREIGN=deny): only grants may be mapped",
-				 dom);
-		errno = f->real_errno;
+	if (shim_config()->foreign_deny) {
+		SHIM_ERR("d%u: foreign map of guest frames refused "
+			 "(GMAP_FOREIGN=deny): only grants may be mapped", dom);
+		errno = EPERM;
 		return NULL;
 	}
-	real_map2 = REAL(map2);
-	return real_map2 ? real_map2(f->real, dom, addr, prot, flags, pages,
-				     arr, err) : NULL;
+	real = real_handle(f);
+	real_map2 = real ? REAL(map2) : NULL;
+	return real_map2 ? real_map2(real, dom, addr, prot, flags, pages, arr,
+				     err) : NULL;
 }
 
 /* The real map() calls map2() through its own PLT on some builds: going
@@ -241,7 +261,8 @@ EXPORT int xenforeignmemory_unmap(xenforeignmemory_handle *fh, void *addr,
 	rc = shim_unmap(&f->h, addr, (uint32_t)pages, f->real != NULL);
 	if (rc <= 0)
 		return rc;
-	/* Not ours and outside every window: a foreign map. */
+	/* Not ours and outside every window: a foreign map (which needed
+	 * the real handle, so it is open). */
 	return real_unmap ? real_unmap(f->real, addr, pages) : -1;
 }
 
@@ -259,9 +280,13 @@ EXPORT int xenforeignmemory_restrict(xenforeignmemory_handle *fh,
 		errno = EINVAL;
 		return -1;
 	}
-	if (f->real && real_restrict && real_restrict(f->real, domid) < 0)
+	pthread_mutex_lock(&f->h.lock);
+	if (f->real && real_restrict && real_restrict(f->real, domid) < 0) {
+		pthread_mutex_unlock(&f->h.lock);
 		return -1;
+	}
 	f->restrict_domid = domid;
+	pthread_mutex_unlock(&f->h.lock);
 	return 0;
 }
 
@@ -275,9 +300,7 @@ static xenforeignmemory_handle *real_of(xenforeignmemory_handle *fh,
 		return fh;
 	if (shim_handle_inherited(&f->h, call))
 		return NULL;
-	if (!f->real)
-		errno = f->real_errno;
-	return f->real;
+	return real_handle(f);
 }
 
 EXPORT xenforeignmemory_resource_handle *xenforeignmemory_map_resource(

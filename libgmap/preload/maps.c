@@ -88,6 +88,31 @@ static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 	return 0;
 }
 
+/* Pin a run of @count refs in one call; 0, or -1 and *@e. */
+static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
+		   bool writable, int *e)
+{
+	struct gmap_window *w = shim_window(domid);
+	struct gmap_error ge;
+
+	if (!w) {
+		*e = errno;
+		return -1;
+	}
+	if ((uint64_t)ref + count > gmap_nr_refs(w)) {
+		SHIM_ERR("d%u refs %u+%u are past the window (%llu refs)",
+			 domid, ref, count, (unsigned long long)gmap_nr_refs(w));
+		*e = EINVAL;
+		return -1;
+	}
+	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
+		     &ge) < 0) {
+		*e = ge.err;
+		return -1;
+	}
+	return 0;
+}
+
 /* Lay out the area: an alias of each pinned page, PROT_NONE elsewhere
  * (an access to a page that failed faults, as on privcmd). */
 static void *make_aliases(struct shim_map *m, void *fixed)
@@ -155,20 +180,32 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	memcpy(m->domids, domids, count * sizeof(*domids));
 	memcpy(m->refs, refs, count * sizeof(*refs));
 
-	for (i = 0; i < count; i++) {
-		int r = pin_one(domids[i], refs[i], writable);
+	if (!err && contiguous(count, domids, refs)) {
+		/* A run, all or nothing: one pin call (gmap_pin undoes
+		 * its own pins if one ref fails). */
+		if (pin_run(domids[0], refs[0], count, writable, &e) < 0) {
+			map_free(m);
+			errno = e;
+			return NULL;
+		}
+		memset(m->pinned, 1, count);
+	} else {
+		/* Ref by ref: with @err, each page fails on its own. */
+		for (i = 0; i < count; i++) {
+			int r = pin_one(domids[i], refs[i], writable);
 
-		if (err)
-			err[i] = r;
-		if (r == 0) {
-			m->pinned[i] = 1;
-			ok++;
-		} else if (!e) {
-			e = -r;
-			if (!err)
-				break;
+			if (err)
+				err[i] = r;
+			m->pinned[i] = r == 0;
+			if (r && !e) {
+				e = -r;
+				if (!err)
+					break;
+			}
 		}
 	}
+	for (i = 0; i < count; i++)
+		ok += m->pinned[i];
 	if (e && !err)
 		goto undo;
 	if (ok == 0)
