@@ -123,6 +123,17 @@ else
 	ok "fork: child refused on the inherited handle, own handle works; exec fresh"
 fi
 
+# 8b. The first call comes from another library's constructor, before
+#     the shim's constructor ran (libearly.so is preloaded after the shim,
+#     so its constructor runs first).
+early="$(cd "$top_builddir" && pwd)/tests/.libs/libearly.so"
+XENAPI_EARLY="$D 90 11" LD_PRELOAD="$early" \
+	gr --log debug -- "$client" check $D 11 91 || fail "early run"
+expect_in_out "early: ok: ref 90 mapped from a constructor" "early"
+sed -n '/early: ok/,$p' "$T/out" | grep -q "configuration already loaded by an earlier call" ||
+	fail "early: the shim's constructor did not run after the early call"
+ok "first call from another library's constructor, before the shim's: served"
+
 # 9. Foreign frames pass through (and fail without Xen), or are refused.
 gr -- "$client" foreign $D 77 || fail "foreign (allow) run"
 grep -q "refused errno=2 " "$T/out" ||

@@ -67,10 +67,13 @@ static int load(struct shim_config *c, FILE *report)
 	return bad;
 }
 
+static _Atomic bool inited;
+
 static void init(void)
 {
 	int e;
 
+	atomic_store(&inited, true);
 	logger = gmap_default_logger(&e);
 	if (!logger)  /* GMAP_LOG is bad: report at the default level */
 		logger = (xentoollog_logger *)xtl_createlogger_stdiostream(
@@ -103,6 +106,10 @@ xentoollog_logger *shim_log(void)
  * program that never maps a grant. */
 __attribute__((constructor)) static void shim_ctor(void)
 {
+	/* Another library's constructor may have called us first. */
+	if (atomic_load(&inited))
+		SHIM_DBG("constructor: configuration already loaded by an "
+			 "earlier call");
 	pthread_once(&once, init);
 }
 
