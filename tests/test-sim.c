@@ -3,6 +3,9 @@
  * test-sim.c - the simulated domain says no where Xen says no; it can live
  * in another process; and a full 32-bit window costs what is touched.
  */
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -256,6 +259,147 @@ static void test_sparse_metadata(void)
 	gmap_sim_domain_destroy(d);
 }
 
+/*
+ * A gmap-simdom impostor: answers one attach request with @answer and the
+ * descriptors @fds (nfds of them), to check that the sim backend trusts
+ * nothing it is sent.
+ */
+struct impostor {
+	char path[108];
+	int lfd;
+	const char *answer;
+	int fds[2], nfds;
+	char request[64];
+};
+
+static void *impostor_main(void *arg)
+{
+	struct impostor *im = arg;
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct iovec iov = { (void *)im->answer, strlen(im->answer) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+	int c;
+
+	c = accept(im->lfd, NULL, NULL);
+	if (c < 0)
+		return NULL;
+	n = read(c, im->request, sizeof(im->request) - 1);
+	im->request[n > 0 ? n : 0] = 0;
+	if (im->nfds) {
+		m.msg_control = u.space;
+		m.msg_controllen = CMSG_SPACE(im->nfds * sizeof(int));
+		CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(im->nfds * sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), im->fds, im->nfds * sizeof(int));
+	}
+	sendmsg(c, &m, MSG_NOSIGNAL);
+	close(c);
+	return NULL;
+}
+
+/* Open a window of d@domid against an impostor; returns errno (0: ok). */
+static int attach_via(struct impostor *im, uint32_t domid)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 64,
+		.logger = &t_log.xtl,
+	};
+	struct gmap_window *w;
+	pthread_t th;
+	int e = 0;
+
+	snprintf(im->path, sizeof(im->path), "/tmp/gmap-test-sim.%d.sock",
+		 (int)getpid());
+	unlink(im->path);
+	memcpy(sa.sun_path, im->path, strlen(im->path) + 1);
+	im->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (im->lfd < 0 || bind(im->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(im->lfd, 1) < 0)
+		return -1;
+	pthread_create(&th, NULL, impostor_main, im);
+	setenv("GMAP_SIM_SOCKET", im->path, 1);
+	t_log_clear();
+	w = gmap_open(domid, &o);
+	if (!w)
+		e = errno;
+	gmap_close(w);
+	unsetenv("GMAP_SIM_SOCKET");
+	pthread_join(th, NULL);
+	close(im->lfd);
+	unlink(im->path);
+	return e;
+}
+
+static void test_simdom_answers_checked(void)
+{
+	struct gmap_sim_domain *d = gmap_sim_domain_create(9, 4, 4);
+	struct impostor im;
+	int ctl, mem, junk;
+
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_EQUAL(gmap_sim_domain_fds(d, &ctl, &mem), 0);
+	junk = memfd_create("junk", MFD_CLOEXEC);
+	CU_ASSERT(junk >= 0 && ftruncate(junk, 1 << 20) == 0);
+
+	/* Domain 21 is not in this process: the window asks the socket.
+	 * The control area it gets must be domain 21's. */
+	memset(&im, 0, sizeof(im));
+	im.answer = "ok 21 4 4\n";
+	im.fds[0] = ctl;
+	im.fds[1] = mem;
+	im.nfds = 2;
+	CU_ASSERT_EQUAL(attach_via(&im, 21), EINVAL); /* ctl says domain 9 */
+	CU_ASSERT_STRING_EQUAL(im.request, "attach 21\n");
+	CU_ASSERT(t_log_has("bad control area"));
+
+	/* A refusal is passed on with its reason. */
+	memset(&im, 0, sizeof(im));
+	im.answer = "error: this gmap-simdom serves domain 9, not 21\n";
+	CU_ASSERT_EQUAL(attach_via(&im, 21), ESRCH);
+	CU_ASSERT(t_log_has("serves domain 9, not 21"));
+
+	/* "ok" without the descriptors, or for another domain. */
+	memset(&im, 0, sizeof(im));
+	im.answer = "ok 21 4 4\n";
+	CU_ASSERT_EQUAL(attach_via(&im, 21), EPROTO);
+	memset(&im, 0, sizeof(im));
+	im.answer = "ok 22 4 4\n";
+	im.fds[0] = ctl;
+	im.fds[1] = mem;
+	im.nfds = 2;
+	CU_ASSERT_EQUAL(attach_via(&im, 21), EPROTO);
+	CU_ASSERT(t_log_has("bad answer"));
+
+	/* Descriptors that are not a domain's control area at all. */
+	memset(&im, 0, sizeof(im));
+	im.answer = "ok 21 4 4\n";
+	im.fds[0] = junk;
+	im.fds[1] = mem;
+	im.nfds = 2;
+	CU_ASSERT_EQUAL(attach_via(&im, 21), EINVAL);
+
+	/* And the right answer is taken: domain 9, once it is no longer in
+	 * this process, from the socket (its memfds outlive the object). */
+	ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 0);
+	mem = fcntl(mem, F_DUPFD_CLOEXEC, 0);
+	gmap_sim_domain_destroy(d);
+	memset(&im, 0, sizeof(im));
+	im.answer = "ok 9 4 4\n";
+	im.fds[0] = ctl;
+	im.fds[1] = mem;
+	im.nfds = 2;
+	CU_ASSERT_EQUAL(attach_via(&im, 9), 0);
+	close(ctl);
+	close(mem);
+	close(junk);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -263,6 +407,7 @@ int main(int argc, char **argv)
 		{ "grant, end access, revoke, bounds", test_grant_rules },
 		{ "in-use flags follow mappings", test_in_use_flags },
 		{ "descriptors shared with another process", test_cross_process },
+		{ "what a gmap-simdom sends is checked", test_simdom_answers_checked },
 		{ "a full-space window costs what is touched", test_sparse_metadata },
 		{ NULL, NULL },
 	};
