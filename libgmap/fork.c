@@ -18,7 +18,9 @@
  * handler threads are not.  So the child may only exit, exec, or
  * gmap_close() the window, which frees its own copy and touches nothing
  * the parent owns (a sim domain's counters are shared memory, a gntdev fd
- * is shared with the parent).  Every other call fails with EPERM.  A
+ * is shared with the parent).  The calls that would map or unmap (pin,
+ * unpin, prefault, release) fail with EPERM; those that only read the
+ * window's numbers (translate, stats) still answer.  A
  * pthread_atfork() child handler bumps a generation counter that each
  * window compares with the one it was opened in.
  */

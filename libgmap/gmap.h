@@ -27,9 +27,11 @@
  * to the handler that was installed before it.  A program that installs its
  * own SIGSEGV handler after opening a window must chain to the previous one.
  *
- * fork(): a child does not inherit usable windows.  In the child every
- * window range is made inaccessible (PROT_NONE) and the child may only
- * exit or exec; any access to a window address gets SIGSEGV.
+ * fork(): a child does not inherit windows.  Their mappings are not
+ * copied (MADV_DONTFORK) and their ranges are inaccessible in the child:
+ * any access gets SIGSEGV.  In the child gmap_pin(), gmap_unpin(),
+ * gmap_prefault() and gmap_release() fail with EPERM, gmap_close() frees
+ * the child's copy only, and the child may open windows of its own.
  */
 #ifndef GMAP_H
 #define GMAP_H

@@ -179,6 +179,14 @@ static void sc_fmem(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n)
 		CHECK(xenforeignmemory_unmap(f, p, n) == 0, "unmap: %s",
 		      strerror(errno));
 	}
+	/* A frame whose ref does not fit in 32 bits fails alone, with the
+	 * error of a frame that does not exist. */
+	arr[1] = GRANT_FRAME(((xen_pfn_t)1 << 32) | (first + 1));
+	p = xenforeignmemory_map(f, dom, PROT_READ, 2, arr, err);
+	CHECK(p && err[0] == 0 && err[1] == -EINVAL, "a 33-bit ref: p %p, "
+	      "err %d %d", (void *)p, err[0], err[1]);
+	if (p)
+		xenforeignmemory_unmap(f, p, 2);
 	CHECK(xenforeignmemory_close(f) == 0, "close");
 	if (p)
 		printf("fmem: %u pages verified and answered\n", n);

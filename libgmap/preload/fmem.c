@@ -169,7 +169,9 @@ static void *map_grants(struct fmem *f, uint32_t dom, void *addr, int prot,
 				e = EINVAL;
 				goto out;
 			}
-			ref = UINT32_MAX;  /* past any window: fails alone */
+			domids[i] = SHIM_NO_DOMID;  /* fails alone */
+			refs[i] = 0;
+			continue;
 		}
 		domids[i] = dom;
 		refs[i] = (uint32_t)ref;

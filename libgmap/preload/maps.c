@@ -72,9 +72,12 @@ static bool contiguous(uint32_t count, const uint32_t *domids,
  * frame the hypervisor does not know. */
 static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 {
-	struct gmap_window *w = shim_window(domid);
+	struct gmap_window *w;
 	struct gmap_error ge;
 
+	if (domid == SHIM_NO_DOMID)
+		return -EINVAL;
+	w = shim_window(domid);
 	if (!w)
 		return -errno;
 	if (ref >= gmap_nr_refs(w)) {

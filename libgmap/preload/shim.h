@@ -97,6 +97,10 @@ int shim_unmap(struct shim_handle *h, void *addr, uint32_t count,
 	       bool not_ours_ok);
 void shim_unmap_all(struct shim_handle *h);
 
+/* A domid for a page whose frame no one can map (a foreign-memory frame
+ * whose grant ref does not fit in 32 bits): that page fails alone. */
+#define SHIM_NO_DOMID UINT32_MAX
+
 #define SHIM_FMEM_MAGIC 0x464d454du  /* "FMEM" */
 #define SHIM_GNT_MAGIC  0x474e5454u  /* "GNTT" */
 
