@@ -25,7 +25,7 @@ static const char *const foreign_policies[] = { "allow", "deny", NULL };
 
 #define NUM(n, l, h, d, w) { n, GMAP_ENV_NUM, l, h, NULL, d, w }
 #define WORD(n, ws, d, w) { n, GMAP_ENV_WORD, 0, 0, ws, d, w }
-#define PATH(n, d, w) { n, GMAP_ENV_PATH, 1, 4095, NULL, d, w }
+#define PATH(n, max, d, w) { n, GMAP_ENV_PATH, 1, max, NULL, d, w }
 
 const struct gmap_env_var gmap_env_vars[] = {
 	WORD("GMAP_BACKEND", backends, "sim", "backend of windows opened "
@@ -36,7 +36,8 @@ const struct gmap_env_var gmap_env_vars[] = {
 	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),
-	PATH("GMAP_SIM_SOCKET", "none", "unix socket of a gmap-simdom serving "
+	/* A unix socket's path must fit sun_path (108 bytes with its NUL). */
+	PATH("GMAP_SIM_SOCKET", 107, "none", "unix socket of a gmap-simdom serving "
 	     "the domain (sim backend)"),
 	/* The preload shim's (gmap-run(1)). */
 	NUM("GMAP_DOMID", 0, 32751, "any", "the only granting domain the shim "
@@ -53,7 +54,7 @@ const struct gmap_env_var gmap_env_vars[] = {
 	     "grant bit: passed to libxenforeignmemory, or refused"),
 	NUM("GMAP_SELF_DOMID", 0, 32751, "0", "the grantee domid this process "
 	    "plays (sim backend)"),
-	PATH("GMAP_PRELOAD", "installed", "the preload library gmap-run uses"),
+	PATH("GMAP_PRELOAD", 4095, "installed", "the preload library gmap-run uses"),
 	{ NULL, 0, 0, 0, NULL, NULL, NULL },
 };
 
