@@ -30,6 +30,7 @@
 
 #include <xenforeignmemory.h>
 #include <xengnttab.h>
+#include <xen/grant_table.h>  /* GNTCOPY_*, GNTST_* */
 
 #include "pattern.h"
 
@@ -224,6 +225,30 @@ static void sc_gnttab(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n)
 		CHECK(xengnttab_unmap(g, p, n) == 0, "unmap: %s",
 		      strerror(errno));
 	}
+	/* Grant copy, by Xen's rules: the replies just written, read back
+	 * from the first ref; a segment crossing the page is refused. */
+	{
+		xengnttab_grant_copy_segment_t seg[2];
+		uint8_t buf[64];
+
+		memset(seg, 0, sizeof(seg));
+		seg[0].flags = GNTCOPY_source_gref;
+		seg[0].source.foreign.ref = first;
+		seg[0].source.foreign.domid = (uint16_t)dom;
+		seg[0].source.foreign.offset = 100;
+		seg[0].dest.virt = buf;
+		seg[0].len = sizeof(buf);
+		seg[1] = seg[0];
+		seg[1].source.foreign.offset = PAGE - 8;
+		CHECK(xengnttab_grant_copy(g, 2, seg) == 0, "grant copy: %s",
+		      strerror(errno));
+		CHECK(seg[0].status == GNTST_okay && buf[0] ==
+		      gmap_pattern_byte(first, seed + 1, 100) && buf[63] ==
+		      gmap_pattern_byte(first, seed + 1, 163),
+		      "grant copy: status %d", seg[0].status);
+		CHECK(seg[1].status == GNTST_bad_copy_arg, "copy across the "
+		      "page end: status %d", seg[1].status);
+	}
 	CHECK(xengnttab_close(g) == 0, "close");
 	if (p)
 		printf("gnttab: %u pages verified and answered\n", n);
@@ -361,6 +386,12 @@ static void sc_bad(uint32_t dom, uint32_t ok, uint32_t ungranted)
 	}
 	CHECK(xengnttab_unmap((xengnttab_handle *)(uintptr_t)0x1000, p, 2) == -1 &&
 	      errno == EBADF, "unmap with a garbage handle: %s", strerror(errno));
+	/* A handle restricted to another domain maps nothing of this one. */
+	CHECK(xenforeignmemory_restrict(f, (domid_t)(dom + 1)) == 0,
+	      "restrict: %s", strerror(errno));
+	CHECK(!xenforeignmemory_map(f, dom, PROT_READ, 1, frames, NULL) &&
+	      errno == EPERM, "map through a handle restricted to another "
+	      "domain: %s", strerror(errno));
 	run_hook("after-bad");
 	xengnttab_close(g);
 	xenforeignmemory_close(f);
