@@ -14,8 +14,9 @@
 set -eu
 cd "$(dirname "$0")"
 
+# qemu-system-x86 and cpio: the real-Xen test bed (make check-xen).
 PKGS="build-essential autoconf automake libtool pkg-config clang \
-libxen-dev libunwind-dev libcunit1-dev"
+libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio"
 
 deps() {
 	missing=

@@ -12,6 +12,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -124,19 +125,25 @@ static struct {
 			  xengnttab_grant_copy_segment_t *);
 } gt;
 static pthread_once_t gt_once = PTHREAD_ONCE_INIT;
+static char gt_error[256];
 
 static void gt_load(void)
 {
 	void *lib = dlopen("libxengnttab.so.1", RTLD_NOW | RTLD_LOCAL);
 
-	if (!lib)
+	if (!lib) {
+		snprintf(gt_error, sizeof(gt_error), "%s", dlerror());
 		return;
+	}
 	*(void **)&gt.open = dlsym(lib, "xengnttab_open");
 	*(void **)&gt.close = dlsym(lib, "xengnttab_close");
 	*(void **)&gt.fd = dlsym(lib, "xengnttab_fd");
 	*(void **)&gt.grant_copy = dlsym(lib, "xengnttab_grant_copy");
-	if (!gt.open || !gt.close || !gt.fd || !gt.grant_copy)
+	if (!gt.open || !gt.close || !gt.fd || !gt.grant_copy) {
+		snprintf(gt_error, sizeof(gt_error), "libxengnttab.so.1 lacks "
+			 "a call libgmap needs");
 		gt.open = NULL;
+	}
 }
 
 static int xen_open(struct gmap_window *w)
@@ -146,8 +153,8 @@ static int xen_open(struct gmap_window *w)
 
 	pthread_once(&gt_once, gt_load);
 	if (!gt.open) {
-		GMAP_ERR(w, "xen backend: cannot load libxengnttab.so.1 "
-			 "(Debian: apt-get install libxengnttab1)");
+		GMAP_ERR(w, "xen backend: cannot load libxengnttab.so.1: %s "
+			 "(Debian: apt-get install libxengnttab1)", gt_error);
 		errno = ENOSYS;
 		return -1;
 	}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * test-xenbed.c - the xen backend on a real hypervisor.
+ *
+ * Runs inside dom0 of the test bed (tests/xenbed/run.sh, make check-xen):
+ * this domain grants its own pages to itself with gntalloc (the granter in
+ * tools/xengrant) and maps them back through a window on the xen backend,
+ * so the grants, the hypervisor's checks and gntdev are all real.  Each
+ * claim made on sim is checked again here.  Outside a Xen domain it has
+ * nothing to run against and exits 77 (skipped).
+ */
+#include <sys/mman.h>
+
+#include "helpers.h"
+#include "granter.h"
+#include "pattern.h"
+
+#define SELF 0               /* dom0 grants to itself */
+#define WIN_REFS 65536       /* dom0's table holds 32760 refs by default */
+
+static struct xg xg;
+
+static void fill(struct xg_grant *g, uint32_t seed)
+{
+	size_t o;
+
+	for (o = 0; o < GMAP_PAGE_SIZE; o++)
+		g->page[o] = gmap_pattern_byte(g->ref, seed, o);
+}
+
+static int page_is(const volatile uint8_t *p, uint32_t ref, uint32_t seed)
+{
+	size_t o;
+
+	for (o = 0; o < GMAP_PAGE_SIZE; o++)
+		if (p[o] != gmap_pattern_byte(ref, seed, o))
+			return 0;
+	return 1;
+}
+
+static struct gmap_window *open_xen(unsigned int handlers)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_XEN,
+		.nr_refs = WIN_REFS, .handler_threads = handlers,
+		.logger = &t_log.xtl,
+	};
+
+	struct gmap_window *w;
+
+	t_log_clear();
+	w = gmap_open(SELF, &o);
+	if (!w)
+		printf("gmap_open: %s; log:\n%.*s", strerror(errno),
+		       (int)t_log.len, t_log.buf);
+	return w;
+}
+
+static uint8_t *at(struct gmap_window *w, uint32_t ref)
+{
+	return gmap_ref_ptr(w, ref);
+}
+
+/* First touch maps the right page, and writes are seen both ways. */
+static void test_first_touch(void)
+{
+	struct xg_grant *g[4];
+	struct gmap_window *w;
+	struct gmap_stats st;
+	uint8_t *p;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		g[i] = xg_grant(&xg, SELF, true);
+		CU_ASSERT_FATAL(g[i] != NULL);
+		fill(g[i], 1);
+	}
+	w = open_xen(1);
+	CU_ASSERT_FATAL(w != NULL);
+	for (i = 0; i < 4; i++) {
+		p = at(w, g[i]->ref);
+		CU_ASSERT(page_is(p, g[i]->ref, 1));
+		p[10] = 0xa5;                         /* backend -> guest */
+		CU_ASSERT_EQUAL(g[i]->page[10], 0xa5);
+		g[i]->page[20] = 0x5a;                /* guest -> backend */
+		CU_ASSERT_EQUAL(p[20], 0x5a);
+	}
+	gmap_stats(w, &st);
+	CU_ASSERT_EQUAL(st.maps, 4);
+	CU_ASSERT_EQUAL(st.mapped_now, 4);
+	printf("4 grants: %llu faults, %llu maps, data both ways ",
+	       (unsigned long long)st.faults, (unsigned long long)st.maps);
+	gmap_close(w);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(xg_end(&xg, g[i]), 0);
+}
+
+struct racer {
+	uint8_t *p;
+	uint32_t ref;
+	_Atomic int *go;
+	int ok;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+
+	while (!atomic_load(r->go))
+		;
+	r->ok = page_is(r->p, r->ref, 2);
+	return NULL;
+}
+
+/* N threads faulting one grant make one map. */
+static void test_threads_one_map(void)
+{
+	enum { N = 8 };
+	struct racer r[N];
+	pthread_t th[N];
+	_Atomic int go = 0;
+	struct xg_grant *g = xg_grant(&xg, SELF, true);
+	struct gmap_window *w;
+	struct gmap_stats st;
+	int i, ok = 0;
+
+	CU_ASSERT_FATAL(g != NULL);
+	fill(g, 2);
+	w = open_xen(2);
+	CU_ASSERT_FATAL(w != NULL);
+	for (i = 0; i < N; i++) {
+		r[i] = (struct racer){ at(w, g->ref), g->ref, &go, 0 };
+		pthread_create(&th[i], NULL, race, &r[i]);
+	}
+	atomic_store(&go, 1);
+	for (i = 0; i < N; i++) {
+		CU_ASSERT_EQUAL(t_join_within(th[i], 30), 0);
+		ok += r[i].ok;
+	}
+	gmap_stats(w, &st);
+	CU_ASSERT_EQUAL(ok, N);
+	CU_ASSERT_EQUAL(st.maps, 1);
+	printf("%d threads: %d read the page, %llu faults, %llu map ", N, ok,
+	       (unsigned long long)st.faults, (unsigned long long)st.maps);
+	gmap_close(w);
+	CU_ASSERT_EQUAL(xg_end(&xg, g), 0);
+}
+
+/* A read-only grant reads, and a write never reaches the page. */
+static void test_readonly(void)
+{
+	struct xg_grant *g = xg_grant(&xg, SELF, false);
+	struct gmap_window *w;
+	struct gmap_error err;
+	void *addr = NULL;
+
+	CU_ASSERT_FATAL(g != NULL);
+	fill(g, 3);
+	w = open_xen(1);
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT(page_is(at(w, g->ref), g->ref, 3));
+	CU_ASSERT_EQUAL(t_touch((volatile uint64_t *)at(w, g->ref), 1, 0, NULL,
+				&addr), 1);
+	CU_ASSERT_PTR_EQUAL(addr, at(w, g->ref));
+	CU_ASSERT(t_log_has("read-only"));
+	CU_ASSERT(page_is(g->page, g->ref, 3));
+	/* A writable pin of it is refused with Xen's status. */
+	CU_ASSERT_EQUAL(gmap_pin(w, g->ref, 1, GMAP_PIN_WRITE, &err), -1);
+	CU_ASSERT(err.status != 0);
+	gmap_close(w);
+	CU_ASSERT_EQUAL(xg_end(&xg, g), 0);
+}
+
+/* A grant that does not exist: SIGSEGV with Xen's status, no hang. */
+static void test_bad_grant(void)
+{
+	struct gmap_window *w = open_xen(1);
+	struct gmap_error err;
+	uint32_t ref = 32000;   /* in dom0's table, never granted here */
+	void *addr = NULL;
+
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(t_touch((volatile uint64_t *)at(w, ref), 0, 0, NULL,
+				&addr), 1);
+	CU_ASSERT_PTR_EQUAL(addr, at(w, ref));
+	CU_ASSERT(t_log_has("GNTST_"));
+	CU_ASSERT_EQUAL(gmap_pin(w, ref, 1, GMAP_PIN_READ, &err), -1);
+	CU_ASSERT(err.status != 0 && err.ref == ref);
+	printf("ref %u: status %d (%s) ", ref, err.status,
+	       gmap_status_str(err.status));
+	gmap_close(w);
+}
+
+/* After the last unpin the granter can end access: the grant is gone,
+ * a new map of it fails. */
+static void test_last_unpin_frees(void)
+{
+	struct xg_grant *g = xg_grant(&xg, SELF, true);
+	struct gmap_window *w;
+	struct gmap_error err;
+	uint32_t ref;
+
+	CU_ASSERT_FATAL(g != NULL);
+	ref = g->ref;
+	fill(g, 4);
+	w = open_xen(1);
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(gmap_pin(w, ref, 1, GMAP_PIN_WRITE, &err), 0);
+	CU_ASSERT_EQUAL(gmap_pin(w, ref, 1, GMAP_PIN_WRITE, &err), 0);
+	CU_ASSERT(page_is(at(w, ref), ref, 4));
+	CU_ASSERT_EQUAL(gmap_unpin(w, ref, 1), 0);   /* one pin left */
+	CU_ASSERT_EQUAL(gmap_unpin(w, ref, 1), 0);   /* unmapped now  */
+	CU_ASSERT_EQUAL(xg_end(&xg, g), 0);
+	/* Ended at once (not deferred): the entry is cleared, so the
+	 * hypervisor refuses a new map. */
+	CU_ASSERT_EQUAL(gmap_pin(w, ref, 1, GMAP_PIN_READ, &err), -1);
+	printf("ref %u after end: status %d ", ref, err.status);
+	gmap_close(w);
+}
+
+/* A 1000-grant window, every page touched and checked. */
+static void test_thousand(void)
+{
+	enum { N = 1000 };
+	struct xg_grant *g[N];
+	struct gmap_window *w;
+	struct gmap_stats st;
+	unsigned int i, good = 0, seen = 0;
+
+	for (i = 0; i < N; i++) {
+		g[i] = xg_grant(&xg, SELF, true);
+		CU_ASSERT_FATAL(g[i] != NULL);
+		fill(g[i], 5);
+	}
+	w = open_xen(2);
+	CU_ASSERT_FATAL(w != NULL);
+	for (i = 0; i < N; i++) {
+		uint8_t *p = at(w, g[i]->ref);
+
+		good += page_is(p, g[i]->ref, 5);
+		p[4095] = (uint8_t)i;
+		seen += g[i]->page[4095] == (uint8_t)i;
+	}
+	gmap_stats(w, &st);
+	CU_ASSERT_EQUAL(good, N);
+	CU_ASSERT_EQUAL(seen, N);
+	CU_ASSERT_EQUAL(st.maps, N);
+	CU_ASSERT_EQUAL(st.map_failures, 0);
+	printf("%u grants: %u pages verified (4 KiB each), %u writes seen by "
+	       "the granter, %llu faults, %llu maps ", N, good, seen,
+	       (unsigned long long)st.faults, (unsigned long long)st.maps);
+	gmap_close(w);
+	for (i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(xg_end(&xg, g[i]), 0);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "first touch maps the right page, writes both ways", test_first_touch },
+		{ "threads faulting one grant make one map", test_threads_one_map },
+		{ "a read-only grant refuses writes", test_readonly },
+		{ "a bad grant ends in SIGSEGV with Xen's status", test_bad_grant },
+		{ "after the last unpin the granter ends access", test_last_unpin_frees },
+		{ "a 1000-grant window touched fully, verified", test_thousand },
+		{ NULL, NULL },
+	};
+	int rc;
+
+	if (xg_open(&xg, 1100) < 0) {
+		printf("test-xenbed: no /dev/xen/gntalloc (%s): not in a Xen "
+		       "domain, skipped\n", strerror(errno));
+		return 77;
+	}
+	rc = t_main("xenbed", cases);
+	xg_close(&xg);
+	return rc;
+}
