@@ -68,6 +68,19 @@ static bool contiguous(uint32_t count, const uint32_t *domids,
 	return true;
 }
 
+/*
+ * The errno of a failed pin, as the real libraries report it: gntdev's
+ * mmap fails with EINVAL whatever the hypervisor's reason (seen on Xen
+ * 4.17 in the test bed: an ended grant and a writable map of a read-only
+ * one both give "mmap failed: Invalid argument").  The GNTST_* status
+ * itself is in the log.  libgmap's own failures (budget, memory) keep
+ * theirs.
+ */
+static int pin_errno(const struct gmap_error *ge)
+{
+	return ge->status < 0 && ge->status > -100 ? EINVAL : ge->err;
+}
+
 /* Pin refs[i]; 0 or -errno.  A ref past the window is EINVAL, as a
  * frame the hypervisor does not know. */
 static int pin_one(uint32_t domid, uint32_t ref, bool writable)
@@ -87,7 +100,7 @@ static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 	}
 	if (gmap_pin(w, ref, 1, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
 		     &ge) < 0)
-		return -ge.err;
+		return -pin_errno(&ge);
 	return 0;
 }
 
@@ -110,7 +123,7 @@ static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
 	}
 	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
 		     &ge) < 0) {
-		*e = ge.err;
+		*e = pin_errno(&ge);
 		return -1;
 	}
 	return 0;

@@ -75,11 +75,16 @@ add_prog() {
 }
 add_prog "$B/tests/test-xenbed" test-xenbed
 add_prog "$B/examples/devmodel" devmodel
+add_prog "$B/tests/xenapi-client" xenapi-client
+add_prog "$B/tools/gmap-run" gmap-run
+add_prog "$B/tools/gmap-xengrant" gmap-xengrant
 # libgmap from this build, where the programs' run path does not reach,
 # and the Xen libraries libgmap and the shim dlopen() (no ld.so.cache in
 # the initramfs: LD_LIBRARY_PATH names their directory).
 mkdir -p "$I/usr/lib"
 cp -L "$B"/libgmap/.libs/libgmap.so.? "$I/usr/lib/"
+cp -L "$B"/libgmap/.libs/libgmap-preload.so "$I/usr/lib/"
+add_libs "$B/libgmap/.libs/libgmap-preload.so"
 for so in libxengnttab.so.1 libxenforeignmemory.so.1; do
 	path=$(ldconfig -p | awk -v so="$so" '$1 == so && /x86-64/ {print $NF; exit}')
 	[ -n "$path" ] || die "$so is not installed (libxen-dev)"
@@ -107,6 +112,18 @@ run() {
 cd /tmp
 run test-xenbed /t/test-xenbed
 run devmodel /t/devmodel
+# An unmodified Debian-API backend under the preload, against dom0's own
+# grants (gmap-xengrant fills them, checks the replies, ends access and
+# reports grants still in use).
+G="/t/gmap-xengrant"
+R="/t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 --"
+C="/t/xenapi-client -x"
+run preload-gnttab $G -n 16 --expect 12 -- $R $C gnttab 0 11 {first} {count}
+run preload-fmem $G -n 16 --expect 12 -- $R $C fmem 0 11 {first} {count}
+run preload-double $G -n 1 -- $R $C double 0 {first}
+run preload-rowrite $G -n 1 --ro 1 -- /t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 --bad-policy quiet -- $C rowrite 0 11 {ro}
+run preload-bad $G -n 2 -- /t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 -n 65536 -- $C bad 0 {first} {ended}
+run preload-fork $G -n 1 -- $R $C fork 0 11 {first}
 echo "GMAPBED: DONE"
 sync
 reboot -f
@@ -130,7 +147,8 @@ secs=$(( $(date +%s) - start ))
 # ---- 4. results ----------------------------------------------------------
 tr -d '\r' <"$LOG" >"$LOG.txt"
 fail=0
-for name in test-xenbed devmodel; do
+for name in test-xenbed devmodel preload-gnttab preload-fmem preload-double \
+	    preload-rowrite preload-bad preload-fork; do
 	echo "---- $name (in dom0) ----"
 	sed -n "/GMAPBED: BEGIN $name\$/,/GMAPBED: END $name /p" "$LOG.txt" |
 		grep -v '^GMAPBED:'
