@@ -78,6 +78,7 @@ add_prog "$B/examples/devmodel" devmodel
 add_prog "$B/tests/xenapi-client" xenapi-client
 add_prog "$B/tools/gmap-run" gmap-run
 add_prog "$B/tools/gmap-xengrant" gmap-xengrant
+add_prog "$B/tools/gmap-stress" gmap-stress
 # libgmap from this build, where the programs' run path does not reach,
 # and the Xen libraries libgmap and the shim dlopen() (no ld.so.cache in
 # the initramfs: LD_LIBRARY_PATH names their directory).
@@ -102,6 +103,8 @@ mount -t tmpfs tmp /tmp
 for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs; do
 	insmod /mod/$m.ko || echo "GMAPBED: insmod $m failed"
 done
+# gntalloc's default limit is 1024 grants; the stress runs use more.
+echo 8192 >/sys/module/xen_gntalloc/parameters/limit
 export LD_LIBRARY_PATH=/usr/lib:@XENLIBDIR@ T_WATCHDOG=120
 run() {
 	name=$1; shift
@@ -124,6 +127,12 @@ run preload-double $G -n 1 -- $R $C double 0 {first}
 run preload-rowrite $G -n 1 --ro 1 -- /t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 --bad-policy quiet -- $C rowrite 0 11 {ro}
 run preload-bad $G -n 2 -- /t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 -n 65536 -- $C bad 0 {first} {ended}
 run preload-fork $G -n 1 -- $R $C fork 0 11 {first}
+# gmap-stress on the xen backend, every access verified: faulting
+# threads, churn (pins, releases under the faulters), read-only grants;
+# then a budget of a tenth of the pages with fault-around, so that the
+# evictor unmaps real grant mappings all along.
+run stress-xen /t/gmap-stress -b xen -t 4 -c 2 -p 1000 --ro-pct 10 -d 8 -q
+run stress-xen-budget /t/gmap-stress -b xen -t 4 -c 1 -p 2000 --max-mapped 200 --fault-around 4 -d 8 -q
 echo "GMAPBED: DONE"
 sync
 reboot -f
@@ -148,7 +157,7 @@ secs=$(( $(date +%s) - start ))
 tr -d '\r' <"$LOG" >"$LOG.txt"
 fail=0
 for name in test-xenbed devmodel preload-gnttab preload-fmem preload-double \
-	    preload-rowrite preload-bad preload-fork; do
+	    preload-rowrite preload-bad preload-fork stress-xen stress-xen-budget; do
 	echo "---- $name (in dom0) ----"
 	sed -n "/GMAPBED: BEGIN $name\$/,/GMAPBED: END $name /p" "$LOG.txt" |
 		grep -v '^GMAPBED:'

@@ -28,6 +28,25 @@ uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word)
 	return st_mix64((uint64_t)ref << 32 ^ (uint64_t)gen << 12 ^ word) | 1;
 }
 
+/* The guest's own view of its page @idx (frame idx on sim). */
+void st_guest_read(struct st_run *r, uint32_t idx, size_t off, void *buf,
+		   size_t len)
+{
+	if (r->xg)
+		st_xen_guest_read(r, idx, off, buf, len);
+	else
+		gmap_sim_read(r->dom, idx, off, buf, len);
+}
+
+static void guest_write(struct st_run *r, uint32_t idx, const void *buf,
+			size_t len)
+{
+	if (r->xg)
+		st_xen_guest_write(r, idx, 0, buf, len);
+	else
+		gmap_sim_write(r->dom, idx, 0, buf, len);
+}
+
 void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen)
 {
 	uint64_t page[ST_WORDS];
@@ -35,7 +54,22 @@ void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen)
 
 	for (unsigned int i = 0; i < ST_WORDS; i++)
 		page[i] = st_sig(ref, gen, i);
-	gmap_sim_write(r->dom, idx, 0, page, sizeof(page));
+	guest_write(r, idx, page, sizeof(page));
+}
+
+/* The run's per-page tables, whatever the guest. */
+int st_guest_tables(struct st_run *r)
+{
+	uint32_t n = r->cfg.pages;
+
+	r->lease = calloc(n, sizeof(*r->lease));
+	r->seen = calloc(n, sizeof(*r->seen));
+	r->rel_epoch = calloc(n, sizeof(*r->rel_epoch));
+	if (!r->lease || !r->seen || !r->rel_epoch) {
+		fprintf(stderr, "gmap-stress: out of memory for %u pages\n", n);
+		return -1;
+	}
+	return 0;
 }
 
 void st_fail(struct st_run *r, _Atomic uint64_t *kind, const char *fmt, ...)
@@ -72,14 +106,8 @@ int st_guest_create(struct st_run *r)
 			"domain (%u pages): %s\n", c->pages, strerror(errno));
 		return -1;
 	}
-	r->lease = calloc(c->pages, sizeof(*r->lease));
-	r->seen = calloc(c->pages, sizeof(*r->seen));
-	r->rel_epoch = calloc(c->pages, sizeof(*r->rel_epoch));
-	if (!r->lease || !r->seen || !r->rel_epoch) {
-		fprintf(stderr, "gmap-stress: out of memory for %u pages\n",
-			c->pages);
+	if (st_guest_tables(r) < 0)
 		return -1;
-	}
 	for (uint32_t i = 0; i < c->pages; i++) {
 		bool ro = st_rand(&rng) % 100 < c->ro_pct;
 
@@ -134,7 +162,8 @@ int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx)
 	bool ro, by_revoke;
 	int rc;
 
-	if ((v & (LEASE_USERS | LEASE_RETIRE)) ||
+	/* The xen guest keeps its refs (see xenguest.c). */
+	if (r->xg || (v & (LEASE_USERS | LEASE_RETIRE)) ||
 	    !atomic_compare_exchange_strong(&r->lease[idx], &v, v | LEASE_RETIRE))
 		return 0;
 	by_revoke = st_rand(&c->rng) % 4 == 0;

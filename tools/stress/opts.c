@@ -230,6 +230,20 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		c->duration = 0;
 	if (c->inject == INJ_STALL && !hang_set)
 		c->hang_ms = 1000;
+	if (c->backend == GMAP_BACKEND_XEN) {
+		/* The guest is this domain's gntalloc (xenguest.c): the
+		 * kernel picks the refs, one run, in dom0's table of 32760
+		 * refs by default; refs are not reused or injected. */
+		if (c->inject || c->spread != 1) {
+			fprintf(stderr, "gmap-stress: -b xen takes neither "
+				"--inject nor --spread\n");
+			exit(2);
+		}
+		if (!window_set)
+			c->window = 1u << 16;
+		window_set = true;
+		c->first_ref = 0;
+	}
 	need = (uint64_t)c->first_ref + (uint64_t)(c->pages - 1) * c->spread + 1;
 	if (!window_set)
 		c->window = need;

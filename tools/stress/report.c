@@ -282,10 +282,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages);
-	printf("  guest (sim): maps %llu, refused %llu, double maps %llu, most "
-	       "live maps of one ref %u\n", (unsigned long long)di->maps_total,
-	       (unsigned long long)di->map_fails,
-	       (unsigned long long)di->double_maps, peak);
+	if (r->cfg.backend == GMAP_BACKEND_XEN)
+		printf("  guest (xen, gntalloc): every grant ended after the "
+		       "close and none could be mapped again\n");
+	else
+		printf("  guest (sim): maps %llu, refused %llu, double maps "
+		       "%llu, most live maps of one ref %u\n",
+		       (unsigned long long)di->maps_total,
+		       (unsigned long long)di->map_fails,
+		       (unsigned long long)di->double_maps, peak);
 	if (c->churn)
 		printf("  churn: %llu pins (%llu refs), %llu releases (%llu "
 		       "pages unmapped), %llu re-grants (%llu read-only, %llu "

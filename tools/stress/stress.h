@@ -111,9 +111,12 @@ struct st_churner {
 		revokes, ro_grants, skipped, injected;
 };
 
+struct xg;
+
 struct st_run {
 	struct st_config cfg;
-	struct gmap_sim_domain *dom;
+	struct gmap_sim_domain *dom;  /* the sim guest, or          */
+	struct xg *xg;                /* the xen guest (xenguest.c) */
 	struct gmap_window *w;
 	uint8_t *base;            /* window base                         */
 	_Atomic uint32_t *lease;  /* [pages]                             */
@@ -159,7 +162,17 @@ static inline uint64_t st_rand(uint64_t *s)
 }
 uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word);
 int st_guest_create(struct st_run *r);
+int st_guest_tables(struct st_run *r);
 void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen);
+void st_guest_read(struct st_run *r, uint32_t idx, size_t off, void *buf,
+		   size_t len);
+/* xenguest.c: the guest on real Xen (gntalloc) */
+int st_xen_guest_create(struct st_run *r);
+void st_xen_guest_write(struct st_run *r, uint32_t idx, size_t off,
+			const void *buf, size_t len);
+void st_xen_guest_read(struct st_run *r, uint32_t idx, size_t off, void *buf,
+		       size_t len);
+void st_xen_guest_end(struct st_run *r);
 int st_lease_get(struct st_run *r, uint32_t idx, uint32_t *v);
 void st_lease_put(struct st_run *r, uint32_t idx);
 int st_regrant(struct st_run *r, struct st_churner *c, uint32_t idx);

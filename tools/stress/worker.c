@@ -161,7 +161,7 @@ void st_check_written(struct st_run *r, uint32_t idx, unsigned int slot,
 {
 	uint64_t back = 0;
 
-	gmap_sim_read(r->dom, idx, (size_t)slot * 8, &back, 8);
+	st_guest_read(r, idx, (size_t)slot * 8, &back, 8);
 	if (back != token)
 		st_fail(r, &r->fail.lost_writes, "ref %u: %s write of %#llx "
 			"to word %u is not in the guest's page (it holds %#llx)",
