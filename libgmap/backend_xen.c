@@ -28,15 +28,30 @@
 #define GNTDEV_PATH "/dev/xen/gntdev"
 
 /*
- * gntdev's index of each live map, by its first ref: what the unmap ioctl
- * needs.  Kept here, not in the core's per-grant word: only mapped grants
- * (at most the window's budget) have one.  Open addressing with linear
- * probing and backward-shift deletion, under its own lock.
+ * One gntdev map: a run of @count refs mapped with one
+ * IOCTL_GNTDEV_MAP_GRANT_REF and placed with one mmap, so one VMA.
+ * gntdev frees a map only whole (IOCTL_GNTDEV_UNMAP_GRANT_REF takes the
+ * index and the exact count), but the core unmaps grant by grant: it
+ * replaces single pages of the run with placeholders, and gntdev unmaps
+ * the grants of the part of its VMA that goes (its MMU notifier in a PV
+ * domain; checked on Xen by test-xenbed).  So the run counts its live
+ * grants, and the unmap ioctl that frees the index goes with the last.
+ */
+struct xen_run {
+	uint64_t index;
+	uint32_t count, live;
+};
+
+/*
+ * Each mapped ref's run: what the unmap needs.  Kept here, not in the
+ * core's per-grant word: only mapped grants (at most the window's budget)
+ * have one.  Open addressing with linear probing and backward-shift
+ * deletion, under the backend's lock.
  */
 struct index_slot {
 	uint32_t ref;
 	uint32_t used;
-	uint64_t index;
+	struct xen_run *run;
 };
 
 struct xen_priv {
@@ -53,7 +68,7 @@ static size_t slot_of(uint32_t ref, size_t cap)
 }
 
 static int index_put(struct gmap_window *w, struct xen_priv *p, uint32_t ref,
-		     uint64_t index)
+		     struct xen_run *run)
 {
 	size_t i;
 
@@ -78,13 +93,13 @@ static int index_put(struct gmap_window *w, struct xen_priv *p, uint32_t ref,
 	}
 	for (i = slot_of(ref, p->cap); p->slots[i].used; i = (i + 1) & (p->cap - 1))
 		;
-	p->slots[i] = (struct index_slot){ ref, 1, index };
+	p->slots[i] = (struct index_slot){ ref, 1, run };
 	p->len++;
 	return 0;
 }
 
-/* Remove @ref's entry; its index in *@index.  -1 if there is none. */
-static int index_take(struct xen_priv *p, uint32_t ref, uint64_t *index)
+/* Remove @ref's entry; its run in *@run.  -1 if there is none. */
+static int index_take(struct xen_priv *p, uint32_t ref, struct xen_run **run)
 {
 	size_t i, j, k, mask = p->cap - 1;
 
@@ -95,7 +110,7 @@ static int index_take(struct xen_priv *p, uint32_t ref, uint64_t *index)
 			break;
 	if (!p->slots[i].used)
 		return -1;
-	*index = p->slots[i].index;
+	*run = p->slots[i].run;
 	p->slots[i].used = 0;
 	p->len--;
 	/* Backward shift: move later entries of the probe run into the hole
@@ -224,6 +239,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	struct ioctl_gntdev_map_grant_ref *op;
 	struct ioctl_gntdev_unmap_grant_ref unop;
 	size_t sz = sizeof(*op) + (count - 1) * sizeof(op->refs[0]);
+	struct xen_run *run;
 	uint32_t i;
 	void *m;
 	int e;
@@ -262,11 +278,21 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 		return -1;
 	}
+	run = malloc(sizeof(*run));
+	e = run ? 0 : -1;
 	pthread_mutex_lock(&p->lock);
-	e = index_put(w, p, ref, op->index);
+	for (i = 0; i < count && e == 0; i++)
+		e = index_put(w, p, ref + i, run);
+	if (e < 0) {
+		struct xen_run *r;
+
+		while (i-- > 0)
+			index_take(p, ref + i, &r);
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (e < 0) {
-		/* Cannot remember the index: undo the map rather than leak it. */
+		/* Cannot remember the run: undo the map rather than leak it. */
+		free(run);
 		gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
 			      MAP_NORESERVE, -1, 0);
@@ -279,6 +305,8 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		errno = ENOMEM;
 		return -1;
 	}
+	*run = (struct xen_run){ op->index, count, count };
+	atomic_fetch_add(&w->c.meta_bytes, sizeof(*run));
 	*status = GNTST_okay;
 	free(op);
 	return 0;
@@ -289,34 +317,45 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_unmap_grant_ref unop;
-	uint64_t index;
-	int rc;
+	struct xen_run *run, *last;
+	int rc = 0;
 
 	(void)writable;
-	pthread_mutex_lock(&p->lock);
-	rc = index_take(p, ref, &index);
-	pthread_mutex_unlock(&p->lock);
-	if (rc < 0) {
-		GMAP_ERR(w, "xen backend: unmap of d%u ref %u, which has no "
-			 "gntdev map", w->domid, ref);
-		errno = EINVAL;
-		return -1;
-	}
-	memset(&unop, 0, sizeof(unop));
-	unop.index = index;
-	unop.count = count;
-	/* The VMA is already gone (the core replaced it), so the kernel has
-	 * unmapped the grants; this frees the index and its grant handles. */
-	if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0) {
-		int e = errno;
+	for (uint32_t i = 0; i < count; i++) {
+		pthread_mutex_lock(&p->lock);
+		last = run = NULL;
+		if (index_take(p, ref + i, &run) == 0 && --run->live == 0)
+			last = run;
+		pthread_mutex_unlock(&p->lock);
+		if (!run) {
+			GMAP_ERR(w, "xen backend: unmap of d%u ref %u, which has "
+				 "no gntdev map", w->domid, ref + i);
+			rc = -1;
+			errno = EINVAL;
+			continue;
+		}
+		if (!last)
+			continue;
+		/* The run's last grant: its pages are all placeholders now
+		 * (the core replaced them), so the kernel has unmapped the
+		 * grants; this frees the index and its grant handles. */
+		memset(&unop, 0, sizeof(unop));
+		unop.index = last->index;
+		unop.count = last->count;
+		if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0) {
+			int e = errno;
 
-		GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u ref %u "
-			 "(index %#llx) failed", w->domid, ref,
-			 (unsigned long long)index);
-		errno = e;
-		return -1;
+			GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u "
+				 "ref %u (index %#llx, %u refs) failed", w->domid,
+				 ref + i, (unsigned long long)last->index,
+				 last->count);
+			rc = -1;
+			errno = e;
+		}
+		atomic_fetch_sub(&w->c.meta_bytes, sizeof(*last));
+		free(last);
 	}
-	return 0;
+	return rc;
 }
 
 const struct gmap_backend_ops gmap_xen_ops = {

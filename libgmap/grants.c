@@ -635,9 +635,83 @@ held:
 	return 0;
 }
 
+/* The longest run one pin or prefault maps in one backend call. */
+#define RUN_MAX 64
+
+/* Give back what map_run() took for refs [@ref, @ref + @n): EMPTY again,
+ * and @slots budget slots. */
+static void run_abandon(struct gmap_window *w, uint32_t ref, uint32_t n,
+			uint32_t slots)
+{
+	while (slots-- > 0)
+		gmap_budget_put(w);
+	pthread_mutex_lock(&w->lock);
+	for (uint32_t i = 0; i < n; i++)
+		set_state(gmap_grant_get(w, ref + i, false), GS_EMPTY, 0, 0);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Map the untouched refs from @ref on, up to @max of them, as one run: one
+ * backend map, which on xen is one gntdev map and one VMA instead of one
+ * per grant.  The refs taken are those EMPTY (never tried, not BAD) in a
+ * row from @ref, each with a budget slot that is free without waiting.
+ * Writable, like fault-around.  Returns how many were mapped; 0 if fewer
+ * than two could be taken; -1 if the run's map failed (all or nothing, as
+ * one gntdev map).  The caller then goes ref by ref, which maps read-only
+ * grants and names the ref that fails.  The core still unmaps grant by
+ * grant (the backend keeps the run together: backend_xen.c).
+ */
+static int map_run(struct gmap_window *w, uint32_t ref, uint32_t max)
+{
+	uint32_t n, slots;
+	int16_t st;
+
+	if (max < 2)
+		return 0;
+	pthread_mutex_lock(&w->lock);
+	for (n = 0; n < max; n++) {
+		struct gmap_grant *g = gmap_grant_get(w, ref + n, true);
+
+		if (!g || (atomic_load(&g->state) & ~GS_QUEUED) != GS_EMPTY)
+			break;
+		set_state(g, GS_BUSY, 0, 0);
+	}
+	pthread_mutex_unlock(&w->lock);
+	for (slots = 0; slots < n; slots++)
+		if (gmap_budget_take(w, false) < 0)
+			break;
+	if (slots < n) {
+		/* Keep the run to the slots we got. */
+		run_abandon(w, ref + slots, n - slots, 0);
+		n = slots;
+	}
+	if (n < 2) {
+		run_abandon(w, ref, n, n);
+		return 0;
+	}
+	if (w->be->map(w, ref, n, gmap_addr_of(w, ref), true, &st) < 0) {
+		atomic_fetch_add(&w->c.map_failures, 1);
+		run_abandon(w, ref, n, n);
+		return -1;
+	}
+	gmap_no_fork(w, gmap_addr_of(w, ref), (size_t)n << GMAP_PAGE_SHIFT);
+	atomic_fetch_add(&w->c.maps, n);
+	pthread_mutex_lock(&w->lock);
+	for (uint32_t i = 0; i < n; i++)
+		set_mapped(w, ref + i, gmap_grant_get(w, ref + i, false), 0);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+	/* Threads may be waiting on faults in the run. */
+	gmap_uffd_wake(w, gmap_addr_of(w, ref), (size_t)n << GMAP_PAGE_SHIFT);
+	return (int)n;
+}
+
 static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		    int flags, struct gmap_error *err, bool pin)
 {
+	uint32_t run_end = 0;
 	uint32_t i;
 	int16_t st;
 	int e;
@@ -652,6 +726,18 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		return -1;
 	}
 	for (i = 0; i < count; i++) {
+		/* Untouched refs ahead: map them as runs first; hold_one()
+		 * then finds them mapped and pins them. */
+		if (i >= run_end) {
+			uint32_t left = count - i;
+			int n = map_run(w, ref + i, left < RUN_MAX ? left :
+					RUN_MAX);
+
+			/* After a failed run (a read-only or bad grant in
+			 * it), the rest goes ref by ref: no run retried over
+			 * the same refs again and again. */
+			run_end = n < 0 ? count : i + (n > 0 ? (uint32_t)n : 1);
+		}
 		if (hold_one(w, ref + i, flags & GMAP_PIN_WRITE, pin, &st) == 0)
 			continue;
 		e = errno;

@@ -218,6 +218,91 @@ static void test_last_unpin_frees(void)
 	gmap_close(w);
 }
 
+/* VMAs of this process overlapping [@p, @p + @len). */
+static unsigned int vmas_in(const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)p, hi = lo + len, a, b;
+	unsigned int n = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &a, &b) == 2 && a < hi && b > lo)
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static int by_ref(const void *a, const void *b)
+{
+	const struct xg_grant *x = *(struct xg_grant *const *)a;
+	const struct xg_grant *y = *(struct xg_grant *const *)b;
+
+	return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+/*
+ * A pin of a run of refs is one gntdev map (one VMA), and its grants still
+ * come back one by one: unpinning one in the middle unmaps that grant at
+ * once (the granter ends it, and it can no longer be mapped) while the
+ * rest of the run stays; the last unpin frees the run.
+ */
+static void test_run_is_one_map(void)
+{
+	enum { N = 16, RUN = 8 };
+	struct xg_grant *g[N], **run = NULL;
+	struct gmap_window *w;
+	struct gmap_error err;
+	uint32_t first, i;
+	unsigned int vmas;
+	uint8_t *p;
+
+	for (i = 0; i < N; i++) {
+		g[i] = xg_grant(&xg, SELF, true);
+		CU_ASSERT_FATAL(g[i] != NULL);
+		fill(g[i], 6);
+	}
+	/* The kernel picks the refs: find RUN in a row. */
+	qsort(g, N, sizeof(g[0]), by_ref);
+	for (i = 0; i + RUN <= N && !run; i++)
+		if (g[i + RUN - 1]->ref == g[i]->ref + RUN - 1)
+			run = &g[i];
+	CU_ASSERT_FATAL(run != NULL);
+	first = run[0]->ref;
+	w = open_xen(1);
+	CU_ASSERT_FATAL(w != NULL);
+	p = at(w, first);
+	CU_ASSERT_EQUAL(gmap_pin(w, first, RUN, GMAP_PIN_WRITE, &err), 0);
+	vmas = vmas_in(p, RUN * GMAP_PAGE_SIZE);
+	CU_ASSERT_EQUAL(vmas, 1);
+	for (i = 0; i < RUN; i++)
+		CU_ASSERT(page_is(p + i * GMAP_PAGE_SIZE, first + i, 6));
+
+	/* One grant of the run goes back alone. */
+	CU_ASSERT_EQUAL(gmap_unpin(w, first + 3, 1), 0);
+	CU_ASSERT_EQUAL(xg_end(&xg, run[3]), 0);
+	CU_ASSERT_EQUAL(gmap_pin(w, first + 3, 1, GMAP_PIN_READ, &err), -1);
+	for (i = 0; i < RUN; i++)
+		if (i != 3)
+			CU_ASSERT(page_is(p + i * GMAP_PAGE_SIZE, first + i, 6));
+	printf("%u refs pinned as %u VMA(s); ref %u given back alone ", RUN,
+	       vmas, first + 3);
+
+	/* The rest, then all of them are gone. */
+	CU_ASSERT_EQUAL(gmap_unpin(w, first, 3), 0);
+	CU_ASSERT_EQUAL(gmap_unpin(w, first + 4, RUN - 4), 0);
+	for (i = 0; i < RUN; i++)
+		if (i != 3)
+			CU_ASSERT_EQUAL(xg_end(&xg, run[i]), 0);
+	for (i = 0; i < RUN; i++)
+		CU_ASSERT_EQUAL(gmap_pin(w, first + i, 1, GMAP_PIN_READ, &err), -1);
+	gmap_close(w);
+	for (i = 0; i < N; i++)
+		if (g[i]->page)
+			CU_ASSERT_EQUAL(xg_end(&xg, g[i]), 0);
+}
+
 /* A 1000-grant window, every page touched and checked. */
 static void test_thousand(void)
 {
@@ -262,6 +347,7 @@ int main(void)
 		{ "a read-only grant refuses writes", test_readonly },
 		{ "a bad grant ends in SIGSEGV with Xen's status", test_bad_grant },
 		{ "after the last unpin the granter ends access", test_last_unpin_frees },
+		{ "a pinned run is one gntdev map, given back grant by grant", test_run_is_one_map },
 		{ "a 1000-grant window touched fully, verified", test_thousand },
 		{ NULL, NULL },
 	};
