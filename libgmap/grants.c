@@ -290,122 +290,82 @@ static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
 		 gmap_status_str(st), st);
 }
 
-/*
- * The next neighbour of @ref for fault-around, or -1 when there is none:
- * k-th step forward, backward, or alternately (skipping a side that has
- * stopped).
- */
-static int64_t around_next(struct gmap_window *w, uint32_t ref, unsigned int *fwd,
-			   unsigned int *back, bool *fwd_ok, bool *back_ok,
-			   bool *went_fwd)
-{
-	bool f;
+static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
+		   int dir, uint32_t min, uint32_t *lo);
 
-	switch (w->around_dir) {
-	case GMAP_AROUND_FORWARD:
-		f = true;
-		break;
-	case GMAP_AROUND_BACKWARD:
-		f = false;
-		break;
-	default:
-		f = *fwd_ok && (!*back_ok || *fwd <= *back);
-		break;
-	}
-	if (f ? !*fwd_ok : !*back_ok)
-		return -1;
-	*went_fwd = f;
-	if (f) {
-		if ((uint64_t)ref + *fwd + 1 >= w->nr_refs) {
-			*fwd_ok = false;
-			return w->around_dir == GMAP_AROUND_BOTH && *back_ok ?
-			       around_next(w, ref, fwd, back, fwd_ok, back_ok, went_fwd) : -1;
-		}
-		return (int64_t)ref + ++*fwd;
-	}
-	if (*back + 1 > ref) {
-		*back_ok = false;
-		return w->around_dir == GMAP_AROUND_BOTH && *fwd_ok ?
-		       around_next(w, ref, fwd, back, fwd_ok, back_ok, went_fwd) : -1;
-	}
-	return (int64_t)ref - ++*back;
+/*
+ * One side of fault-around: up to @max untouched neighbours from @start
+ * going @dir, as one run; if the run's map fails (a read-only or bad grant
+ * among them), ref by ref up to the one that fails.  Returns how many.
+ */
+static uint32_t around_side(struct gmap_window *w, uint32_t start,
+			    uint32_t max, int dir)
+{
+	uint32_t done = 0, lo;
+	int n = map_run(w, start, max, dir, 1, &lo);
+
+	if (n >= 0)
+		return (uint32_t)n;
+	while (done < max &&
+	       map_run(w, start + (uint32_t)dir * done, 1, dir, 1, &lo) == 1)
+		done++;
+	return done;
 }
 
 /*
  * Fault-around: after the fault on @ref was served, map up to
  * w->around - 1 of its neighbours that are untouched (EMPTY), writable, in
- * one pass of this handler: one round trip for the whole run instead of
- * one per page.  Always writable, even next to a read-only grant: a
- * writable grant mapped read-only would refuse the writes it allows.  A
- * side stops at the first neighbour that is not EMPTY, cannot be mapped
- * writable (not granted, read-only, ...) or does not fit the budget
- * without waiting; nothing is poisoned or logged for it.  One wake covers
- * the run.
+ * this handler's pass: one round trip for the whole run instead of one per
+ * page, and one backend map per side (on xen one gntdev map and one VMA).
+ * Forward takes the refs after @ref, backward those before, both half
+ * each way.  Always writable, even next to a read-only grant: a writable
+ * grant mapped read-only would refuse the writes it allows.  A side stops
+ * at the first neighbour that is not EMPTY, cannot be mapped writable (not
+ * granted, read-only, ...) or does not fit the budget without waiting;
+ * nothing is poisoned or logged for it.
  */
 static void fault_around(struct gmap_window *w, uint32_t ref)
 {
-	unsigned int fwd = 0, back = 0, done = 0;
-	bool fwd_ok = true, back_ok = true, went_fwd = true;
-	uint32_t lo = ref, hi = ref;
+	uint32_t want = w->around - 1, fwd = 0, back = 0, done = 0;
 
-	for (unsigned int k = 1; k < w->around; k++) {
-		int64_t n = around_next(w, ref, &fwd, &back, &fwd_ok, &back_ok,
-					&went_fwd);
-		struct gmap_grant *g;
-		int16_t st = 0;
-		bool ok;
+	uint32_t room_fwd = (uint32_t)(w->nr_refs - 1 - ref), got_f = 0, got_b = 0;
 
-		if (n < 0)
-			break;
-		pthread_mutex_lock(&w->lock);
-		g = gmap_grant_get(w, (uint32_t)n, true);
-		/* Untouched: EMPTY, not even a failed try. */
-		ok = g && (atomic_load(&g->state) & ~GS_QUEUED) == GS_EMPTY;
-		if (ok)
-			set_state(g, GS_BUSY, 0, 0);
-		pthread_mutex_unlock(&w->lock);
-		if (ok && gmap_budget_take(w, false) < 0) {
-			pthread_mutex_lock(&w->lock);
-			set_state(g, GS_EMPTY, 0, 0);
-			pthread_cond_broadcast(&w->cv);
-			pthread_mutex_unlock(&w->lock);
-			ok = false;
-		}
-		if (ok && w->be->map(w, (uint32_t)n, 1, gmap_addr_of(w, (uint32_t)n),
-				     true, &st) < 0) {
-			atomic_fetch_add(&w->c.map_failures, 1);
-			gmap_budget_put(w);
-			pthread_mutex_lock(&w->lock);
-			set_state(g, GS_EMPTY, 0, 0);
-			pthread_cond_broadcast(&w->cv);
-			pthread_mutex_unlock(&w->lock);
-			ok = false;
-		}
-		if (!ok) {
-			if (went_fwd)
-				fwd_ok = false;
-			else
-				back_ok = false;
-			continue;
-		}
-		gmap_no_fork(w, gmap_addr_of(w, (uint32_t)n), GMAP_PAGE_SIZE);
-		atomic_fetch_add(&w->c.maps, 1);
-		pthread_mutex_lock(&w->lock);
-		set_mapped(w, (uint32_t)n, g, 0);
-		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
-		done++;
-		if ((uint32_t)n < lo)
-			lo = (uint32_t)n;
-		if ((uint32_t)n > hi)
-			hi = (uint32_t)n;
+	switch (w->around_dir) {
+	case GMAP_AROUND_FORWARD:
+		fwd = want;
+		break;
+	case GMAP_AROUND_BACKWARD:
+		back = want;
+		break;
+	default:
+		/* Half each way; what one side cannot take (the window's
+		 * edge, a hole, a grant that does not map) goes to the
+		 * other, as if they took turns. */
+		back = want / 2 < ref ? want / 2 : ref;
+		fwd = want - back;
+		break;
 	}
+	if (fwd > room_fwd)
+		fwd = room_fwd;
+	if (fwd)
+		got_f = around_side(w, ref + 1, fwd, 1);
+	if (w->around_dir == GMAP_AROUND_BOTH) {
+		back = want - got_f;
+		if (back > ref)
+			back = ref;
+	}
+	if (back)
+		got_b = around_side(w, ref - 1, back, -1);
+	if (w->around_dir == GMAP_AROUND_BOTH && got_f == fwd &&
+	    got_f + got_b < want && fwd < room_fwd)
+		got_f += around_side(w, ref + 1 + got_f, want - got_f - got_b <
+				     room_fwd - fwd ? want - got_f - got_b :
+				     room_fwd - fwd, 1);
+	done = got_f + got_b;
 	if (done) {
 		atomic_fetch_add(&w->c.around_runs, 1);
 		atomic_fetch_add(&w->c.around_pages, done);
 	}
-	gmap_uffd_wake(w, gmap_addr_of(w, lo),
-		       ((size_t)(hi - lo) + 1) << GMAP_PAGE_SHIFT);
 }
 
 static int cmp_ref(const void *a, const void *b)
@@ -532,10 +492,11 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return rc;
 	}
+	/* The faulting thread is woken once its neighbours are mapped too:
+	 * it finds them there (their runs wake whoever waits on them). */
 	if (w->around > 1)
 		fault_around(w, ref);
-	else
-		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+	gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 	return 0;
 }
 
@@ -638,41 +599,57 @@ held:
 /* The longest run one pin or prefault maps in one backend call. */
 #define RUN_MAX 64
 
-/* Give back what map_run() took for refs [@ref, @ref + @n): EMPTY again,
+/* Give back what map_run() took for refs [@lo, @lo + @n): EMPTY again,
  * and @slots budget slots. */
-static void run_abandon(struct gmap_window *w, uint32_t ref, uint32_t n,
+static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
 			uint32_t slots)
 {
 	while (slots-- > 0)
 		gmap_budget_put(w);
 	pthread_mutex_lock(&w->lock);
 	for (uint32_t i = 0; i < n; i++)
-		set_state(gmap_grant_get(w, ref + i, false), GS_EMPTY, 0, 0);
+		set_state(gmap_grant_get(w, lo + i, false), GS_EMPTY, 0, 0);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* A failed run that could not be re-armed: its pages are PROT_NONE (or
+ * worse), so its grants are BAD, as a page that cannot be re-armed. */
+static void run_poisoned(struct gmap_window *w, uint32_t lo, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		gmap_budget_put(w);
+	pthread_mutex_lock(&w->lock);
+	for (uint32_t i = 0; i < n; i++)
+		set_state(gmap_grant_get(w, lo + i, false), GS_BAD, 0,
+			  GMAP_ST_BACKEND);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->lock);
 }
 
 /*
- * Map the untouched refs from @ref on, up to @max of them, as one run: one
- * backend map, which on xen is one gntdev map and one VMA instead of one
- * per grant.  The refs taken are those EMPTY (never tried, not BAD) in a
- * row from @ref, each with a budget slot that is free without waiting.
- * Writable, like fault-around.  Returns how many were mapped; 0 if fewer
- * than two could be taken; -1 if the run's map failed (all or nothing, as
- * one gntdev map).  The caller then goes ref by ref, which maps read-only
- * grants and names the ref that fails.  The core still unmaps grant by
- * grant (the backend keeps the run together: backend_xen.c).
+ * Map untouched refs as one run: one backend map, which on xen is one
+ * gntdev map and one VMA instead of one per grant.  The refs taken are
+ * those EMPTY (never tried, not BAD) in a row from @start, going up
+ * (@dir 1) or down (-1), up to @max, each with a budget slot that is free
+ * without waiting; fewer than @min taken and nothing is mapped.  Writable,
+ * all or nothing (one gntdev map).  Returns how many were mapped (the run
+ * is [*@lo, *@lo + n)), 0 if too few could be taken, -1 if the map
+ * failed (a read-only or bad grant in the run): the caller then goes ref
+ * by ref, which maps read-only grants and names the ref that fails.  The
+ * core still unmaps grant by grant (the backend keeps the run together:
+ * backend_xen.c).  Threads waiting on faults in the run are woken.
  */
-static int map_run(struct gmap_window *w, uint32_t ref, uint32_t max)
+static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
+		   int dir, uint32_t min, uint32_t *lo)
 {
 	uint32_t n, slots;
 	int16_t st;
 
-	if (max < 2)
-		return 0;
 	pthread_mutex_lock(&w->lock);
 	for (n = 0; n < max; n++) {
-		struct gmap_grant *g = gmap_grant_get(w, ref + n, true);
+		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,
+						      true);
 
 		if (!g || (atomic_load(&g->state) & ~GS_QUEUED) != GS_EMPTY)
 			break;
@@ -683,28 +660,42 @@ static int map_run(struct gmap_window *w, uint32_t ref, uint32_t max)
 		if (gmap_budget_take(w, false) < 0)
 			break;
 	if (slots < n) {
-		/* Keep the run to the slots we got. */
-		run_abandon(w, ref + slots, n - slots, 0);
+		/* Keep the part next to @start that has slots. */
+		uint32_t far = start + (uint32_t)dir * (n - 1);
+
+		run_abandon(w, dir > 0 ? start + slots : far, n - slots, 0);
 		n = slots;
 	}
-	if (n < 2) {
-		run_abandon(w, ref, n, n);
+	*lo = dir > 0 ? start : start - (n ? n - 1 : 0);
+	if (n < min || n == 0) {
+		run_abandon(w, *lo, n, n);
 		return 0;
 	}
-	if (w->be->map(w, ref, n, gmap_addr_of(w, ref), true, &st) < 0) {
+	if (w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, &st) < 0) {
 		atomic_fetch_add(&w->c.map_failures, 1);
-		run_abandon(w, ref, n, n);
+		/* A backend may have placed the pages before the failing one
+		 * (the sim maps page by page; gntdev's one mmap places all or
+		 * nothing) and only undone the hypervisor's side: the range
+		 * must be a placeholder again before anyone can touch it. */
+		if (n > 1 && gmap_rearm(w, gmap_addr_of(w, *lo),
+					(size_t)n << GMAP_PAGE_SHIFT) < 0) {
+			GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot "
+				 "re-arm after a failed run; they stay "
+				 "inaccessible", w->domid, *lo, n);
+			run_poisoned(w, *lo, n);
+			return -1;
+		}
+		run_abandon(w, *lo, n, n);
 		return -1;
 	}
-	gmap_no_fork(w, gmap_addr_of(w, ref), (size_t)n << GMAP_PAGE_SHIFT);
+	gmap_no_fork(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	atomic_fetch_add(&w->c.maps, n);
 	pthread_mutex_lock(&w->lock);
 	for (uint32_t i = 0; i < n; i++)
-		set_mapped(w, ref + i, gmap_grant_get(w, ref + i, false), 0);
+		set_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false), 0);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->lock);
-	/* Threads may be waiting on faults in the run. */
-	gmap_uffd_wake(w, gmap_addr_of(w, ref), (size_t)n << GMAP_PAGE_SHIFT);
+	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	return (int)n;
 }
 
@@ -729,9 +720,9 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		/* Untouched refs ahead: map them as runs first; hold_one()
 		 * then finds them mapped and pins them. */
 		if (i >= run_end) {
-			uint32_t left = count - i;
+			uint32_t left = count - i, lo;
 			int n = map_run(w, ref + i, left < RUN_MAX ? left :
-					RUN_MAX);
+					RUN_MAX, 1, 2, &lo);
 
 			/* After a failed run (a read-only or bad grant in
 			 * it), the rest goes ref by ref: no run retried over
