@@ -284,7 +284,8 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->around_pages);
 	if (r->cfg.backend == GMAP_BACKEND_XEN)
 		printf("  guest (xen, gntalloc): every grant ended after the "
-		       "close and none could be mapped again\n");
+		       "close; %llu could still be mapped (0 expected)\n",
+		       (unsigned long long)atomic_load(&r->fail.end_access_busy));
 	else
 		printf("  guest (sim): maps %llu, refused %llu, double maps "
 		       "%llu, most live maps of one ref %u\n",

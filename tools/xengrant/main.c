@@ -237,8 +237,14 @@ int main(int argc, char **argv)
 			in_use++;
 		}
 	}
-	if (xgt)
+	if (xgt) {
 		xengnttab_close(xgt);
+	} else {
+		printf("gmap-xengrant: cannot open libxengnttab (%s): grants "
+		       "ended without checking that none is still in use\n",
+		       strerror(errno));
+		bad = 1;
+	}
 	if (xtl)
 		xtl_logger_destroy(xtl);
 	if (quiet)
