@@ -124,51 +124,70 @@ static void sim_close(struct gmap_window *w)
 	w->be_priv = NULL;
 }
 
+/*
+ * Map a run as gntdev does: the hypervisor's checks for every ref first,
+ * then the pages, so that a refused run places nothing and the window's
+ * placeholders stay as they were (a kernel access to one of them keeps
+ * waiting on its fault instead of meeting a page being replaced).
+ */
 static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, int16_t *status)
 {
 	struct sim_priv *p = w->be_priv;
-	uint32_t i, frame;
+	uint32_t i, frame0, *frames = &frame0;
 	int16_t st;
+	int e;
 
+	if (count > 1) {
+		frames = malloc(count * sizeof(*frames));
+		if (!frames) {
+			*status = GMAP_ST_NOMEM;
+			errno = ENOMEM;
+			return -1;
+		}
+	}
 	for (i = 0; i < count; i++) {
-		uint8_t *a = (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT);
-		void *m;
-
-		st = sim_hv_map(p->ctl, ref + i, w->self_domid, writable, &frame);
+		st = sim_hv_map(p->ctl, ref + i, w->self_domid, writable,
+				&frames[i]);
 		if (st != GNTST_okay) {
 			*status = st;
-			errno = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
-			goto undo;
+			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
+			while (i-- > 0)
+				sim_hv_unmap(p->ctl, ref + i, writable);
+			goto out;
 		}
+	}
+	for (i = 0; i < count; i++) {
+		uint8_t *a = (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT);
+
 		/* Populated at once, as gntdev's mmap fills in the page
 		 * tables of a grant mapping: the retried access must not
 		 * take a second fault. */
-		m = gmap_mmap_raw(a, GMAP_PAGE_SIZE,
-			 PROT_READ | (writable ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-			 (ref + i) & 1 ? p->mem_fd_odd : p->mem_fd,
-			 (off_t)frame << GMAP_PAGE_SHIFT);
-		if (m == MAP_FAILED) {
-			int e = errno;
-
+		if (gmap_mmap_raw(a, GMAP_PAGE_SIZE,
+				  PROT_READ | (writable ? PROT_WRITE : 0),
+				  MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+				  (ref + i) & 1 ? p->mem_fd_odd : p->mem_fd,
+				  (off_t)frames[i] << GMAP_PAGE_SHIFT) != MAP_FAILED)
+			continue;
+		/* Out of VMAs or memory halfway: the pages placed so far
+		 * become placeholders again (the failed mmap left its own
+		 * page as it was), and no grant stays mapped. */
+		e = errno;
+		*status = GMAP_ST_BACKEND;
+		if (i && gmap_rearm(w, addr, (size_t)i << GMAP_PAGE_SHIFT) < 0)
+			GMAP_LOG(w, XTL_ERROR, errno, "sim backend: cannot "
+				 "re-arm refs %u+%u after a failed map", ref, i);
+		for (i = 0; i < count; i++)
 			sim_hv_unmap(p->ctl, ref + i, writable);
-			*status = GMAP_ST_BACKEND;
-			errno = e;
-			goto undo;
-		}
+		goto out;
 	}
 	*status = GNTST_okay;
-	return 0;
-undo:
-	/*
-	 * All or nothing, like one gntdev map of a run.  The pages already
-	 * placed are still in the caller's window: it replaces the whole
-	 * range with a placeholder, so only the hypervisor side is undone.
-	 */
-	while (i-- > 0)
-		sim_hv_unmap(p->ctl, ref + i, writable);
-	return -1;
+	e = 0;
+out:
+	if (frames != &frame0)
+		free(frames);
+	errno = e;
+	return e ? -1 : 0;
 }
 
 static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,

@@ -613,20 +613,6 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* A failed run that could not be re-armed: its pages are PROT_NONE (or
- * worse), so its grants are BAD, as a page that cannot be re-armed. */
-static void run_poisoned(struct gmap_window *w, uint32_t lo, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		gmap_budget_put(w);
-	pthread_mutex_lock(&w->lock);
-	for (uint32_t i = 0; i < n; i++)
-		set_state(gmap_grant_get(w, lo + i, false), GS_BAD, 0,
-			  GMAP_ST_BACKEND);
-	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->lock);
-}
-
 /*
  * Map untouched refs as one run: one backend map, which on xen is one
  * gntdev map and one VMA instead of one per grant.  The refs taken are
@@ -672,19 +658,10 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		return 0;
 	}
 	if (w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, &st) < 0) {
+		/* A failed map places nothing (backend contract): the
+		 * placeholders are as they were, and a thread waiting on a
+		 * fault in the run still waits for its own. */
 		atomic_fetch_add(&w->c.map_failures, 1);
-		/* A backend may have placed the pages before the failing one
-		 * (the sim maps page by page; gntdev's one mmap places all or
-		 * nothing) and only undone the hypervisor's side: the range
-		 * must be a placeholder again before anyone can touch it. */
-		if (n > 1 && gmap_rearm(w, gmap_addr_of(w, *lo),
-					(size_t)n << GMAP_PAGE_SHIFT) < 0) {
-			GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot "
-				 "re-arm after a failed run; they stay "
-				 "inaccessible", w->domid, *lo, n);
-			run_poisoned(w, *lo, n);
-			return -1;
-		}
 		run_abandon(w, *lo, n, n);
 		return -1;
 	}

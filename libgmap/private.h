@@ -77,7 +77,10 @@ struct gmap_backend_ops {
 	 * placeholder), writable or read-only, and return 0; whatever the
 	 * unmap needs (gntdev's index) the backend keeps itself, so that the
 	 * core's state stays one word per grant.  On failure return -1 with
-	 * errno set and *@status the GNTST_* status (or GMAP_ST_*).
+	 * errno set and *@status the GNTST_* status (or GMAP_ST_*), and the
+	 * range as it was: a failed map places nothing (gntdev's one mmap
+	 * places all or nothing; the sim checks every ref before it places
+	 * a page).
 	 */
 	int (*map)(struct gmap_window *w, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, int16_t *status);
