@@ -103,7 +103,7 @@ enum gmap_unpin_policy {
 enum gmap_around_dir {
 	GMAP_AROUND_FORWARD = 0, /* refs after it (sequential readers)   */
 	GMAP_AROUND_BACKWARD,    /* refs before it                        */
-	GMAP_AROUND_BOTH,        /* alternately after and before          */
+	GMAP_AROUND_BOTH,        /* half after, half before               */
 };
 
 struct gmap_open_opts {
