@@ -134,11 +134,11 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, int16_t *status)
 {
 	struct sim_priv *p = w->be_priv;
-	uint32_t i, frame0, *frames = &frame0;
+	uint32_t i, few[16], *frames = few;
 	int16_t st;
 	int e;
 
-	if (count > 1) {
+	if (count > 16) {
 		frames = malloc(count * sizeof(*frames));
 		if (!frames) {
 			*status = GMAP_ST_NOMEM;
@@ -184,7 +184,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	*status = GNTST_okay;
 	e = 0;
 out:
-	if (frames != &frame0)
+	if (frames != few)
 		free(frames);
 	errno = e;
 	return e ? -1 : 0;

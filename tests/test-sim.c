@@ -302,6 +302,17 @@ static void *impostor_main(void *arg)
 	return NULL;
 }
 
+/* What the impostor will answer, and with which descriptors. */
+static void impostor_says(struct impostor *im, const char *answer, int ctl,
+			  int mem)
+{
+	memset(im, 0, sizeof(*im));
+	im->answer = answer;
+	im->fds[0] = ctl;
+	im->fds[1] = mem;
+	im->nfds = ctl >= 0 ? 2 : 0;
+}
+
 /* Open a window of d@domid against an impostor; returns errno (0: ok). */
 static int attach_via(struct impostor *im, uint32_t domid)
 {
@@ -349,39 +360,26 @@ static void test_simdom_answers_checked(void)
 
 	/* Domain 21 is not in this process: the window asks the socket.
 	 * The control area it gets must be domain 21's. */
-	memset(&im, 0, sizeof(im));
-	im.answer = "ok 21 4 4\n";
-	im.fds[0] = ctl;
-	im.fds[1] = mem;
-	im.nfds = 2;
+	impostor_says(&im, "ok 21 4 4\n", ctl, mem);
 	CU_ASSERT_EQUAL(attach_via(&im, 21), EINVAL); /* ctl says domain 9 */
 	CU_ASSERT_STRING_EQUAL(im.request, "attach 21\n");
 	CU_ASSERT(t_log_has("bad control area"));
 
 	/* A refusal is passed on with its reason. */
-	memset(&im, 0, sizeof(im));
-	im.answer = "error: this gmap-simdom serves domain 9, not 21\n";
+	impostor_says(&im, "error: this gmap-simdom serves domain 9, not 21\n",
+		      -1, -1);
 	CU_ASSERT_EQUAL(attach_via(&im, 21), ESRCH);
 	CU_ASSERT(t_log_has("serves domain 9, not 21"));
 
 	/* "ok" without the descriptors, or for another domain. */
-	memset(&im, 0, sizeof(im));
-	im.answer = "ok 21 4 4\n";
+	impostor_says(&im, "ok 21 4 4\n", -1, -1);
 	CU_ASSERT_EQUAL(attach_via(&im, 21), EPROTO);
-	memset(&im, 0, sizeof(im));
-	im.answer = "ok 22 4 4\n";
-	im.fds[0] = ctl;
-	im.fds[1] = mem;
-	im.nfds = 2;
+	impostor_says(&im, "ok 22 4 4\n", ctl, mem);
 	CU_ASSERT_EQUAL(attach_via(&im, 21), EPROTO);
 	CU_ASSERT(t_log_has("bad answer"));
 
 	/* Descriptors that are not a domain's control area at all. */
-	memset(&im, 0, sizeof(im));
-	im.answer = "ok 21 4 4\n";
-	im.fds[0] = junk;
-	im.fds[1] = mem;
-	im.nfds = 2;
+	impostor_says(&im, "ok 21 4 4\n", junk, mem);
 	CU_ASSERT_EQUAL(attach_via(&im, 21), EINVAL);
 
 	/* And the right answer is taken: domain 9, once it is no longer in
@@ -389,11 +387,7 @@ static void test_simdom_answers_checked(void)
 	ctl = fcntl(ctl, F_DUPFD_CLOEXEC, 0);
 	mem = fcntl(mem, F_DUPFD_CLOEXEC, 0);
 	gmap_sim_domain_destroy(d);
-	memset(&im, 0, sizeof(im));
-	im.answer = "ok 9 4 4\n";
-	im.fds[0] = ctl;
-	im.fds[1] = mem;
-	im.nfds = 2;
+	impostor_says(&im, "ok 9 4 4\n", ctl, mem);
 	CU_ASSERT_EQUAL(attach_via(&im, 9), 0);
 	close(ctl);
 	close(mem);

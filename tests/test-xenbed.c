@@ -22,20 +22,12 @@ static struct xg xg;
 
 static void fill(struct xg_grant *g, uint32_t seed)
 {
-	size_t o;
-
-	for (o = 0; o < GMAP_PAGE_SIZE; o++)
-		g->page[o] = gmap_pattern_byte(g->ref, seed, o);
+	gmap_pattern_fill(g->page, g->ref, seed);
 }
 
 static int page_is(const volatile uint8_t *p, uint32_t ref, uint32_t seed)
 {
-	size_t o;
-
-	for (o = 0; o < GMAP_PAGE_SIZE; o++)
-		if (p[o] != gmap_pattern_byte(ref, seed, o))
-			return 0;
-	return 1;
+	return gmap_pattern_diff(p, ref, seed) == GMAP_PATTERN_PAGE;
 }
 
 static struct gmap_window *open_xen(unsigned int handlers)
@@ -286,8 +278,8 @@ static void test_run_is_one_map(void)
 	for (i = 0; i < RUN; i++)
 		if (i != 3)
 			CU_ASSERT(page_is(p + i * GMAP_PAGE_SIZE, first + i, 6));
-	printf("%u refs pinned as %u VMA(s); ref %u given back alone ", RUN,
-	       vmas, first + 3);
+	printf("%u refs pinned as %u VMA(s); ref %u given back alone ",
+	       (unsigned int)RUN, vmas, first + 3);
 
 	/* The rest, then all of them are gone. */
 	CU_ASSERT_EQUAL(gmap_unpin(w, first, 3), 0);
@@ -332,7 +324,7 @@ static void test_thousand(void)
 	CU_ASSERT_EQUAL(st.maps, N);
 	CU_ASSERT_EQUAL(st.map_failures, 0);
 	printf("%u grants: %u pages verified (4 KiB each), %u writes seen by "
-	       "the granter, %llu faults, %llu maps ", N, good, seen,
+	       "the granter, %llu faults, %llu maps ", (unsigned int)N, good, seen,
 	       (unsigned long long)st.faults, (unsigned long long)st.maps);
 	gmap_close(w);
 	for (i = 0; i < N; i++)

@@ -76,20 +76,7 @@ static void run_hook(const char *step)
 /* The whole page of @ref is the guest's pattern for @seed. */
 static int page_is(const volatile uint8_t *p, uint32_t ref, uint32_t seed)
 {
-	size_t o;
-
-	for (o = 0; o < PAGE; o++)
-		if (p[o] != gmap_pattern_byte(ref, seed, o))
-			return 0;
-	return 1;
-}
-
-static void page_fill(volatile uint8_t *p, uint32_t ref, uint32_t seed)
-{
-	size_t o;
-
-	for (o = 0; o < PAGE; o++)
-		p[o] = gmap_pattern_byte(ref, seed, o);
+	return gmap_pattern_diff(p, ref, seed) == GMAP_PATTERN_PAGE;
 }
 
 /* ---- SIGSEGV as an outcome ----------------------------------------------- */
@@ -154,7 +141,7 @@ static void serve(uint8_t *p, const uint32_t *refs, uint32_t n, uint32_t seed)
 
 		CHECK(page_is(pg, refs[i], seed), "page %u (ref %u) is not "
 		      "the guest's", i, refs[i]);
-		page_fill(pg, refs[i], seed + 1);
+		gmap_pattern_fill(pg, refs[i], seed + 1);
 	}
 }
 
@@ -239,6 +226,7 @@ static void sc_gnttab(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n)
 		xengnttab_grant_copy_segment_t seg[2];
 		uint8_t buf[64];
 
+		memset(buf, 0, sizeof(buf));
 		memset(seg, 0, sizeof(seg));
 		seg[0].flags = GNTCOPY_source_gref;
 		seg[0].source.foreign.ref = first;

@@ -331,8 +331,7 @@ static void cmd_fill(struct simdom *sd, char **argv, struct sd_reply *r)
 		ref = rg.first + i;
 		if (ref_frame(sd, r, "fill", ref, &frame) < 0)
 			return;
-		for (size_t off = 0; off < sizeof(page); off++)
-			page[off] = gmap_pattern_byte(ref, seed, off);
+		gmap_pattern_fill(page, ref, seed);
 		if (gmap_sim_write(sd->dom, frame, 0, page, sizeof(page)) < 0) {
 			say(r, "error: fill of ref %u (frame %u) failed: %s",
 			    ref, frame, strerror(errno));
@@ -346,8 +345,9 @@ static void cmd_fill(struct simdom *sd, char **argv, struct sd_reply *r)
 static int check_page(struct simdom *sd, struct sd_reply *r, uint32_t ref,
 		      uint32_t seed)
 {
-	uint8_t page[GMAP_PAGE_SIZE], want;
+	uint8_t page[GMAP_PAGE_SIZE];
 	uint32_t frame;
+	size_t off;
 
 	if (ref_frame(sd, r, "check", ref, &frame) < 0)
 		return -1;
@@ -356,13 +356,11 @@ static int check_page(struct simdom *sd, struct sd_reply *r, uint32_t ref,
 		    frame, strerror(errno));
 		return -1;
 	}
-	for (size_t off = 0; off < sizeof(page); off++) {
-		want = gmap_pattern_byte(ref, seed, off);
-		if (page[off] != want) {
-			say(r, "error: ref %u offset %zu: expected 0x%02x, "
-			    "found 0x%02x", ref, off, want, page[off]);
-			return -1;
-		}
+	off = gmap_pattern_diff(page, ref, seed);
+	if (off < sizeof(page)) {
+		say(r, "error: ref %u offset %zu: expected 0x%02x, found 0x%02x",
+		    ref, off, gmap_pattern_byte(ref, seed, off), page[off]);
+		return -1;
 	}
 	return 0;
 }

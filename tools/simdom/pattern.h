@@ -23,4 +23,27 @@ static inline uint8_t gmap_pattern_byte(uint32_t ref, uint32_t seed,
 	return (uint8_t)(x % 255u + 1u);
 }
 
+#define GMAP_PATTERN_PAGE 4096
+
+/* Fill the page at @p with the pattern of @ref and @seed. */
+static inline void gmap_pattern_fill(volatile uint8_t *p, uint32_t ref,
+				     uint32_t seed)
+{
+	for (size_t off = 0; off < GMAP_PATTERN_PAGE; off++)
+		p[off] = gmap_pattern_byte(ref, seed, off);
+}
+
+/* The offset of the first byte of the page at @p that is not the pattern
+ * of @ref and @seed, or GMAP_PATTERN_PAGE if the whole page is. */
+static inline size_t gmap_pattern_diff(const volatile uint8_t *p,
+				       uint32_t ref, uint32_t seed)
+{
+	size_t off;
+
+	for (off = 0; off < GMAP_PATTERN_PAGE; off++)
+		if (p[off] != gmap_pattern_byte(ref, seed, off))
+			break;
+	return off;
+}
+
 #endif /* GMAP_PATTERN_H */

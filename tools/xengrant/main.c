@@ -130,15 +130,13 @@ int main(int argc, char **argv)
 	/* The grants: writable ones, read-only ones, then one ended. */
 	for (i = 0; i < n + nro + 1; i++) {
 		struct xg_grant *g = xg_grant(&xg, (uint16_t)dom, i < n);
-		size_t o;
 
 		if (!g) {
 			fprintf(stderr, "gmap-xengrant: grant %u of %lu: %s\n",
 				i + 1, n + nro + 1, strerror(errno));
 			return 1;
 		}
-		for (o = 0; o < PAGE; o++)
-			g->page[o] = gmap_pattern_byte(g->ref, (uint32_t)seed, o);
+		gmap_pattern_fill(g->page, g->ref, (uint32_t)seed);
 	}
 	/* The kernel hands refs out of a free list, in either order:
 	 * sort each kind, so that a contiguous set reads as a run. */
@@ -208,12 +206,9 @@ int main(int argc, char **argv)
 
 	/* Its replies, then the end of every grant. */
 	for (i = 0; have_expect && i < n; i++) {
-		size_t o;
+		size_t o = gmap_pattern_diff(xg.g[i].page, xg.g[i].ref,
+					     (uint32_t)expect);
 
-		for (o = 0; o < PAGE; o++)
-			if (xg.g[i].page[o] != gmap_pattern_byte(xg.g[i].ref,
-							      (uint32_t)expect, o))
-				break;
 		if (o < PAGE) {
 			printf("gmap-xengrant: ref %u offset %zu: not the "
 			       "reply expected\n", xg.g[i].ref, o);
