@@ -268,6 +268,20 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 MAP_SHARED | MAP_FIXED, p->fd, (off_t)op->index);
 	if (m == MAP_FAILED) {
 		e = errno;
+		/*
+		 * gntdev refuses in its mmap handler, after mmap(MAP_FIXED)
+		 * has already taken our placeholder away: the range is a hole
+		 * now (seen on Xen 4.17: a writable map of a read-only grant).
+		 * Put the armed placeholder back, as the backend contract
+		 * asks (a failed map leaves the range as it was).  Until then
+		 * a user access gets SIGSEGV and waits (the grants are BUSY);
+		 * a system call meeting the hole fails with EFAULT, as when
+		 * it meets an unmap.
+		 */
+		if (gmap_rearm(w, addr, (size_t)count << GMAP_PAGE_SHIFT) < 0)
+			GMAP_LOG(w, XTL_ERROR, errno, "xen backend: cannot "
+				 "re-arm d%u refs %u+%u after a refused map",
+				 w->domid, ref, count);
 		*status = xen_probe_status(p, w->domid, ref, writable);
 		memset(&unop, 0, sizeof(unop));
 		unop.index = op->index;
@@ -358,10 +372,68 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 	return rc;
 }
 
+/*
+ * A grant mapped outside the window on its own (map_extra in private.h):
+ * a gntdev map of one ref, placed at @addr; its index is the handle.  A
+ * second mapping of a grant the window may map too: the shim uses it only
+ * where an alias of the window page would do, which gntdev's mappings do
+ * not allow (mremap of them fails with EFAULT: VM_DONTEXPAND).
+ */
+static int xen_map_extra(struct gmap_window *w, uint32_t ref, void *addr,
+			 bool writable, uint64_t *handle, int16_t *status)
+{
+	struct xen_priv *p = w->be_priv;
+	struct ioctl_gntdev_map_grant_ref op;
+	struct ioctl_gntdev_unmap_grant_ref unop;
+	int e;
+
+	memset(&op, 0, sizeof(op));
+	op.count = 1;
+	op.refs[0].domid = w->domid;
+	op.refs[0].ref = ref;
+	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, &op) < 0) {
+		*status = GMAP_ST_BACKEND;
+		return -1;
+	}
+	if (gmap_mmap_raw(addr, GMAP_PAGE_SIZE,
+			  PROT_READ | (writable ? PROT_WRITE : 0),
+			  MAP_SHARED | MAP_FIXED, p->fd, (off_t)op.index) ==
+	    MAP_FAILED) {
+		e = errno;
+		*status = xen_probe_status(p, w->domid, ref, writable);
+		memset(&unop, 0, sizeof(unop));
+		unop.index = op.index;
+		unop.count = 1;
+		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
+		return -1;
+	}
+	*handle = op.index;
+	*status = GNTST_okay;
+	return 0;
+}
+
+static void xen_unmap_extra(struct gmap_window *w, uint64_t handle)
+{
+	struct xen_priv *p = w->be_priv;
+	struct ioctl_gntdev_unmap_grant_ref unop;
+
+	memset(&unop, 0, sizeof(unop));
+	unop.index = handle;
+	unop.count = 1;
+	if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "xen backend: unmap of an extra "
+			 "map of d%u (index %#llx) failed", w->domid,
+			 (unsigned long long)handle);
+}
+
 const struct gmap_backend_ops gmap_xen_ops = {
 	.name = "xen",
+	.runs = true,
 	.open = xen_open,
 	.close = xen_close,
 	.map = xen_map,
 	.unmap = xen_unmap,
+	.map_extra = xen_map_extra,
+	.unmap_extra = xen_unmap_extra,
 };

@@ -302,7 +302,7 @@ static uint32_t around_side(struct gmap_window *w, uint32_t start,
 			    uint32_t max, int dir)
 {
 	uint32_t done = 0, lo;
-	int n = map_run(w, start, max, dir, 1, &lo);
+	int n = w->be->runs ? map_run(w, start, max, dir, 1, &lo) : -1;
 
 	if (n >= 0)
 		return (uint32_t)n;
@@ -632,6 +632,8 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 	uint32_t n, slots;
 	int16_t st;
 
+	if (!w->be->runs && max > 1)
+		max = 1;
 	pthread_mutex_lock(&w->lock);
 	for (n = 0; n < max; n++) {
 		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,

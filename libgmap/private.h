@@ -70,6 +70,9 @@ struct gmap_grant {
 
 struct gmap_backend_ops {
 	const char *name;
+	/* Whether map() of several refs is one mapping that the core may
+	 * unmap grant by grant (grants.c maps runs only then). */
+	bool runs;
 	int (*open)(struct gmap_window *w);
 	void (*close)(struct gmap_window *w);
 	/*
@@ -91,6 +94,17 @@ struct gmap_backend_ops {
 	 */
 	int (*unmap)(struct gmap_window *w, uint32_t ref, uint32_t count,
 		     bool writable);
+	/*
+	 * Optional, for the preload shim's maps that are not one run of the
+	 * window: map grant @ref at @addr outside the window, as a mapping
+	 * of its own that the window does not track; *@handle is what
+	 * unmap_extra() needs, once the caller has unmapped @addr.  Only
+	 * where the window's pages cannot be aliased (gntdev's mappings
+	 * cannot be duplicated); NULL on sim.
+	 */
+	int (*map_extra)(struct gmap_window *w, uint32_t ref, void *addr,
+			 bool writable, uint64_t *handle, int16_t *status);
+	void (*unmap_extra)(struct gmap_window *w, uint64_t handle);
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;

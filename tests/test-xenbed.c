@@ -295,6 +295,53 @@ static void test_run_is_one_map(void)
 			CU_ASSERT_EQUAL(xg_end(&xg, g[i]), 0);
 }
 
+/*
+ * Fault-around next to a read-only grant: the writable run that includes
+ * it is refused by gntdev after its mmap took the placeholders away; they
+ * must be placeholders again, so that the read-only grant still maps on
+ * its own touch (a hole would fault for ever).
+ */
+static void test_around_readonly(void)
+{
+	enum { N = 8 };
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_XEN,
+		.nr_refs = WIN_REFS, .logger = &t_log.xtl, .fault_around = 4,
+		.fault_around_dir = GMAP_AROUND_FORWARD,
+		.bad_policy = GMAP_BAD_SIGNAL_QUIET,
+	};
+	struct xg_grant *g[N], *wr = NULL, *ro = NULL;
+	struct gmap_window *w;
+	uint64_t seen = 0;
+	uint32_t i;
+
+	for (i = 0; i < N; i++) {
+		g[i] = xg_grant(&xg, SELF, i % 2);
+		CU_ASSERT_FATAL(g[i] != NULL);
+		fill(g[i], 7);
+	}
+	qsort(g, N, sizeof(g[0]), by_ref);
+	for (i = 0; i + 1 < N && !wr; i++)
+		if (g[i]->writable && !g[i + 1]->writable &&
+		    g[i + 1]->ref == g[i]->ref + 1) {
+			wr = g[i];
+			ro = g[i + 1];
+		}
+	CU_ASSERT_FATAL(wr != NULL);
+	w = gmap_open(SELF, &o);
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT(page_is(at(w, wr->ref), wr->ref, 7));
+	CU_ASSERT_EQUAL(t_touch((volatile uint64_t *)at(w, ro->ref), 0, 0,
+				&seen, NULL), 0);
+	CU_ASSERT(page_is(at(w, ro->ref), ro->ref, 7));
+	CU_ASSERT_EQUAL(t_touch((volatile uint64_t *)at(w, ro->ref), 1, 1,
+				NULL, NULL), 1);
+	CU_ASSERT(page_is(ro->page, ro->ref, 7));
+	gmap_close(w);
+	for (i = 0; i < N; i++)
+		CU_ASSERT_EQUAL(xg_end(&xg, g[i]), 0);
+}
+
 /* A 1000-grant window, every page touched and checked. */
 static void test_thousand(void)
 {
@@ -340,6 +387,7 @@ int main(void)
 		{ "a bad grant ends in SIGSEGV with Xen's status", test_bad_grant },
 		{ "after the last unpin the granter ends access", test_last_unpin_frees },
 		{ "a pinned run is one gntdev map, given back grant by grant", test_run_is_one_map },
+		{ "fault-around next to a read-only grant leaves it mappable", test_around_readonly },
 		{ "a 1000-grant window touched fully, verified", test_thousand },
 		{ NULL, NULL },
 	};
