@@ -8,7 +8,7 @@
  * machine without Xen; run under gmap-run against a gmap-simdom, its maps
  * are served by the preload shim.  tests/preload.sh drives it.
  *
- *   xenapi-client [-x] [-H HOOK] SCENARIO DOMID ARGS...
+ *   xenapi-client [-H HOOK] SCENARIO DOMID ARGS...
  *
  * HOOK is run as "HOOK STEP" at the points where the guest's side is to be
  * checked (for example, that it cannot end access while a map is live);
@@ -40,10 +40,6 @@
 
 static const char *hook;
 static unsigned int fails;
-/* -x: the shim's backend cannot alias pages (xen: gntdev's mappings
- * cannot be duplicated), so maps that are not one run of refs fail with
- * EFAULT, as gmap-run(1) documents; checked instead of served. */
-static int no_alias;
 
 #define CHECK(cond, ...) do {						\
 	if (!(cond)) {							\
@@ -175,12 +171,8 @@ static void sc_fmem(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n)
 	 * error of a frame that does not exist. */
 	arr[1] = GRANT_FRAME(((xen_pfn_t)1 << 32) | (first + 1));
 	p = xenforeignmemory_map(f, dom, PROT_READ, 2, arr, err);
-	if (no_alias)
-		CHECK(!p && errno == EFAULT, "a 33-bit ref without aliases: "
-		      "p %p, %s", (void *)p, strerror(errno));
-	else
-		CHECK(p && err[0] == 0 && err[1] == -EINVAL, "a 33-bit ref: "
-		      "p %p, err %d %d", (void *)p, err[0], err[1]);
+	CHECK(p && err[0] == 0 && err[1] == -EINVAL, "a 33-bit ref: p %p, "
+	      "err %d %d", (void *)p, err[0], err[1]);
 	if (p)
 		xenforeignmemory_unmap(f, p, 2);
 	CHECK(xenforeignmemory_close(f) == 0, "close");
@@ -344,12 +336,8 @@ static void sc_bad(uint32_t dom, uint32_t ok, uint32_t ungranted)
 	/* Partial: the bad page's err, the good page mapped. */
 	frames[1] = GRANT_FRAME(ungranted);
 	p = xenforeignmemory_map(f, dom, PROT_READ, 2, frames, err);
-	if (no_alias)
-		CHECK(!p && errno == EFAULT, "partial map without aliases: "
-		      "p %p, %s", (void *)p, strerror(errno));
-	else
-		CHECK(p && err[0] == 0 && err[1] == -EINVAL, "partial map: "
-		      "p %p err %d %d", (void *)p, err[0], err[1]);
+	CHECK(p && err[0] == 0 && err[1] == -EINVAL, "partial map: p %p "
+	      "err %d %d", (void *)p, err[0], err[1]);
 	if (p)
 		CHECK(xenforeignmemory_unmap(f, p, 2) == 0, "partial unmap");
 
@@ -525,16 +513,12 @@ int main(int argc, char **argv)
 			hook = argv[2];
 			argv += 2;
 			argc -= 2;
-		} else if (argc > 1 && !strcmp(argv[1], "-x")) {
-			no_alias = 1;
-			argv++;
-			argc--;
 		} else {
 			break;
 		}
 	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: xenapi-client [-x] [-H HOOK] fmem|gnttab|"
+		fprintf(stderr, "usage: xenapi-client [-H HOOK] fmem|gnttab|"
 			"scatter|double|bad|rowrite|fork|check|foreign DOMID ...\n");
 		return 2;
 	}

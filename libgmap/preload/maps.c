@@ -15,10 +15,15 @@
  * window pages: mremap(old_size = 0) makes a second view of a shared
  * mapping, the same pages with no new grant map (the sim domain counts one
  * map).  An alias lives only while its grant is pinned, and is removed
- * before the unpin, so no view outlives the grant mapping.  gntdev's own
- * mappings cannot be duplicated this way (VM_DONTEXPAND): on the xen
- * backend such calls fail with EFAULT from mremap; contiguous runs, the
- * case of grant DMA buffers, are served as everywhere.
+ * before the unpin, so no view outlives the grant mapping.
+ *
+ * gntdev's own mappings cannot be duplicated this way (VM_DONTEXPAND:
+ * mremap fails with EFAULT).  On the xen backend such a page is mapped at
+ * its place in the area by gntdev on its own (map_extra), and its window
+ * pin is dropped: the grant then has its mapping in the area for as long
+ * as the map lives (and in the window only if something else holds it
+ * there).  Contiguous runs, the case of grant DMA buffers, are served from
+ * the window on every backend.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 
 static void map_free(struct shim_map *m)
 {
+	free(m->extra);
 	free(m->domids);
 	free(m->refs);
 	free(m->pinned);
@@ -48,6 +54,12 @@ static void map_release(struct shim_map *m)
 	for (i = 0; i < m->count; i++) {
 		struct gmap_window *w;
 
+		if (m->extra && m->extra[i]) {
+			w = shim_window(m->domids[i]);
+			if (w)
+				w->be->unmap_extra(w, m->extra[i] - 1);
+			continue;
+		}
 		if (!m->pinned[i])
 			continue;
 		w = shim_window(m->domids[i]);
@@ -129,6 +141,39 @@ static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
 	return 0;
 }
 
+/*
+ * Page @i of @m's area at @dst, mapped on its own by the backend where the
+ * window page cannot be aliased; its window pin is then dropped.  0, or
+ * -1 with errno (EFAULT where the backend has no such map).
+ */
+static int map_extra(struct shim_map *m, uint32_t i, void *dst)
+{
+	struct gmap_window *w = shim_window(m->domids[i]);
+	uint64_t handle;
+	int16_t st;
+
+	if (!w || !w->be->map_extra) {
+		errno = EFAULT;
+		return -1;
+	}
+	if (!m->extra) {
+		m->extra = calloc(m->count, sizeof(*m->extra));
+		if (!m->extra)
+			return -1;
+	}
+	if (w->be->map_extra(w, m->refs[i], dst, m->writable, &handle,
+			     &st) < 0) {
+		SHIM_ERR("d%u ref %u: cannot map it for a non-contiguous map: "
+			 "%s (status %d)", m->domids[i], m->refs[i],
+			 gmap_status_str(st), st);
+		return -1;
+	}
+	m->extra[i] = handle + 1;
+	gmap_unpin(w, m->refs[i], 1);
+	m->pinned[i] = 0;
+	return 0;
+}
+
 /* Lay out the area: an alias of each pinned page, PROT_NONE elsewhere
  * (an access to a page that failed faults, as on privcmd). */
 static void *make_aliases(struct shim_map *m, void *fixed)
@@ -151,12 +196,26 @@ static void *make_aliases(struct shim_map *m, void *fixed)
 			   dst) == MAP_FAILED) {
 			int e = errno;
 
+			if (e == EFAULT && map_extra(m, i, dst) == 0)
+				continue;
+			e = errno;
+
 			SHIM_ERR("d%u ref %u: cannot alias the window page "
 				 "for a non-contiguous map (backend %s): %s",
 				 m->domids[i], m->refs[i],
 				 gmap_backend_name(shim_window(m->domids[i])),
 				 strerror(e));
 			munmap(area, len);
+			/* The pages mapped on their own so far go too. */
+			for (uint32_t j = 0; m->extra && j < i; j++)
+				if (m->extra[j]) {
+					struct gmap_window *wj =
+						shim_window(m->domids[j]);
+
+					if (wj)
+						wj->be->unmap_extra(wj, m->extra[j] - 1);
+					m->extra[j] = 0;
+				}
 			errno = e;
 			return NULL;
 		}

@@ -58,6 +58,9 @@ struct shim_map {
 	int notify_off;            /* gnttab notify: byte cleared at unmap */
 	uint32_t *domids, *refs;   /* count of each                    */
 	uint8_t *pinned;           /* count: whether refs[i] is pinned */
+	/* count, or NULL: for pages mapped on their own where the window's
+	 * page cannot be aliased (xen), the backend's handle + 1 */
+	uint64_t *extra;
 };
 
 /* What both families' handles have: a list of live maps and the fork

@@ -9,7 +9,8 @@
  *                 -- command [args...]
  *
  * In the command's arguments {first}, {count}, {refs} (one argument per
- * ref), {ro} (the first read-only ref) and {ended} (a ref granted and
+ * ref; {rrefs}: the same, last first, which is not one run), {ro} (the
+ * first read-only ref) and {ended} (a ref granted and
  * ended before the command ran: in the table, not granted) are replaced.
  * {first}/{count} need the writable refs to be contiguous, which the
  * kernel's free list gives on a fresh domain; otherwise the tool says so.
@@ -158,9 +159,12 @@ int main(int argc, char **argv)
 	for (k = (size_t)optind; k < (size_t)argc; k++) {
 		const char *a = argv[k];
 
-		if (!strcmp(a, "{refs}")) {
+		if (!strcmp(a, "{refs}") || !strcmp(a, "{rrefs}")) {
+			bool rev = a[1] == 'r';
+
 			for (i = 0; i < n; i++) {
-				snprintf(buf, sizeof(buf), "%u", xg.g[i].ref);
+				snprintf(buf, sizeof(buf), "%u",
+					 xg.g[rev ? n - 1 - i : i].ref);
 				cmd[nargs++] = strdup(buf);
 			}
 			continue;
