@@ -200,10 +200,13 @@ static inline bool st_release_met(struct st_run *r, uint32_t idx, uint32_t e0)
 /*
  * libgmap's evictor unmaps pages too, releases the tool does not make
  * itself.  An access met one if evictions were in flight when it began or
- * when it failed, or some completed in between.
+ * when it failed, or some completed in between.  On xen a refused map
+ * (a writable try of a read-only grant) also leaves its page unmapped for
+ * a moment (gntdev refuses after the placeholder is gone; backend_xen.c):
+ * there a map failure in between counts too.
  */
 struct st_evict_mark {
-	uint64_t done, now;
+	uint64_t done, now, fails;
 };
 
 static inline struct st_evict_mark st_evict_mark(struct st_run *r)
@@ -211,15 +214,16 @@ static inline struct st_evict_mark st_evict_mark(struct st_run *r)
 	struct gmap_stats s;
 
 	if (gmap_stats(r->w, &s) < 0)
-		return (struct st_evict_mark){ 0, 0 };
-	return (struct st_evict_mark){ s.evictions, s.evicting_now };
+		return (struct st_evict_mark){ 0, 0, 0 };
+	return (struct st_evict_mark){ s.evictions, s.evicting_now,
+				       r->xg ? s.map_failures : 0 };
 }
 
 static inline bool st_eviction_met(struct st_run *r, struct st_evict_mark m0)
 {
 	struct st_evict_mark m1 = st_evict_mark(r);
 
-	return m0.now || m1.now || m1.done != m0.done;
+	return m0.now || m1.now || m1.done != m0.done || m1.fails != m0.fails;
 }
 
 /* worker.c and churn.c */
