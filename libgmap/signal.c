@@ -47,6 +47,7 @@ static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 static int install_err;
 
 static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
+static __thread uint64_t last_seq __attribute__((tls_model("initial-exec")));
 static __thread unsigned int repeats __attribute__((tls_model("initial-exec")));
 
 static pid_t my_tid(void)
@@ -181,6 +182,31 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 		return 0;
 	}
 	if (gs_state(s) == GS_MAPPED && (s & GS_RO)) {
+		/*
+		 * A write to a read-only grant, or an access that faulted
+		 * while the page was not there yet and is mapped read-only
+		 * now (on xen, gntdev refuses the writable try of a
+		 * read-only grant after the placeholder is gone: an access
+		 * then, even a read, faults).  The signal does not say
+		 * which; retrying once does: a read then succeeds, a write
+		 * faults again at the same address.
+		 */
+		uint64_t seq = atomic_load(&w->c.maps) +
+			       atomic_load(&w->c.map_failures) +
+			       atomic_load(&w->c.unmaps);
+
+		/* Retry while the window's maps move on under us (bounded),
+		 * report when the same access faults again with nothing
+		 * changed. */
+		if ((last_addr != a || last_seq != seq) &&
+		    (last_addr != a || ++repeats < MAX_RETRIES)) {
+			if (last_addr != a)
+				repeats = 0;
+			last_addr = a;
+			last_seq = seq;
+			return 1;
+		}
+		last_addr = 0;
 		report(w, ref, (void *)a, "write to a read-only grant "
 		       "(mapped read-only; the write did not reach the page)");
 		return 0;

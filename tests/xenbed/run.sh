@@ -133,10 +133,12 @@ run preload-fork $G -n 1 -- $R $C fork 0 11 {first}
 # gmap-stress on the xen backend, every access verified: faulting
 # threads, churn (pins, releases under the faulters); then a budget of a
 # tenth of the pages with fault-around, so that the evictor unmaps real
-# grant mappings all along.  Without read-only grants: with them (and
-# churn) a run fails now and then on Xen (a read that gets SIGSEGV, a
-# system call that gets EFAULT), an open bug that README.md describes;
-# read-only grants are checked by test-xenbed and preload-rowrite.
+# grant mappings all along.  Without read-only grants: a pinned run
+# with one among writable ones is refused by gntdev after mmap took its
+# placeholders away, and a system call meeting one of them in that moment
+# gets EFAULT, which gmap-stress cannot always tell from a real failure
+# (README.md); read-only grants are checked by test-xenbed and
+# preload-rowrite.
 run stress-xen /t/gmap-stress -b xen -t 4 -c 2 -p 1000 -d 8 -q
 run stress-xen-budget /t/gmap-stress -b xen -t 4 -c 1 -p 2000 --max-mapped 200 --fault-around 4 -d 8 -q
 echo "GMAPBED: DONE"
