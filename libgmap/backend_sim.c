@@ -203,7 +203,6 @@ static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 
 const struct gmap_backend_ops gmap_sim_ops = {
 	.name = "sim",
-	.runs = true,
 	.open = sim_open,
 	.close = sim_close,
 	.map = sim_map,

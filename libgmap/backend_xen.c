@@ -232,12 +232,23 @@ static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
 	return seg.status != GNTST_okay ? seg.status : GMAP_ST_BACKEND;
 }
 
+/* Free gntdev's map @index of @count refs (its grants are unmapped once
+ * its pages are gone from our address space). */
+static int gntdev_free(struct xen_priv *p, uint64_t index, uint32_t count)
+{
+	struct ioctl_gntdev_unmap_grant_ref unop;
+
+	memset(&unop, 0, sizeof(unop));
+	unop.index = index;
+	unop.count = count;
+	return ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+}
+
 static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, int16_t *status)
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_map_grant_ref *op;
-	struct ioctl_gntdev_unmap_grant_ref unop;
 	size_t sz = sizeof(*op) + (count - 1) * sizeof(op->refs[0]);
 	struct xen_run *run;
 	uint32_t i;
@@ -283,11 +294,8 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 				 "re-arm d%u refs %u+%u after a refused map",
 				 w->domid, ref, count);
 		*status = xen_probe_status(p, w->domid, ref, writable);
-		memset(&unop, 0, sizeof(unop));
-		unop.index = op->index;
-		unop.count = count;
 		/* Frees the reserved index; nothing was mapped. */
-		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		(void)gntdev_free(p, op->index, count);
 		free(op);
 		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 		return -1;
@@ -310,10 +318,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
 			      MAP_NORESERVE, -1, 0);
-		memset(&unop, 0, sizeof(unop));
-		unop.index = op->index;
-		unop.count = count;
-		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		(void)gntdev_free(p, op->index, count);
 		free(op);
 		*status = GMAP_ST_NOMEM;
 		errno = ENOMEM;
@@ -330,7 +335,6 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 		     bool writable)
 {
 	struct xen_priv *p = w->be_priv;
-	struct ioctl_gntdev_unmap_grant_ref unop;
 	struct xen_run *run, *last;
 	int rc = 0;
 
@@ -353,10 +357,7 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 		/* The run's last grant: its pages are all placeholders now
 		 * (the core replaced them), so the kernel has unmapped the
 		 * grants; this frees the index and its grant handles. */
-		memset(&unop, 0, sizeof(unop));
-		unop.index = last->index;
-		unop.count = last->count;
-		if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0) {
+		if (gntdev_free(p, last->index, last->count) < 0) {
 			int e = errno;
 
 			GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u "
@@ -384,7 +385,6 @@ static int xen_map_extra(struct gmap_window *w, uint32_t ref, void *addr,
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_map_grant_ref op;
-	struct ioctl_gntdev_unmap_grant_ref unop;
 	int e;
 
 	memset(&op, 0, sizeof(op));
@@ -401,10 +401,7 @@ static int xen_map_extra(struct gmap_window *w, uint32_t ref, void *addr,
 	    MAP_FAILED) {
 		e = errno;
 		*status = xen_probe_status(p, w->domid, ref, writable);
-		memset(&unop, 0, sizeof(unop));
-		unop.index = op.index;
-		unop.count = 1;
-		(void)ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
+		(void)gntdev_free(p, op.index, 1);
 		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 		return -1;
 	}
@@ -416,12 +413,8 @@ static int xen_map_extra(struct gmap_window *w, uint32_t ref, void *addr,
 static void xen_unmap_extra(struct gmap_window *w, uint64_t handle)
 {
 	struct xen_priv *p = w->be_priv;
-	struct ioctl_gntdev_unmap_grant_ref unop;
 
-	memset(&unop, 0, sizeof(unop));
-	unop.index = handle;
-	unop.count = 1;
-	if (ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop) < 0)
+	if (gntdev_free(p, handle, 1) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "xen backend: unmap of an extra "
 			 "map of d%u (index %#llx) failed", w->domid,
 			 (unsigned long long)handle);
@@ -429,7 +422,6 @@ static void xen_unmap_extra(struct gmap_window *w, uint64_t handle)
 
 const struct gmap_backend_ops gmap_xen_ops = {
 	.name = "xen",
-	.runs = true,
 	.open = xen_open,
 	.close = xen_close,
 	.map = xen_map,

@@ -302,8 +302,11 @@ static uint32_t around_side(struct gmap_window *w, uint32_t start,
 			    uint32_t max, int dir)
 {
 	uint32_t done = 0, lo;
-	int n = w->be->runs ? map_run(w, start, max, dir, 1, &lo) : -1;
+	int n;
 
+	if (!max)
+		return 0;
+	n = map_run(w, start, max, dir, 1, &lo);
 	if (n >= 0)
 		return (uint32_t)n;
 	while (done < max &&
@@ -324,47 +327,39 @@ static uint32_t around_side(struct gmap_window *w, uint32_t start,
  * granted, read-only, ...) or does not fit the budget without waiting;
  * nothing is poisoned or logged for it.
  */
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
 static void fault_around(struct gmap_window *w, uint32_t ref)
 {
-	uint32_t want = w->around - 1, fwd = 0, back = 0, done = 0;
-
-	uint32_t room_fwd = (uint32_t)(w->nr_refs - 1 - ref), got_f = 0, got_b = 0;
+	uint32_t want = w->around - 1, room_fwd = (uint32_t)(w->nr_refs - 1 - ref);
+	uint32_t fwd, got_f = 0, got_b = 0;
 
 	switch (w->around_dir) {
 	case GMAP_AROUND_FORWARD:
-		fwd = want;
+		got_f = around_side(w, ref + 1, min_u32(want, room_fwd), 1);
 		break;
 	case GMAP_AROUND_BACKWARD:
-		back = want;
+		got_b = around_side(w, ref - 1, min_u32(want, ref), -1);
 		break;
 	default:
 		/* Half each way; what one side cannot take (the window's
 		 * edge, a hole, a grant that does not map) goes to the
 		 * other, as if they took turns. */
-		back = want / 2 < ref ? want / 2 : ref;
-		fwd = want - back;
+		fwd = min_u32(want - min_u32(want / 2, ref), room_fwd);
+		got_f = around_side(w, ref + 1, fwd, 1);
+		got_b = around_side(w, ref - 1, min_u32(want - got_f, ref), -1);
+		if (got_f == fwd && got_f + got_b < want)
+			got_f += around_side(w, ref + 1 + got_f,
+					     min_u32(want - got_f - got_b,
+						     room_fwd - fwd), 1);
 		break;
 	}
-	if (fwd > room_fwd)
-		fwd = room_fwd;
-	if (fwd)
-		got_f = around_side(w, ref + 1, fwd, 1);
-	if (w->around_dir == GMAP_AROUND_BOTH) {
-		back = want - got_f;
-		if (back > ref)
-			back = ref;
-	}
-	if (back)
-		got_b = around_side(w, ref - 1, back, -1);
-	if (w->around_dir == GMAP_AROUND_BOTH && got_f == fwd &&
-	    got_f + got_b < want && fwd < room_fwd)
-		got_f += around_side(w, ref + 1 + got_f, want - got_f - got_b <
-				     room_fwd - fwd ? want - got_f - got_b :
-				     room_fwd - fwd, 1);
-	done = got_f + got_b;
-	if (done) {
+	if (got_f + got_b) {
 		atomic_fetch_add(&w->c.around_runs, 1);
-		atomic_fetch_add(&w->c.around_pages, done);
+		atomic_fetch_add(&w->c.around_pages, got_f + got_b);
 	}
 }
 
@@ -632,8 +627,6 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 	uint32_t n, slots;
 	int16_t st;
 
-	if (!w->be->runs && max > 1)
-		max = 1;
 	pthread_mutex_lock(&w->lock);
 	for (n = 0; n < max; n++) {
 		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,
@@ -655,7 +648,7 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		n = slots;
 	}
 	*lo = dir > 0 ? start : start - (n ? n - 1 : 0);
-	if (n < min || n == 0) {
+	if (n < min) {  /* @min is at least 1 */
 		run_abandon(w, *lo, n, n);
 		return 0;
 	}

@@ -70,9 +70,6 @@ struct gmap_grant {
 
 struct gmap_backend_ops {
 	const char *name;
-	/* Whether map() of several refs is one mapping that the core may
-	 * unmap grant by grant (grants.c maps runs only then). */
-	bool runs;
 	int (*open)(struct gmap_window *w);
 	void (*close)(struct gmap_window *w);
 	/*

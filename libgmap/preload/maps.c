@@ -41,6 +41,20 @@ static void map_free(struct shim_map *m)
 	free(m);
 }
 
+/* Drop page @i's own mapping (map_extra() below), if it has one; the
+ * caller has unmapped its address. */
+static void drop_extra(struct shim_map *m, uint32_t i)
+{
+	struct gmap_window *w;
+
+	if (!m->extra || !m->extra[i])
+		return;
+	w = shim_window(m->domids[i]);
+	if (w)
+		w->be->unmap_extra(w, m->extra[i] - 1);
+	m->extra[i] = 0;
+}
+
 /* Unpin what @m pinned, after removing its aliases. */
 static void map_release(struct shim_map *m)
 {
@@ -54,12 +68,7 @@ static void map_release(struct shim_map *m)
 	for (i = 0; i < m->count; i++) {
 		struct gmap_window *w;
 
-		if (m->extra && m->extra[i]) {
-			w = shim_window(m->domids[i]);
-			if (w)
-				w->be->unmap_extra(w, m->extra[i] - 1);
-			continue;
-		}
+		drop_extra(m, i);
 		if (!m->pinned[i])
 			continue;
 		w = shim_window(m->domids[i]);
@@ -194,12 +203,11 @@ static void *make_aliases(struct shim_map *m, void *fixed)
 		src = gmap_ref_ptr(shim_window(m->domids[i]), m->refs[i]);
 		if (mremap(src, 0, GMAP_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
 			   dst) == MAP_FAILED) {
-			int e = errno;
+			int e;
 
-			if (e == EFAULT && map_extra(m, i, dst) == 0)
+			if (errno == EFAULT && map_extra(m, i, dst) == 0)
 				continue;
 			e = errno;
-
 			SHIM_ERR("d%u ref %u: cannot alias the window page "
 				 "for a non-contiguous map (backend %s): %s",
 				 m->domids[i], m->refs[i],
@@ -207,15 +215,8 @@ static void *make_aliases(struct shim_map *m, void *fixed)
 				 strerror(e));
 			munmap(area, len);
 			/* The pages mapped on their own so far go too. */
-			for (uint32_t j = 0; m->extra && j < i; j++)
-				if (m->extra[j]) {
-					struct gmap_window *wj =
-						shim_window(m->domids[j]);
-
-					if (wj)
-						wj->be->unmap_extra(wj, m->extra[j] - 1);
-					m->extra[j] = 0;
-				}
+			for (uint32_t j = 0; j < i; j++)
+				drop_extra(m, j);
 			errno = e;
 			return NULL;
 		}

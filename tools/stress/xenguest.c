@@ -21,13 +21,6 @@
 #include "stress.h"
 #include "granter.h"
 
-static int by_ref(const void *a, const void *b)
-{
-	const struct xg_grant *x = a, *y = b;
-
-	return x->ref < y->ref ? -1 : x->ref > y->ref;
-}
-
 int st_xen_guest_create(struct st_run *r)
 {
 	struct st_config *c = &r->cfg;
@@ -53,7 +46,7 @@ int st_xen_guest_create(struct st_run *r)
 			return -1;
 		}
 	}
-	qsort(xg->g, xg->n, sizeof(xg->g[0]), by_ref);
+	xg_sort(xg, 0, xg->n);
 	for (i = 1; i < c->pages; i++)
 		if (xg->g[i].ref != xg->g[0].ref + i) {
 			fprintf(stderr, "gmap-stress: -b xen: the kernel gave "

@@ -98,6 +98,18 @@ int xg_end(struct xg *x, struct xg_grant *g)
 	return ioctl(x->fd, IOCTL_GNTALLOC_DEALLOC_GREF, &d);
 }
 
+static int by_ref(const void *a, const void *b)
+{
+	const struct xg_grant *x = a, *y = b;
+
+	return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+void xg_sort(struct xg *x, uint32_t from, uint32_t n)
+{
+	qsort(x->g + from, n, sizeof(x->g[0]), by_ref);
+}
+
 struct xg_grant *xg_find(struct xg *x, uint32_t ref)
 {
 	uint32_t i;

@@ -35,6 +35,9 @@ struct xg_grant *xg_grant(struct xg *x, uint16_t domid, bool writable);
 /* End access: unmap our view and deallocate.  If the grantee still maps
  * it, the kernel defers the end until it is unmapped. */
 int xg_end(struct xg *x, struct xg_grant *g);
+/* Sort grants [@from, @from + @n) of @x by ref: the kernel hands refs out
+ * of a free list in either order. */
+void xg_sort(struct xg *x, uint32_t from, uint32_t n);
 /* The grant of @ref, or NULL. */
 struct xg_grant *xg_find(struct xg *x, uint32_t ref);
 

@@ -65,13 +65,6 @@ static unsigned long num(const char *opt, const char *s, unsigned long max)
 	return v;
 }
 
-static int by_ref(const void *a, const void *b)
-{
-	const struct xg_grant *x = a, *y = b;
-
-	return x->ref < y->ref ? -1 : x->ref > y->ref;
-}
-
 /* Whether @ref of domain @dom can still be mapped (the grant is alive). */
 static int still_granted(xengnttab_handle *xgt, uint32_t dom, uint32_t ref)
 {
@@ -141,8 +134,8 @@ int main(int argc, char **argv)
 	}
 	/* The kernel hands refs out of a free list, in either order:
 	 * sort each kind, so that a contiguous set reads as a run. */
-	qsort(xg.g, n, sizeof(xg.g[0]), by_ref);
-	qsort(xg.g + n, nro, sizeof(xg.g[0]), by_ref);
+	xg_sort(&xg, 0, n);
+	xg_sort(&xg, n, nro);
 	for (i = 1; i < n; i++)
 		if (xg.g[i].ref != xg.g[0].ref + i)
 			contiguous = 0;
