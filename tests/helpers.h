@@ -41,6 +41,11 @@
 #else
 #define T_UNDER_TSAN 0
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define T_UNDER_ASAN 1
+#else
+#define T_UNDER_ASAN 0
+#endif
 #define T_SKIP_UNDER_TSAN() do {					\
 	if (T_UNDER_TSAN) {						\
 		printf("skipped under TSan (16 TiB window) ");		\
