@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,21 +20,40 @@
 #include "private.h"
 #include "sim_abi.h"
 
+/* Open files of the guest's memory a mapping may use: see sim_priv. */
+#define SIM_FILES 3
+
 struct sim_priv {
 	struct sim_ctl *ctl;
 	size_t ctl_size;
-	int mem_fd;
 	/*
 	 * gntdev mappings never merge with their neighbours: each costs a
-	 * VMA of its own, which is what the window's budget is about.
-	 * Shared mappings of one open file at adjacent offsets do merge, so
-	 * odd refs map through a second open file of the same memory
-	 * (reopened via /proc): two neighbours never share a struct file.
+	 * VMA of its own, which is what the window's budget is about.  The
+	 * kernel merges two shared mappings that are adjacent, of one open
+	 * file and at adjacent offsets.  So the guest's memory is opened
+	 * SIM_FILES times (reopened via /proc: one memory, several struct
+	 * files), and each mapping goes through a file its two neighbours
+	 * do not use.  color[ref] is the file index + 1 of ref's last
+	 * mapping (0: never mapped); a stale color only makes a choice
+	 * narrower.  The choice and the mmap are made under color_lock, so
+	 * that two neighbours mapped at once cannot pick the same file.
 	 */
-	int mem_fd_odd;
+	int mem_fd[SIM_FILES];
+	uint8_t *color;            /* nr_refs bytes, reserved NORESERVE */
+	size_t color_len;
+	pthread_mutex_t color_lock;
 };
 
 static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd);
+
+static void sim_close_files(struct sim_priv *p)
+{
+	munmap(p->ctl, p->ctl_size);
+	for (int i = SIM_FILES - 1; i > 0; i--)
+		if (p->mem_fd[i] != p->mem_fd[0])
+			close(p->mem_fd[i]);
+	close(p->mem_fd[0]);
+}
 
 static int sim_open(struct gmap_window *w)
 {
@@ -85,18 +105,31 @@ static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 		goto fail;
 	}
 	close(ctl_fd);
-	p->mem_fd = mem_fd;
-	{
+	p->mem_fd[0] = mem_fd;
+	for (int i = 1; i < SIM_FILES; i++) {
 		char path[32];
 
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
-		p->mem_fd_odd = open(path, O_RDWR | O_CLOEXEC);
-		if (p->mem_fd_odd < 0) {
+		p->mem_fd[i] = open(path, O_RDWR | O_CLOEXEC);
+		if (p->mem_fd[i] < 0) {
 			GMAP_LOG(w, XTL_DEBUG, errno, "sim backend: cannot reopen "
 				 "guest memory; neighbouring grants may merge");
-			p->mem_fd_odd = mem_fd;
+			p->mem_fd[i] = mem_fd;
 		}
 	}
+	p->color_len = (size_t)w->nr_refs;
+	p->color = gmap_mmap_raw(NULL, p->color_len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+				 -1, 0);
+	if (p->color == MAP_FAILED) {
+		int e = errno;
+
+		sim_close_files(p);
+		free(p);
+		errno = e;
+		return -1;
+	}
+	pthread_mutex_init(&p->color_lock, NULL);
 	w->be_priv = p;
 	return 0;
 fail: {
@@ -116,12 +149,39 @@ static void sim_close(struct gmap_window *w)
 
 	if (!p)
 		return;
-	munmap(p->ctl, p->ctl_size);
-	if (p->mem_fd_odd != p->mem_fd)
-		close(p->mem_fd_odd);
-	close(p->mem_fd);
+	gmap_munmap_raw(p->color, p->color_len);
+	pthread_mutex_destroy(&p->color_lock);
+	sim_close_files(p);
 	free(p);
 	w->be_priv = NULL;
+}
+
+/*
+ * Place @n frames from @frame at @addr (refs from @ref) with one mmap,
+ * through a file that neither neighbouring mapping uses, so that it stays
+ * a VMA of its own.  Populated at once, as gntdev's mmap fills in the
+ * page tables of a grant mapping: the retried access must not take a
+ * second fault.
+ */
+static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
+		 uint32_t n, void *addr, bool writable, uint32_t frame)
+{
+	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
+	uint8_t left, right, c;
+	void *m;
+
+	pthread_mutex_lock(&p->color_lock);
+	left = ref ? p->color[ref - 1] : 0;
+	right = (uint64_t)ref + n < w->nr_refs ? p->color[ref + n] : 0;
+	for (c = 1; c == left || c == right; c++)
+		;
+	m = gmap_mmap_raw(addr, len, PROT_READ | (writable ? PROT_WRITE : 0),
+			  MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+			  p->mem_fd[c - 1], (off_t)frame << GMAP_PAGE_SHIFT);
+	if (m != MAP_FAILED)
+		memset(p->color + ref, c, n);
+	pthread_mutex_unlock(&p->color_lock);
+	return m == MAP_FAILED ? -1 : 0;
 }
 
 /*
@@ -134,7 +194,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, int16_t *status)
 {
 	struct sim_priv *p = w->be_priv;
-	uint32_t i, few[16], *frames = few;
+	uint32_t i, j, few[16], *frames = few;
 	int16_t st;
 	int e;
 
@@ -157,21 +217,19 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 			goto out;
 		}
 	}
-	for (i = 0; i < count; i++) {
-		uint8_t *a = (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT);
-
-		/* Populated at once, as gntdev's mmap fills in the page
-		 * tables of a grant mapping: the retried access must not
-		 * take a second fault. */
-		if (gmap_mmap_raw(a, GMAP_PAGE_SIZE,
-				  PROT_READ | (writable ? PROT_WRITE : 0),
-				  MAP_SHARED | MAP_FIXED | MAP_POPULATE,
-				  (ref + i) & 1 ? p->mem_fd_odd : p->mem_fd,
-				  (off_t)frames[i] << GMAP_PAGE_SHIFT) != MAP_FAILED)
+	for (i = 0; i < count; i = j) {
+		/* A piece: frames in a row, placed with one mmap, one VMA
+		 * (gntdev's map of a run is one VMA whatever the frames;
+		 * here a run of scattered frames costs a VMA per piece). */
+		for (j = i + 1; j < count && frames[j] == frames[j - 1] + 1; j++)
+			;
+		if (place(w, p, ref + i, j - i,
+			  (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT),
+			  writable, frames[i]) == 0)
 			continue;
 		/* Out of VMAs or memory halfway: the pages placed so far
 		 * become placeholders again (the failed mmap left its own
-		 * page as it was), and no grant stays mapped. */
+		 * pages as they were), and no grant stays mapped. */
 		e = errno;
 		*status = GMAP_ST_BACKEND;
 		if (i && gmap_rearm(w, addr, (size_t)i << GMAP_PAGE_SHIFT) < 0)

@@ -201,6 +201,46 @@ static inline void t_teardown(struct t_fx *fx)
 	fx->d = NULL;
 }
 
+/* VMAs of the window now, from /proc/self/maps. */
+static inline unsigned int t_window_vmas(struct gmap_window *w)
+{
+	uintptr_t lo = (uintptr_t)gmap_base(w),
+		  hi = lo + (gmap_nr_refs(w) << GMAP_PAGE_SHIFT);
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	unsigned int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t a = strtoul(line, NULL, 16);
+
+		n += a >= lo && a < hi;
+	}
+	fclose(f);
+	return n;
+}
+
+/* The VMA holding @addr, from /proc/self/maps: 1 and [*lo, *hi), or 0. */
+static inline int t_vma_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *end;
+
+		*lo = strtoul(line, &end, 16);
+		*hi = strtoul(end + 1, NULL, 16);
+		found = (uintptr_t)addr >= *lo && (uintptr_t)addr < *hi;
+	}
+	fclose(f);
+	return found;
+}
+
 static inline struct gmap_sim_ref_info t_ref(struct t_fx *fx, uint32_t ref)
 {
 	struct gmap_sim_ref_info ri;

@@ -20,26 +20,6 @@ static struct gmap_open_opts opts_of(uint64_t max_mapped, unsigned int around,
 	return o;
 }
 
-/* VMAs of the window now, from /proc/self/maps. */
-static unsigned int window_vmas(struct gmap_window *w)
-{
-	uintptr_t lo = (uintptr_t)gmap_base(w),
-		  hi = lo + (gmap_nr_refs(w) << GMAP_PAGE_SHIFT);
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	unsigned int n = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		uintptr_t a = strtoul(line, NULL, 16);
-
-		n += a >= lo && a < hi;
-	}
-	fclose(f);
-	return n;
-}
-
 struct watch {
 	struct t_fx *fx;
 	_Atomic bool stop;
@@ -59,7 +39,7 @@ static void *watcher(void *arg)
 		if (di.maps_now > wt->max_live)
 			wt->max_live = di.maps_now;
 		if (++wt->samples % 64 == 0 &&
-		    (v = window_vmas(wt->fx->w)) > wt->max_vmas)
+		    (v = t_window_vmas(wt->fx->w)) > wt->max_vmas)
 			wt->max_vmas = v;
 	}
 	return NULL;
@@ -136,7 +116,7 @@ static void test_budget_bounds(void)
 
 		do {
 			gmap_stats(fx.w, &st0);
-			vmas = window_vmas(fx.w);
+			vmas = t_window_vmas(fx.w);
 			gmap_stats(fx.w, &st);
 		} while ((st0.evicting_now || st.evicting_now ||
 			  st0.evictions != st.evictions ||
@@ -356,6 +336,73 @@ static void test_idle_timeout(void)
 }
 
 /* Bad settings are refused by name; good ones take effect. */
+/* The page count of the VMA holding window page @ref (0: none). */
+static unsigned long vma_pages_at(struct t_fx *fx, uint32_t ref, uint32_t *first)
+{
+	uintptr_t lo, hi, base = (uintptr_t)gmap_base(fx->w);
+
+	if (!t_vma_of((uint8_t *)gmap_base(fx->w) + ((size_t)ref << 12), &lo, &hi))
+		return 0;
+	*first = (uint32_t)((lo - base) >> 12);
+	return (hi - lo) >> 12;
+}
+
+/*
+ * How the sim places runs, as gntdev does: one map of contiguous frames is
+ * one VMA, and two maps never merge, even of adjacent frames (the budget
+ * counts on each map costing a VMA).  A run of scattered frames is a VMA
+ * per piece of contiguous frames on sim (one VMA on xen).
+ */
+static void test_runs_are_vmas(void)
+{
+	struct gmap_open_opts o = opts_of(0, 0, GMAP_AROUND_FORWARD);
+	static const uint32_t scattered[4] = { 300, 200, 201, 50 };
+	struct t_fx fx;
+	uint32_t first = 0, i;
+	unsigned int v0;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 512, &o) == 0);
+	v0 = t_window_vmas(fx.w);
+	CU_ASSERT(v0 == 1);
+	/* Refs 0..15, frames 0..15: one map, one VMA. */
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 0, 16, GMAP_PIN_WRITE, NULL) == 0);
+	CU_ASSERT(vma_pages_at(&fx, 5, &first) == 16 && first == 0);
+	/* Refs 16..31 next to it, frames 16..31 next to its frames: a map
+	 * of its own, not merged. */
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 16, 16, GMAP_PIN_WRITE, NULL) == 0);
+	CU_ASSERT(vma_pages_at(&fx, 0, &first) == 16 && first == 0);
+	CU_ASSERT(vma_pages_at(&fx, 16, &first) == 16 && first == 16);
+	/* Ref 32 alone, then ref 33 alone: two maps, two VMAs. */
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 32, 1, 0, NULL) == 0);
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 33, 1, 0, NULL) == 0);
+	CU_ASSERT(vma_pages_at(&fx, 32, &first) == 1 && first == 32);
+	CU_ASSERT(vma_pages_at(&fx, 33, &first) == 1 && first == 33);
+	/* The window: 4 maps and the placeholder after them. */
+	CU_ASSERT(t_window_vmas(fx.w) == 5);
+	/* Ref 8 given back: the first map splits around its placeholder. */
+	CU_ASSERT(gmap_unpin(fx.w, 8, 1) == 0);
+	CU_ASSERT(vma_pages_at(&fx, 7, &first) == 8 && first == 0);
+	CU_ASSERT(vma_pages_at(&fx, 8, &first) == 1 && first == 8);
+	CU_ASSERT(vma_pages_at(&fx, 9, &first) == 7 && first == 9);
+	CU_ASSERT(t_window_vmas(fx.w) == 7);
+	/* Refs 100..103 granted scattered frames: one run, a VMA per piece
+	 * of contiguous frames (300 | 200 201 | 50), each the right page. */
+	for (i = 0; i < 4; i++) {
+		CU_ASSERT(gmap_sim_end_access(fx.d, 100 + i) == 0);
+		CU_ASSERT(gmap_sim_grant(fx.d, 100 + i, scattered[i], T_SELF, 0) == 0);
+	}
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 100, 4, 0, NULL) == 0);
+	CU_ASSERT(vma_pages_at(&fx, 100, &first) == 1 && first == 100);
+	CU_ASSERT(vma_pages_at(&fx, 101, &first) == 2 && first == 101);
+	CU_ASSERT(vma_pages_at(&fx, 103, &first) == 1 && first == 103);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT(*(volatile uint64_t *)(void *)((uint8_t *)gmap_base(fx.w) +
+			  ((size_t)(100 + i) << 12) + 8) == t_sig(scattered[i], 1));
+	printf("\n    VMAs: %u at open, 7 after 4 maps and a split, then 3 "
+	       "pieces of a scattered run ", v0);
+	t_teardown(&fx);
+}
+
 static void test_settings(void)
 {
 	struct gmap_open_opts o = opts_of(0, 0, GMAP_AROUND_FORWARD);
@@ -446,6 +493,7 @@ int main(void)
 		{ "a fault waits for an unpin when the budget is full", test_fault_waits_for_unpin },
 		{ "fault-around: forward, backward, both; stops at holes and r/o", test_fault_around },
 		{ "idle timeout: unpinned grants go back to the guest", test_idle_timeout },
+		{ "a map is a VMA: runs whole, neighbours never merged", test_runs_are_vmas },
 		{ "settings: bad values refused by name", test_settings },
 		{ NULL, NULL },
 	};
