@@ -595,7 +595,7 @@ int main(void)
 
 	printf("[4] backend d%d: unpin everything\n", BACKEND_DOMID);
 	backend_unpin(&be);
-	if (gmap_stats(be.w, &st) < 0) {
+	if (gmap_stats(be.w, &st, sizeof(st)) < 0) {
 		fail_errno("gmap_stats", errno);
 	} else {
 		check(st.pinned_now == 0 && st.mapped_now == 0,
@@ -610,7 +610,7 @@ int main(void)
 	guest_end_access(dom, false);
 
 	printf("[6] window counters (gmap_stats)\n");
-	if (gmap_stats(be.w, &st) < 0)
+	if (gmap_stats(be.w, &st, sizeof(st)) < 0)
 		fail_errno("gmap_stats", errno);
 	else
 		print_stats(&st);

@@ -191,7 +191,7 @@ static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
  * waiting on its fault instead of meeting a page being replaced).
  */
 static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, int16_t *status)
+		   void *addr, bool writable, uint64_t *split, int16_t *status)
 {
 	struct sim_priv *p = w->be_priv;
 	uint32_t i, j, few[16], *frames = few;
@@ -223,6 +223,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 * here a run of scattered frames costs a VMA per piece). */
 		for (j = i + 1; j < count && frames[j] == frames[j - 1] + 1; j++)
 			;
+		split[i / 64] |= 1ull << (i % 64);
 		if (place(w, p, ref + i, j - i,
 			  (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT),
 			  writable, frames[i]) == 0)

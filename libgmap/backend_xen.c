@@ -245,7 +245,7 @@ static int gntdev_free(struct xen_priv *p, uint64_t index, uint32_t count)
 }
 
 static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, int16_t *status)
+		   void *addr, bool writable, uint64_t *split, int16_t *status)
 {
 	struct xen_priv *p = w->be_priv;
 	struct ioctl_gntdev_map_grant_ref *op;
@@ -326,6 +326,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	}
 	*run = (struct xen_run){ op->index, count, count };
 	atomic_fetch_add(&w->c.meta_bytes, sizeof(*run));
+	split[0] |= 1;  /* one gntdev map, one VMA */
 	*status = GNTST_okay;
 	free(op);
 	return 0;

@@ -266,7 +266,7 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 				atomic_fetch_or(&g->state, GS_QUEUED);
 			continue;
 		}
-		atomic_store(&g->state, GS_BUSY | (s & GS_RO));
+		gmap_grant_set(w, ref, g, GS_BUSY | (s & GS_RO));
 		out[n++] = ref;
 	}
 	return n;

@@ -285,10 +285,24 @@ struct gmap_stats {
 	uint64_t max_mapped;    /* the budget of mapped grants           */
 	uint64_t around_runs;   /* faults that mapped neighbours too     */
 	uint64_t around_pages;  /* neighbours mapped by fault-around     */
+	/* The VMAs the window's range is split into, by the library's own
+	 * account (each backend map is one VMA, or one per piece of
+	 * contiguous frames on sim; placeholders between them merge), and
+	 * the most at one time.  While maps and unmaps are in flight the
+	 * count may run ahead of /proc/self/maps, never behind it. */
+	uint64_t vmas_now;
+	uint64_t vmas_peak;
+	/* New counters are added here, at the end. */
 };
 
-/* Fill @st with a snapshot of the window's counters.  Never logs. */
-int gmap_stats(const struct gmap_window *w, struct gmap_stats *st);
+/*
+ * Fill @st, of @size bytes (sizeof(struct gmap_stats) as the caller was
+ * built), with a snapshot of the window's counters.  A caller built with
+ * an older header gets the fields it knows; a caller built with a newer
+ * one gets zeros in the fields this library does not have.  Fails with
+ * EINVAL for a size below that of the first layout.  Never logs.
+ */
+int gmap_stats(const struct gmap_window *w, struct gmap_stats *st, size_t size);
 
 /*
  * Text for a GNTST_* status (for example "GNTST_bad_gntref: unrecognised

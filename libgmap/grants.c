@@ -123,14 +123,81 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
 }
 
+/*
+ * The window's VMAs, by its own account: one, plus one for each pair of
+ * neighbouring refs that lie in different VMAs.  Armed placeholders merge
+ * with each other, and so do poisoned pages; a mapped grant shares a VMA
+ * only with the neighbours of its own backend map (GS_JOIN: no two maps
+ * ever merge, and an unmap splits its map); a BUSY grant is counted as a
+ * VMA of its own, so that the count stays at or above the truth while a
+ * map or unmap is in flight.  Kept by gmap_grant_set() at every change of
+ * state, under the window lock; at rest it equals what /proc/self/maps
+ * shows (test-evict checks it).
+ */
+static uint32_t word_at(struct gmap_window *w, uint32_t ref)
+{
+	struct gmap_grant *g = gmap_grant_get(w, ref, false);
+
+	return g ? atomic_load(&g->state) : GS_EMPTY;
+}
+
+static bool one_vma(uint32_t left, uint32_t right)
+{
+	unsigned int a = gs_state(left);
+
+	if (a != gs_state(right) || a == GS_BUSY)
+		return false;
+	return a != GS_MAPPED || (right & GS_JOIN);
+}
+
+/* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
+ * with @s as ref's state word. */
+static int borders(struct gmap_window *w, uint32_t ref, uint32_t s)
+{
+	int n = 0;
+
+	if (ref > 0)
+		n += !one_vma(word_at(w, ref - 1), s);
+	if ((uint64_t)ref + 1 < w->nr_refs)
+		n += !one_vma(s, word_at(w, ref + 1));
+	return n;
+}
+
+void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
+		    uint32_t word)
+{
+	uint32_t old = atomic_load(&g->state);
+	int delta = -borders(w, ref, old);
+	uint64_t now;
+
+	atomic_store(&g->state, word);
+	if (gs_state(old) == GS_MAPPED && gs_state(word) != GS_MAPPED &&
+	    (uint64_t)ref + 1 < w->nr_refs) {
+		/* Mapped again later, ref is a map of its own: ref + 1 no
+		 * longer shares a VMA with it. */
+		struct gmap_grant *next = gmap_grant_get(w, ref + 1, false);
+
+		if (next)
+			atomic_fetch_and(&next->state, ~GS_JOIN);
+	}
+	delta += borders(w, ref, word);
+	if (!delta)
+		return;
+	now = atomic_fetch_add(&w->c.vmas, (uint64_t)(int64_t)delta) +
+	      (uint64_t)(int64_t)delta;
+	if (now > atomic_load(&w->c.vmas_peak))
+		atomic_store(&w->c.vmas_peak, now);
+}
+
 /* Window lock held.  GS_QUEUED belongs to evict.c and is kept. */
-static void set_state(struct gmap_grant *g, unsigned int st, uint32_t ro,
+static void set_state(struct gmap_window *w, uint32_t ref,
+		      struct gmap_grant *g, unsigned int st, uint32_t bits,
 		      int16_t status)
 {
 	uint32_t keep = atomic_load(&g->state) & GS_QUEUED;
 
-	atomic_store(&g->state, st | ro | keep |
-		     ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
+	gmap_grant_set(w, ref, g, st | bits | keep |
+		       ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
 }
 
 static void wait_not_busy(struct gmap_window *w, struct gmap_grant *g)
@@ -156,8 +223,10 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 	int rc;
 
 	for (;;) {
+		uint64_t split = 0;
+
 		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
-				st);
+				&split, st);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
 		    atomic_load(&w->closing))
 			break;
@@ -224,9 +293,9 @@ static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
 
 /* A grant we own was mapped: publish it.  Window lock held. */
 static void set_mapped(struct gmap_window *w, uint32_t ref,
-		       struct gmap_grant *g, uint32_t ro)
+		       struct gmap_grant *g, uint32_t bits)
 {
-	set_state(g, GS_MAPPED, ro, 0);
+	set_state(w, ref, g, GS_MAPPED, bits, 0);
 	atomic_fetch_add(&w->c.mapped_now, 1);
 	gmap_evict_queue(w, ref, g);
 }
@@ -395,7 +464,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 			struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
 			uint32_t ro = atomic_load(&g->state) & GS_RO;
 
-			set_state(g, ns, ns == GS_MAPPED ? ro : 0, st);
+			set_state(w, refs[j], g, ns, ns == GS_MAPPED ? ro : 0, st);
 			if (ns == GS_MAPPED)
 				gmap_evict_queue(w, refs[j], g); /* try later */
 		}
@@ -438,7 +507,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return 0;
 	}
-	set_state(g, GS_BUSY, 0, 0);
+	set_state(w, ref, g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
 	rc = map_budgeted(w, ref, false, true, &ro, &st);
@@ -455,7 +524,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		 * and a second failure in a row poisons it.
 		 */
 		pthread_mutex_lock(&w->lock);
-		set_state(g, GS_EMPTY | GS_TRIED, 0, 0);
+		set_state(w, ref, g, GS_EMPTY | GS_TRIED, 0, 0);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		GMAP_LOG(w, XTL_DEBUG, -1, "d%u ref %u: map for a fault failed "
@@ -476,7 +545,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	if (rc == 0) {
 		set_mapped(w, ref, g, ro);
 	} else {
-		set_state(g, GS_BAD, 0, st);
+		set_state(w, ref, g, GS_BAD, 0, st);
 		atomic_fetch_add(&w->c.bad_grants, 1);
 	}
 	pthread_cond_broadcast(&w->cv);
@@ -557,7 +626,7 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 		}
 		goto held;
 	}
-	set_state(g, GS_BUSY, 0, 0);
+	set_state(w, ref, g, GS_BUSY, 0, 0);
 	pthread_mutex_unlock(&w->lock);
 
 	rc = map_budgeted(w, ref, write, true, &ro, st);
@@ -569,8 +638,8 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 		/* Nothing was placed: the page is as it was (a placeholder or
 		 * a poisoned page), so the grant goes back to its old state
 		 * (its place in the evictor's FIFO is evict.c's business). */
-		atomic_store(&g->state, (prev & ~GS_QUEUED) |
-			     (atomic_load(&g->state) & GS_QUEUED));
+		gmap_grant_set(w, ref, g, (prev & ~GS_QUEUED) |
+			       (atomic_load(&g->state) & GS_QUEUED));
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		errno = e;
@@ -593,6 +662,9 @@ held:
 
 /* The longest run one pin or prefault maps in one backend call. */
 #define RUN_MAX 64
+/* The longest run map_run() maps (a side of fault-around: 255): words of
+ * the backend's split bitmap. */
+#define RUN_SPLIT_WORDS 4
 
 /* Give back what map_run() took for refs [@lo, @lo + @n): EMPTY again,
  * and @slots budget slots. */
@@ -603,7 +675,8 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
 		gmap_budget_put(w);
 	pthread_mutex_lock(&w->lock);
 	for (uint32_t i = 0; i < n; i++)
-		set_state(gmap_grant_get(w, lo + i, false), GS_EMPTY, 0, 0);
+		set_state(w, lo + i, gmap_grant_get(w, lo + i, false),
+			  GS_EMPTY, 0, 0);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -624,9 +697,12 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
 static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		   int dir, uint32_t min, uint32_t *lo)
 {
+	uint64_t split[RUN_SPLIT_WORDS];
 	uint32_t n, slots;
 	int16_t st;
 
+	if (max > RUN_SPLIT_WORDS * 64)
+		max = RUN_SPLIT_WORDS * 64;
 	pthread_mutex_lock(&w->lock);
 	for (n = 0; n < max; n++) {
 		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,
@@ -634,7 +710,7 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 
 		if (!g || (atomic_load(&g->state) & ~GS_QUEUED) != GS_EMPTY)
 			break;
-		set_state(g, GS_BUSY, 0, 0);
+		set_state(w, start + (uint32_t)dir * n, g, GS_BUSY, 0, 0);
 	}
 	pthread_mutex_unlock(&w->lock);
 	for (slots = 0; slots < n; slots++)
@@ -652,7 +728,8 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		run_abandon(w, *lo, n, n);
 		return 0;
 	}
-	if (w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, &st) < 0) {
+	memset(split, 0, sizeof(split));
+	if (w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, split, &st) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
@@ -664,7 +741,8 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 	atomic_fetch_add(&w->c.maps, n);
 	pthread_mutex_lock(&w->lock);
 	for (uint32_t i = 0; i < n; i++)
-		set_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false), 0);
+		set_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false),
+			   split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
 	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->lock);
 	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
@@ -785,7 +863,8 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 			atomic_fetch_sub(&w->c.pinned_now, 1);
 			if (w->unpin_keep)
 				continue;  /* stays mapped, like a touch */
-			set_state(g, GS_BUSY, atomic_load(&g->state) & GS_RO, 0);
+			set_state(w, ref + i, g, GS_BUSY,
+				  atomic_load(&g->state) & GS_RO, 0);
 			last[nlast++] = ref + i;
 		}
 	}
@@ -798,7 +877,8 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		g = gmap_grant_get(w, last[i], false);
 		ns = unmap_owned(w, last[i], &st);
 		pthread_mutex_lock(&w->lock);
-		set_state(g, ns, ns == GS_MAPPED ? (atomic_load(&g->state) & GS_RO) : 0, st);
+		set_state(w, last[i], g, ns, ns == GS_MAPPED ?
+			  (atomic_load(&g->state) & GS_RO) : 0, st);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 	}
@@ -838,7 +918,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 			pthread_mutex_unlock(&w->lock);
 			continue;
 		}
-		set_state(g, GS_BUSY, s & GS_RO, 0);
+		set_state(w, (uint32_t)r, g, GS_BUSY, s & GS_RO, 0);
 		pthread_mutex_unlock(&w->lock);
 
 		if (gs_state(s) == GS_MAPPED) {
@@ -851,7 +931,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 			st = gs_status(s);
 		}
 		pthread_mutex_lock(&w->lock);
-		set_state(g, ns, ns == GS_MAPPED ? (s & GS_RO) : 0, st);
+		set_state(w, (uint32_t)r, g, ns, ns == GS_MAPPED ? (s & GS_RO) : 0, st);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		if (ns == GS_EMPTY)

@@ -28,7 +28,10 @@
  *             gmap_grant_fault: a second failure in a row poisons)
  *   bit  4    GS_QUEUED: the ref is in the evictor's FIFO; kept across
  *             state changes, changed only by evict.c
- *   bits 5-31 MAPPED: the pin count (gmap_pin), up to 2^27 - 1
+ *   bit  5    GS_JOIN: MAPPED, and in one VMA with ref - 1 (mapped by the
+ *             same backend map, and neither unmapped since): for the
+ *             window's count of its VMAs (grants.c, set_word)
+ *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
  *   bits 16-31 BAD: the backend status (int16) that made the page bad
  *             (a BAD page has no pins, a MAPPED one no status)
  * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
@@ -45,6 +48,7 @@ enum {
 #define GS_RO 0x4u
 #define GS_TRIED 0x8u   /* EMPTY: the last fault's map failed once */
 #define GS_QUEUED 0x10u /* in the evictor's FIFO (evict.c)         */
+#define GS_JOIN 0x20u   /* MAPPED: one VMA with ref - 1            */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
@@ -56,7 +60,7 @@ struct gmap_grant {
 	_Atomic uint32_t state;
 };
 
-#define GS_PINS_SHIFT 5
+#define GS_PINS_SHIFT 6
 #define GS_PIN_ONE (1u << GS_PINS_SHIFT)
 #define GS_PINS_MAX ((1u << (32 - GS_PINS_SHIFT)) - 1)
 
@@ -80,10 +84,12 @@ struct gmap_backend_ops {
 	 * errno set and *@status the GNTST_* status (or GMAP_ST_*), and the
 	 * range as it was: a failed map places nothing (gntdev's one mmap
 	 * places all or nothing; the sim checks every ref before it places
-	 * a page).
+	 * a page).  On success, bit i of @split (count bits, zeroed by the
+	 * caller) is set where ref + i starts a VMA of its own: bit 0 only,
+	 * for a gntdev map; each piece of contiguous frames, on sim.
 	 */
 	int (*map)(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, int16_t *status);
+		   void *addr, bool writable, uint64_t *split, int16_t *status);
 	/*
 	 * Release grants, mapped as @writable, whose pages were already
 	 * replaced in the address space by the core (so nothing of them is
@@ -115,7 +121,7 @@ struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
 		evictions, idle_evictions, evicting_now, mapped_peak,
-		around_runs, around_pages;
+		around_runs, around_pages, vmas, vmas_peak;
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -240,6 +246,12 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 {
 	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
 }
+
+/* grants.c: every change of a grant's state word but its pin count and
+ * GS_QUEUED goes through here (window lock held): it keeps the count of
+ * the window's VMAs. */
+void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
+		    uint32_t word);
 
 /* evict.c */
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,

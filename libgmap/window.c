@@ -3,6 +3,7 @@
  * window.c - opening and closing windows, translation, stats.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -165,6 +166,9 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		return NULL;
 	w->uffd = w->stop_fd = -1;
 	w->slot = -1;
+	/* The window's range is reserved as one VMA (grants.c counts). */
+	atomic_store(&w->c.vmas, 1);
+	atomic_store(&w->c.vmas_peak, 1);
 	pthread_mutex_init(&w->lock, NULL);
 	/* Timed waits on it (evict.c) count in CLOCK_MONOTONIC. */
 	pthread_condattr_init(&ca);
@@ -402,11 +406,17 @@ GMAP_EXPORT int gmap_dma_of(const struct gmap_window *w, const void *p,
 	return 0;
 }
 
-GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
+/* The size of struct gmap_stats in 0.1.0, the first layout: callers
+ * pass at least this. */
+#define STATS_SIZE_0_1 offsetof(struct gmap_stats, vmas_now)
+
+GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
+			   size_t size)
 {
 	struct gmap_counters *c;
+	struct gmap_stats full, *st = &full;
 
-	if (!w || !st) {
+	if (!w || !out || size < STATS_SIZE_0_1) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -429,6 +439,13 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *st)
 	st->max_mapped = w->ev.max_mapped;
 	st->around_runs = atomic_load(&c->around_runs);
 	st->around_pages = atomic_load(&c->around_pages);
+	st->vmas_now = atomic_load(&c->vmas);
+	st->vmas_peak = atomic_load(&c->vmas_peak);
+	if (size > sizeof(full)) {
+		memset((char *)out + sizeof(full), 0, size - sizeof(full));
+		size = sizeof(full);
+	}
+	memcpy(out, st, size);
 	return 0;
 }
 

@@ -38,12 +38,37 @@ static void test_every_symbol(void)
 	CU_ASSERT_EQUAL(gmap_unpin(w, 1, 1), 0);
 	CU_ASSERT_EQUAL(gmap_prefault(w, 1, 1, 0, &err), 0);
 	CU_ASSERT_EQUAL(gmap_release(w, 1, 1), 1);
-	CU_ASSERT_EQUAL(gmap_stats(w, &st), 0);
+	CU_ASSERT_EQUAL(gmap_stats(w, &st, sizeof(st)), 0);
 	CU_ASSERT_EQUAL(st.maps, 2);
 	CU_ASSERT_EQUAL(st.unmaps, 2);
 	CU_ASSERT_EQUAL(st.pins, 1);
 	CU_ASSERT_EQUAL(st.unpins, 1);
 	CU_ASSERT_EQUAL(st.mapped_now, 0);
+	CU_ASSERT_EQUAL(st.vmas_now, 1);
+	CU_ASSERT_EQUAL(st.vmas_peak, 3);
+	/* The size says how much of the structure the caller knows: a
+	 * caller of the first layout (up to around_pages) gets that much
+	 * and no more; one that knows more than the library gets zeros. */
+	{
+		const size_t first = offsetof(struct gmap_stats, around_pages) +
+				     sizeof(uint64_t);
+		unsigned char big[sizeof(st) + 16];
+
+		memset(&st, 0xa5, sizeof(st));
+		errno = 0;
+		CU_ASSERT_EQUAL(gmap_stats(w, &st, first - 1), -1);
+		CU_ASSERT_EQUAL(errno, EINVAL);
+		CU_ASSERT_EQUAL(st.maps, 0xa5a5a5a5a5a5a5a5ull);
+		CU_ASSERT_EQUAL(gmap_stats(w, &st, first), 0);
+		CU_ASSERT_EQUAL(st.maps, 2);
+		CU_ASSERT_EQUAL(st.vmas_now, 0xa5a5a5a5a5a5a5a5ull);
+		memset(big, 0xa5, sizeof(big));
+		CU_ASSERT_EQUAL(gmap_stats(w, (struct gmap_stats *)(void *)big,
+					   sizeof(big)), 0);
+		memcpy(&st, big, sizeof(st));
+		CU_ASSERT_EQUAL(st.vmas_now, 1);
+		CU_ASSERT(big[sizeof(st)] == 0 && big[sizeof(big) - 1] == 0);
+	}
 	CU_ASSERT(strstr(gmap_status_str(GNTST_bad_gntref), "GNTST_bad_gntref") != NULL);
 	CU_ASSERT_STRING_EQUAL(gmap_status_str(-77), "unknown grant status");
 	CU_ASSERT_STRING_EQUAL(gmap_version(), PACKAGE_VERSION);

@@ -174,7 +174,7 @@ static void test_stale_fault_message(void)
 	/* 1. The only handler is held in a map of ref 10... */
 	s0.p = gmap_ref_ptr(fx.w, 10);
 	pthread_create(&t0, NULL, sleeper_main, &s0);
-	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 1), 10));
+	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)), st.faults >= 1), 10));
 	/* 2. ...while A faults on 20 and B on 30: two messages queue. */
 	/* In this order: the handler reads the oldest message first. */
 	a.p = gmap_ref_ptr(fx.w, 20);
@@ -186,7 +186,7 @@ static void test_stale_fault_message(void)
 	/* 3. Released, it reads both messages and is held in the map of
 	 * 20. */
 	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 10, GMAP_SIM_INJECT_NONE, 0), 0);
-	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 2), 10));
+	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)), st.faults >= 2), 10));
 	CU_ASSERT_EQUAL(t_join_within(t0, 10), 0);
 	/* 4. Meanwhile the backend pins 30 (B wakes), unpins it, and the
 	 * guest takes it back. */
@@ -200,7 +200,7 @@ static void test_stale_fault_message(void)
 	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 20, GMAP_SIM_INJECT_NONE, 0), 0);
 	CU_ASSERT_EQUAL(t_join_within(ta, 10), 0);
 	CU_ASSERT_EQUAL(a.seen, t_sig(20, 0));
-	if (!T_WAIT_UNTIL((gmap_stats(fx.w, &st), st.faults >= 3 &&
+	if (!T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)), st.faults >= 3 &&
 			   st.map_failures >= 1), 10)) {
 		printf("\n    no stale message served: faults %llu, maps %llu, "
 		       "map failures %llu ", (unsigned long long)st.faults,
@@ -213,7 +213,7 @@ static void test_stale_fault_message(void)
 	t = touch(&fx, 30, 0);
 	CU_ASSERT_EQUAL(t.caught, 0);
 	CU_ASSERT_EQUAL(t.seen, t_sig(30, 37));
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.bad_grants, 0);
 	t_teardown(&fx);
 }

@@ -20,6 +20,20 @@ static struct gmap_open_opts opts_of(uint64_t max_mapped, unsigned int around,
 	return o;
 }
 
+/* The window's own count of its VMAs is what /proc/self/maps shows (at
+ * rest: no map or unmap in flight). */
+static int vmas_agree(struct gmap_window *w)
+{
+	struct gmap_stats st;
+	unsigned int v = t_window_vmas(w);
+
+	gmap_stats(w, &st, sizeof(st));
+	if (st.vmas_now != v)
+		fprintf(stderr, "vmas_now %llu, /proc/self/maps %u\n",
+			(unsigned long long)st.vmas_now, v);
+	return st.vmas_now == v && st.vmas_peak >= v;
+}
+
 struct watch {
 	struct t_fx *fx;
 	_Atomic bool stop;
@@ -115,9 +129,9 @@ static void test_budget_bounds(void)
 		uint64_t t0 = (uint64_t)time(NULL);
 
 		do {
-			gmap_stats(fx.w, &st0);
+			gmap_stats(fx.w, &st0, sizeof(st0));
 			vmas = t_window_vmas(fx.w);
-			gmap_stats(fx.w, &st);
+			gmap_stats(fx.w, &st, sizeof(st));
 		} while ((st0.evicting_now || st.evicting_now ||
 			  st0.evictions != st.evictions ||
 			  st0.mapped_now != st.mapped_now) &&
@@ -127,13 +141,15 @@ static void test_budget_bounds(void)
 	printf("\n    4 threads x 20000 checked accesses over 2048 pages, "
 	       "budget %llu: %u bad, %llu evictions, peak %llu mapped (the "
 	       "sim: %llu; sampled: %llu in %llu samples), %u VMAs at the end "
-	       "(%u at most while running, from non-atomic reads of /proc) ",
+	       "(%u at most while running, from non-atomic reads of /proc; "
+	       "%llu by the window's count) ",
 	       (unsigned long long)st.max_mapped, bad,
 	       (unsigned long long)st.evictions,
 	       (unsigned long long)st.mapped_peak,
 	       (unsigned long long)di.maps_peak,
 	       (unsigned long long)wt.max_live,
-	       (unsigned long long)wt.samples, vmas, wt.max_vmas);
+	       (unsigned long long)wt.samples, vmas, wt.max_vmas,
+	       (unsigned long long)st.vmas_peak);
 	CU_ASSERT_EQUAL(hung, 0);
 	CU_ASSERT_EQUAL(bad, 0);
 	CU_ASSERT_EQUAL(st.max_mapped, 64);
@@ -144,6 +160,8 @@ static void test_budget_bounds(void)
 	CU_ASSERT(di.maps_peak >= 32);
 	/* Quiescent now: each mapped grant splits off at most two VMAs. */
 	CU_ASSERT(vmas <= 2 * st.mapped_now + 1);
+	/* ... and the window's own count says so. */
+	CU_ASSERT_EQUAL(st.vmas_now, vmas);
 	CU_ASSERT(st.mapped_now <= 64);
 	CU_ASSERT(st.evictions >= 2048 - 64);
 	CU_ASSERT_EQUAL(st.bad_grants, 0);
@@ -177,6 +195,8 @@ static void test_all_pinned(void)
 	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 3, 1), 0);
 	CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, 22), 0, 0, &seen, &addr), 0);
 	CU_ASSERT_EQUAL(seen, t_sig(22, 0));
+	/* A poisoned page (21) between maps is counted too. */
+	CU_ASSERT(vmas_agree(fx.w));
 	t_teardown(&fx);
 }
 
@@ -197,7 +217,7 @@ static void test_fault_waits_for_unpin(void)
 	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 0, 1), 0);
 	CU_ASSERT_EQUAL(t_join_within(th, 10), 0);
 	CU_ASSERT_EQUAL(s.seen, t_sig(40, 7));
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.bad_grants, 0);
 	t_teardown(&fx);
 }
@@ -227,7 +247,7 @@ static void test_fault_around(void)
 	CU_ASSERT(!mapped(&fx, 20));
 	CU_ASSERT(!mapped(&fx, 21));
 	CU_ASSERT(!mapped(&fx, 13));
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.around_runs, 1);
 	CU_ASSERT_EQUAL(st.around_pages, 5);
 	/* The neighbours are there without a fault, with the guest's data. */
@@ -235,7 +255,7 @@ static void test_fault_around(void)
 	CU_ASSERT_EQUAL(p[9], t_sig(19, 9));
 	p[10] = 0x1919;
 	CU_ASSERT_EQUAL(t_guest_word(&fx, 19, 10), 0x1919);
-	gmap_stats(fx.w, &st2);
+	gmap_stats(fx.w, &st2, sizeof(st2));
 	CU_ASSERT_EQUAL(st2.faults, st.faults);
 	/* A writable run stops before a read-only grant: 48, 49. */
 	p = gmap_ref_ptr(fx.w, 48);
@@ -244,7 +264,7 @@ static void test_fault_around(void)
 	CU_ASSERT(!mapped(&fx, 50));
 	CU_ASSERT(!mapped(&fx, 51));
 	/* Nothing was poisoned or logged for the neighbours that failed. */
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.bad_grants, 0);
 	CU_ASSERT(!t_log_has("cannot map"));
 	/* ...and the read-only grant maps on its own touch; its writable
@@ -262,6 +282,7 @@ static void test_fault_around(void)
 	}
 	CU_ASSERT_EQUAL(t_guest_word(&fx, 51, 4), 0x5151);
 	CU_ASSERT(t_ref(&fx, 51).flags & GTF_writing);
+	CU_ASSERT(vmas_agree(fx.w));
 	t_teardown(&fx);
 
 	/* Backward from 30: 23..30.  Both ways from 40, 5 pages: 38..42. */
@@ -272,6 +293,7 @@ static void test_fault_around(void)
 		CU_ASSERT(mapped(&fx, r));
 	CU_ASSERT(!mapped(&fx, 22));
 	CU_ASSERT(!mapped(&fx, 31));
+	CU_ASSERT(vmas_agree(fx.w));
 	t_teardown(&fx);
 	o = opts_of(0, 5, GMAP_AROUND_BOTH);
 	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
@@ -315,7 +337,7 @@ static void test_idle_timeout(void)
 	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 12), -1);
 	/* ...and can once the timeout has passed (bounded wait). */
 	CU_ASSERT(T_WAIT_UNTIL(live_maps(&fx) == 1, 10));
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.idle_evictions, 10);
 	CU_ASSERT_EQUAL(st.evictions, 10);
 	CU_ASSERT_EQUAL(t_ref(&fx, 5).maps_now, 1);
@@ -364,6 +386,7 @@ static void test_runs_are_vmas(void)
 	CU_ASSERT_FATAL(t_setup_opts(&fx, 512, &o) == 0);
 	v0 = t_window_vmas(fx.w);
 	CU_ASSERT(v0 == 1);
+	CU_ASSERT(vmas_agree(fx.w));
 	/* Refs 0..15, frames 0..15: one map, one VMA. */
 	CU_ASSERT_FATAL(gmap_pin(fx.w, 0, 16, GMAP_PIN_WRITE, NULL) == 0);
 	CU_ASSERT(vma_pages_at(&fx, 5, &first) == 16 && first == 0);
@@ -379,12 +402,14 @@ static void test_runs_are_vmas(void)
 	CU_ASSERT(vma_pages_at(&fx, 33, &first) == 1 && first == 33);
 	/* The window: 4 maps and the placeholder after them. */
 	CU_ASSERT(t_window_vmas(fx.w) == 5);
+	CU_ASSERT(vmas_agree(fx.w));
 	/* Ref 8 given back: the first map splits around its placeholder. */
 	CU_ASSERT(gmap_unpin(fx.w, 8, 1) == 0);
 	CU_ASSERT(vma_pages_at(&fx, 7, &first) == 8 && first == 0);
 	CU_ASSERT(vma_pages_at(&fx, 8, &first) == 1 && first == 8);
 	CU_ASSERT(vma_pages_at(&fx, 9, &first) == 7 && first == 9);
 	CU_ASSERT(t_window_vmas(fx.w) == 7);
+	CU_ASSERT(vmas_agree(fx.w));
 	/* Refs 100..103 granted scattered frames: one run, a VMA per piece
 	 * of contiguous frames (300 | 200 201 | 50), each the right page. */
 	for (i = 0; i < 4; i++) {
@@ -398,6 +423,21 @@ static void test_runs_are_vmas(void)
 	for (i = 0; i < 4; i++)
 		CU_ASSERT(*(volatile uint64_t *)(void *)((uint8_t *)gmap_base(fx.w) +
 			  ((size_t)(100 + i) << 12) + 8) == t_sig(scattered[i], 1));
+	CU_ASSERT(vmas_agree(fx.w));
+	/* Unpinned one by one from the middle out: each unmap is counted. */
+	for (i = 0; i < 34; i++) {
+		uint32_t r = (i * 7) % 34;
+
+		if (r == 8)
+			continue;
+		CU_ASSERT(gmap_unpin(fx.w, r, 1) == 0);
+		if (!vmas_agree(fx.w)) {
+			CU_FAIL("VMA count off after an unpin");
+			break;
+		}
+	}
+	CU_ASSERT(gmap_unpin(fx.w, 101, 2) == 0);
+	CU_ASSERT(vmas_agree(fx.w));
 	printf("\n    VMAs: %u at open, 7 after 4 maps and a split, then 3 "
 	       "pieces of a scattered run ", v0);
 	t_teardown(&fx);
@@ -442,14 +482,14 @@ static void test_settings(void)
 	w = gmap_open(T_DOMID, &o);
 	unsetenv("GMAP_MAX_MAPPED");
 	CU_ASSERT_FATAL(w != NULL);
-	gmap_stats(w, &st);
+	gmap_stats(w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.max_mapped, 32);
 	gmap_close(w);
 	o = opts_of(0, 0, GMAP_AROUND_FORWARD);
 	o.nr_refs = 1u << 20;
 	w = gmap_open(T_DOMID, &o);
 	CU_ASSERT_FATAL(w != NULL);
-	gmap_stats(w, &st);
+	gmap_stats(w, &st, sizeof(st));
 	/* At most 3/8 of vm.max_map_count, and some thousands on any
 	 * usual system (the default count is 65530). */
 	printf("\n    default budget: %llu mapped grants ",
@@ -472,7 +512,7 @@ static void test_settings(void)
 		CU_ASSERT_FATAL(d2 != NULL);
 		w2 = gmap_open(T_DOMID + 1, &o);
 		CU_ASSERT_FATAL(w2 != NULL);
-		gmap_stats(w2, &st2);
+		gmap_stats(w2, &st2, sizeof(st2));
 		printf("and a second window's: %llu ",
 		       (unsigned long long)st2.max_mapped);
 		CU_ASSERT(st2.max_mapped < st.max_mapped);

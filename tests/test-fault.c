@@ -22,7 +22,7 @@ static void test_first_read(void)
 	/* Neighbours stay untouched. */
 	CU_ASSERT_EQUAL(t_ref(&fx, 16).maps_total, 0);
 	CU_ASSERT_EQUAL(t_ref(&fx, 18).maps_total, 0);
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT(st.faults >= 1);
 	CU_ASSERT_EQUAL(st.maps, 1);
 	CU_ASSERT_EQUAL(st.mapped_now, 1);

@@ -14,7 +14,7 @@ static void test_pin_basic(void)
 	for (uint32_t r = 10; r < 14; r++)
 		CU_ASSERT_EQUAL(t_ref(&fx, r).maps_now, 1);
 	/* A pinned page needs no fault. */
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	p = gmap_ref_ptr(fx.w, 12);
 	CU_ASSERT_EQUAL(p[2], t_sig(12, 2));
 	p[2] = 77;
@@ -22,7 +22,7 @@ static void test_pin_basic(void)
 	{
 		struct gmap_stats st2;
 
-		gmap_stats(fx.w, &st2);
+		gmap_stats(fx.w, &st2, sizeof(st2));
 		CU_ASSERT_EQUAL(st2.faults, st.faults);
 		CU_ASSERT_EQUAL(st2.pinned_now, 4);
 	}
@@ -38,7 +38,7 @@ static void test_pin_basic(void)
 	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 12, 4), 0);
 	for (uint32_t r = 10; r < 16; r++)
 		CU_ASSERT_EQUAL(t_ref(&fx, r).maps_now, 0);
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.pinned_now, 0);
 	CU_ASSERT_EQUAL(st.mapped_now, 0);
 	t_teardown(&fx);
@@ -160,7 +160,7 @@ static void test_prefault(void)
 
 	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
 	CU_ASSERT_EQUAL(gmap_prefault(fx.w, 0, 16, GMAP_PIN_WRITE, NULL), 0);
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.maps, 16);
 	CU_ASSERT_EQUAL(st.pinned_now, 0);
 	p = gmap_ref_ptr(fx.w, 15);
@@ -168,7 +168,7 @@ static void test_prefault(void)
 	{
 		struct gmap_stats st2;
 
-		gmap_stats(fx.w, &st2);
+		gmap_stats(fx.w, &st2, sizeof(st2));
 		CU_ASSERT_EQUAL(st2.faults, st.faults);
 	}
 	/* Prefault again: nothing new is mapped. */
@@ -258,7 +258,7 @@ static void test_pins_across_threads(void)
 	atomic_store(&wt.stop, true);
 	pthread_join(wth, NULL);
 	gmap_sim_domain_info(fx.d, &di);
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	printf("\n    8 threads x 2000 pin/touch/unpin: %u verified, %u errors, "
 	       "%llu maps, %u watcher samples, max live maps of a ref %u ",
 	       verified, errors, (unsigned long long)di.maps_total, wt.samples,
@@ -297,7 +297,7 @@ static void test_unpin_keep(void)
 	CU_ASSERT_EQUAL(t_guest_word(&fx, 21, 3), 99);
 	CU_ASSERT_EQUAL(t_ref(&fx, 20).maps_total, 1);
 	CU_ASSERT_EQUAL(t_ref(&fx, 23).maps_now, 1);
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.pinned_now, 0);
 	CU_ASSERT_EQUAL(st.mapped_now, 4);
 	/* Still a mapping of the grant: the granter cannot end access... */

@@ -90,7 +90,7 @@ static void churn(int use_pins)
 			    (t_guest_word(&fx, r, 100 + i) & ((1ull << 56) - 1)) >
 			    sh.last[i])
 				lost_final++;
-	gmap_stats(fx.w, &st);
+	gmap_stats(fx.w, &st, sizeof(st));
 	printf("\n    %s x %u rounds under %d workers: %llu accesses, %llu "
 	       "unmaps, %llu faults, %llu re-arm waits; zero reads %llu, wrong "
 	       "%llu, lost writes %llu, last writes missing %u ",

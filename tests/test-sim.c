@@ -226,18 +226,18 @@ static void test_sparse_metadata(void)
 	w = gmap_open(T_DOMID, &o);
 	CU_ASSERT_FATAL(w != NULL);
 	rss1 = rss_kib();
-	gmap_stats(w, &st0);
+	gmap_stats(w, &st0, sizeof(st0));
 	/* Scattered: one touched grant per 1024 refs. */
 	for (i = 0; i < n; i++)
 		CU_ASSERT_EQUAL(gmap_prefault(w, i * stride, 1, 0, NULL), 0);
-	gmap_stats(w, &st1);
+	gmap_stats(w, &st1, sizeof(st1));
 	/* Dense: 4095 neighbours of ref 0. */
 	CU_ASSERT_EQUAL(gmap_prefault(w, 1, dense - 1, 0, NULL), 0);
-	gmap_stats(w, &st2);
+	gmap_stats(w, &st2, sizeof(st2));
 	for (i = 0; i < quarter; i++)
 		CU_ASSERT_EQUAL(gmap_prefault(w, n * stride / 2 + 4 * i + 2, 1, 0,
 					      NULL), 0);
-	gmap_stats(w, &st3);
+	gmap_stats(w, &st3, sizeof(st3));
 	printf("\n    16 TiB window: reserve costs %llu B metadata, %ld KiB RSS; "
 	       "%u scattered grants: %llu B each; %u dense grants: %llu B each; "
 	       "%u grants one in four: %llu B each ",

@@ -77,7 +77,7 @@ static void test_first_touch(void)
 		g[i]->page[20] = 0x5a;                /* guest -> backend */
 		CU_ASSERT_EQUAL(p[20], 0x5a);
 	}
-	gmap_stats(w, &st);
+	gmap_stats(w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.maps, 4);
 	CU_ASSERT_EQUAL(st.mapped_now, 4);
 	printf("4 grants: %llu faults, %llu maps, data both ways ",
@@ -129,7 +129,7 @@ static void test_threads_one_map(void)
 		CU_ASSERT_EQUAL(t_join_within(th[i], 30), 0);
 		ok += r[i].ok;
 	}
-	gmap_stats(w, &st);
+	gmap_stats(w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(ok, N);
 	CU_ASSERT_EQUAL(st.maps, 1);
 	printf("%d threads: %d read the page, %llu faults, %llu map ", N, ok,
@@ -226,6 +226,20 @@ static unsigned int vmas_in(const void *p, size_t len)
 	return n;
 }
 
+/* The window's own count of its VMAs against /proc/self/maps. */
+static int vmas_agree(struct gmap_window *w)
+{
+	struct gmap_stats st;
+	unsigned int v = vmas_in(gmap_base(w),
+				 (size_t)gmap_nr_refs(w) * GMAP_PAGE_SIZE);
+
+	gmap_stats(w, &st, sizeof(st));
+	if (st.vmas_now != v)
+		printf("vmas_now %llu, /proc/self/maps %u ",
+		       (unsigned long long)st.vmas_now, v);
+	return st.vmas_now == v;
+}
+
 static int by_ref(const void *a, const void *b)
 {
 	const struct xg_grant *x = *(struct xg_grant *const *)a;
@@ -268,6 +282,7 @@ static void test_run_is_one_map(void)
 	CU_ASSERT_EQUAL(gmap_pin(w, first, RUN, GMAP_PIN_WRITE, &err), 0);
 	vmas = vmas_in(p, RUN * GMAP_PAGE_SIZE);
 	CU_ASSERT_EQUAL(vmas, 1);
+	CU_ASSERT(vmas_agree(w));
 	for (i = 0; i < RUN; i++)
 		CU_ASSERT(page_is(p + i * GMAP_PAGE_SIZE, first + i, 6));
 
@@ -278,6 +293,7 @@ static void test_run_is_one_map(void)
 	for (i = 0; i < RUN; i++)
 		if (i != 3)
 			CU_ASSERT(page_is(p + i * GMAP_PAGE_SIZE, first + i, 6));
+	CU_ASSERT(vmas_agree(w));
 	printf("%u refs pinned as %u VMA(s); ref %u given back alone ",
 	       (unsigned int)RUN, vmas, first + 3);
 
@@ -365,7 +381,7 @@ static void test_thousand(void)
 		p[4095] = (uint8_t)i;
 		seen += g[i]->page[4095] == (uint8_t)i;
 	}
-	gmap_stats(w, &st);
+	gmap_stats(w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(good, N);
 	CU_ASSERT_EQUAL(seen, N);
 	CU_ASSERT_EQUAL(st.maps, N);

@@ -321,15 +321,15 @@ static void metadata(struct row *scat, struct row *quarter, struct row *dense)
 	w = gmap_open(BENCH_DOMID + 1, &o);
 	if (!w)
 		exit(2);
-	gmap_stats(w, &s0);
+	gmap_stats(w, &s0, sizeof(s0));
 	for (uint32_t i = 0; i < nsc; i++)
 		gmap_prefault(w, i * 4096, 1, 0, NULL);
-	gmap_stats(w, &s1);
+	gmap_stats(w, &s1, sizeof(s1));
 	for (uint32_t i = 0; i < nq; i++)
 		gmap_prefault(w, (1u << 21) + 1 + 4 * i, 1, 0, NULL);
-	gmap_stats(w, &s2);
+	gmap_stats(w, &s2, sizeof(s2));
 	gmap_prefault(w, 3u << 20, nd, 0, NULL);
-	gmap_stats(w, &s3);
+	gmap_stats(w, &s3, sizeof(s3));
 	gmap_close(w);
 	gmap_sim_domain_destroy(d);
 	scat->lib = (double)(s1.meta_bytes - s0.meta_bytes) / nsc;

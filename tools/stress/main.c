@@ -163,7 +163,7 @@ static uint32_t final_checks(struct st_run *r, struct gmap_stats *st,
 	uint32_t peak = 0;
 
 	r->vmas_end = sample_vmas(r);
-	gmap_stats(r->w, st);
+	gmap_stats(r->w, st, sizeof(*st));
 	memset(di, 0, sizeof(*di));
 	if (r->xg) {
 		/* Xen's counts are not visible: libgmap's peak stands for

@@ -81,7 +81,7 @@ void st_progress(struct st_run *r, double t, bool final)
 						  memory_order_relaxed);
 		acc += h == UINT64_MAX ? 0 : h;
 	}
-	gmap_stats(r->w, &st);
+	gmap_stats(r->w, &st, sizeof(st));
 	if (dt > 0 && acc >= last_acc)
 		fprintf(stderr, "\r[%6.1fs] %8.2f M acc/s %9.1f k faults/s  "
 			"mapped %-8llu failures %llu   ", t,
@@ -175,7 +175,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"meta_bytes\":%llu,\"evictions\":%llu,\"mapped_peak\":%llu,"
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
 	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
-	       "\"window_vmas_sampled_max\":%llu},",
+	       "\"window_vmas_sampled_max\":%llu,\"vmas_now\":%llu,"
+	       "\"vmas_peak\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
@@ -190,7 +191,9 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages,
 	       (unsigned long long)r->vmas_end,
-	       (unsigned long long)r->vmas_max);
+	       (unsigned long long)r->vmas_max,
+	       (unsigned long long)st->vmas_now,
+	       (unsigned long long)st->vmas_peak);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
 	       "\"peak_maps_of_a_ref\":%u,\"peak_live_maps\":%llu},",
 	       (unsigned long long)di->maps_total,
@@ -272,13 +275,16 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->rearm_waits,
 	       (unsigned long long)st->meta_bytes);
 	printf("  budget: %llu mapped grants, peak %llu (the guest saw %llu), "
-	       "evictions %llu; window VMAs %llu at the end, sampled up to %llu "
-	       "while running; fault-around: %llu runs, %llu more pages\n",
+	       "evictions %llu; window VMAs %llu at the end (%llu by its own "
+	       "count, peak %llu), sampled up to %llu while running; "
+	       "fault-around: %llu runs, %llu more pages\n",
 	       (unsigned long long)st->max_mapped,
 	       (unsigned long long)st->mapped_peak,
 	       (unsigned long long)di->maps_peak,
 	       (unsigned long long)st->evictions,
 	       (unsigned long long)r->vmas_end,
+	       (unsigned long long)st->vmas_now,
+	       (unsigned long long)st->vmas_peak,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages);

@@ -213,7 +213,7 @@ static inline struct st_evict_mark st_evict_mark(struct st_run *r)
 {
 	struct gmap_stats s;
 
-	if (gmap_stats(r->w, &s) < 0)
+	if (gmap_stats(r->w, &s, sizeof(s)) < 0)
 		return (struct st_evict_mark){ 0, 0, 0 };
 	return (struct st_evict_mark){ s.evictions, s.evicting_now,
 				       r->xg ? s.map_failures : 0 };
