@@ -33,6 +33,8 @@ const struct gmap_env_var gmap_env_vars[] = {
 	WORD("GMAP_LOG", levels, "warn", "level of the default stderr logger"),
 	NUM("GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, "derived from "
 	    "vm.max_map_count", "budget of grants mapped at once per window"),
+	NUM("GMAP_MAX_VMAS", 8, 1ull << 31, "derived from vm.max_map_count",
+	    "budget of VMAs per window"),
 	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * evict.c - the mapped-grant budget and the evictor that keeps a window
- * under it.
+ * evict.c - the budgets of mapped grants and of VMAs, and the evictor
+ * that keeps a window under them.
  *
- * Why a budget: every mapped grant is a mapping of its own in the window
- * (gntdev mappings never merge), so an isolated one splits the window into
- * up to two more VMAs.  With the default vm.max_map_count of 65530 a
+ * Why budgets: every backend map is a mapping of its own in the window
+ * (gntdev mappings never merge), so an isolated grant splits the window
+ * into up to two more VMAs.  With the default vm.max_map_count of 65530 a
  * process fails with ENOMEM near 32750 scattered grants, and then even the
- * mmap that would unmap one fails.  So each window has a budget of mapped
- * grants, derived from the VMAs the process has left, and an evictor
- * thread that unmaps idle ones before the budget is reached.
+ * mmap that would unmap one fails.  So each window has a budget of VMAs,
+ * derived from the VMAs the process has left and checked against the
+ * window's own count (vmas.c), a budget of mapped grants (by default two
+ * VMAs each), and an evictor thread that unmaps idle grants before either
+ * is reached.
  *
  * How: a FIFO of refs in the order they were mapped (in the manner of
  * UMap's FIFO evictor: a backend's accesses after the map are invisible to
@@ -20,7 +22,9 @@
  * re-arm of grants.c: an access that meets it waits and retries, it never
  * sees a zero page.  A map that finds the budget used up wakes the evictor
  * and waits, bounded; if every mapped grant is pinned it fails with
- * GMAP_ST_BUDGET, which a fault reports like any unmappable grant.
+ * GMAP_ST_BUDGET (GMAP_ST_VMAS when it is the VMAs that stay used up:
+ * pinned maps, or poisoned pages, which the evictor does not clear),
+ * which a fault reports like any unmappable grant.
  *
  * The FIFO holds each ref at most once (GS_QUEUED in its state word); a
  * ref unmapped by release or unpin stays queued until the evictor meets it
@@ -68,22 +72,21 @@ static long count_vmas(void)
 	return n;
 }
 
-/* VMAs the open windows of this process may still come to use: two per
- * slot of their budgets.  Counted again in "used" for what they use now,
- * which errs on the safe side. */
+/* VMAs the open windows of this process may still come to use: their
+ * VMA budgets.  Counted again in "used" for what they use now, which errs
+ * on the safe side. */
 static _Atomic uint64_t promised_vmas;
 
 /*
- * Three quarters of the VMAs this process has left, after what other
- * windows' budgets may take, two per mapped grant (the grant's own and
- * the split of the placeholder around it), so that the rest of the
- * program keeps room.
+ * The default budget of VMAs: three quarters of the VMAs this process has
+ * left, after what other windows' budgets may take, so that the rest of
+ * the program keeps room.
  */
-static uint64_t default_budget(struct gmap_window *w)
+static uint64_t default_vmas(void)
 {
 	long max = read_long("/proc/sys/vm/max_map_count");
 	long used = count_vmas();
-	uint64_t left, b, other = atomic_load(&promised_vmas);
+	uint64_t left, other = atomic_load(&promised_vmas);
 
 	if (max <= 0)
 		max = 65530;
@@ -91,12 +94,14 @@ static uint64_t default_budget(struct gmap_window *w)
 		used = 0;
 	left = max > used ? (uint64_t)(max - used) : 0;
 	left = left > other ? left - other : 0;
-	b = left * 3 / 4 / 2;
-	if (b < 16)
-		b = 16;
-	if (b > w->nr_refs)
-		b = w->nr_refs;
-	return b;
+	return left * 3 / 4 < 33 ? 33 : left * 3 / 4;
+}
+
+/* Evict from 15/16 of a budget, down to 7/8 (1/2 for small budgets). */
+static void watermarks(uint64_t budget, uint64_t *high, uint64_t *low)
+{
+	*high = budget - (budget >= 16 ? budget / 16 : 1);
+	*low = budget > 16 ? budget - budget / 8 : budget / 2;
 }
 
 static int thread_start(struct gmap_window *w);
@@ -155,8 +160,15 @@ static bool head_idle(struct gmap_evictor *ev)
 	       now_ms(ev) - ev->ring[ev->head].when >= ev->idle_ms;
 }
 
+/* Whether a budget's use has reached its high watermark. */
+static bool over_high(struct gmap_window *w)
+{
+	return atomic_load(&w->ev.taken) >= w->ev.high ||
+	       atomic_load(&w->c.vmas) >= w->ev.vhigh;
+}
+
 /* A grant was just mapped: queue it for eviction, wake the evictor when
- * the budget's use reaches the high watermark.  Window lock held. */
+ * a budget's use reaches its high watermark.  Window lock held. */
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 {
 	struct gmap_evictor *ev = &w->ev;
@@ -170,7 +182,7 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 		atomic_fetch_or(&g->state, GS_QUEUED);
 	/* Without a FIFO entry (no memory) the grant is never evicted; it
 	 * is still released, unpinned and closed as usual. */
-	if (atomic_load(&ev->taken) >= ev->high) {
+	if (over_high(w)) {
 		/* If the thread cannot start, maps wait for a slot in vain
 		 * and then fail with GMAP_ST_BUDGET: nothing hangs. */
 		if (!ev->running && !atomic_load(&w->closing))
@@ -181,27 +193,40 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 
 /* ---- budget slots ------------------------------------------------------ */
 
-static bool try_take(struct gmap_evictor *ev)
+/*
+ * A slot, if the budget has one and the VMA budget has room for the map
+ * (two more VMAs: its own, and the split of the placeholder around it;
+ * maps in flight are not counted yet, so each handler may overshoot by
+ * two).  Else false, and *@st says which budget is used up.
+ */
+static bool try_take(struct gmap_window *w, int16_t *st)
 {
+	struct gmap_evictor *ev = &w->ev;
 	uint64_t t = atomic_load(&ev->taken);
 
+	if (atomic_load(&w->c.vmas) + 2 > ev->max_vmas) {
+		*st = GMAP_ST_VMAS;
+		return false;
+	}
 	while (t < ev->max_mapped)
 		if (atomic_compare_exchange_weak(&ev->taken, &t, t + 1))
 			return true;
+	*st = GMAP_ST_BUDGET;
 	return false;
 }
 
 /*
  * Take a budget slot for a map about to be made.  With @wait, a full
  * budget wakes the evictor and waits for a slot, up to BUDGET_WAIT_MS;
- * without, or past that, fails with ENOSPC.
+ * without, or past that, fails with ENOSPC and *@st GMAP_ST_BUDGET or
+ * GMAP_ST_VMAS.
  */
-int gmap_budget_take(struct gmap_window *w, bool wait)
+int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 {
 	struct gmap_evictor *ev = &w->ev;
 	uint64_t until;
 
-	if (try_take(ev))
+	if (try_take(w, st))
 		return 0;
 	if (!wait) {
 		errno = ENOSPC;
@@ -212,7 +237,7 @@ int gmap_budget_take(struct gmap_window *w, bool wait)
 	for (;;) {
 		struct timespec nap;
 
-		if (try_take(ev)) {
+		if (try_take(w, st)) {
 			pthread_mutex_unlock(&w->lock);
 			return 0;
 		}
@@ -249,8 +274,11 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 	struct gmap_evictor *ev = &w->ev;
 	size_t n = 0, scan = ev->len;
 
+	/* Each grant taken frees a slot and (once it is unmapped) up to two
+	 * VMAs, more if its whole map goes. */
 	while (n < max && scan-- > 0 &&
-	       (idle ? head_idle(ev) : atomic_load(&ev->taken) - n > ev->low)) {
+	       (idle ? head_idle(ev) : atomic_load(&ev->taken) - n > ev->low ||
+		atomic_load(&w->c.vmas) > ev->vlow + 2 * n)) {
 		uint32_t ref = ring_pop(ev);
 		struct gmap_grant *g = gmap_grant_get(w, ref, false);
 		uint32_t s;
@@ -291,7 +319,7 @@ static void *evictor_main(void *arg)
 		bool idle = false;
 		size_t n;
 
-		if (atomic_load(&ev->taken) < ev->high) {
+		if (!over_high(w)) {
 			if (!head_idle(ev)) {
 				/* With an idle timeout, look again at a
 				 * quarter of it (at most every second). */
@@ -348,25 +376,33 @@ static int thread_start(struct gmap_window *w)
 }
 
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
-		     uint32_t idle_ms)
+		     uint64_t max_vmas, uint32_t idle_ms)
 {
 	struct gmap_evictor *ev = &w->ev;
 	pthread_condattr_t ca;
 
 	ev->idle_ms = idle_ms;
 	ev->t0_ms = mono_ms();
-	ev->max_mapped = max_mapped ? max_mapped : default_budget(w);
-	ev->promised = 2 * ev->max_mapped;
+	/* Default budgets: the VMAs derived from vm.max_map_count, and two
+	 * of them per mapped grant (an isolated grant's own and the split
+	 * of the placeholder around it), at least 16. */
+	ev->max_vmas = max_vmas ? max_vmas : default_vmas();
+	if (!max_mapped) {
+		max_mapped = ev->max_vmas / 2 < 16 ? 16 : ev->max_vmas / 2;
+		if (max_mapped > w->nr_refs)
+			max_mapped = w->nr_refs;
+	}
+	ev->max_mapped = max_mapped;
+	ev->promised = ev->max_vmas;
 	atomic_fetch_add(&promised_vmas, ev->promised);
-	/* Start evicting at 15/16 of the budget, stop at 7/8; a window
-	 * whose every ref fits never needs to. */
-	ev->high = ev->max_mapped - (ev->max_mapped >= 16 ? ev->max_mapped / 16 : 1);
-	ev->low = ev->max_mapped > 16 ? ev->max_mapped - ev->max_mapped / 8 :
-		  ev->max_mapped / 2;
-	/* Small budgets (tests, tight setups) still leave a gap between the
-	 * marks, so that the evictor makes room before maps must wait. */
+	/* A window whose every ref fits never needs to evict for a budget:
+	 * all of its refs mapped, or its range split at every page. */
+	watermarks(ev->max_mapped, &ev->high, &ev->low);
 	if (ev->max_mapped >= w->nr_refs)
 		ev->high = ev->low = UINT64_MAX;
+	watermarks(ev->max_vmas, &ev->vhigh, &ev->vlow);
+	if (ev->max_vmas > w->nr_refs)
+		ev->vhigh = ev->vlow = UINT64_MAX;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ev->cv, &ca);
@@ -376,16 +412,11 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	 * when first needed, unless the idle timeout needs it from now. */
 	if (ev->idle_ms && thread_start(w) < 0)
 		return -1;
-	if (ev->high == UINT64_MAX)
-		GMAP_LOG(w, XTL_INFO, -1, "d%u: budget %llu mapped grants: the "
-			 "whole window, no eviction", w->domid,
-			 (unsigned long long)ev->max_mapped);
-	else
-		GMAP_LOG(w, XTL_INFO, -1, "d%u: budget %llu mapped grants (evict "
-			 "from %llu down to %llu)", w->domid,
-			 (unsigned long long)ev->max_mapped,
-			 (unsigned long long)ev->high,
-			 (unsigned long long)ev->low);
+	GMAP_LOG(w, XTL_INFO, -1, "d%u: budgets: %llu mapped grants, %llu "
+		 "VMAs%s", w->domid, (unsigned long long)ev->max_mapped,
+		 (unsigned long long)ev->max_vmas,
+		 ev->high == UINT64_MAX && ev->vhigh == UINT64_MAX ?
+		 " (the whole window fits: no eviction)" : "");
 	return 0;
 }
 

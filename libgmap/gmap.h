@@ -136,14 +136,13 @@ struct gmap_open_opts {
 	 */
 	unsigned int handler_spin_us;
 	/*
-	 * Budget: at most this many grants mapped at once (0: derived from
-	 * vm.max_map_count and the VMAs the process already has, leaving a
-	 * quarter; the GMAP_MAX_MAPPED variable overrides it).  Each mapped
-	 * grant can cost two VMAs.  An evictor thread unmaps the oldest
+	 * Budget: at most this many grants mapped at once (0: half of
+	 * max_vmas, two VMAs per isolated grant; the GMAP_MAX_MAPPED
+	 * variable overrides it).  An evictor thread unmaps the oldest
 	 * unpinned grants from 15/16 of the budget down to 7/8; a map that
-	 * finds the budget used up waits (up to 1 s) and then fails, as an
-	 * unmappable grant does (a fault ends in SIGSEGV, gmap_pin() in
-	 * ENOSPC), when every mapped grant is pinned.
+	 * finds the budget used up waits (up to 1 s) and then fails with
+	 * status -102, as an unmappable grant does (a fault ends in
+	 * SIGSEGV, gmap_pin() in ENOSPC), when every mapped grant is pinned.
 	 */
 	uint64_t max_mapped;
 	/*
@@ -167,6 +166,18 @@ struct gmap_open_opts {
 	 * faults back in on its next touch.
 	 */
 	unsigned int idle_ms;
+	/*
+	 * Budget of VMAs: the window's range is split into at most about
+	 * this many mappings (vmas_now in gmap_stats) (0: three quarters of
+	 * what vm.max_map_count leaves this process, after the budgets of
+	 * its other windows; 8 .. 2^31; GMAP_MAX_VMAS overrides it).  Every
+	 * map and every poisoned page counts, so it holds where max_mapped
+	 * alone cannot: a raised max_mapped with runs, or many bad grants.
+	 * The evictor also runs from 15/16 of it down to 7/8; a map that
+	 * finds it used up waits (up to 1 s) and then fails with
+	 * status -103, as for max_mapped.
+	 */
+	uint64_t max_vmas;
 };
 
 /*
@@ -287,11 +298,14 @@ struct gmap_stats {
 	uint64_t around_pages;  /* neighbours mapped by fault-around     */
 	/* The VMAs the window's range is split into, by the library's own
 	 * account (each backend map is one VMA, or one per piece of
-	 * contiguous frames on sim; placeholders between them merge), and
-	 * the most at one time.  While maps and unmaps are in flight the
-	 * count may run ahead of /proc/self/maps, never behind it. */
+	 * contiguous frames on sim; placeholders between them merge unless
+	 * the kernel says otherwise), and the most at one time.  What
+	 * /proc/self/maps shows when no map or unmap is in flight (on Linux
+	 * 6.11 and later: gmap_stats(3)); off by at most two for each one in
+	 * flight. */
 	uint64_t vmas_now;
 	uint64_t vmas_peak;
+	uint64_t max_vmas;      /* the budget of VMAs                    */
 	/* New counters are added here, at the end. */
 };
 

@@ -123,72 +123,6 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
 }
 
-/*
- * The window's VMAs, by its own account: one, plus one for each pair of
- * neighbouring refs that lie in different VMAs.  Armed placeholders merge
- * with each other, and so do poisoned pages; a mapped grant shares a VMA
- * only with the neighbours of its own backend map (GS_JOIN: no two maps
- * ever merge, and an unmap splits its map); a BUSY grant is counted as a
- * VMA of its own, so that the count stays at or above the truth while a
- * map or unmap is in flight.  Kept by gmap_grant_set() at every change of
- * state, under the window lock; at rest it equals what /proc/self/maps
- * shows (test-evict checks it).
- */
-static uint32_t word_at(struct gmap_window *w, uint32_t ref)
-{
-	struct gmap_grant *g = gmap_grant_get(w, ref, false);
-
-	return g ? atomic_load(&g->state) : GS_EMPTY;
-}
-
-static bool one_vma(uint32_t left, uint32_t right)
-{
-	unsigned int a = gs_state(left);
-
-	if (a != gs_state(right) || a == GS_BUSY)
-		return false;
-	return a != GS_MAPPED || (right & GS_JOIN);
-}
-
-/* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
- * with @s as ref's state word. */
-static int borders(struct gmap_window *w, uint32_t ref, uint32_t s)
-{
-	int n = 0;
-
-	if (ref > 0)
-		n += !one_vma(word_at(w, ref - 1), s);
-	if ((uint64_t)ref + 1 < w->nr_refs)
-		n += !one_vma(s, word_at(w, ref + 1));
-	return n;
-}
-
-void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
-		    uint32_t word)
-{
-	uint32_t old = atomic_load(&g->state);
-	int delta = -borders(w, ref, old);
-	uint64_t now;
-
-	atomic_store(&g->state, word);
-	if (gs_state(old) == GS_MAPPED && gs_state(word) != GS_MAPPED &&
-	    (uint64_t)ref + 1 < w->nr_refs) {
-		/* Mapped again later, ref is a map of its own: ref + 1 no
-		 * longer shares a VMA with it. */
-		struct gmap_grant *next = gmap_grant_get(w, ref + 1, false);
-
-		if (next)
-			atomic_fetch_and(&next->state, ~GS_JOIN);
-	}
-	delta += borders(w, ref, word);
-	if (!delta)
-		return;
-	now = atomic_fetch_add(&w->c.vmas, (uint64_t)(int64_t)delta) +
-	      (uint64_t)(int64_t)delta;
-	if (now > atomic_load(&w->c.vmas_peak))
-		atomic_store(&w->c.vmas_peak, now);
-}
-
 /* Window lock held.  GS_QUEUED belongs to evict.c and is kept. */
 static void set_state(struct gmap_window *w, uint32_t ref,
 		      struct gmap_grant *g, unsigned int st, uint32_t bits,
@@ -278,11 +212,8 @@ static int map_budgeted(struct gmap_window *w, uint32_t ref, bool need_write,
 	int e;
 
 	*ro = 0;
-	if (gmap_budget_take(w, wait) < 0) {
-		*st = GMAP_ST_BUDGET;
-		errno = ENOSPC;
+	if (gmap_budget_take(w, wait, st) < 0)
 		return -1;
-	}
 	if (map_owned(w, ref, need_write, ro, st) == 0)
 		return 0;
 	e = errno;
@@ -708,13 +639,14 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,
 						      true);
 
-		if (!g || (atomic_load(&g->state) & ~GS_QUEUED) != GS_EMPTY)
+		if (!g || (atomic_load(&g->state) & ~(GS_QUEUED | GS_PSPLIT)) !=
+			  GS_EMPTY)
 			break;
 		set_state(w, start + (uint32_t)dir * n, g, GS_BUSY, 0, 0);
 	}
 	pthread_mutex_unlock(&w->lock);
 	for (slots = 0; slots < n; slots++)
-		if (gmap_budget_take(w, false) < 0)
+		if (gmap_budget_take(w, false, &st) < 0)
 			break;
 	if (slots < n) {
 		/* Keep the part next to @start that has slots. */

@@ -31,6 +31,11 @@
  *   bit  5    GS_JOIN: MAPPED, and in one VMA with ref - 1 (mapped by the
  *             same backend map, and neither unmapped since): for the
  *             window's count of its VMAs (grants.c, set_word)
+ *   bit  6    GS_UNMAPPING: BUSY, and was MAPPED (an unmap in flight;
+ *             a BUSY grant has no pins, so the bit is free)
+ *   bit  7    GS_PSPLIT: EMPTY (or BUSY for a map): the kernel left this
+ *             placeholder a VMA apart from that of ref - 1, a placeholder
+ *             too (vmas.c)
  *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
  *   bits 16-31 BAD: the backend status (int16) that made the page bad
  *             (a BAD page has no pins, a MAPPED one no status)
@@ -49,12 +54,15 @@ enum {
 #define GS_TRIED 0x8u   /* EMPTY: the last fault's map failed once */
 #define GS_QUEUED 0x10u /* in the evictor's FIFO (evict.c)         */
 #define GS_JOIN 0x20u   /* MAPPED: one VMA with ref - 1            */
+#define GS_UNMAPPING 0x40u /* BUSY: was MAPPED                     */
+#define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
 #define GMAP_ST_BACKEND ((int16_t)-100) /* the backend failed (errno)   */
 #define GMAP_ST_NOMEM   ((int16_t)-101) /* libgmap ran out of memory    */
 #define GMAP_ST_BUDGET  ((int16_t)-102) /* mapped-grant budget used up  */
+#define GMAP_ST_VMAS    ((int16_t)-103) /* VMA budget used up           */
 
 struct gmap_grant {
 	_Atomic uint32_t state;
@@ -135,7 +143,9 @@ struct gmap_evictor {
 	size_t cap, head, len;
 	uint64_t max_mapped;       /* the budget                           */
 	uint64_t high, low;        /* evict from high down to low          */
-	uint64_t promised;         /* VMAs this budget may take (2/slot)    */
+	uint64_t max_vmas;         /* the budget of VMAs (w->c.vmas)        */
+	uint64_t vhigh, vlow;      /* ... and its watermarks               */
+	uint64_t promised;         /* VMAs this window may take (max_vmas) */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
 	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */
@@ -179,6 +189,8 @@ struct gmap_window {
 	struct gmap_evictor ev;
 
 	struct gmap_counters c;
+	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
+				      * -1 where the kernel lacks it (vmas.c) */
 	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
 	bool base_lost;              /* in a child: the range is not ours   */
 };
@@ -247,18 +259,20 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
 }
 
-/* grants.c: every change of a grant's state word but its pin count and
+/* vmas.c: every change of a grant's state word but its pin count and
  * GS_QUEUED goes through here (window lock held): it keeps the count of
  * the window's VMAs. */
 void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		    uint32_t word);
+void gmap_vmas_open(struct gmap_window *w);
+void gmap_vmas_close(struct gmap_window *w);
 
 /* evict.c */
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
-		     uint32_t idle_ms);
+		     uint64_t max_vmas, uint32_t idle_ms);
 void gmap_evict_stop(struct gmap_window *w);
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
-int gmap_budget_take(struct gmap_window *w, bool wait);
+int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *status);
 void gmap_budget_put(struct gmap_window *w);
 /* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED) */
 void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n);

@@ -28,6 +28,7 @@ static const struct status_text texts[] = {
 	{ GMAP_ST_BACKEND, "backend failure: the mapping machinery failed (see errno)" },
 	{ GMAP_ST_NOMEM, "out of memory in libgmap" },
 	{ GMAP_ST_BUDGET, "the window's budget of mapped grants stayed used up for 1 s: every mapped grant is pinned (see max_mapped)" },
+	{ GMAP_ST_VMAS, "the window's budget of VMAs stayed used up for 1 s: its mappings are pinned or its pages poisoned (see max_vmas)" },
 };
 
 GMAP_EXPORT const char *gmap_status_str(int16_t status)
@@ -61,6 +62,7 @@ int gmap_status_errno(int16_t status)
 	case GMAP_ST_NOMEM:
 		return ENOMEM;
 	case GMAP_ST_BUDGET:
+	case GMAP_ST_VMAS:
 		return ENOSPC;
 	default:
 		return EIO;

@@ -102,6 +102,12 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (unsigned long long)o->max_mapped);
 		return -1;
 	}
+	if (OPT_HAS(o, max_vmas) && o->max_vmas &&
+	    (o->max_vmas < 8 || o->max_vmas > (1ull << 31))) {
+		GMAP_ERR(w, "max_vmas %llu is out of range: expected 0 or "
+			 "8 .. 2^31", (unsigned long long)o->max_vmas);
+		return -1;
+	}
 	if (OPT_HAS(o, handler_spin_us) && o->handler_spin_us > 10000) {
 		GMAP_ERR(w, "handler_spin_us %u is too long: expected 0 .. "
 			 "10000", o->handler_spin_us);
@@ -137,6 +143,7 @@ static void window_free(struct gmap_window *w)
 	gmap_evict_stop(w);
 	gmap_signal_unregister(w);
 	gmap_grants_teardown(w, true);
+	gmap_vmas_close(w);
 	if (w->uffd >= 0)
 		close(w->uffd);
 	if (w->base)
@@ -156,7 +163,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 {
 	static const struct gmap_open_opts defaults;
 	const struct gmap_open_opts *o = opts ? opts : &defaults;
-	uint64_t max_mapped, around, idle;
+	uint64_t max_mapped, max_vmas, around, idle;
 	pthread_condattr_t ca;
 	struct gmap_window *w;
 	int e;
@@ -164,7 +171,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	w->uffd = w->stop_fd = -1;
+	w->uffd = w->stop_fd = w->maps_fd = -1;
 	w->slot = -1;
 	/* The window's range is reserved as one VMA (grants.c counts). */
 	atomic_store(&w->c.vmas, 1);
@@ -205,11 +212,13 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->spin_ns = OPT_HAS(o, handler_spin_us) ?
 		     (uint64_t)o->handler_spin_us * 1000 : 0;
 	max_mapped = OPT_HAS(o, max_mapped) ? o->max_mapped : 0;
+	max_vmas = OPT_HAS(o, max_vmas) ? o->max_vmas : 0;
 	around = OPT_HAS(o, fault_around) ? o->fault_around : 0;
 	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
 			GMAP_AROUND_FORWARD;
 	idle = OPT_HAS(o, idle_ms) ? o->idle_ms : 0;
 	if (env_num(w, "GMAP_MAX_MAPPED", &max_mapped) < 0 ||
+	    env_num(w, "GMAP_MAX_VMAS", &max_vmas) < 0 ||
 	    env_num(w, "GMAP_FAULT_AROUND", &around) < 0 ||
 	    env_num(w, "GMAP_IDLE_MS", &idle) < 0) {
 		errno = EINVAL;
@@ -246,7 +255,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
-	if (gmap_evict_start(w, max_mapped, (uint32_t)idle) < 0) {
+	gmap_vmas_open(w);
+	if (gmap_evict_start(w, max_mapped, max_vmas, (uint32_t)idle) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot start the evictor thread");
 		goto fail;
 	}
@@ -288,6 +298,7 @@ static void window_forget(struct gmap_window *w)
 {
 	gmap_signal_unregister(w);
 	gmap_grants_teardown(w, false);
+	gmap_vmas_close(w);
 	/* The inaccessible reservation fork.c made in this child. */
 	if (!w->base_lost)
 		gmap_munmap_raw(w->base, w->len);
@@ -441,6 +452,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->around_pages = atomic_load(&c->around_pages);
 	st->vmas_now = atomic_load(&c->vmas);
 	st->vmas_peak = atomic_load(&c->vmas_peak);
+	st->max_vmas = w->ev.max_vmas;
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);

@@ -40,6 +40,7 @@ static void usage(FILE *f)
 "      --unpin P          unmap or keep (GMAP_UNPIN)\n"
 "      --foreign P        allow or deny non-grant frames (GMAP_FOREIGN)\n"
 "      --max-mapped N     budget of mapped grants (GMAP_MAX_MAPPED)\n"
+"      --max-vmas N       budget of the window's VMAs (GMAP_MAX_VMAS)\n"
 "      --fault-around N   refs mapped per fault (GMAP_FAULT_AROUND)\n"
 "      --idle-ms N        idle unmap timeout (GMAP_IDLE_MS)\n"
 "      --log LEVEL        debug .. none (GMAP_LOG)\n"
@@ -73,6 +74,7 @@ static const struct { int val; const char *var; } vars[] = {
 	{ 5, "GMAP_FOREIGN" },      { 6, "GMAP_MAX_MAPPED" },
 	{ 7, "GMAP_FAULT_AROUND" }, { 8, "GMAP_IDLE_MS" },
 	{ 9, "GMAP_LOG" },          { 10, "GMAP_PRELOAD" },
+	{ 11, "GMAP_MAX_VMAS" },
 };
 
 static const struct option longopts[] = {
@@ -86,6 +88,7 @@ static const struct option longopts[] = {
 	{ "unpin", required_argument, NULL, 4 },
 	{ "foreign", required_argument, NULL, 5 },
 	{ "max-mapped", required_argument, NULL, 6 },
+	{ "max-vmas", required_argument, NULL, 11 },
 	{ "fault-around", required_argument, NULL, 7 },
 	{ "idle-ms", required_argument, NULL, 8 },
 	{ "log", required_argument, NULL, 9 },

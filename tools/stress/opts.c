@@ -40,6 +40,8 @@ static const char usage[] =
 "                         (0..10000; default 0)\n"
 "      --keep             open with GMAP_UNPIN_KEEP\n"
 "      --max-mapped N     libgmap's budget of mapped grants (default: its own)\n"
+"      --max-vmas N       libgmap's budget of the window's VMAs (default: its\n"
+"                         own)\n"
 "      --fault-around N   map up to N refs per fault (1..256; default 1)\n"
 "      --around-dir D     fwd|back|both (default fwd)\n"
 "  -b, --backend B        sim|xen (default sim)\n"
@@ -135,7 +137,7 @@ static void parse_hot(struct st_config *c, const char *arg)
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
        O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN,
-       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR };
+       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS };
 
 int st_parse(struct st_config *c, int argc, char **argv)
 {
@@ -151,6 +153,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "handlers", 1, 0, 'H' }, { "keep", 0, 0, O_KEEP },
 		{ "spin", 1, 0, O_SPIN }, { "spread", 1, 0, O_SPREAD },
 		{ "max-mapped", 1, 0, O_MAX_MAPPED },
+		{ "max-vmas", 1, 0, O_MAX_VMAS },
 		{ "fault-around", 1, 0, O_AROUND },
 		{ "around-dir", 1, 0, O_AROUND_DIR },
 		{ "backend", 1, 0, 'b' }, { "no-verify", 0, 0, O_NOVERIFY },
@@ -210,6 +213,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case O_SPIN: c->spin_us = (unsigned int)num("--spin", optarg, 0, 10000); break;
 		case O_SPREAD: c->spread = (uint32_t)num("--spread", optarg, 1, 1024); break;
 		case O_MAX_MAPPED: c->max_mapped = num("--max-mapped", optarg, 1, GMAP_MAX_REFS); break;
+		case O_MAX_VMAS: c->max_vmas = num("--max-vmas", optarg, 8, 1ull << 31); break;
 		case O_AROUND: c->around = (unsigned int)num("--fault-around", optarg, 1, 256); break;
 		case O_AROUND_DIR: c->around_dir = (enum gmap_around_dir)pick("--around-dir", optarg, dirs); break;
 		case 'b': c->backend = pick("--backend", optarg, backends) ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM; break;

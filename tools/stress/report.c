@@ -153,14 +153,16 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"pattern\":\"%s\",\"mix\":\"%s\",\"write_pct\":%u,"
 	       "\"kernel_pct\":%u,\"ro_pct\":%u,\"keep\":%s,\"verify\":%s,"
 	       "\"seed\":%llu,\"inject\":\"%s\",\"spread\":%u,"
-	       "\"max_mapped\":%llu,\"fault_around\":%u,\"around_dir\":\"%s\"},",
+	       "\"max_mapped\":%llu,\"max_vmas\":%llu,\"fault_around\":%u,"
+	       "\"around_dir\":\"%s\"},",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
 	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
 	       (unsigned long long)c->window, pattern_names[c->pattern],
 	       mix_names[c->mix], c->write_pct, c->kernel_pct, c->ro_pct,
 	       c->keep ? "true" : "false", c->verify ? "true" : "false",
 	       (unsigned long long)c->seed, inject_names[c->inject], c->spread,
-	       (unsigned long long)c->max_mapped, c->around,
+	       (unsigned long long)c->max_mapped,
+	       (unsigned long long)c->max_vmas, c->around,
 	       dir_names[c->around_dir]);
 	printf("\"seconds\":%.3f,\"accesses\":%llu,\"reads\":%llu,"
 	       "\"writes\":%llu,\"kernel_accesses\":%llu,\"first_touches\":%llu,"
@@ -176,7 +178,7 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
 	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
 	       "\"window_vmas_sampled_max\":%llu,\"vmas_now\":%llu,"
-	       "\"vmas_peak\":%llu},",
+	       "\"vmas_peak\":%llu,\"max_vmas\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
@@ -193,7 +195,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)r->vmas_end,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->vmas_now,
-	       (unsigned long long)st->vmas_peak);
+	       (unsigned long long)st->vmas_peak,
+	       (unsigned long long)st->max_vmas);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
 	       "\"peak_maps_of_a_ref\":%u,\"peak_live_maps\":%llu},",
 	       (unsigned long long)di->maps_total,
@@ -245,9 +248,10 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)c->seed, c->keep ? ", unpin keeps" : "",
 	       c->inject ? ", INJECTED: " : "",
 	       c->inject ? inject_names[c->inject] : "");
-	if (c->max_mapped)
-		printf("  budget %llu, fault-around %u %s\n",
-		       (unsigned long long)c->max_mapped, c->around,
+	if (c->max_mapped || c->max_vmas)
+		printf("  budget %llu mapped, %llu VMAs (0: libgmap's), "
+		       "fault-around %u %s\n", (unsigned long long)c->max_mapped,
+		       (unsigned long long)c->max_vmas, c->around,
 		       dir_names[c->around_dir]);
 	else if (c->around > 1)
 		printf("  budget: libgmap's default, fault-around %u %s\n",
@@ -275,13 +279,14 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->rearm_waits,
 	       (unsigned long long)st->meta_bytes);
 	printf("  budget: %llu mapped grants, peak %llu (the guest saw %llu), "
-	       "evictions %llu; window VMAs %llu at the end (%llu by its own "
-	       "count, peak %llu), sampled up to %llu while running; "
+	       "evictions %llu; %llu VMAs: %llu at the end (%llu by the "
+	       "window's count, peak %llu), sampled up to %llu while running; "
 	       "fault-around: %llu runs, %llu more pages\n",
 	       (unsigned long long)st->max_mapped,
 	       (unsigned long long)st->mapped_peak,
 	       (unsigned long long)di->maps_peak,
 	       (unsigned long long)st->evictions,
+	       (unsigned long long)st->max_vmas,
 	       (unsigned long long)r->vmas_end,
 	       (unsigned long long)st->vmas_now,
 	       (unsigned long long)st->vmas_peak,

@@ -60,6 +60,7 @@ struct st_config {
 	uint32_t inject_every;
 	unsigned int hang_ms;
 	uint64_t max_mapped;      /* 0: libgmap's default budget          */
+	uint64_t max_vmas;        /* 0: libgmap's default budget of VMAs  */
 	unsigned int around;
 	enum gmap_around_dir around_dir;
 	bool bench;
