@@ -160,11 +160,60 @@ static bool head_idle(struct gmap_evictor *ev)
 	       now_ms(ev) - ev->ring[ev->head].when >= ev->idle_ms;
 }
 
-/* Whether a budget's use has reached its high watermark. */
+/* Whether the use of the budgets of grants and VMAs has reached a high
+ * watermark: grants must be evicted. */
 static bool over_high(struct gmap_window *w)
 {
 	return atomic_load(&w->ev.taken) >= w->ev.high ||
 	       atomic_load(&w->c.vmas) >= w->ev.vhigh;
+}
+
+/* Whether the metadata has reached its high watermark, and may have
+ * leaves free to go: after a pass that found none, only once it has grown
+ * by 1/16 of the budget or grants were evicted (a pass scans it all). */
+static bool meta_over_high(struct gmap_window *w)
+{
+	uint64_t m = atomic_load(&w->c.meta_bytes);
+
+	return m >= w->ev.mhigh &&
+	       (!w->ev.meta_stuck_at ||
+		m >= w->ev.meta_stuck_at + w->ev.max_meta / 16);
+}
+
+void gmap_evict_kick(struct gmap_window *w)
+{
+	struct gmap_evictor *ev = &w->ev;
+
+	if (!ev->cv_ready || atomic_load(&w->closing))
+		return;
+	if (!ev->running)
+		thread_start(w);
+	pthread_cond_signal(&ev->cv);
+}
+
+/*
+ * Drop the FIFO entries of refs that are no longer mapped (released or
+ * unpinned since: they stay queued until the evictor meets them), so
+ * that their leaves can be freed.  Window lock held.
+ */
+void gmap_evict_compact(struct gmap_window *w)
+{
+	struct gmap_evictor *ev = &w->ev;
+
+	for (size_t k = ev->len; k > 0; k--) {
+		struct gmap_fifo_entry e = ev->ring[ev->head];
+		struct gmap_grant *g = gmap_grant_get(w, e.ref, false);
+
+		ev->head = (ev->head + 1) % ev->cap;
+		ev->len--;
+		if (g && gs_state(atomic_load(&g->state)) == GS_MAPPED) {
+			/* Back at the tail, in the same order, age kept. */
+			ev->ring[(ev->head + ev->len) % ev->cap] = e;
+			ev->len++;
+		} else if (g) {
+			atomic_fetch_and(&g->state, ~GS_QUEUED);
+		}
+	}
 }
 
 /* A grant was just mapped: queue it for eviction, wake the evictor when
@@ -319,6 +368,26 @@ static void *evictor_main(void *arg)
 		bool idle = false;
 		size_t n;
 
+		if (meta_over_high(w)) {
+			uint64_t m;
+
+			gmap_meta_reclaim(w, ev->mlow);
+			m = atomic_load(&w->c.meta_bytes);
+			if (m >= ev->mhigh && !ev->meta_warned) {
+				/* Once per window: it may come and go with
+				 * the grants in use. */
+				ev->meta_warned = true;
+				GMAP_LOG(w, XTL_WARN, -1, "d%u: %llu bytes of "
+					 "metadata, near or over the budget of "
+					 "%llu, all of it held by grants in use "
+					 "(mapped, pinned, bad or queued for "
+					 "eviction; see max_meta)", w->domid,
+					 (unsigned long long)m,
+					 (unsigned long long)ev->max_meta);
+			}
+			ev->meta_stuck_at = m >= ev->mhigh ? m : 0;
+			continue;
+		}
 		if (!over_high(w)) {
 			if (!head_idle(ev)) {
 				/* With an idle timeout, look again at a
@@ -346,6 +415,8 @@ static void *evictor_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		gmap_grants_evict(w, refs, n);
 		pthread_mutex_lock(&w->lock);
+		/* Evicted grants may have left leaves free to go. */
+		ev->meta_stuck_at = 0;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -376,7 +447,7 @@ static int thread_start(struct gmap_window *w)
 }
 
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
-		     uint64_t max_vmas, uint32_t idle_ms)
+		     uint64_t max_vmas, uint64_t max_meta, uint32_t idle_ms)
 {
 	struct gmap_evictor *ev = &w->ev;
 	pthread_condattr_t ca;
@@ -403,6 +474,13 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	watermarks(ev->max_vmas, &ev->vhigh, &ev->vlow);
 	if (ev->max_vmas > w->nr_refs)
 		ev->vhigh = ev->vlow = UINT64_MAX;
+	/* Metadata: by default 1 KiB per VMA of the budget (a scattered
+	 * grant's leaf and its share of a directory page take 776 bytes),
+	 * at least 16 MiB. */
+	ev->max_meta = max_meta ? max_meta :
+		       ev->max_vmas * 1024 < (16u << 20) ? 16u << 20 :
+		       ev->max_vmas * 1024;
+	watermarks(ev->max_meta, &ev->mhigh, &ev->mlow);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&ev->cv, &ca);
@@ -413,8 +491,10 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	if (ev->idle_ms && thread_start(w) < 0)
 		return -1;
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: budgets: %llu mapped grants, %llu "
-		 "VMAs%s", w->domid, (unsigned long long)ev->max_mapped,
+		 "VMAs, %llu bytes of metadata%s", w->domid,
+		 (unsigned long long)ev->max_mapped,
 		 (unsigned long long)ev->max_vmas,
+		 (unsigned long long)ev->max_meta,
 		 ev->high == UINT64_MAX && ev->vhigh == UINT64_MAX ?
 		 " (the whole window fits: no eviction)" : "");
 	return 0;

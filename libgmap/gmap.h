@@ -178,6 +178,15 @@ struct gmap_open_opts {
 	 * status -103, as for max_mapped.
 	 */
 	uint64_t max_vmas;
+	/*
+	 * Budget of metadata memory, in bytes (0: 1 KiB per VMA of the
+	 * budget of VMAs, at least 16 MiB; 65536 .. 2^40; GMAP_MAX_META
+	 * overrides it).  From 15/16 of it the evictor frees the grant
+	 * state of refs that are all back to untouched, down to 7/8; the
+	 * state of mapped, pinned and bad grants stays (the other budgets
+	 * bound those), so the window may stay above it, with a warning.
+	 */
+	uint64_t max_meta;
 };
 
 /*
@@ -306,6 +315,8 @@ struct gmap_stats {
 	uint64_t vmas_now;
 	uint64_t vmas_peak;
 	uint64_t max_vmas;      /* the budget of VMAs                    */
+	uint64_t max_meta;      /* the budget of metadata bytes          */
+	uint64_t meta_freed;    /* metadata bytes freed to keep within it */
 	/* New counters are added here, at the end. */
 };
 

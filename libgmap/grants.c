@@ -22,9 +22,6 @@
 #include "private.h"
 #include "sim_abi.h"
 
-#define LEAF_BYTES (GMAP_LEAF_REFS * sizeof(struct gmap_grant))
-/* Leaf pointers per page of the directory. */
-#define DIR_PAGE_SLOTS (4096 / sizeof(struct gmap_grant *))
 /* GNTST_eagain: retry with a growing delay up to this total, as Linux's
  * gntdev retries paged-out frames (it gives up after ~32 s; a window
  * handler serves other faults, so it gives up sooner). */
@@ -55,11 +52,11 @@ void gmap_grants_teardown(struct gmap_window *w, bool unmap)
 
 	if (!w->dir)
 		return;
-	for (i = 0; i < n; i += DIR_PAGE_SLOTS) {
+	for (i = 0; i < n; i += GMAP_DIR_PAGE_SLOTS) {
 		/* Skip directory pages never touched (mincore says absent)
 		 * instead of reading 512 MiB of zeros; asked 256 pages at a
 		 * time. */
-		size_t pg = i / DIR_PAGE_SLOTS;
+		size_t pg = i / GMAP_DIR_PAGE_SLOTS;
 
 		if (pg % 256 == 0) {
 			size_t left = w->dir_len / 4096 - pg;
@@ -70,7 +67,7 @@ void gmap_grants_teardown(struct gmap_window *w, bool unmap)
 		}
 		if (!(vec[pg % 256] & 1))
 			continue;
-		for (size_t k = i; k < i + DIR_PAGE_SLOTS && k < n; k++) {
+		for (size_t k = i; k < i + GMAP_DIR_PAGE_SLOTS && k < n; k++) {
 			struct gmap_grant *leaf = atomic_load(&w->dir[k]);
 
 			if (!leaf)
@@ -89,22 +86,6 @@ void gmap_grants_teardown(struct gmap_window *w, bool unmap)
 	w->dir = NULL;
 }
 
-/*
- * Whether the directory page holding slot @idx points at no leaf yet, so
- * that publishing one there makes the page count as metadata.  Derived
- * from the page itself: reading the slot has already faulted the page in,
- * so residency (mincore) cannot tell.  Runs once per new leaf.
- */
-static bool dir_page_empty(struct gmap_window *w, size_t idx)
-{
-	size_t i, first = idx - idx % DIR_PAGE_SLOTS;
-
-	for (i = first; i < first + DIR_PAGE_SLOTS; i++)
-		if (atomic_load(&w->dir[i]))
-			return false;
-	return true;
-}
-
 /* The grant of @ref; with @create, allocate its leaf (window lock held). */
 struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 				  bool create)
@@ -116,9 +97,13 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 		leaf = calloc(GMAP_LEAF_REFS, sizeof(*leaf));
 		if (!leaf)
 			return NULL;
-		atomic_fetch_add(&w->c.meta_bytes, LEAF_BYTES +
-				 (dir_page_empty(w, idx) ? 4096 : 0));
+		atomic_fetch_add(&w->c.meta_bytes, GMAP_LEAF_BYTES +
+				 (gmap_dir_page_empty(w, idx) ? 4096 : 0));
 		atomic_store(&w->dir[idx], leaf);
+		/* Over the budget of metadata: the evictor frees idle
+		 * leaves (reclaim.c). */
+		if (atomic_load(&w->c.meta_bytes) >= w->ev.mhigh)
+			gmap_evict_kick(w);
 	}
 	return leaf ? &leaf[ref & (GMAP_LEAF_REFS - 1)] : NULL;
 }
@@ -134,10 +119,22 @@ static void set_state(struct gmap_window *w, uint32_t ref,
 		       ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
 }
 
-static void wait_not_busy(struct gmap_window *w, struct gmap_grant *g)
+/*
+ * Wait until @ref is not BUSY (window lock held) and return its grant,
+ * looked up again after every wait: while we sleep, a leaf whose refs all
+ * went back to EMPTY may be reclaimed (reclaim.c).  With @create a
+ * missing leaf is allocated; NULL if that fails, or without @create if
+ * the ref has no state (it is EMPTY).
+ */
+static struct gmap_grant *wait_not_busy(struct gmap_window *w, uint32_t ref,
+					bool create)
 {
-	while (gs_state(atomic_load(&g->state)) == GS_BUSY)
+	struct gmap_grant *g;
+
+	while ((g = gmap_grant_get(w, ref, create)) &&
+	       gs_state(atomic_load(&g->state)) == GS_BUSY)
 		pthread_cond_wait(&w->cv, &w->lock);
+	return g;
 }
 
 static void sleep_ms(unsigned int ms)
@@ -418,7 +415,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	int rc, err;
 
 	pthread_mutex_lock(&w->lock);
-	g = gmap_grant_get(w, ref, true);
+	g = wait_not_busy(w, ref, true);
 	if (!g) {
 		pthread_mutex_unlock(&w->lock);
 		GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory for "
@@ -429,7 +426,6 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return -1;
 	}
-	wait_not_busy(w, g);
 	s = atomic_load(&g->state);
 	if (gs_state(s) != GS_EMPTY) {
 		/* Mapped or poisoned by someone else meanwhile: a duplicate
@@ -533,14 +529,13 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 
 	*st = 0;
 	pthread_mutex_lock(&w->lock);
-	g = gmap_grant_get(w, ref, true);
+	g = wait_not_busy(w, ref, true);
 	if (!g) {
 		pthread_mutex_unlock(&w->lock);
 		*st = GMAP_ST_NOMEM;
 		errno = ENOMEM;
 		return -1;
 	}
-	wait_not_busy(w, g);
 	prev = atomic_load(&g->state);
 	if (gs_state(prev) == GS_MAPPED) {
 		if (write && (prev & GS_RO)) {
@@ -842,8 +837,11 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 			continue;
 		}
 		pthread_mutex_lock(&w->lock);
-		g = gmap_grant_get(w, (uint32_t)r, false);
-		wait_not_busy(w, g);
+		g = wait_not_busy(w, (uint32_t)r, false);
+		if (!g) {
+			pthread_mutex_unlock(&w->lock);
+			continue;
+		}
 		s = atomic_load(&g->state);
 		if (!((gs_state(s) == GS_MAPPED && gs_pins(s) == 0) ||
 		      gs_state(s) == GS_BAD)) {

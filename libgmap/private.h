@@ -77,6 +77,9 @@ struct gmap_grant {
  * directory pages cost no memory). */
 #define GMAP_LEAF_SHIFT 6
 #define GMAP_LEAF_REFS (1u << GMAP_LEAF_SHIFT)
+#define GMAP_LEAF_BYTES (GMAP_LEAF_REFS * sizeof(struct gmap_grant))
+/* Leaf pointers per page of the directory. */
+#define GMAP_DIR_PAGE_SLOTS (4096 / sizeof(struct gmap_grant *))
 
 /* ---- backends ---------------------------------------------------------- */
 
@@ -129,7 +132,7 @@ struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
 		evictions, idle_evictions, evicting_now, mapped_peak,
-		around_runs, around_pages, vmas, vmas_peak;
+		around_runs, around_pages, vmas, vmas_peak, meta_freed;
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -145,6 +148,10 @@ struct gmap_evictor {
 	uint64_t high, low;        /* evict from high down to low          */
 	uint64_t max_vmas;         /* the budget of VMAs (w->c.vmas)        */
 	uint64_t vhigh, vlow;      /* ... and its watermarks               */
+	uint64_t max_meta;         /* the budget of metadata bytes          */
+	uint64_t mhigh, mlow;      /* ... and its watermarks (reclaim.c)   */
+	uint64_t meta_stuck_at;    /* metadata when a pass found nothing   */
+	bool meta_warned;          /* ... and that was logged              */
 	uint64_t promised;         /* VMAs this window may take (max_vmas) */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
@@ -183,6 +190,7 @@ struct gmap_window {
 	pthread_cond_t cv;
 	_Atomic(struct gmap_grant *) *dir;  /* lazily populated directory */
 	size_t dir_len;                      /* bytes reserved for dir    */
+	size_t reclaim_at;                   /* next slot reclaim.c scans */
 
 	unsigned int around;         /* fault-around: pages per fault  */
 	enum gmap_around_dir around_dir;
@@ -269,13 +277,35 @@ void gmap_vmas_close(struct gmap_window *w);
 
 /* evict.c */
 int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
-		     uint64_t max_vmas, uint32_t idle_ms);
+		     uint64_t max_vmas, uint64_t max_meta, uint32_t idle_ms);
+/* Wake the evictor, starting it if need be (window lock held). */
+void gmap_evict_kick(struct gmap_window *w);
+/* Drop FIFO entries of refs no longer mapped (window lock held). */
+void gmap_evict_compact(struct gmap_window *w);
 void gmap_evict_stop(struct gmap_window *w);
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
 int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *status);
 void gmap_budget_put(struct gmap_window *w);
 /* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED) */
 void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n);
+
+/* reclaim.c: free leaves whose refs are all EMPTY until the metadata is
+ * at most @target bytes (window lock held; dropped while freeing).
+ * Returns the bytes freed. */
+uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target);
+
+/* Whether the directory page holding slot @idx points at no leaf (window
+ * lock held): a leaf published there makes the page count as metadata,
+ * and reclaim gives an empty page back. */
+static inline bool gmap_dir_page_empty(struct gmap_window *w, size_t idx)
+{
+	size_t i, first = idx - idx % GMAP_DIR_PAGE_SLOTS;
+
+	for (i = first; i < first + GMAP_DIR_PAGE_SLOTS; i++)
+		if (atomic_load(&w->dir[i]))
+			return false;
+	return true;
+}
 
 /* rearm.c: placeholders */
 void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
@@ -297,6 +327,8 @@ int gmap_signal_register(struct gmap_window *w);
 void gmap_signal_unregister(struct gmap_window *w);
 void gmap_signal_after_fork(void);
 void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr);
+/* Wait until no SIGSEGV handler is reading @w's grant state. */
+void gmap_signal_quiesce(struct gmap_window *w);
 
 /* fork.c: a child has no window (MADV_DONTFORK) and may only close it */
 extern _Atomic unsigned int gmap_fork_gen;

@@ -347,6 +347,21 @@ void gmap_signal_unregister(struct gmap_window *w)
 }
 
 /*
+ * Wait until no SIGSEGV handler is inside @w: the handler reads grant
+ * state without the window lock, inside its slot's reader count, so a
+ * leaf unpublished before this returns is no longer read by anyone
+ * (reclaim.c).  Not with the window lock held: a handler may be waiting
+ * for a BUSY grant whose owner needs it.
+ */
+void gmap_signal_quiesce(struct gmap_window *w)
+{
+	if (w->slot < 0)
+		return;
+	while (atomic_load(&slots[w->slot].readers))
+		sched_yield();
+}
+
+/*
  * Deliver SIGSEGV with @addr to thread @tid, as the fault would have: the
  * last resort when the page cannot even be poisoned.
  */

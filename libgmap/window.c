@@ -108,6 +108,12 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 "8 .. 2^31", (unsigned long long)o->max_vmas);
 		return -1;
 	}
+	if (OPT_HAS(o, max_meta) && o->max_meta &&
+	    (o->max_meta < 65536 || o->max_meta > (1ull << 40))) {
+		GMAP_ERR(w, "max_meta %llu is out of range: expected 0 or "
+			 "65536 .. 2^40 bytes", (unsigned long long)o->max_meta);
+		return -1;
+	}
 	if (OPT_HAS(o, handler_spin_us) && o->handler_spin_us > 10000) {
 		GMAP_ERR(w, "handler_spin_us %u is too long: expected 0 .. "
 			 "10000", o->handler_spin_us);
@@ -163,7 +169,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 {
 	static const struct gmap_open_opts defaults;
 	const struct gmap_open_opts *o = opts ? opts : &defaults;
-	uint64_t max_mapped, max_vmas, around, idle;
+	uint64_t max_mapped, max_vmas, max_meta, around, idle;
 	pthread_condattr_t ca;
 	struct gmap_window *w;
 	int e;
@@ -213,12 +219,14 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		     (uint64_t)o->handler_spin_us * 1000 : 0;
 	max_mapped = OPT_HAS(o, max_mapped) ? o->max_mapped : 0;
 	max_vmas = OPT_HAS(o, max_vmas) ? o->max_vmas : 0;
+	max_meta = OPT_HAS(o, max_meta) ? o->max_meta : 0;
 	around = OPT_HAS(o, fault_around) ? o->fault_around : 0;
 	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
 			GMAP_AROUND_FORWARD;
 	idle = OPT_HAS(o, idle_ms) ? o->idle_ms : 0;
 	if (env_num(w, "GMAP_MAX_MAPPED", &max_mapped) < 0 ||
 	    env_num(w, "GMAP_MAX_VMAS", &max_vmas) < 0 ||
+	    env_num(w, "GMAP_MAX_META", &max_meta) < 0 ||
 	    env_num(w, "GMAP_FAULT_AROUND", &around) < 0 ||
 	    env_num(w, "GMAP_IDLE_MS", &idle) < 0) {
 		errno = EINVAL;
@@ -256,7 +264,8 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
 	gmap_vmas_open(w);
-	if (gmap_evict_start(w, max_mapped, max_vmas, (uint32_t)idle) < 0) {
+	if (gmap_evict_start(w, max_mapped, max_vmas, max_meta,
+			     (uint32_t)idle) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot start the evictor thread");
 		goto fail;
 	}
@@ -453,6 +462,8 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->vmas_now = atomic_load(&c->vmas);
 	st->vmas_peak = atomic_load(&c->vmas_peak);
 	st->max_vmas = w->ev.max_vmas;
+	st->max_meta = w->ev.max_meta;
+	st->meta_freed = atomic_load(&c->meta_freed);
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);

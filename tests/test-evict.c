@@ -625,6 +625,108 @@ static void test_vma_budget(void)
 	t_teardown(&fx);
 }
 
+/* Refs 128 apart: each touched ref has a leaf of its own. */
+#define META_REFS 2048
+#define META_STEP 128
+
+struct meta_toucher {
+	struct gmap_window *w;
+	uint64_t seed;
+	unsigned int n, bad;
+};
+
+static int meta_read(struct gmap_window *w, uint32_t i)
+{
+	const volatile uint64_t *p = gmap_ref_ptr(w, i * META_STEP);
+
+	return p[7] == t_sig(i, 7);
+}
+
+static void *meta_touch(void *arg)
+{
+	struct meta_toucher *t = arg;
+	uint64_t s = t->seed;
+
+	for (unsigned int k = 0; k < t->n; k++) {
+		s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+		t->bad += !meta_read(t->w, (uint32_t)(s >> 33) % META_REFS);
+	}
+	return NULL;
+}
+
+/*
+ * The budget of metadata: a window that touches 2048 refs, each in a leaf
+ * of its own (about 550 KiB of state), through 32 mapped grants and 64 KiB
+ * of metadata.  The evictor frees the leaves of evicted grants; every read
+ * is right, before and after its leaf was freed, and with 4 threads
+ * reading while leaves are freed under them.
+ */
+static void test_meta_budget(void)
+{
+	struct gmap_open_opts o = opts_of(32, 0, GMAP_AROUND_FORWARD);
+	struct meta_toucher mt[4];
+	struct gmap_sim_domain *d;
+	struct gmap_stats st;
+	struct gmap_window *w;
+	unsigned int ok = 0, bad = 0, hung = 0;
+	pthread_t th[4];
+	uint64_t page[512], base;
+
+	d = gmap_sim_domain_create(T_DOMID, META_REFS, META_REFS * META_STEP);
+	CU_ASSERT_FATAL(d != NULL);
+	for (uint32_t i = 0; i < META_REFS; i++) {
+		for (unsigned int j = 0; j < 512; j++)
+			page[j] = t_sig(i, j);
+		gmap_sim_write(d, i, 0, page, sizeof(page));
+		gmap_sim_grant(d, i * META_STEP, i, T_SELF, 0);
+	}
+	o.nr_refs = META_REFS * META_STEP;
+	o.max_meta = 65536;
+	w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_FATAL(w != NULL);
+	/* What gmap_stats() counts before any grant: the window itself. */
+	gmap_stats(w, &st, sizeof(st));
+	base = st.meta_bytes;
+	for (int pass = 0; pass < 2; pass++)
+		for (uint32_t i = 0; i < META_REFS; i++)
+			ok += meta_read(w, i);
+	/* The evictor frees leaves behind the reads: once it is done, the
+	 * metadata is back under the budget. */
+	T_WAIT_UNTIL((gmap_stats(w, &st, sizeof(st)),
+		      !st.evicting_now && st.meta_bytes - base <= 65536), 10);
+	gmap_stats(w, &st, sizeof(st));
+	printf("\n    2 x 2048 reads, one leaf each, budget 64 KiB: %u right, "
+	       "%llu bytes of metadata now, %llu freed, %llu evictions ",
+	       ok, (unsigned long long)st.meta_bytes,
+	       (unsigned long long)st.meta_freed,
+	       (unsigned long long)st.evictions);
+	CU_ASSERT_EQUAL(ok, 2 * META_REFS);
+	CU_ASSERT_EQUAL(st.max_meta, 65536);
+	CU_ASSERT(st.meta_bytes - base <= 65536);
+	CU_ASSERT(st.meta_freed >= 2 * META_REFS * 256 - 65536);
+	CU_ASSERT(vmas_agree(w));
+
+	/* 4 threads reading at random while leaves come and go. */
+	for (int i = 0; i < 4; i++) {
+		mt[i] = (struct meta_toucher){ w, 77 + (uint64_t)i, 5000, 0 };
+		pthread_create(&th[i], NULL, meta_touch, &mt[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		if (t_join_within(th[i], 120)) {
+			hung++;
+			continue;
+		}
+		bad += mt[i].bad;
+	}
+	gmap_stats(w, &st, sizeof(st));
+	printf("then 4 x 5000 random reads: %u wrong, %llu bytes freed ", bad,
+	       (unsigned long long)st.meta_freed);
+	CU_ASSERT_EQUAL(hung, 0);
+	CU_ASSERT_EQUAL(bad, 0);
+	gmap_close(w);
+	gmap_sim_domain_destroy(d);
+}
+
 static void test_settings(void)
 {
 	struct gmap_open_opts o = opts_of(0, 0, GMAP_AROUND_FORWARD);
@@ -664,6 +766,24 @@ static void test_settings(void)
 	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
 	CU_ASSERT(t_log_has("max_vmas 7 is out of range: expected 0 or 8 .. 2^31"));
 	o.max_vmas = 0;
+	o.max_meta = 4096;
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("max_meta 4096 is out of range: expected 0 or 65536 .. 2^40 bytes"));
+	o.max_meta = 0;
+	setenv("GMAP_MAX_META", "1k", 1);
+	t_log_clear();
+	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
+	CU_ASSERT(t_log_has("GMAP_MAX_META='1k' is not valid: expected a number from 65536"));
+	setenv("GMAP_MAX_META", "1048576", 1);
+	o.max_meta = 65536;
+	w = gmap_open(T_DOMID, &o);
+	unsetenv("GMAP_MAX_META");
+	CU_ASSERT_FATAL(w != NULL);
+	gmap_stats(w, &st, sizeof(st));
+	CU_ASSERT_EQUAL(st.max_meta, 1048576);
+	gmap_close(w);
+	o.max_vmas = 0;
 	setenv("GMAP_MAX_VMAS", "4", 1);
 	t_log_clear();
 	CU_ASSERT_PTR_NULL(gmap_open(T_DOMID, &o));
@@ -694,9 +814,11 @@ static void test_settings(void)
 	gmap_stats(w, &st, sizeof(st));
 	/* At most 3/8 of vm.max_map_count, and some thousands on any
 	 * usual system (the default count is 65530). */
-	printf("\n    default budget: %llu mapped grants, %llu VMAs ",
-	       (unsigned long long)st.max_mapped,
-	       (unsigned long long)st.max_vmas);
+	printf("\n    default budget: %llu mapped grants, %llu VMAs, %llu "
+	       "bytes of metadata ", (unsigned long long)st.max_mapped,
+	       (unsigned long long)st.max_vmas, (unsigned long long)st.max_meta);
+	CU_ASSERT_EQUAL(st.max_meta, st.max_vmas * 1024 < (16u << 20) ?
+			16u << 20 : st.max_vmas * 1024);
 	CU_ASSERT(st.max_vmas / 2 == st.max_mapped);
 	CU_ASSERT(st.max_mapped >= 1000);
 	CU_ASSERT(st.max_mapped < (1u << 20));
@@ -740,6 +862,7 @@ int main(void)
 		{ "a map is a VMA: runs whole, neighbours never merged", test_runs_are_vmas },
 		{ "the window's count of VMAs follows random operations", test_vma_count_follows },
 		{ "a budget of VMAs: scattered grants evicted, bad pages count", test_vma_budget },
+		{ "a budget of metadata: idle leaves freed, reads right", test_meta_budget },
 		{ "settings: bad values refused by name", test_settings },
 		{ NULL, NULL },
 	};

@@ -41,6 +41,7 @@ static void usage(FILE *f)
 "      --foreign P        allow or deny non-grant frames (GMAP_FOREIGN)\n"
 "      --max-mapped N     budget of mapped grants (GMAP_MAX_MAPPED)\n"
 "      --max-vmas N       budget of the window's VMAs (GMAP_MAX_VMAS)\n"
+"      --max-meta BYTES   budget of metadata memory (GMAP_MAX_META)\n"
 "      --fault-around N   refs mapped per fault (GMAP_FAULT_AROUND)\n"
 "      --idle-ms N        idle unmap timeout (GMAP_IDLE_MS)\n"
 "      --log LEVEL        debug .. none (GMAP_LOG)\n"
@@ -74,7 +75,7 @@ static const struct { int val; const char *var; } vars[] = {
 	{ 5, "GMAP_FOREIGN" },      { 6, "GMAP_MAX_MAPPED" },
 	{ 7, "GMAP_FAULT_AROUND" }, { 8, "GMAP_IDLE_MS" },
 	{ 9, "GMAP_LOG" },          { 10, "GMAP_PRELOAD" },
-	{ 11, "GMAP_MAX_VMAS" },
+	{ 11, "GMAP_MAX_VMAS" },    { 12, "GMAP_MAX_META" },
 };
 
 static const struct option longopts[] = {
@@ -89,6 +90,7 @@ static const struct option longopts[] = {
 	{ "foreign", required_argument, NULL, 5 },
 	{ "max-mapped", required_argument, NULL, 6 },
 	{ "max-vmas", required_argument, NULL, 11 },
+	{ "max-meta", required_argument, NULL, 12 },
 	{ "fault-around", required_argument, NULL, 7 },
 	{ "idle-ms", required_argument, NULL, 8 },
 	{ "log", required_argument, NULL, 9 },

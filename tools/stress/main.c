@@ -249,6 +249,7 @@ int main(int argc, char **argv)
 	o.unpin_policy = r->cfg.keep ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
 	o.max_mapped = r->cfg.max_mapped;
 	o.max_vmas = r->cfg.max_vmas;
+	o.max_meta = r->cfg.max_meta;
 	o.fault_around = r->cfg.around;
 	o.fault_around_dir = r->cfg.around_dir;
 	if (r->cfg.backend == GMAP_BACKEND_XEN) {

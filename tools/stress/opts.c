@@ -42,6 +42,8 @@ static const char usage[] =
 "      --max-mapped N     libgmap's budget of mapped grants (default: its own)\n"
 "      --max-vmas N       libgmap's budget of the window's VMAs (default: its\n"
 "                         own)\n"
+"      --max-meta BYTES   libgmap's budget of metadata memory (default: its\n"
+"                         own)\n"
 "      --fault-around N   map up to N refs per fault (1..256; default 1)\n"
 "      --around-dir D     fwd|back|both (default fwd)\n"
 "  -b, --backend B        sim|xen (default sim)\n"
@@ -137,7 +139,7 @@ static void parse_hot(struct st_config *c, const char *arg)
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
        O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN,
-       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS };
+       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS, O_MAX_META };
 
 int st_parse(struct st_config *c, int argc, char **argv)
 {
@@ -154,6 +156,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "spin", 1, 0, O_SPIN }, { "spread", 1, 0, O_SPREAD },
 		{ "max-mapped", 1, 0, O_MAX_MAPPED },
 		{ "max-vmas", 1, 0, O_MAX_VMAS },
+		{ "max-meta", 1, 0, O_MAX_META },
 		{ "fault-around", 1, 0, O_AROUND },
 		{ "around-dir", 1, 0, O_AROUND_DIR },
 		{ "backend", 1, 0, 'b' }, { "no-verify", 0, 0, O_NOVERIFY },
@@ -214,6 +217,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case O_SPREAD: c->spread = (uint32_t)num("--spread", optarg, 1, 1024); break;
 		case O_MAX_MAPPED: c->max_mapped = num("--max-mapped", optarg, 1, GMAP_MAX_REFS); break;
 		case O_MAX_VMAS: c->max_vmas = num("--max-vmas", optarg, 8, 1ull << 31); break;
+		case O_MAX_META: c->max_meta = num("--max-meta", optarg, 65536, 1ull << 40); break;
 		case O_AROUND: c->around = (unsigned int)num("--fault-around", optarg, 1, 256); break;
 		case O_AROUND_DIR: c->around_dir = (enum gmap_around_dir)pick("--around-dir", optarg, dirs); break;
 		case 'b': c->backend = pick("--backend", optarg, backends) ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM; break;

@@ -153,7 +153,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"pattern\":\"%s\",\"mix\":\"%s\",\"write_pct\":%u,"
 	       "\"kernel_pct\":%u,\"ro_pct\":%u,\"keep\":%s,\"verify\":%s,"
 	       "\"seed\":%llu,\"inject\":\"%s\",\"spread\":%u,"
-	       "\"max_mapped\":%llu,\"max_vmas\":%llu,\"fault_around\":%u,"
+	       "\"max_mapped\":%llu,\"max_vmas\":%llu,\"max_meta\":%llu,"
+	       "\"fault_around\":%u,"
 	       "\"around_dir\":\"%s\"},",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
 	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
@@ -162,7 +163,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       c->keep ? "true" : "false", c->verify ? "true" : "false",
 	       (unsigned long long)c->seed, inject_names[c->inject], c->spread,
 	       (unsigned long long)c->max_mapped,
-	       (unsigned long long)c->max_vmas, c->around,
+	       (unsigned long long)c->max_vmas,
+	       (unsigned long long)c->max_meta, c->around,
 	       dir_names[c->around_dir]);
 	printf("\"seconds\":%.3f,\"accesses\":%llu,\"reads\":%llu,"
 	       "\"writes\":%llu,\"kernel_accesses\":%llu,\"first_touches\":%llu,"
@@ -178,7 +180,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
 	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
 	       "\"window_vmas_sampled_max\":%llu,\"vmas_now\":%llu,"
-	       "\"vmas_peak\":%llu,\"max_vmas\":%llu},",
+	       "\"vmas_peak\":%llu,\"max_vmas\":%llu,\"max_meta\":%llu,"
+	       "\"meta_freed\":%llu},",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
@@ -196,7 +199,9 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->vmas_now,
 	       (unsigned long long)st->vmas_peak,
-	       (unsigned long long)st->max_vmas);
+	       (unsigned long long)st->max_vmas,
+	       (unsigned long long)st->max_meta,
+	       (unsigned long long)st->meta_freed);
 	printf("\"sim\":{\"maps\":%llu,\"map_fails\":%llu,\"double_maps\":%llu,"
 	       "\"peak_maps_of_a_ref\":%u,\"peak_live_maps\":%llu},",
 	       (unsigned long long)di->maps_total,
@@ -270,14 +275,16 @@ static void report_human(struct st_run *r, const struct totals *t,
 		       (unsigned long long)atomic_load(&r->kernel_raced));
 	printf("  libgmap: faults %llu, maps %llu, map failures %llu, bad "
 	       "grants %llu, unmaps %llu, pins %llu, unpins %llu, re-arm "
-	       "waits %llu, metadata %llu B\n",
+	       "waits %llu, metadata %llu B (budget %llu B, %llu B freed)\n",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->rearm_waits,
-	       (unsigned long long)st->meta_bytes);
+	       (unsigned long long)st->meta_bytes,
+	       (unsigned long long)st->max_meta,
+	       (unsigned long long)st->meta_freed);
 	printf("  budget: %llu mapped grants, peak %llu (the guest saw %llu), "
 	       "evictions %llu; %llu VMAs: %llu at the end (%llu by the "
 	       "window's count, peak %llu), sampled up to %llu while running; "

@@ -61,6 +61,7 @@ struct st_config {
 	unsigned int hang_ms;
 	uint64_t max_mapped;      /* 0: libgmap's default budget          */
 	uint64_t max_vmas;        /* 0: libgmap's default budget of VMAs  */
+	uint64_t max_meta;        /* 0: libgmap's default metadata budget */
 	unsigned int around;
 	enum gmap_around_dir around_dir;
 	bool bench;
