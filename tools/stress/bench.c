@@ -235,6 +235,29 @@ static void first_touch_around(struct bench *b, unsigned int k, int cpu,
 	r->unit = "us/page";
 }
 
+/* The floor under fault-around: @k pages placed with one mmap by the
+ * faulting thread itself (floor.c), per page, against the kernel's fault
+ * per page; met = -2 (not measurable) where userfaultfd has no SIGBUS
+ * mode. */
+static void floor_around(struct bench *b, unsigned int k, struct row *r)
+{
+	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		lib[i] = st_floor_inthread(b->mem_fd, b->pages, k, &base[i]);
+		if (lib[i] < 0) {
+			r->met = -2;
+			r->note = "userfaultfd has no SIGBUS mode here";
+			return;
+		}
+		ratio[i] = lib[i] / base[i];
+	}
+	r->lib = median(lib, ROUNDS) / 1e3;
+	r->base = median(base, ROUNDS) / 1e3;
+	r->ratio = median(ratio, ROUNDS);
+	r->unit = "us/page";
+}
+
 static long rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -665,6 +688,11 @@ int st_bench(const struct st_config *c)
 		first_touch_around(&b, 16, cpu[0], &rows[n]);
 		print_row(&rows[n++]);
 	}
+	rows[n] = (struct row){ .name = "  floor: 16 pages, 1 mmap, faulting thread",
+				.target = "-", .met = -1,
+				.note = "no handler thread, no libgmap" };
+	floor_around(&b, 16, &rows[n]);
+	print_row(&rows[n++]);
 
 	rows[n] = (struct row){ .name = "hit path (2nd pass) vs plain memory",
 				.target = "<= 1.02x" };

@@ -256,5 +256,8 @@ uint64_t st_now_ns(void);
 
 /* bench.c */
 int st_bench(const struct st_config *c);
+/* floor.c: batched first touch placed by the touching thread itself. */
+double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
+			 double *kernel);
 
 #endif /* GMAP_STRESS_H */
