@@ -82,3 +82,14 @@ if [ ! -e /dev/xen/gntdev ]; then
 	expect="/dev/xen/gntdev" bad -b xen
 	echo "ok: --backend xen without Xen refused, naming /dev/xen/gntdev"
 fi
+# The benchmark runs (make bench is not part of the suite): every row is
+# printed with a ratio, at a small size.  Its timings are not checked, and
+# it is left out under the sanitizers, whose slowdown is all it would show.
+if [ -z "$GMAP_SANITIZER" ] || [ "$GMAP_SANITIZER" = no ]; then
+	out=$("$stress" --bench --bench-pages 512) ||
+		{ echo "$out"; echo "FAIL: --bench: status $?"; exit 1; }
+	rows=$(echo "$out" | grep -c '[0-9]x  ')
+	[ "$rows" -ge 14 ] ||
+		{ echo "$out"; echo "FAIL: --bench printed $rows rows"; exit 1; }
+	echo "ok: --bench at 512 pages: $rows rows with a ratio"
+fi

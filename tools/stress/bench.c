@@ -146,7 +146,7 @@ static void print_row(const struct row *r)
 	char lib[32], base[32], ratio[16];
 
 	if (r->met == -2) {
-		printf("%-44s %-31s %s\n", r->name, "not there yet", r->note);
+		printf("%-44s %-31s %s\n", r->name, "not measured", r->note);
 		return;
 	}
 	snprintf(lib, sizeof(lib), "%.3g %s", r->lib, r->unit);
