@@ -371,7 +371,10 @@ static void test_idle_timeout(void)
 	CU_ASSERT_EQUAL(gmap_sim_end_access(fx.d, 12), -1);
 	/* ...and can once the timeout has passed (bounded wait). */
 	CU_ASSERT(T_WAIT_UNTIL(live_maps(&fx) == 1, 10));
-	gmap_stats(fx.w, &st, sizeof(st));
+	/* The guest sees the unmap before the evictor has re-armed the
+	 * pages and counted the evictions: wait for the count too. */
+	CU_ASSERT(T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)),
+				!st.evicting_now && st.evictions >= 10), 10));
 	CU_ASSERT_EQUAL(st.idle_evictions, 10);
 	CU_ASSERT_EQUAL(st.evictions, 10);
 	CU_ASSERT_EQUAL(t_ref(&fx, 5).maps_now, 1);
