@@ -112,8 +112,9 @@ static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
 		p->mem_fd[i] = open(path, O_RDWR | O_CLOEXEC);
 		if (p->mem_fd[i] < 0) {
-			GMAP_LOG(w, XTL_DEBUG, errno, "sim backend: cannot reopen "
-				 "guest memory; neighbouring grants may merge");
+			GMAP_LOG(w, XTL_WARN, errno, "sim backend: cannot reopen "
+				 "guest memory: neighbouring maps may merge, and "
+				 "the window's VMAs be fewer than counted");
 			p->mem_fd[i] = mem_fd;
 		}
 	}

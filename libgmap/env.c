@@ -35,7 +35,7 @@ const struct gmap_env_var gmap_env_vars[] = {
 	    "vm.max_map_count", "budget of grants mapped at once per window"),
 	NUM("GMAP_MAX_VMAS", 8, 1ull << 31, "derived from vm.max_map_count",
 	    "budget of VMAs per window"),
-	NUM("GMAP_MAX_META", 65536, 1ull << 40, "1 KiB per VMA of the budget",
+	NUM("GMAP_MAX_META", 65536, 1ull << 40, "2.25 KiB per VMA of the budget",
 	    "budget of metadata bytes per window"),
 	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "

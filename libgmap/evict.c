@@ -206,7 +206,10 @@ void gmap_evict_compact(struct gmap_window *w)
 
 		ev->head = (ev->head + 1) % ev->cap;
 		ev->len--;
-		if (g && gs_state(atomic_load(&g->state)) == GS_MAPPED) {
+		/* Kept: mapped grants, and those being unmapped (an unmap
+		 * that fails leaves them mapped, to be evicted later). */
+		if (g && (gs_state(atomic_load(&g->state)) == GS_MAPPED ||
+			  gs_state(atomic_load(&g->state)) == GS_BUSY)) {
 			/* Back at the tail, in the same order, age kept. */
 			ev->ring[(ev->head + ev->len) % ev->cap] = e;
 			ev->len++;
@@ -253,7 +256,8 @@ static bool try_take(struct gmap_window *w, int16_t *st)
 	struct gmap_evictor *ev = &w->ev;
 	uint64_t t = atomic_load(&ev->taken);
 
-	if (atomic_load(&w->c.vmas) + 2 > ev->max_vmas) {
+	if (ev->vhigh != UINT64_MAX &&
+	    atomic_load(&w->c.vmas) + 2 > ev->max_vmas) {
 		*st = GMAP_ST_VMAS;
 		return false;
 	}
@@ -312,6 +316,13 @@ void gmap_budget_put(struct gmap_window *w)
 
 /* ---- the evictor thread ------------------------------------------------- */
 
+/* Whether @use is still above the watermark @mark once @freed more is
+ * freed (a watermark of UINT64_MAX is never reached: no overflow). */
+static bool above(uint64_t use, uint64_t mark, uint64_t freed)
+{
+	return use > mark && use - mark > freed;
+}
+
 /*
  * Take up to @max of the oldest unpinned mapped grants (BUSY, ours): down
  * to the low watermark, or with @idle those mapped for idle_ms.  Window
@@ -326,8 +337,9 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 	/* Each grant taken frees a slot and (once it is unmapped) up to two
 	 * VMAs, more if its whole map goes. */
 	while (n < max && scan-- > 0 &&
-	       (idle ? head_idle(ev) : atomic_load(&ev->taken) - n > ev->low ||
-		atomic_load(&w->c.vmas) > ev->vlow + 2 * n)) {
+	       (idle ? head_idle(ev) :
+		above(atomic_load(&ev->taken), ev->low, n) ||
+		above(atomic_load(&w->c.vmas), ev->vlow, 2 * n))) {
 		uint32_t ref = ring_pop(ev);
 		struct gmap_grant *g = gmap_grant_get(w, ref, false);
 		uint32_t s;
@@ -372,6 +384,7 @@ static void *evictor_main(void *arg)
 			uint64_t m;
 
 			gmap_meta_reclaim(w, ev->mlow);
+			ev->evicted_since = 0;
 			m = atomic_load(&w->c.meta_bytes);
 			if (m >= ev->mhigh && !ev->meta_warned) {
 				/* Once per window: it may come and go with
@@ -415,8 +428,13 @@ static void *evictor_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		gmap_grants_evict(w, refs, n);
 		pthread_mutex_lock(&w->lock);
-		/* Evicted grants may have left leaves free to go. */
-		ev->meta_stuck_at = 0;
+		/* Evicted grants may have left leaves free to go: worth a
+		 * new pass (which scans the whole directory) once enough of
+		 * them went. */
+		ev->evicted_since += n;
+		if (ev->evicted_since >= (ev->max_mapped / 16 > 64 ?
+					  ev->max_mapped / 16 : 64))
+			ev->meta_stuck_at = 0;
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
@@ -472,14 +490,16 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	if (ev->max_mapped >= w->nr_refs)
 		ev->high = ev->low = UINT64_MAX;
 	watermarks(ev->max_vmas, &ev->vhigh, &ev->vlow);
-	if (ev->max_vmas > w->nr_refs)
+	/* A window of n refs is at most n VMAs plus the reservation's. */
+	if (ev->max_vmas > w->nr_refs + 1)
 		ev->vhigh = ev->vlow = UINT64_MAX;
-	/* Metadata: by default 1 KiB per VMA of the budget (a scattered
-	 * grant's leaf and its share of a directory page take 776 bytes),
-	 * at least 16 MiB. */
+	/* Metadata: by default 2.25 KiB per VMA of the budget, 4.5 KiB per
+	 * isolated grant, what the grants the other budgets allow may need
+	 * at worst (a leaf of 256 bytes and a directory page each), so that
+	 * only untouched refs push a window over it; at least 16 MiB. */
 	ev->max_meta = max_meta ? max_meta :
-		       ev->max_vmas * 1024 < (16u << 20) ? 16u << 20 :
-		       ev->max_vmas * 1024;
+		       ev->max_vmas * 2304 < (16u << 20) ? 16u << 20 :
+		       ev->max_vmas * 2304;
 	watermarks(ev->max_meta, &ev->mhigh, &ev->mlow);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -179,7 +179,7 @@ struct gmap_open_opts {
 	 */
 	uint64_t max_vmas;
 	/*
-	 * Budget of metadata memory, in bytes (0: 1 KiB per VMA of the
+	 * Budget of metadata memory, in bytes (0: 2.25 KiB per VMA of the
 	 * budget of VMAs, at least 16 MiB; 65536 .. 2^40; GMAP_MAX_META
 	 * overrides it).  From 15/16 of it the evictor frees the grant
 	 * state of refs that are all back to untouched, down to 7/8; the

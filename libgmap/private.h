@@ -152,6 +152,7 @@ struct gmap_evictor {
 	uint64_t mhigh, mlow;      /* ... and its watermarks (reclaim.c)   */
 	uint64_t meta_stuck_at;    /* metadata when a pass found nothing   */
 	bool meta_warned;          /* ... and that was logged              */
+	uint64_t evicted_since;    /* grants evicted since the last pass   */
 	uint64_t promised;         /* VMAs this window may take (max_vmas) */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */

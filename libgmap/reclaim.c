@@ -27,6 +27,8 @@
 
 /* Leaves freed per pass under the lock. */
 #define RECLAIM_BATCH 256
+/* Directory slots scanned under one hold of the window lock. */
+#define RECLAIM_SCAN 32768
 /* Directory pages asked of mincore() at a time. */
 #define RESIDENT_PAGES 256
 
@@ -105,10 +107,15 @@ uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 		uint64_t bytes;
 		size_t step, n;
 
-		n = unpublish(w, batch, nslots - scanned, &bytes, &step);
+		/* At most RECLAIM_SCAN slots under one hold of the lock. */
+		n = unpublish(w, batch, nslots - scanned < RECLAIM_SCAN ?
+			      nslots - scanned : RECLAIM_SCAN, &bytes, &step);
 		scanned += step;
-		if (!n)
+		if (!n) {
+			pthread_mutex_unlock(&w->lock);
+			pthread_mutex_lock(&w->lock);
 			continue;
+		}
 		pthread_mutex_unlock(&w->lock);
 		gmap_signal_quiesce(w);
 		for (size_t i = 0; i < n; i++)
