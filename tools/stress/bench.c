@@ -52,17 +52,10 @@ static struct gmap_window *open_win_around(struct bench *b,
 	return w;
 }
 
-static struct gmap_window *open_win_spin(struct bench *b, unsigned int handlers,
-					 enum gmap_unpin_policy unpin,
-					 unsigned int spin_us)
-{
-	return open_win_around(b, handlers, unpin, spin_us, 0);
-}
-
 static struct gmap_window *open_win(struct bench *b, unsigned int handlers,
 				    enum gmap_unpin_policy unpin)
 {
-	return open_win_spin(b, handlers, unpin, 0);
+	return open_win_around(b, handlers, unpin, 0, 0);
 }
 
 static uint64_t sim_maps(struct bench *b)
@@ -167,13 +160,15 @@ static void print_value(const struct row *r)
 	       r->target, r->met < 0 ? "" : r->met ? "met" : "MISSED");
 }
 
-/* First touch, one page per fault, vs the kernel's write fault on a shared
- * mapping of the same guest pages.  @cpu >= 0: everything on that CPU.
- * @spin_us: the handler polls that long before sleeping. */
+/* First touch vs the kernel's write fault on a shared mapping of the same
+ * guest pages, per page.  @around > 1: each fault maps that many pages
+ * (fault-around).  @cpu >= 0: everything on that CPU.  @spin_us: the
+ * handler polls that long before sleeping.  The plain row (neither) fills
+ * the latency histograms. */
 static void first_touch(struct bench *b, int cpu, unsigned int spin_us,
-			struct row *r)
+			unsigned int around, struct row *r)
 {
-	bool record = cpu < 0 && !spin_us;
+	bool record = cpu < 0 && !spin_us && around <= 1;
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 	cpu_set_t old;
 
@@ -184,46 +179,14 @@ static void first_touch(struct bench *b, int cpu, unsigned int spin_us,
 	for (int i = 0; i < ROUNDS; i++) {
 		/* Opened per round on this thread: the handler inherits the
 		 * affinity. */
-		struct gmap_window *w = open_win_spin(b, 1, GMAP_UNPIN_UNMAP,
-						      spin_us);
+		struct gmap_window *w = open_win_around(b, 1, GMAP_UNPIN_UNMAP,
+							spin_us, around);
 		uint8_t *g = map_guest(b);
 
 		base[i] = touch_each(g, b->pages, record ? &b->kern_hist : NULL);
 		munmap(g, (size_t)b->pages << 12);
 		lib[i] = touch_each(gmap_base(w), b->pages,
 				    record ? &b->win_hist : NULL);
-		gmap_close(w);
-		ratio[i] = lib[i] / base[i];
-	}
-	if (cpu >= 0)
-		sched_setaffinity(0, sizeof(old), &old);
-	r->lib = median(lib, ROUNDS) / 1e3;
-	r->base = median(base, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
-	r->unit = "us/page";
-}
-
-/* First touch of contiguous pages with fault-around @k: one fault maps
- * k pages; per page, against the kernel's fault per page.  @cpu >= 0:
- * everything on that CPU. */
-static void first_touch_around(struct bench *b, unsigned int k, int cpu,
-			       struct row *r)
-{
-	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
-	cpu_set_t old;
-
-	if (cpu >= 0) {
-		sched_getaffinity(0, sizeof(old), &old);
-		pin_to(cpu);
-	}
-	for (int i = 0; i < ROUNDS; i++) {
-		struct gmap_window *w = open_win_around(b, 1, GMAP_UNPIN_UNMAP,
-							0, k);
-		uint8_t *g = map_guest(b);
-
-		base[i] = touch_each(g, b->pages, NULL);
-		munmap(g, (size_t)b->pages << 12);
-		lib[i] = touch_each(gmap_base(w), b->pages, NULL);
 		gmap_close(w);
 		ratio[i] = lib[i] / base[i];
 	}
@@ -637,7 +600,7 @@ int st_bench(const struct st_config *c)
 	memset(rows, 0, sizeof(rows));
 	rows[n] = (struct row){ .name = "first touch, 1 page/fault vs kernel fault",
 				.target = "<= 2.5x" };
-	first_touch(&b, -1, 0, &rows[n]);
+	first_touch(&b, -1, 0, 0, &rows[n]);
 	kfault = rows[n].base;
 	judge(&rows[n], 2.5, true);
 	print_row(&rows[n++]);
@@ -645,11 +608,11 @@ int st_bench(const struct st_config *c)
 	if (cpus > 1) {
 		rows[n] = (struct row){ .name = "  same, handler polls 50 us (spin)",
 					.target = "-", .met = -1 };
-		first_touch(&b, -1, 50, &rows[n]);
+		first_touch(&b, -1, 50, 0, &rows[n]);
 		print_row(&rows[n++]);
 		rows[n] = (struct row){ .name = "  same, faulter and handler on one CPU",
 					.target = "-", .met = -1 };
-		first_touch(&b, cpu[0], 0, &rows[n]);
+		first_touch(&b, cpu[0], 0, 0, &rows[n]);
 		print_row(&rows[n++]);
 		rows[n] = (struct row){ .name = "  floor: wake-up round trip, 2 CPUs",
 					.target = "-", .met = -1, .unit = "us",
@@ -679,13 +642,13 @@ int st_bench(const struct st_config *c)
 
 	rows[n] = (struct row){ .name = "first touch, fault-around 16, per page",
 				.target = "<= 0.4x" };
-	first_touch_around(&b, 16, -1, &rows[n]);
+	first_touch(&b, -1, 0, 16, &rows[n]);
 	judge(&rows[n], 0.4, true);
 	print_row(&rows[n++]);
 	if (cpus > 1) {
 		rows[n] = (struct row){ .name = "  same, faulter and handler on one CPU",
 					.target = "-", .met = -1 };
-		first_touch_around(&b, 16, cpu[0], &rows[n]);
+		first_touch(&b, cpu[0], 0, 16, &rows[n]);
 		print_row(&rows[n++]);
 	}
 	rows[n] = (struct row){ .name = "  floor: 16 pages, 1 mmap, faulting thread",
