@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -239,6 +240,51 @@ static inline int t_vma_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
 	}
 	fclose(f);
 	return found;
+}
+
+/* Whether this kernel answers PROCMAP_QUERY (Linux 6.11), with which the
+ * window sees placeholders the kernel leaves unmerged. */
+static inline bool kernel_has_procmap_query(void)
+{
+	uint64_t q[13] = { sizeof(q) };
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	bool ok;
+
+	q[2] = (uintptr_t)&q;  /* query_addr: somewhere on the stack */
+	ok = fd >= 0 && ioctl(fd, _IOWR('f', 17, uint64_t[13]), q) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * The window's own count of its VMAs is what /proc/self/maps shows, at
+ * rest (see vmas.c): taken between two identical snapshots of the
+ * counters, so that no eviction (the evictor may still be at work) or map
+ * happened meanwhile.  Without PROCMAP_QUERY the window cannot see
+ * placeholders the kernel left unmerged: never more than the truth, then.
+ */
+static inline int vmas_agree(struct gmap_window *w)
+{
+	struct gmap_stats a, b;
+	unsigned int v = 0;
+
+	for (int tries = 0; tries < 500; tries++) {
+		gmap_stats(w, &a, sizeof(a));
+		v = t_window_vmas(w);
+		gmap_stats(w, &b, sizeof(b));
+		if (!a.evicting_now && !b.evicting_now && a.maps == b.maps &&
+		    a.unmaps == b.unmaps && a.bad_grants == b.bad_grants &&
+		    a.vmas_now == b.vmas_now)
+			break;
+		usleep(10000);
+	}
+	if (b.vmas_now != v)
+		fprintf(stderr, "vmas_now %llu, /proc/self/maps %u\n",
+			(unsigned long long)b.vmas_now, v);
+	if (!kernel_has_procmap_query())
+		return b.vmas_now <= v;
+	return b.vmas_now == v && b.vmas_peak >= v;
 }
 
 static inline struct gmap_sim_ref_info t_ref(struct t_fx *fx, uint32_t ref)

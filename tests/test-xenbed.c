@@ -226,20 +226,6 @@ static unsigned int vmas_in(const void *p, size_t len)
 	return n;
 }
 
-/* The window's own count of its VMAs against /proc/self/maps. */
-static int vmas_agree(struct gmap_window *w)
-{
-	struct gmap_stats st;
-	unsigned int v = vmas_in(gmap_base(w),
-				 (size_t)gmap_nr_refs(w) * GMAP_PAGE_SIZE);
-
-	gmap_stats(w, &st, sizeof(st));
-	if (st.vmas_now != v)
-		printf("vmas_now %llu, /proc/self/maps %u ",
-		       (unsigned long long)st.vmas_now, v);
-	return st.vmas_now == v;
-}
-
 static int by_ref(const void *a, const void *b)
 {
 	const struct xg_grant *x = *(struct xg_grant *const *)a;
