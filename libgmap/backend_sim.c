@@ -234,6 +234,13 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 * pages as they were), and no grant stays mapped. */
 		e = errno;
 		*status = GMAP_ST_BACKEND;
+		/* The kernel keeps a range whose mmap fails early (out of
+		 * VMAs) as it was; make sure, as on xen. */
+		if (gmap_refill(w, (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT),
+				(size_t)(j - i) << GMAP_PAGE_SHIFT) < 0) {
+			*status = GMAP_ST_LOST;
+			e = EEXIST;
+		}
 		if (i && gmap_rearm(w, addr, (size_t)i << GMAP_PAGE_SHIFT) < 0)
 			GMAP_LOG(w, XTL_ERROR, errno, "sim backend: cannot "
 				 "re-arm refs %u+%u after a failed map", ref, i);

@@ -281,18 +281,22 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		e = errno;
 		/*
 		 * gntdev refuses in its mmap handler, after mmap(MAP_FIXED)
-		 * has already taken our placeholder away: the range is a hole
-		 * now (seen on Xen 4.17: a writable map of a read-only grant).
-		 * Put the armed placeholder back, as the backend contract
-		 * asks (a failed map leaves the range as it was).  Until then
-		 * a user access gets SIGSEGV and waits (the grants are BUSY);
-		 * a system call meeting the hole fails with EFAULT, as when
-		 * it meets an unmap.
+		 * has already taken our placeholders away: the range is a
+		 * hole now (seen on Xen 4.17: a writable map of a read-only
+		 * grant), which another thread's mmap may be handed at any
+		 * moment.  gmap_refill() fills it without replacing anything
+		 * and re-arms it; a page someone else got first is lost to
+		 * the window and never touched again.  Until then a user
+		 * access gets SIGSEGV and waits (the grants are BUSY); a
+		 * system call meeting the hole fails with EFAULT.
 		 */
-		if (gmap_rearm(w, addr, (size_t)count << GMAP_PAGE_SHIFT) < 0)
-			GMAP_LOG(w, XTL_ERROR, errno, "xen backend: cannot "
-				 "re-arm d%u refs %u+%u after a refused map",
-				 w->domid, ref, count);
+		if (gmap_refill(w, addr, (size_t)count << GMAP_PAGE_SHIFT) < 0) {
+			(void)gntdev_free(p, op->index, count);
+			free(op);
+			*status = GMAP_ST_LOST;
+			errno = EEXIST;
+			return -1;
+		}
 		*status = xen_probe_status(p, w->domid, ref, writable);
 		/* Frees the reserved index; nothing was mapped. */
 		(void)gntdev_free(p, op->index, count);
@@ -375,50 +379,92 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 }
 
 /*
- * A grant mapped outside the window on its own (map_extra in private.h):
- * a gntdev map of one ref, placed at @addr; its index is the handle.  A
- * second mapping of a grant the window may map too: the shim uses it only
- * where an alias of the window page would do, which gntdev's mappings do
- * not allow (mremap of them fails with EFAULT: VM_DONTEXPAND).
+ * Grants mapped outside the window (map_extra in private.h): one gntdev
+ * map of the refs, in the caller's order, placed at @addr or where the
+ * kernel chooses; its index is the handle.  A second mapping of grants the
+ * window may map too: the shim uses it only where an alias of the window
+ * pages would do, which gntdev's mappings do not allow (mremap of them
+ * fails with EFAULT: VM_DONTEXPAND).
  */
-static int xen_map_extra(struct gmap_window *w, uint32_t ref, void *addr,
-			 bool writable, uint64_t *handle, int16_t *status)
+static void *xen_map_extra(struct gmap_window *w, uint32_t count,
+			   const uint32_t *refs, void *addr, bool writable,
+			   uint64_t *handle, int16_t *status)
 {
 	struct xen_priv *p = w->be_priv;
-	struct ioctl_gntdev_map_grant_ref op;
+	struct ioctl_gntdev_map_grant_ref *op;
+	size_t len = (size_t)count << GMAP_PAGE_SHIFT;
+	uint8_t few[16], *fill = few;
+	uint32_t i, lost = 0;
+	void *m;
 	int e;
 
-	memset(&op, 0, sizeof(op));
-	op.count = 1;
-	op.refs[0].domid = w->domid;
-	op.refs[0].ref = ref;
-	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, &op) < 0) {
-		*status = GMAP_ST_BACKEND;
-		return -1;
+	op = calloc(1, sizeof(*op) + (count - 1) * sizeof(op->refs[0]));
+	if (!op) {
+		*status = GMAP_ST_NOMEM;
+		return MAP_FAILED;
 	}
-	if (gmap_mmap_raw(addr, GMAP_PAGE_SIZE,
-			  PROT_READ | (writable ? PROT_WRITE : 0),
-			  MAP_SHARED | MAP_FIXED, p->fd, (off_t)op.index) ==
-	    MAP_FAILED) {
+	op->count = count;
+	for (i = 0; i < count; i++) {
+		op->refs[i].domid = w->domid;
+		op->refs[i].ref = refs[i];
+	}
+	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
 		e = errno;
-		*status = xen_probe_status(p, w->domid, ref, writable);
-		(void)gntdev_free(p, op.index, 1);
-		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
-		return -1;
+		free(op);
+		*status = GMAP_ST_BACKEND;
+		errno = e;
+		return MAP_FAILED;
 	}
-	*handle = op.index;
-	*status = GNTST_okay;
-	return 0;
+	m = gmap_mmap_raw(addr, len, PROT_READ | (writable ? PROT_WRITE : 0),
+			  MAP_SHARED | (addr ? MAP_FIXED : 0), p->fd,
+			  (off_t)op->index);
+	if (m != MAP_FAILED) {
+		*handle = op->index;
+		*status = GNTST_okay;
+		free(op);
+		return m;
+	}
+	e = errno;
+	(void)gntdev_free(p, op->index, count);
+	free(op);
+	/* As in xen_map(): never leave the caller's range a hole. */
+	if (addr && count > sizeof(few))
+		fill = malloc(count);
+	if (addr && fill) {
+		gmap_fill_holes(addr, len, fill);
+		for (i = 0; i < count; i++)
+			lost += fill[i] == GMAP_FILL_LOST;
+		if (fill != few)
+			free(fill);
+	}
+	if (lost || !fill) {
+		GMAP_ERR(w, "xen backend: a refused map of %u grants of d%u "
+			 "left a hole at %p that another mapping took", count,
+			 w->domid, addr);
+		*status = GMAP_ST_LOST;
+		errno = EEXIST;
+		return MAP_FAILED;
+	}
+	/* The first ref that Xen refuses to read names the reason; if all
+	 * read fine, a writable map met a read-only grant. */
+	*status = GMAP_ST_BACKEND;
+	for (i = 0; i < count && *status == GMAP_ST_BACKEND; i++)
+		*status = xen_probe_status(p, w->domid, refs[i], false);
+	if (*status == GMAP_ST_BACKEND && writable)
+		*status = GNTST_general_error;
+	errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
+	return MAP_FAILED;
 }
 
-static void xen_unmap_extra(struct gmap_window *w, uint64_t handle)
+static void xen_unmap_extra(struct gmap_window *w, uint64_t handle,
+			    uint32_t count)
 {
 	struct xen_priv *p = w->be_priv;
 
-	if (gntdev_free(p, handle, 1) < 0)
+	if (gntdev_free(p, handle, count) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "xen backend: unmap of an extra "
-			 "map of d%u (index %#llx) failed", w->domid,
-			 (unsigned long long)handle);
+			 "map of %u grants of d%u (index %#llx) failed", count,
+			 w->domid, (unsigned long long)handle);
 }
 
 const struct gmap_backend_ops gmap_xen_ops = {

@@ -156,6 +156,12 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 	for (;;) {
 		uint64_t split = 0;
 
+		if (gmap_ref_lost(w, ref)) {
+			*st = GMAP_ST_LOST;
+			errno = EEXIST;
+			rc = -1;
+			break;
+		}
 		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
 				&split, st);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
@@ -439,6 +445,17 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 
 	rc = map_budgeted(w, ref, false, true, &ro, &st);
 	err = errno;
+	if (rc < 0 && st == GMAP_ST_LOST) {
+		/* Not our page any more: neither retried nor poisoned. */
+		pthread_mutex_lock(&w->lock);
+		set_state(w, ref, g, GS_BAD, 0, st);
+		atomic_fetch_add(&w->c.bad_grants, 1);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->lock);
+		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return rc;
+	}
 	if (rc < 0 && !(s & GS_TRIED) && !atomic_load(&w->closing)) {
 		/*
 		 * The message may be stale: its thread may have been woken
@@ -564,8 +581,11 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 		/* Nothing was placed: the page is as it was (a placeholder or
 		 * a poisoned page), so the grant goes back to its old state
 		 * (its place in the evictor's FIFO is evict.c's business). */
-		gmap_grant_set(w, ref, g, (prev & ~GS_QUEUED) |
-			       (atomic_load(&g->state) & GS_QUEUED));
+		if (*st == GMAP_ST_LOST)  /* never ours again */
+			set_state(w, ref, g, GS_BAD, 0, GMAP_ST_LOST);
+		else
+			gmap_grant_set(w, ref, g, (prev & ~GS_QUEUED) |
+				       (atomic_load(&g->state) & GS_QUEUED));
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		errno = e;
@@ -620,6 +640,38 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
  * core still unmaps grant by grant (the backend keeps the run together:
  * backend_xen.c).  Threads waiting on faults in the run are woken.
  */
+/* Whether a page of [@ref, @ref + @n) is lost to the window (rearm.c):
+ * then nothing may be placed over the range. */
+static bool run_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (gmap_ref_lost(w, ref + i))
+			return true;
+	return false;
+}
+
+/* After a failed map: refs of [@ref, @ref + @n) whose page is lost
+ * become BAD for good, so that nothing re-arms or poisons them. */
+static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+		return;
+	pthread_mutex_lock(&w->lock);
+	for (uint32_t i = 0; i < n; i++) {
+		struct gmap_grant *g;
+
+		if (!gmap_ref_lost(w, ref + i))
+			continue;
+		g = gmap_grant_get(w, ref + i, true);
+		if (g && gs_state(atomic_load(&g->state)) == GS_EMPTY)
+			set_state(w, ref + i, g, GS_BAD, 0, GMAP_ST_LOST);
+	}
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->lock);
+}
+
 static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		   int dir, uint32_t min, uint32_t *lo)
 {
@@ -656,12 +708,14 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		return 0;
 	}
 	memset(split, 0, sizeof(split));
-	if (w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, split, &st) < 0) {
+	if (run_lost(w, *lo, n) ||
+	    w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, split, &st) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
 		atomic_fetch_add(&w->c.map_failures, 1);
 		run_abandon(w, *lo, n, n);
+		mark_lost(w, *lo, n);
 		return -1;
 	}
 	gmap_no_fork(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
@@ -844,7 +898,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		}
 		s = atomic_load(&g->state);
 		if (!((gs_state(s) == GS_MAPPED && gs_pins(s) == 0) ||
-		      gs_state(s) == GS_BAD)) {
+		      gs_state(s) == GS_BAD) || gs_status(s) == GMAP_ST_LOST) {
 			pthread_mutex_unlock(&w->lock);
 			continue;
 		}

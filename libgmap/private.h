@@ -63,6 +63,7 @@ enum {
 #define GMAP_ST_NOMEM   ((int16_t)-101) /* libgmap ran out of memory    */
 #define GMAP_ST_BUDGET  ((int16_t)-102) /* mapped-grant budget used up  */
 #define GMAP_ST_VMAS    ((int16_t)-103) /* VMA budget used up           */
+#define GMAP_ST_LOST    ((int16_t)-104) /* page taken by another mapping */
 
 struct gmap_grant {
 	_Atomic uint32_t state;
@@ -109,16 +110,24 @@ struct gmap_backend_ops {
 	int (*unmap)(struct gmap_window *w, uint32_t ref, uint32_t count,
 		     bool writable);
 	/*
-	 * Optional, for the preload shim's maps that are not one run of the
-	 * window: map grant @ref at @addr outside the window, as a mapping
-	 * of its own that the window does not track; *@handle is what
-	 * unmap_extra() needs, once the caller has unmapped @addr.  Only
-	 * where the window's pages cannot be aliased (gntdev's mappings
-	 * cannot be duplicated); NULL on sim.
+	 * Optional, for the preload shim's maps that are not one run of a
+	 * window: map grants @refs[0..@count) (any order) as one mapping
+	 * of their own outside the window, as libxengnttab's own map does.
+	 * With @addr NULL the kernel chooses the place, so a refused map
+	 * touches nothing of ours; with @addr, MAP_FIXED over a range the
+	 * caller reserved, and a refused map fills the hole the kernel
+	 * leaves without replacing anything (*@status GMAP_ST_LOST if
+	 * another mapping took a page first: the caller must never unmap
+	 * it).  Returns the address, or MAP_FAILED with errno and *@status;
+	 * *@handle is what unmap_extra() needs once the caller has unmapped
+	 * the pages.  Only where the window's pages cannot be aliased
+	 * (gntdev's mappings cannot be duplicated); NULL on sim.
 	 */
-	int (*map_extra)(struct gmap_window *w, uint32_t ref, void *addr,
-			 bool writable, uint64_t *handle, int16_t *status);
-	void (*unmap_extra)(struct gmap_window *w, uint64_t handle);
+	void *(*map_extra)(struct gmap_window *w, uint32_t count,
+			   const uint32_t *refs, void *addr, bool writable,
+			   uint64_t *handle, int16_t *status);
+	void (*unmap_extra)(struct gmap_window *w, uint64_t handle,
+			    uint32_t count);
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;
@@ -202,6 +211,14 @@ struct gmap_window {
 				      * -1 where the kernel lacks it (vmas.c) */
 	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
 	bool base_lost;              /* in a child: the range is not ours   */
+	/* Refs whose page another mapping of the process took, after the
+	 * kernel left a hole there (rearm.c, gmap_refill): libgmap never
+	 * places, poisons or unmaps them again.  Append-only under the
+	 * lock, read lock-free; a count past GMAP_MAX_LOST means "too many
+	 * to remember": no placement at all any more. */
+#define GMAP_MAX_LOST 64
+	uint32_t lost[GMAP_MAX_LOST];
+	_Atomic uint32_t nr_lost;
 };
 
 /* env.c: the GMAP_* environment variables */
@@ -317,6 +334,19 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
+/* After a failed MAP_FIXED or MREMAP_FIXED over [addr, addr+len): fill
+ * the holes the kernel left there (PROT_NONE, MADV_DONTFORK) without
+ * replacing anything, and say for each page whose it is now in fill[i]. */
+enum { GMAP_FILL_HOLE = 1, GMAP_FILL_OURS, GMAP_FILL_LOST };
+void gmap_fill_holes(void *addr, size_t len, uint8_t *fill);
+/* gmap_fill_hole() for a range of armed window pages whose placement
+ * failed: holes are re-armed, pages another mapping took are recorded as
+ * lost.  0, or -1 and EEXIST if a page was lost. */
+int gmap_refill(struct gmap_window *w, void *addr, size_t len);
+bool gmap_ref_lost(struct gmap_window *w, uint32_t ref);
+/* @fn over the whole window but its lost pages. */
+int gmap_each_owned(struct gmap_window *w,
+		    int (*fn)(struct gmap_window *, void *, size_t));
 
 /* fault.c: userfaultfd and the handler threads */
 int gmap_uffd_open(struct gmap_window *w);

@@ -14,7 +14,11 @@
  * on a PROT_NONE VMA succeeds and survives the mprotect() (checked here).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <linux/userfaultfd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -122,4 +126,190 @@ int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
 	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
 
 	return ioctl(w->uffd, UFFDIO_WAKE, &r);
+}
+
+/* ---- after a failed placement -------------------------------------------
+ *
+ * Two calls can fail after the kernel has already taken our page away:
+ * mmap(MAP_FIXED) of a file whose mmap handler refuses (gntdev, when the
+ * hypervisor refuses the map: on Linux 6.1 and on 6.18 alike the range is
+ * then a hole), and mremap(MREMAP_FIXED), which unmaps its destination
+ * before it checks the source.  Until the hole is filled, another thread's
+ * mmap can be handed it, and filling it with MAP_FIXED would then replace
+ * that thread's memory.  So the fill is MAP_FIXED_NOREPLACE, page by page.
+ * A page found mapped is ours still (the call failed before its unmap, or
+ * the kernel put the range back, as newer kernels do for early failures)
+ * or someone else's: every range libgmap and the shim own carries
+ * MADV_DONTFORK ("dc" in /proc/self/smaps), which a mapping fresh from
+ * another thread's mmap does not.  Slow, and only ever on a failure path.
+ */
+
+/*
+ * For each page i of @addr with fill[i] == GMAP_FILL_OURS (found mapped),
+ * whether the mapping that holds it carries MADV_DONTFORK; those that do
+ * not become GMAP_FILL_LOST.  One read of /proc/self/smaps for the range.
+ */
+static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
+{
+	uintptr_t a = (uintptr_t)addr, end = a + (n << GMAP_PAGE_SHIFT);
+	uintptr_t lo = 0, hi = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return;  /* cannot tell: never touch a page as if not ours */
+	while (getline(&line, &cap, f) > 0) {
+		uintptr_t l, h;
+		char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+
+		if (dash && sp && dash < sp &&
+		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &l, &h) == 2) {
+			lo = l;
+			hi = h;
+			if (lo >= end)
+				break;
+			continue;
+		}
+		if (strncmp(line, "VmFlags:", 8) || hi <= a)
+			continue;
+		if (strstr(line, " dc"))
+			continue;
+		for (uintptr_t p = lo > a ? lo : a; p < hi && p < end;
+		     p += GMAP_PAGE_SIZE) {
+			size_t i = (p - a) >> GMAP_PAGE_SHIFT;
+
+			if (fill[i] == GMAP_FILL_OURS)
+				fill[i] = GMAP_FILL_LOST;
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
+{
+	size_t i, n = len >> GMAP_PAGE_SHIFT;
+	bool mapped = false;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *page = (uint8_t *)addr + (i << GMAP_PAGE_SHIFT);
+		void *m = gmap_mmap_raw(page, GMAP_PAGE_SIZE, PROT_NONE,
+					MAP_PRIVATE | MAP_ANONYMOUS |
+					MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+					-1, 0);
+
+		if (m == page) {
+			madvise(page, GMAP_PAGE_SIZE, MADV_DONTFORK);
+			fill[i] = GMAP_FILL_HOLE;
+			continue;
+		}
+		if (m != MAP_FAILED)  /* a kernel without NOREPLACE: a hint */
+			gmap_munmap_raw(m, GMAP_PAGE_SIZE);
+		/* EEXIST: mapped, by whom is checked below; anything else
+		 * is a hole we cannot fill, which we must not call ours. */
+		fill[i] = m != MAP_FAILED || errno == EEXIST ? GMAP_FILL_OURS :
+			  GMAP_FILL_LOST;
+		mapped |= fill[i] == GMAP_FILL_OURS;
+	}
+	if (mapped)
+		check_owner(addr, n, fill);
+}
+
+bool gmap_ref_lost(struct gmap_window *w, uint32_t ref)
+{
+	uint32_t n = atomic_load_explicit(&w->nr_lost, memory_order_acquire);
+
+	if (n > GMAP_MAX_LOST)
+		return true;  /* too many to remember: trust no page */
+	for (uint32_t i = 0; i < n; i++)
+		if (w->lost[i] == ref)
+			return true;
+	return false;
+}
+
+static void lost_add(struct gmap_window *w, uint32_t ref)
+{
+	pthread_mutex_lock(&w->lock);
+	uint32_t n = atomic_load(&w->nr_lost);
+
+	if (n < GMAP_MAX_LOST)
+		w->lost[n] = ref;
+	if (n <= GMAP_MAX_LOST)
+		atomic_store_explicit(&w->nr_lost, n + 1, memory_order_release);
+	pthread_mutex_unlock(&w->lock);
+}
+
+int gmap_refill(struct gmap_window *w, void *addr, size_t len)
+{
+	uint32_t ref0 = (uint32_t)(((uint8_t *)addr - w->base) >> GMAP_PAGE_SHIFT);
+	size_t i, n = len >> GMAP_PAGE_SHIFT, lost = 0;
+	uint8_t few[64], *fill = n <= 64 ? few : malloc(n);
+
+	if (!fill) {
+		/* Cannot even track the pages: treat them all as lost. */
+		for (i = 0; i < n; i++)
+			lost_add(w, ref0 + (uint32_t)i);
+		errno = EEXIST;
+		return -1;
+	}
+	gmap_fill_holes(addr, len, fill);
+	for (i = 0; i < n; i++) {
+		uint8_t *p = (uint8_t *)addr + (i << GMAP_PAGE_SHIFT);
+
+		if (fill[i] == GMAP_FILL_OURS)
+			continue;
+		if (fill[i] == GMAP_FILL_HOLE) {
+			if (gmap_rearm_poisoned(w, p, GMAP_PAGE_SIZE) < 0)
+				GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %zu: "
+					 "cannot re-arm %p after a refused map; "
+					 "it stays inaccessible", w->domid,
+					 ref0 + i, (void *)p);
+			continue;
+		}
+		GMAP_ERR(w, "d%u ref %zu: a refused map left a hole at %p and "
+			 "another mapping of this process took it; the ref is "
+			 "lost to this window (libgmap never maps or unmaps "
+			 "that page again)", w->domid, ref0 + i, (void *)p);
+		lost_add(w, ref0 + (uint32_t)i);
+		lost++;
+	}
+	if (fill != few)
+		free(fill);
+	if (lost) {
+		errno = EEXIST;
+		return -1;
+	}
+	return 0;
+}
+
+int gmap_each_owned(struct gmap_window *w,
+		    int (*fn)(struct gmap_window *, void *, size_t))
+{
+	uint32_t n = atomic_load(&w->nr_lost), i, j;
+	uint32_t sorted[GMAP_MAX_LOST];
+	uint64_t from = 0;
+	int rc = 0;
+
+	if (n > GMAP_MAX_LOST) {
+		errno = EEXIST;
+		return -1;  /* cannot say which pages are ours: leave it all */
+	}
+	memcpy(sorted, w->lost, n * sizeof(sorted[0]));
+	for (i = 1; i < n; i++)  /* insertion sort of at most 64 */
+		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+			uint32_t t = sorted[j];
+
+			sorted[j] = sorted[j - 1];
+			sorted[j - 1] = t;
+		}
+	for (i = 0; i <= n; i++) {
+		uint64_t to = i < n ? sorted[i] : w->nr_refs;
+
+		if (to > from && fn(w, gmap_addr_of(w, (uint32_t)from),
+				    (size_t)(to - from) << GMAP_PAGE_SHIFT) < 0)
+			rc = -1;
+		from = to + 1;
+	}
+	return rc;
 }

@@ -28,6 +28,7 @@ static const struct status_text texts[] = {
 	{ GMAP_ST_BACKEND, "backend failure: the mapping machinery failed (see errno)" },
 	{ GMAP_ST_NOMEM, "out of memory in libgmap" },
 	{ GMAP_ST_BUDGET, "the window's budget of mapped grants stayed used up for 1 s: every mapped grant is pinned (see max_mapped)" },
+	{ GMAP_ST_LOST, "a refused map left a hole in the window that another mapping of the process took: the page is not libgmap's any more" },
 	{ GMAP_ST_VMAS, "the window's budget of VMAs stayed used up for 1 s: its mappings are pinned or its pages poisoned (see max_vmas)" },
 };
 
@@ -64,6 +65,8 @@ int gmap_status_errno(int16_t status)
 	case GMAP_ST_BUDGET:
 	case GMAP_ST_VMAS:
 		return ENOSPC;
+	case GMAP_ST_LOST:
+		return EEXIST;
 	default:
 		return EIO;
 	}

@@ -141,6 +141,12 @@ static int env_num(struct gmap_window *w, const char *name, uint64_t *out)
 	return 0;
 }
 
+static int unmap_range(struct gmap_window *w, void *addr, size_t len)
+{
+	(void)w;
+	return gmap_munmap_raw(addr, len);
+}
+
 static void window_free(struct gmap_window *w)
 {
 	int saved = errno;
@@ -152,8 +158,9 @@ static void window_free(struct gmap_window *w)
 	gmap_vmas_close(w);
 	if (w->uffd >= 0)
 		close(w->uffd);
-	if (w->base)
-		gmap_munmap_raw(w->base, w->len);
+	if (w->base && gmap_each_owned(w, unmap_range) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "close: the window has lost "
+			 "pages to other mappings; left reserved");
 	if (w->be && w->be_priv)
 		w->be->close(w);
 	pthread_cond_destroy(&w->cv);
@@ -344,7 +351,7 @@ GMAP_EXPORT void gmap_close(struct gmap_window *w)
 	 * matters: a fault on a registered page after the fd is released is
 	 * served as a zero page.
 	 */
-	if (gmap_poison(w, w->base, w->len) < 0)
+	if (gmap_each_owned(w, gmap_poison) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "close: cannot make the window "
 			 "inaccessible");
 	gmap_uffd_wake(w, w->base, w->len);

@@ -55,7 +55,9 @@ done
 	--log "$T/simdom.log" >"$T/pid" || fail "gmap-simdom did not start"
 sd grant 0-127 0 0 rw >/dev/null || fail "grant"
 sd grant 200-203 200 0 ro >/dev/null || fail "grant ro"
-sd fill 0-127 11 >/dev/null && sd fill 200-203 11 >/dev/null || fail "fill"
+sd grant 400-447 400 0 rw >/dev/null || fail "grant 400-447"
+sd fill 0-127 11 >/dev/null && sd fill 200-203 11 >/dev/null &&
+	sd fill 400-447 11 >/dev/null || fail "fill"
 
 # 1. Without the preload the program fails as on a machine without Xen.
 "$client" gnttab $D 11 0 1 >"$T/out" 2>&1
@@ -79,6 +81,13 @@ for r in 40 33 35 32 63; do
 	sd check $r 12 >/dev/null || fail "scatter reply of ref $r"
 done
 ok "non-contiguous arrays: one memory through both maps, replies seen"
+
+# 4b. The same from 4 threads at once on one handle: batches of 11
+#     scattered refs, every byte checked, replies reach the guest.
+gr -- "$client" threads $D 11 4 300 $(seq 400 447) || fail "threads run"
+expect_in_out "4 threads, " "threads run"
+sd check 400-447 12 >/dev/null || fail "threads replies: $(sd check 400-447 12)"
+ok "4 threads mapping scattered batches: $(sed -n 's/^threads: //p' "$T/out")"
 
 # 5. Three maps of one grant are one mapping; end access only after the
 #    last unmap.

@@ -10,6 +10,8 @@
  *
  *   xenapi-client [-H HOOK] SCENARIO DOMID ARGS...
  *
+ * (threads: a multithreaded PV-ring style backend, see sc_threads).
+ *
  * HOOK is run as "HOOK STEP" at the points where the guest's side is to be
  * checked (for example, that it cannot end access while a map is live);
  * the scenario fails if the hook does.  The hook plays the guest, not the
@@ -19,6 +21,7 @@
  * library could not be opened (no Xen).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -284,6 +287,171 @@ static void sc_scatter(uint32_t dom, uint32_t seed, uint32_t *refs, uint32_t n)
 	free(arr);
 }
 
+/*
+ * threads DOM SEED NTHREADS ITERS REF...: a multithreaded PV-ring style
+ * backend.  Every thread maps batches of 11 refs drawn at random from the
+ * list, in random order (never one run), with one shared handle; checks
+ * every byte of every page against the granter's pattern for that ref (or
+ * the reply pattern, seed + 1, that another thread may be writing into
+ * it: byte by byte, so a page of another ref still fails); answers the
+ * refs it owns (index % NTHREADS); unmaps; and between batches maps and
+ * unmaps a page of anonymous memory, as the rest of a real backend does,
+ * so that a hole left in an area of the shim is soon handed to someone.
+ * At the end each thread answers all of its refs, which the granter then
+ * checks (gmap-xengrant --expect SEED+1).
+ */
+#define BATCH 11
+
+struct mt {
+	xengnttab_handle *g;
+	uint32_t dom, seed, nthreads, iters, nrefs, id;
+	const uint32_t *refs;
+	uint64_t maps, pages, bytes, replies, bad;
+	char why[160];
+};
+
+/* Every byte of the page of @ref is the guest's or the reply's. */
+static size_t mt_diff(const volatile uint8_t *p, uint32_t ref, uint32_t seed)
+{
+	size_t off;
+
+	for (off = 0; off < PAGE; off++) {
+		uint8_t b = p[off];
+
+		if (b != gmap_pattern_byte(ref, seed, off) &&
+		    b != gmap_pattern_byte(ref, seed + 1, off))
+			break;
+	}
+	return off;
+}
+
+static int mt_batch(struct mt *t, const uint32_t *idx, uint32_t n)
+{
+	uint32_t domids[64], refs[64], i;
+	uint8_t *p;
+
+	for (i = 0; i < n; i++) {
+		domids[i] = t->dom;
+		refs[i] = t->refs[idx[i]];
+	}
+	p = xengnttab_map_grant_refs(t->g, n, domids, refs,
+				     PROT_READ | PROT_WRITE);
+	if (!p) {
+		snprintf(t->why, sizeof(t->why), "map of %u refs from %u: %s",
+			 n, refs[0], strerror(errno));
+		return -1;
+	}
+	t->maps++;
+	for (i = 0; i < n; i++) {
+		uint8_t *pg = p + (size_t)i * PAGE;
+		size_t off = mt_diff(pg, refs[i], t->seed);
+
+		if (off != PAGE) {
+			t->bad++;
+			snprintf(t->why, sizeof(t->why), "page %u of a batch "
+				 "(ref %u) byte %zu is %#x, neither the guest's "
+				 "%#x nor the reply %#x", i, refs[i], off,
+				 pg[off], gmap_pattern_byte(refs[i], t->seed, off),
+				 gmap_pattern_byte(refs[i], t->seed + 1, off));
+			break;
+		}
+		t->pages++;
+		t->bytes += PAGE;
+		if (idx[i] % t->nthreads == t->id) {
+			gmap_pattern_fill(pg, refs[i], t->seed + 1);
+			t->replies++;
+		}
+	}
+	if (xengnttab_unmap(t->g, p, n) < 0) {
+		snprintf(t->why, sizeof(t->why), "unmap: %s", strerror(errno));
+		return -1;
+	}
+	return t->bad ? -1 : 0;
+}
+
+static void *mt_thread(void *arg)
+{
+	struct mt *t = arg;
+	unsigned int rs = t->id * 7919u + t->seed;
+	uint32_t idx[64], it, i, j, n;
+
+	for (it = 0; it < t->iters; it++) {
+		void *noise;
+
+		/* BATCH distinct indexes, in random order, not one run. */
+		for (n = 0; n < BATCH && n < t->nrefs; ) {
+			uint32_t k = (uint32_t)rand_r(&rs) % t->nrefs;
+
+			for (j = 0; j < n && idx[j] != k; j++)
+				;
+			if (j == n)
+				idx[n++] = k;
+		}
+		if (n > 1 && idx[1] == idx[0] + 1) {
+			uint32_t tmp = idx[0];
+
+			idx[0] = idx[1];
+			idx[1] = tmp;
+		}
+		if (mt_batch(t, idx, n) < 0)
+			return NULL;
+		noise = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (noise != MAP_FAILED) {
+			memset(noise, 0x5a, PAGE);
+			munmap(noise, PAGE);
+		}
+	}
+	/* Answer every ref of ours, last first. */
+	for (n = 0, i = t->nrefs; i-- > 0; )
+		if (i % t->nthreads == t->id) {
+			idx[n++] = i;
+			if (n == BATCH || i < t->nthreads) {
+				if (mt_batch(t, idx, n) < 0)
+					return NULL;
+				n = 0;
+			}
+		}
+	return NULL;
+}
+
+static void sc_threads(uint32_t dom, uint32_t seed, uint32_t nthreads,
+		       uint32_t iters, const uint32_t *refs, uint32_t n)
+{
+	xengnttab_handle *g = gnt_open();
+	struct mt t[16];
+	pthread_t tid[16];
+	uint64_t maps = 0, pages = 0, bytes = 0, replies = 0;
+	uint32_t i;
+
+	CHECK(nthreads >= 1 && nthreads <= 16 && n >= BATCH, "threads: 1..16 "
+	      "threads and at least %u refs (got %u, %u)", BATCH, nthreads, n);
+	if (fails)
+		return;
+	for (i = 0; i < nthreads; i++) {
+		t[i] = (struct mt){ .g = g, .dom = dom, .seed = seed,
+				    .nthreads = nthreads, .iters = iters,
+				    .nrefs = n, .id = i, .refs = refs };
+		CHECK(pthread_create(&tid[i], NULL, mt_thread, &t[i]) == 0,
+		      "pthread_create");
+	}
+	for (i = 0; i < nthreads; i++) {
+		pthread_join(tid[i], NULL);
+		CHECK(!t[i].why[0], "thread %u: %s", i, t[i].why);
+		maps += t[i].maps;
+		pages += t[i].pages;
+		bytes += t[i].bytes;
+		replies += t[i].replies;
+	}
+	CHECK(maps >= (uint64_t)nthreads * iters, "only %llu maps",
+	      (unsigned long long)maps);
+	xengnttab_close(g);
+	printf("threads: %u threads, %llu maps of scattered refs, %llu pages "
+	       "(%llu bytes) verified, %llu replies written\n", nthreads,
+	       (unsigned long long)maps, (unsigned long long)pages,
+	       (unsigned long long)bytes, (unsigned long long)replies);
+}
+
 /* double DOM REF: three maps of one grant (two gnttab handles, one fmem)
  * are one memory; the hook checks the guest's end-access after each unmap. */
 static void sc_double(uint32_t dom, uint32_t ref)
@@ -519,7 +687,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: xenapi-client [-H HOOK] fmem|gnttab|"
-			"scatter|double|bad|rowrite|fork|check|foreign DOMID ...\n");
+			"scatter|threads|double|bad|rowrite|fork|check|foreign DOMID ...\n");
 		return 2;
 	}
 	signal(SIGSEGV, on_segv);
@@ -535,6 +703,12 @@ int main(int argc, char **argv)
 		for (n = 0, i = 4; i < (uint32_t)argc && n < 64; i++)
 			refs[n++] = num(argv[i]);
 		sc_scatter(num(argv[2]), num(argv[3]), refs, n);
+	} else if (!strcmp(sc, "threads")) {
+		NEED(7);
+		for (n = 0, i = 6; i < (uint32_t)argc && n < 64; i++)
+			refs[n++] = num(argv[i]);
+		sc_threads(num(argv[2]), num(argv[3]), num(argv[4]),
+			   num(argv[5]), refs, n);
 	} else if (!strcmp(sc, "double")) {
 		NEED(4);
 		sc_double(num(argv[2]), num(argv[3]));

@@ -18,12 +18,21 @@
  * before the unpin, so no view outlives the grant mapping.
  *
  * gntdev's own mappings cannot be duplicated this way (VM_DONTEXPAND:
- * mremap fails with EFAULT).  On the xen backend such a page is mapped at
- * its place in the area by gntdev on its own (map_extra), and its window
- * pin is dropped: the grant then has its mapping in the area for as long
- * as the map lives (and in the window only if something else holds it
- * there).  Contiguous runs, the case of grant DMA buffers, are served from
- * the window on every backend.
+ * mremap fails with EFAULT, and only after it has unmapped the
+ * destination).  On the xen backend such a map is one gntdev map of all
+ * its refs, placed where the kernel chooses (or at the caller's fixed
+ * address), as libxengnttab itself maps them: one hypercall batch and one
+ * VMA, and a refused map touches nothing of ours.  Its grants are then
+ * mapped in the area for as long as the map lives (and in the window only
+ * if something else holds them there).  A foreign-memory map that may
+ * fail page by page is laid out page by page instead.  Contiguous runs,
+ * the case of grant DMA buffers, are served from the window on every
+ * backend.
+ *
+ * No step may leave a hole in an area we own: another thread's mmap can be
+ * handed it at once, and our next MAP_FIXED would land on that thread's
+ * memory.  Areas carry MADV_DONTFORK from birth, so that after a failed
+ * placement gmap_fill_holes() can tell our pages from a thief's.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -34,6 +43,7 @@
 
 static void map_free(struct shim_map *m)
 {
+	free(m->lost);
 	free(m->extra);
 	free(m->domids);
 	free(m->refs);
@@ -51,8 +61,48 @@ static void drop_extra(struct shim_map *m, uint32_t i)
 		return;
 	w = shim_window(m->domids[i]);
 	if (w)
-		w->be->unmap_extra(w, m->extra[i] - 1);
+		w->be->unmap_extra(w, m->extra[i] - 1, 1);
 	m->extra[i] = 0;
+}
+
+/* Unmap @m's area at @area, but never a page another mapping took. */
+static void area_unmap(struct shim_map *m, uint8_t *area)
+{
+	uint32_t i, from = 0;
+
+	for (i = 0; i <= m->count; i++) {
+		if (i < m->count && !(m->lost && m->lost[i]))
+			continue;
+		if (i > from)
+			munmap(area + ((size_t)from << GMAP_PAGE_SHIFT),
+			       (size_t)(i - from) << GMAP_PAGE_SHIFT);
+		from = i + 1;
+	}
+}
+
+/* Record that page @i of @m's area is another mapping's now. */
+static void mark_lost(struct shim_map *m, uint32_t i)
+{
+	if (!m->lost)
+		m->lost = calloc(m->count, 1);
+	if (m->lost)
+		m->lost[i] = 1;
+	else  /* cannot remember which: the area is leaked whole */
+		m->alias = false;
+}
+
+/* After a failed placement of page @i at @dst: no hole stays behind. */
+static void after_failed_place(struct shim_map *m, uint32_t i, void *dst)
+{
+	uint8_t fill;
+
+	gmap_fill_holes(dst, GMAP_PAGE_SIZE, &fill);
+	if (fill == GMAP_FILL_LOST) {
+		SHIM_ERR("d%u ref %u: a failed placement left a hole at %p "
+			 "that another mapping took; it is left alone",
+			 m->domids[i], m->refs[i], dst);
+		mark_lost(m, i);
+	}
 }
 
 /* Unpin what @m pinned, after removing its aliases. */
@@ -61,10 +111,18 @@ static void map_release(struct shim_map *m)
 	uint32_t i;
 
 	/* gntdev's UNMAP_NOTIFY_CLEAR_BYTE, done here as the map goes. */
-	if (m->notify_off >= 0 && m->writable && m->pinned[0])
+	if (m->notify_off >= 0 && m->writable &&
+	    (m->pinned[0] || m->whole || (m->extra && m->extra[0])))
 		((volatile uint8_t *)m->addr)[m->notify_off] = 0;
 	if (m->alias)
-		munmap(m->addr, (size_t)m->count << GMAP_PAGE_SHIFT);
+		area_unmap(m, m->addr);
+	if (m->whole) {
+		struct gmap_window *w = shim_window(m->domids[0]);
+
+		if (w)
+			w->be->unmap_extra(w, m->whole - 1, m->count);
+		m->whole = 0;
+	}
 	for (i = 0; i < m->count; i++) {
 		struct gmap_window *w;
 
@@ -89,6 +147,24 @@ static bool contiguous(uint32_t count, const uint32_t *domids,
 	return true;
 }
 
+/* A ref the shim can serve from domain @domid's window: 0 or -errno. */
+static int check_ref(uint32_t domid, uint32_t ref)
+{
+	struct gmap_window *w;
+
+	if (domid == SHIM_NO_DOMID)
+		return -EINVAL;
+	w = shim_window(domid);
+	if (!w)
+		return -errno;
+	if (ref >= gmap_nr_refs(w)) {
+		SHIM_ERR("d%u ref %u is past the window (%llu refs)", domid,
+			 ref, (unsigned long long)gmap_nr_refs(w));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /*
  * The errno of a failed pin, as the real libraries report it: gntdev's
  * mmap fails with EINVAL whatever the hypervisor's reason (seen on Xen
@@ -106,21 +182,13 @@ static int pin_errno(const struct gmap_error *ge)
  * frame the hypervisor does not know. */
 static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 {
-	struct gmap_window *w;
 	struct gmap_error ge;
+	int r = check_ref(domid, ref);
 
-	if (domid == SHIM_NO_DOMID)
-		return -EINVAL;
-	w = shim_window(domid);
-	if (!w)
-		return -errno;
-	if (ref >= gmap_nr_refs(w)) {
-		SHIM_ERR("d%u ref %u is past the window (%llu refs)", domid,
-			 ref, (unsigned long long)gmap_nr_refs(w));
-		return -EINVAL;
-	}
-	if (gmap_pin(w, ref, 1, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
-		     &ge) < 0)
+	if (r < 0)
+		return r;
+	if (gmap_pin(shim_window(domid), ref, 1,
+		     writable ? GMAP_PIN_WRITE : GMAP_PIN_READ, &ge) < 0)
 		return -pin_errno(&ge);
 	return 0;
 }
@@ -153,7 +221,7 @@ static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
 /*
  * Page @i of @m's area at @dst, mapped on its own by the backend where the
  * window page cannot be aliased; its window pin is then dropped.  0, or
- * -1 with errno (EFAULT where the backend has no such map).
+ * -1 with errno.
  */
 static int map_extra(struct shim_map *m, uint32_t i, void *dst)
 {
@@ -161,20 +229,21 @@ static int map_extra(struct shim_map *m, uint32_t i, void *dst)
 	uint64_t handle;
 	int16_t st;
 
-	if (!w || !w->be->map_extra) {
-		errno = EFAULT;
-		return -1;
-	}
 	if (!m->extra) {
 		m->extra = calloc(m->count, sizeof(*m->extra));
 		if (!m->extra)
 			return -1;
 	}
-	if (w->be->map_extra(w, m->refs[i], dst, m->writable, &handle,
-			     &st) < 0) {
+	if (w->be->map_extra(w, 1, &m->refs[i], dst, m->writable, &handle,
+			     &st) == MAP_FAILED) {
+		int e = errno;
+
 		SHIM_ERR("d%u ref %u: cannot map it for a non-contiguous map: "
 			 "%s (status %d)", m->domids[i], m->refs[i],
 			 gmap_status_str(st), st);
+		if (st == GMAP_ST_LOST)
+			mark_lost(m, i);
+		errno = e;
 		return -1;
 	}
 	m->extra[i] = handle + 1;
@@ -195,36 +264,94 @@ static void *make_aliases(struct shim_map *m, void *fixed)
 		    MAP_NORESERVE | (fixed ? MAP_FIXED : 0), -1, 0);
 	if (area == MAP_FAILED)
 		return NULL;
+	/* Before any placement: our mark (see the top of this file), and
+	 * the window pages' own MADV_DONTFORK for every page. */
+	madvise(area, len, MADV_DONTFORK);
 	for (i = 0; i < m->count; i++) {
 		void *src, *dst = area + ((size_t)i << GMAP_PAGE_SHIFT);
+		struct gmap_window *w;
+		int e;
 
 		if (!m->pinned[i])
 			continue;
-		src = gmap_ref_ptr(shim_window(m->domids[i]), m->refs[i]);
-		if (mremap(src, 0, GMAP_PAGE_SIZE, MREMAP_MAYMOVE | MREMAP_FIXED,
-			   dst) == MAP_FAILED) {
-			int e;
-
-			if (errno == EFAULT && map_extra(m, i, dst) == 0)
+		w = shim_window(m->domids[i]);
+		if (w->be->map_extra) {
+			/* Never an mremap here: on gntdev's pages it fails,
+			 * after it has unmapped @dst. */
+			if (map_extra(m, i, dst) == 0)
 				continue;
 			e = errno;
-			SHIM_ERR("d%u ref %u: cannot alias the window page "
-				 "for a non-contiguous map (backend %s): %s",
-				 m->domids[i], m->refs[i],
-				 gmap_backend_name(shim_window(m->domids[i])),
+		} else {
+			src = gmap_ref_ptr(w, m->refs[i]);
+			if (mremap(src, 0, GMAP_PAGE_SIZE,
+				   MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED)
+				continue;
+			e = errno;
+			after_failed_place(m, i, dst);
+			SHIM_ERR("d%u ref %u: cannot alias the window page for "
+				 "a non-contiguous map (backend %s): %s",
+				 m->domids[i], m->refs[i], gmap_backend_name(w),
 				 strerror(e));
-			munmap(area, len);
-			/* The pages mapped on their own so far go too. */
-			for (uint32_t j = 0; j < i; j++)
-				drop_extra(m, j);
-			errno = e;
-			return NULL;
 		}
+		area_unmap(m, area);
+		/* The pages mapped on their own so far go too. */
+		for (uint32_t j = 0; j < i; j++)
+			drop_extra(m, j);
+		errno = e;
+		return NULL;
 	}
-	/* The aliases came with the window pages' MADV_DONTFORK; the
-	 * holes did not. */
-	madvise(area, len, MADV_DONTFORK);
 	return area;
+}
+
+/*
+ * The whole map as one backend map of its refs outside the window (xen:
+ * see the top of this file), at the caller's @fixed place (reserved
+ * first, so that a refusal leaves a reservation, not a hole) or where the
+ * kernel chooses.  The address, or NULL with errno.
+ */
+static void *map_whole(struct shim_map *m, void *fixed)
+{
+	struct gmap_window *w = shim_window(m->domids[0]);
+	size_t len = (size_t)m->count << GMAP_PAGE_SHIFT;
+	uint64_t handle;
+	int16_t st;
+	void *p;
+	int e;
+
+	if (fixed && (mmap(fixed, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			   MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED ||
+		      madvise(fixed, len, MADV_DONTFORK) < 0))
+		return NULL;
+	p = w->be->map_extra(w, m->count, m->refs, fixed, m->writable,
+			     &handle, &st);
+	if (p == MAP_FAILED) {
+		e = st > -100 && st < 0 ? EINVAL : errno;  /* as gntdev says */
+		SHIM_ERR("d%u: cannot map %u grants from ref %u: %s (status %d)",
+			 m->domids[0], m->count, m->refs[0],
+			 gmap_status_str(st), st);
+		errno = e;
+		return NULL;
+	}
+	if (!fixed)
+		madvise(p, len, MADV_DONTFORK);
+	m->whole = handle + 1;
+	return p;
+}
+
+/* Whether a map of these refs is served by map_whole(): all-or-nothing,
+ * one domain, on a backend whose window pages cannot be aliased. */
+static bool whole_map(uint32_t count, const uint32_t *domids,
+		      const uint32_t *refs, void *fixed, int *err)
+{
+	struct gmap_window *w;
+
+	if (err || (!fixed && contiguous(count, domids, refs)))
+		return false;
+	for (uint32_t i = 1; i < count; i++)
+		if (domids[i] != domids[0])
+			return false;
+	w = shim_window(domids[0]);
+	return w && w->be->map_extra;
 }
 
 void *shim_map_grants(struct shim_handle *h, uint32_t count,
@@ -256,6 +383,18 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	memcpy(m->domids, domids, count * sizeof(*domids));
 	memcpy(m->refs, refs, count * sizeof(*refs));
 
+	if (whole_map(count, domids, refs, fixed, err)) {
+		for (i = 0; i < count; i++)
+			if ((e = -check_ref(domids[i], refs[i])) != 0)
+				goto undo;
+		m->addr = map_whole(m, fixed);
+		if (!m->addr) {
+			e = errno;
+			goto undo;
+		}
+		m->alias = true;
+		goto live;
+	}
 	if (!err && contiguous(count, domids, refs)) {
 		/* A run, all or nothing: one pin call (gmap_pin undoes
 		 * its own pins if one ref fails). */
@@ -297,6 +436,7 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	} else {
 		m->addr = gmap_ref_ptr(shim_window(domids[0]), refs[0]);
 	}
+live:
 	pthread_mutex_lock(&h->lock);
 	m->next = h->maps;
 	h->maps = m;

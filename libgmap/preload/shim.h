@@ -61,6 +61,12 @@ struct shim_map {
 	/* count, or NULL: for pages mapped on their own where the window's
 	 * page cannot be aliased (xen), the backend's handle + 1 */
 	uint64_t *extra;
+	/* The backend's handle + 1 of one map of all the pages (xen, a map
+	 * that is not one window run: see maps.c), or 0 */
+	uint64_t whole;
+	/* count, or NULL: pages of the area that another mapping took after
+	 * a failed placement left a hole; never unmapped by us */
+	uint8_t *lost;
 };
 
 /* What both families' handles have: a list of live maps and the fork
