@@ -467,6 +467,15 @@ static void xen_unmap_extra(struct gmap_window *w, uint64_t handle,
 			 w->domid, (unsigned long long)handle);
 }
 
+/* Grant copy is the hypervisor's own GNTTABOP_copy, batched by gntdev's
+ * IOCTL_GNTDEV_GRANT_COPY: no mapping at all. */
+static int xen_copy(struct gmap_window *w, uint32_t count, void *segs)
+{
+	struct xen_priv *p = w->be_priv;
+
+	return gt.grant_copy(p->xgt, count, segs);
+}
+
 const struct gmap_backend_ops gmap_xen_ops = {
 	.name = "xen",
 	.open = xen_open,
@@ -475,4 +484,5 @@ const struct gmap_backend_ops gmap_xen_ops = {
 	.unmap = xen_unmap,
 	.map_extra = xen_map_extra,
 	.unmap_extra = xen_unmap_extra,
+	.copy = xen_copy,
 };

@@ -58,6 +58,8 @@ const struct gmap_env_var gmap_env_vars[] = {
 	     "grant bit: passed to libxenforeignmemory, or refused"),
 	NUM("GMAP_SELF_DOMID", 0, 32751, "0", "the grantee domid this process "
 	    "plays (sim backend)"),
+	PATH("GMAP_REPORT", 4095, "none", "file the preload shim appends its "
+	     "report to at exit"),
 	PATH("GMAP_PRELOAD", 4095, "installed", "the preload library gmap-run uses"),
 	{ NULL, 0, 0, 0, NULL, NULL, NULL },
 };

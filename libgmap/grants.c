@@ -606,6 +606,27 @@ held:
 	return 0;
 }
 
+int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
+{
+	struct gmap_grant *g;
+	uint32_t s;
+	int rc = -1;
+
+	if (ref >= w->nr_refs || gmap_inherited(w))
+		return -1;
+	pthread_mutex_lock(&w->lock);
+	g = gmap_grant_get(w, ref, false);
+	s = g ? atomic_load(&g->state) : 0;
+	if (g && gs_state(s) == GS_MAPPED && gs_pins(s) > 0 &&
+	    gs_pins(s) < GS_PINS_MAX && !(write && (s & GS_RO))) {
+		atomic_fetch_add(&g->state, GS_PIN_ONE);
+		atomic_fetch_add(&w->c.pins, 1);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return rc;
+}
+
 /* The longest run one pin or prefault maps in one backend call. */
 #define RUN_MAX 64
 /* The longest run map_run() maps (a side of fault-around: 255): words of

@@ -128,6 +128,14 @@ struct gmap_backend_ops {
 			   uint64_t *handle, int16_t *status);
 	void (*unmap_extra)(struct gmap_window *w, uint64_t handle,
 			    uint32_t count);
+	/*
+	 * Optional: grant copy as the hypervisor does it, one call for
+	 * @count segments in libxengnttab's layout (xengnttab_grant_copy_
+	 * segment_t), each given its own GNTST_* status; -1 with errno only
+	 * if the call itself failed.  NULL on sim, whose copies the shim
+	 * makes through the window.
+	 */
+	int (*copy)(struct gmap_window *w, uint32_t count, void *segs);
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;
@@ -251,6 +259,10 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 int gmap_grants_init(struct gmap_window *w);
 void gmap_grants_teardown(struct gmap_window *w, bool unmap);
 int gmap_status_errno(int16_t status);
+/* One more pin on @ref if it is mapped and pinned already (writable, for
+ * @write): 0, or -1 and nothing changed.  For a copy that is cheaper from
+ * the window than from the hypervisor; gmap_unpin() gives it back. */
+int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write);
 
 /* CLOCK_MONOTONIC in nanoseconds: for timeouts (the window's condition
  * variable and the evictor's count in this clock too). */

@@ -88,6 +88,29 @@ gr -- "$client" threads $D 11 4 300 $(seq 400 447) || fail "threads run"
 expect_in_out "4 threads, " "threads run"
 sd check 400-447 12 >/dev/null || fail "threads replies: $(sd check 400-447 12)"
 ok "4 threads mapping scattered batches: $(sed -n 's/^threads: //p' "$T/out")"
+# ... and the shim's report says what it served: as many unmaps as maps,
+# nothing left mapped.
+maps=$(sed -n 's/^threads: 4 threads, \([0-9]*\) maps.*/\1/p' "$T/out")
+rep() { sed -n "s/^gmap-preload: report: $1 .*$2=\([0-9]*\).*/\1/p" "$T/report"; }
+rm -f "$T/report"
+gr --report "$T/report" -- "$client" threads $D 11 2 50 $(seq 400 447) ||
+	fail "threads run with a report"
+maps=$(sed -n 's/^threads: 2 threads, \([0-9]*\) maps.*/\1/p' "$T/out")
+[ -n "$maps" ] && [ "$(rep xengnttab_map_grant_refs calls)" = "$maps" ] &&
+	[ "$(rep xengnttab_unmap calls)" = "$maps" ] &&
+	[ "$(rep window mapped)" = 0 ] && [ "$(rep xengnttab_unmap failed)" = 0 ] ||
+	fail "report: $maps maps by the program; the report says: $(cat "$T/report")"
+ok "--report: $maps maps and unmaps counted, nothing left mapped"
+
+# 4c. Grant copy, a qdisk-shaped backend: batches in and out, refused
+#     segments alone; on sim every segment goes through the window:
+#     16 in, 16 out, the bad ref and the read-only grant (34); the one
+#     across the page end is refused before.
+gr --report "$T/report2" -- "$client" copy $D 11 100 16 200 || fail "copy run"
+sd check 100-115 12 >/dev/null || fail "copy replies: $(sd check 100-115 12)"
+grep -q "^gmap-preload: report: xengnttab_grant_copy calls=2 segments=35 hypervisor=0 window=34 failed=1$" "$T/report2" ||
+	fail "copy: report: $(cat "$T/report2")"
+ok "grant copy: $(sed -n 's/^copy: //p' "$T/out")"
 
 # 5. Three maps of one grant are one mapping; end access only after the
 #    last unmap.

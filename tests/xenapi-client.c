@@ -452,6 +452,83 @@ static void sc_threads(uint32_t dom, uint32_t seed, uint32_t nthreads,
 	       (unsigned long long)bytes, (unsigned long long)replies);
 }
 
+/*
+ * copy DOM SEED FIRST COUNT [RO]: a qdisk-shaped backend that moves all
+ * data with grant copy (QEMU 7.2's xen-block): the first ref stays mapped
+ * (its ring), every page is read into local memory in one batch and
+ * checked, the replies (SEED + 1) written back in another, and a write to
+ * the read-only grant RO, a bad ref and a segment across the page end
+ * are each refused in their own status while the rest of the batch goes
+ * through.
+ */
+static void sc_copy(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n,
+		    int64_t ro)
+{
+	xengnttab_handle *g = gnt_open();
+	xengnttab_grant_copy_segment_t *seg = calloc(n + 3, sizeof(*seg));
+	uint8_t *buf = calloc(n, PAGE), *ring, junk[16];
+	uint32_t i, k;
+
+	ring = xengnttab_map_grant_ref(g, dom, first, PROT_READ | PROT_WRITE);
+	CHECK(ring != NULL, "map of the ring ref %u: %s", first, strerror(errno));
+	for (i = 0; i < n; i++) {
+		seg[i].flags = GNTCOPY_source_gref;
+		seg[i].source.foreign.ref = first + i;
+		seg[i].source.foreign.domid = (uint16_t)dom;
+		seg[i].dest.virt = buf + (size_t)i * PAGE;
+		seg[i].len = PAGE;
+	}
+	CHECK(xengnttab_grant_copy(g, n, seg) == 0, "copy in: %s", strerror(errno));
+	for (i = 0; i < n; i++)
+		CHECK(seg[i].status == GNTST_okay &&
+		      page_is(buf + (size_t)i * PAGE, first + i, seed),
+		      "copy in of ref %u: status %d", first + i, seg[i].status);
+	for (i = 0; i < n; i++) {
+		gmap_pattern_fill(buf + (size_t)i * PAGE, first + i, seed + 1);
+		memset(&seg[i], 0, sizeof(seg[i]));
+		seg[i].flags = GNTCOPY_dest_gref;
+		seg[i].dest.foreign.ref = first + i;
+		seg[i].dest.foreign.domid = (uint16_t)dom;
+		seg[i].source.virt = buf + (size_t)i * PAGE;
+		seg[i].len = PAGE;
+	}
+	/* Three that must fail alone, in the middle of the batch. */
+	k = n;
+	seg[k] = seg[0];
+	seg[k].dest.foreign.ref = 0x7ffffff0u;  /* past any grant table */
+	seg[k].source.virt = junk;
+	seg[k].len = sizeof(junk);
+	seg[k + 1] = seg[k];
+	seg[k + 1].dest.foreign.ref = first;
+	seg[k + 1].dest.foreign.offset = PAGE - 8;  /* across the end */
+	seg[k + 2] = seg[k];
+	seg[k + 2].dest.foreign.ref = ro >= 0 ? (uint32_t)ro : first;
+	CHECK(xengnttab_grant_copy(g, n + (ro >= 0 ? 3 : 2), seg) == 0,
+	      "copy out: %s", strerror(errno));
+	for (i = 0; i < n; i++)
+		CHECK(seg[i].status == GNTST_okay, "copy out to ref %u: status %d",
+		      first + i, seg[i].status);
+	CHECK(seg[k].status != GNTST_okay, "copy to a bad ref succeeded");
+	CHECK(seg[k + 1].status == GNTST_bad_copy_arg, "copy across the page "
+	      "end: status %d", seg[k + 1].status);
+	if (ro >= 0)
+		CHECK(seg[k + 2].status != GNTST_okay, "copy to the read-only "
+		      "grant %lld succeeded", (long long)ro);
+	/* The ring sees what the copy wrote into its grant. */
+	if (ring) {
+		CHECK(page_is(ring, first, seed + 1), "the ring's map does not "
+		      "show the copied reply");
+		CHECK(xengnttab_unmap(g, ring, 1) == 0, "unmap the ring");
+	}
+	CHECK(xengnttab_close(g) == 0, "close");
+	printf("copy: %u pages copied in and verified, %u replies copied "
+	       "out; bad ref status %d, across the end %d, read-only %d\n", n,
+	       n, seg[k].status, seg[k + 1].status,
+	       ro >= 0 ? seg[k + 2].status : 0);
+	free(seg);
+	free(buf);
+}
+
 /* double DOM REF: three maps of one grant (two gnttab handles, one fmem)
  * are one memory; the hook checks the guest's end-access after each unmap. */
 static void sc_double(uint32_t dom, uint32_t ref)
@@ -687,7 +764,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 3) {
 		fprintf(stderr, "usage: xenapi-client [-H HOOK] fmem|gnttab|"
-			"scatter|threads|double|bad|rowrite|fork|check|foreign DOMID ...\n");
+			"scatter|threads|copy|double|bad|rowrite|fork|check|foreign DOMID ...\n");
 		return 2;
 	}
 	signal(SIGSEGV, on_segv);
@@ -703,6 +780,10 @@ int main(int argc, char **argv)
 		for (n = 0, i = 4; i < (uint32_t)argc && n < 64; i++)
 			refs[n++] = num(argv[i]);
 		sc_scatter(num(argv[2]), num(argv[3]), refs, n);
+	} else if (!strcmp(sc, "copy")) {
+		NEED(6);
+		sc_copy(num(argv[2]), num(argv[3]), num(argv[4]), num(argv[5]),
+			argc > 6 ? (int64_t)num(argv[6]) : -1);
 	} else if (!strcmp(sc, "threads")) {
 		NEED(7);
 		for (n = 0, i = 6; i < (uint32_t)argc && n < 64; i++)

@@ -215,8 +215,12 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 		return NULL;
 	}
 	kind = grant_frames(pages, arr);
-	if (kind == 1)
-		return map_grants(f, dom, addr, prot, flags, pages, arr, err);
+	if (kind == 1) {
+		void *p = map_grants(f, dom, addr, prot, flags, pages, arr, err);
+
+		shim_count(SC_FMEM_MAP_GRANTS, pages, !p);
+		return p;
+	}
 	if (kind < 0) {
 		SHIM_ERR("d%u: one map mixes grant frames and guest frames: "
 			 "map them in separate calls", dom);
@@ -231,6 +235,7 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 	}
 	real = real_handle(f);
 	real_map2 = real ? REAL(map2) : NULL;
+	shim_count(SC_FMEM_MAP_FOREIGN, pages, !real_map2);
 	return real_map2 ? real_map2(real, dom, addr, prot, flags, pages, arr,
 				     err) : NULL;
 }
@@ -261,8 +266,10 @@ EXPORT int xenforeignmemory_unmap(xenforeignmemory_handle *fh, void *addr,
 		return -1;
 	}
 	rc = shim_unmap(&f->h, addr, (uint32_t)pages, f->real != NULL);
-	if (rc <= 0)
+	if (rc <= 0) {
+		shim_count(SC_FMEM_UNMAP, pages, rc < 0);
 		return rc;
+	}
 	/* Not ours and outside every window: a foreign map (which needed
 	 * the real handle, so it is open). */
 	return real_unmap ? real_unmap(f->real, addr, pages) : -1;

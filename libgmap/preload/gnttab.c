@@ -96,13 +96,24 @@ static void *map(struct gnt *g, uint32_t count, const uint32_t *domids,
 			       NULL, NULL, notify_off);
 }
 
+/* map() as call @c, counted for the report. */
+static void *map_counted(enum shim_call c, struct gnt *g, uint32_t count,
+			 const uint32_t *domids, const uint32_t *refs, int prot,
+			 int notify_off)
+{
+	void *p = g ? map(g, count, domids, refs, prot, notify_off) : NULL;
+
+	shim_count(c, count, !p);
+	return p;
+}
+
 EXPORT void *xengnttab_map_grant_refs(xengnttab_handle *xgt, uint32_t count,
 				      uint32_t *domids, uint32_t *refs,
 				      int prot)
 {
-	struct gnt *g = ours(xgt, "xengnttab_map_grant_refs");
-
-	return g ? map(g, count, domids, refs, prot, -1) : NULL;
+	return map_counted(SC_GNT_MAP_GRANT_REFS,
+			   ours(xgt, "xengnttab_map_grant_refs"), count,
+			   domids, refs, prot, -1);
 }
 
 EXPORT void *xengnttab_map_domain_grant_refs(xengnttab_handle *xgt,
@@ -124,7 +135,8 @@ EXPORT void *xengnttab_map_domain_grant_refs(xengnttab_handle *xgt,
 		return NULL;
 	for (i = 0; i < count; i++)
 		domids[i] = domid;
-	p = map(g, count, domids, refs, prot, -1);
+	p = map_counted(SC_GNT_MAP_DOMAIN_GRANT_REFS, g, count, domids, refs,
+			prot, -1);
 	free(domids);
 	return p;
 }
@@ -132,9 +144,9 @@ EXPORT void *xengnttab_map_domain_grant_refs(xengnttab_handle *xgt,
 EXPORT void *xengnttab_map_grant_ref(xengnttab_handle *xgt, uint32_t domid,
 				     uint32_t ref, int prot)
 {
-	struct gnt *g = ours(xgt, "xengnttab_map_grant_ref");
-
-	return g ? map(g, 1, &domid, &ref, prot, -1) : NULL;
+	return map_counted(SC_GNT_MAP_GRANT_REF,
+			   ours(xgt, "xengnttab_map_grant_ref"), 1, &domid,
+			   &ref, prot, -1);
 }
 
 /*
@@ -169,14 +181,16 @@ EXPORT void *xengnttab_map_grant_ref_notify(xengnttab_handle *xgt,
 		errno = EINVAL;
 		return NULL;
 	}
-	return map(g, 1, &domid, &ref, prot,
-		   notify_offset == (uint32_t)-1 ? -1 : (int)notify_offset);
+	return map_counted(SC_GNT_MAP_NOTIFY, g, 1, &domid, &ref, prot,
+			   notify_offset == (uint32_t)-1 ? -1 :
+			   (int)notify_offset);
 }
 
 EXPORT int xengnttab_unmap(xengnttab_handle *xgt, void *start_address,
 			   uint32_t count)
 {
 	struct gnt *g = ours(xgt, "xengnttab_unmap");
+	int rc;
 
 	if (!g)
 		return -1;
@@ -184,7 +198,9 @@ EXPORT int xengnttab_unmap(xengnttab_handle *xgt, void *start_address,
 		errno = EINVAL;
 		return -1;
 	}
-	return shim_unmap(&g->h, start_address, count, false);
+	rc = shim_unmap(&g->h, start_address, count, false);
+	shim_count(SC_GNT_UNMAP, count, rc != 0);
+	return rc;
 }
 
 EXPORT int xengnttab_set_max_grants(xengnttab_handle *xgt, uint32_t nr_grants)
@@ -208,50 +224,142 @@ EXPORT int xengnttab_fd(xengnttab_handle *xgt)
 }
 
 /*
- * Grant copy through the window: pin the ref (write for a destination),
- * copy, unpin.  Each segment gets its own GNTST_* status, as from Xen;
- * the call fails only for a bad handle.
+ * Grant copy.  Where the backend copies itself (xen), the segments go to
+ * the hypervisor in one call, as from libxengnttab (GNTTABOP_copy, batched
+ * by gntdev): no mapping, no page-table change.  A segment whose grant this
+ * process holds mapped already (pinned in its window by a live map: a
+ * ring, a persistent grant) is a memcpy from the window instead, with no
+ * system call at all.  On sim every segment goes through the window: pin
+ * (which checks what Xen checks), copy, unpin.  Each segment gets its own
+ * GNTST_* status, as from Xen; the call fails only for a bad handle or a
+ * failed hypervisor call.
  */
-static int16_t copy_one(xengnttab_grant_copy_segment_t *s)
-{
-	bool to_grant = s->flags & GNTCOPY_dest_gref;
-	uint32_t ref = to_grant ? s->dest.foreign.ref : s->source.foreign.ref;
-	uint16_t domid = to_grant ? s->dest.foreign.domid : s->source.foreign.domid;
-	uint16_t off = to_grant ? s->dest.foreign.offset : s->source.foreign.offset;
-	struct gmap_window *w;
-	struct gmap_error ge;
-	uint8_t *page;
 
-	if (!!(s->flags & GNTCOPY_source_gref) == to_grant ||
-	    (uint32_t)off + s->len > GMAP_PAGE_SIZE)
+/* The grant side of a segment that has one grant side: its window, ref,
+ * offset and direction; the segment's status if it cannot be served. */
+static int16_t copy_side(xengnttab_grant_copy_segment_t *s,
+			 struct gmap_window **w, uint32_t *ref, uint16_t *off,
+			 bool *to_grant)
+{
+	bool from = s->flags & GNTCOPY_source_gref;
+
+	*to_grant = s->flags & GNTCOPY_dest_gref;
+	if (from == *to_grant)
+		return GNTST_bad_copy_arg;  /* both or neither a grant */
+	*ref = *to_grant ? s->dest.foreign.ref : s->source.foreign.ref;
+	*off = *to_grant ? s->dest.foreign.offset : s->source.foreign.offset;
+	if ((uint32_t)*off + s->len > GMAP_PAGE_SIZE)
 		return GNTST_bad_copy_arg;
-	w = shim_window(domid);
-	if (!w)
+	*w = shim_window(*to_grant ? s->dest.foreign.domid :
+			 s->source.foreign.domid);
+	if (!*w)
 		return GNTST_bad_domain;
-	if (ref >= gmap_nr_refs(w))
+	if (*ref >= gmap_nr_refs(*w))
 		return GNTST_bad_gntref;
-	if (gmap_pin(w, ref, 1, to_grant ? GMAP_PIN_WRITE : GMAP_PIN_READ,
-		     &ge) < 0)
-		return ge.status ? ge.status : GNTST_general_error;
-	page = gmap_ref_ptr(w, ref);
+	return GNTST_okay;
+}
+
+/* memcpy between the window page of @ref and the segment's buffer. */
+static void copy_page(xengnttab_grant_copy_segment_t *s, struct gmap_window *w,
+		      uint32_t ref, uint16_t off, bool to_grant)
+{
+	uint8_t *page = gmap_ref_ptr(w, ref);
+
 	if (to_grant)
 		memcpy(page + off, s->source.virt, s->len);
 	else
 		memcpy(s->dest.virt, page + off, s->len);
+}
+
+/* Through the window (sim): pin, copy, unpin. */
+static int16_t copy_pinned(xengnttab_grant_copy_segment_t *s,
+			   struct gmap_window *w, uint32_t ref, uint16_t off,
+			   bool to_grant)
+{
+	struct gmap_error ge;
+
+	if (gmap_pin(w, ref, 1, to_grant ? GMAP_PIN_WRITE : GMAP_PIN_READ,
+		     &ge) < 0)
+		return ge.status ? ge.status : GNTST_general_error;
+	copy_page(s, w, ref, off, to_grant);
 	gmap_unpin(w, ref, 1);
 	return GNTST_okay;
+}
+
+#define COPY_BATCH 32
+
+struct copy_batch {
+	struct gmap_window *w;     /* whose backend copies the batch    */
+	uint32_t n, idx[COPY_BATCH];
+	xengnttab_grant_copy_segment_t seg[COPY_BATCH];
+	int err;                   /* errno of a failed hypervisor call */
+};
+
+static void copy_flush(struct copy_batch *b,
+		       xengnttab_grant_copy_segment_t *segs)
+{
+	uint32_t i;
+
+	if (!b->n)
+		return;
+	if (b->w->be->copy(b->w, b->n, b->seg) < 0) {
+		b->err = errno;
+		for (i = 0; i < b->n; i++)
+			b->seg[i].status = GNTST_general_error;
+	}
+	for (i = 0; i < b->n; i++)
+		segs[b->idx[i]].status = b->seg[i].status;
+	b->n = 0;
 }
 
 EXPORT int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 				xengnttab_grant_copy_segment_t *segs)
 {
 	struct gnt *g = ours(xgt, "xengnttab_grant_copy");
-	uint32_t i;
+	struct copy_batch b = { .n = 0, .err = 0 };
+	uint64_t window = 0, hv = 0;
+	uint32_t i, failed = 0;
 
 	if (!g)
 		return -1;
+	for (i = 0; i < count; i++) {
+		xengnttab_grant_copy_segment_t *s = &segs[i];
+		struct gmap_window *w;
+		uint32_t ref;
+		uint16_t off;
+		bool to_grant;
+		int16_t st = copy_side(s, &w, &ref, &off, &to_grant);
+
+		if (st == GNTST_okay && !w->be->copy) {
+			st = copy_pinned(s, w, ref, off, to_grant);
+			window++;
+		} else if (st == GNTST_okay &&
+			   gmap_pin_held(w, ref, to_grant) == 0) {
+			copy_page(s, w, ref, off, to_grant);
+			gmap_unpin(w, ref, 1);
+			window++;
+		} else if (st == GNTST_okay) {
+			if (b.n == COPY_BATCH || (b.n && b.w != w))
+				copy_flush(&b, segs);
+			b.w = w;
+			b.idx[b.n] = i;
+			b.seg[b.n++] = *s;
+			hv++;
+			continue;
+		}
+		s->status = st;
+	}
+	copy_flush(&b, segs);
 	for (i = 0; i < count; i++)
-		segs[i].status = copy_one(&segs[i]);
+		failed += segs[i].status != GNTST_okay;
+	shim_count(SC_GNT_COPY, count, failed || b.err);
+	shim_count_copy(hv, window);
+	if (b.err) {
+		SHIM_ERR("xengnttab_grant_copy: the hypervisor's copy failed: %s",
+			 strerror(b.err));
+		errno = b.err;
+		return -1;
+	}
 	return 0;
 }
 

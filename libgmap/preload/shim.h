@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "private.h"
 
@@ -105,6 +106,22 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 int shim_unmap(struct shim_handle *h, void *addr, uint32_t count,
 	       bool not_ours_ok);
 void shim_unmap_all(struct shim_handle *h);
+
+/* ---- the report (report.c) ------------------------------------------------ */
+
+enum shim_call {
+	SC_GNT_MAP_GRANT_REF, SC_GNT_MAP_GRANT_REFS,
+	SC_GNT_MAP_DOMAIN_GRANT_REFS, SC_GNT_MAP_NOTIFY, SC_GNT_UNMAP,
+	SC_GNT_COPY, SC_FMEM_MAP_GRANTS, SC_FMEM_MAP_FOREIGN, SC_FMEM_UNMAP,
+	SHIM_NR_CALLS
+};
+/* Count a call of @c over @pages pages (segments for a copy). */
+void shim_count(enum shim_call c, uint64_t pages, bool failed);
+/* Where a grant copy's segments were served. */
+void shim_count_copy(uint64_t hypervisor, uint64_t window);
+/* The report's lines: the calls (report.c), then each window (state.c). */
+void shim_report(FILE *f);
+void shim_report_windows(FILE *f);
 
 /* A domid for a page whose frame no one can map (a foreign-memory frame
  * whose grant ref does not fit in 32 bits): that page fails alone. */

@@ -80,6 +80,68 @@ struct gmap_window *shim_window(uint32_t domid)
 	return w;
 }
 
+/* For the report: what the windows of each domain did, counted as they
+ * close with the last handle (and at report time for those still open),
+ * and the grants still mapped. */
+struct tally {
+	uint32_t domid;
+	const char *backend;
+	uint64_t maps, unmaps, mapped, faults, pins, unpins, evictions;
+};
+static struct tally closed[MAX_DOMAINS];  /* under @lock */
+static unsigned int nr_closed;
+
+/* Add @w's counters to @t's entry for @domid (made if need be). */
+static void tally_add(struct tally *t, unsigned int *n, uint32_t domid,
+		      struct gmap_window *w)
+{
+	struct gmap_stats st;
+	unsigned int i;
+
+	if (gmap_stats(w, &st, sizeof(st)) < 0)
+		return;
+	for (i = 0; i < *n && t[i].domid != domid; i++)
+		;
+	if (i == MAX_DOMAINS)
+		return;
+	if (i == *n) {
+		t[i] = (struct tally){ .domid = domid,
+				       .backend = gmap_backend_name(w) };
+		(*n)++;
+	}
+	t[i].maps += st.maps;
+	t[i].unmaps += st.unmaps;
+	t[i].mapped += st.mapped_now;
+	t[i].faults += st.faults;
+	t[i].pins += st.pins;
+	t[i].unpins += st.unpins;
+	t[i].evictions += st.evictions;
+}
+
+void shim_report_windows(FILE *f)
+{
+	struct tally t[MAX_DOMAINS];
+	unsigned int i, n;
+
+	pthread_mutex_lock(&lock);
+	n = nr_closed;
+	memcpy(t, closed, n * sizeof(t[0]));
+	for (i = 0; i < nr_wins; i++)
+		tally_add(t, &n, wins[i].domid, wins[i].w);
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < n; i++)
+		fprintf(f, "gmap-preload: report: window domid=%u backend=%s "
+			"maps=%llu unmaps=%llu mapped=%llu faults=%llu pins=%llu "
+			"unpins=%llu evictions=%llu\n", t[i].domid, t[i].backend,
+			(unsigned long long)t[i].maps,
+			(unsigned long long)t[i].unmaps,
+			(unsigned long long)t[i].mapped,
+			(unsigned long long)t[i].faults,
+			(unsigned long long)t[i].pins,
+			(unsigned long long)t[i].unpins,
+			(unsigned long long)t[i].evictions);
+}
+
 struct gmap_window *shim_window_at(const void *p)
 {
 	struct gmap_window *w = NULL;
@@ -176,8 +238,15 @@ void shim_handle_unregister(struct shim_handle *h)
 			break;
 		}
 	if (nr_handles == 0) {
-		while (nr_wins > 0)
-			gmap_close(wins[--nr_wins].w);
+		while (nr_wins > 0) {
+			nr_wins--;
+			/* Closing unmaps what it still held: not counted
+			 * as mapped any more. */
+			tally_add(closed, &nr_closed, wins[nr_wins].domid,
+				  wins[nr_wins].w);
+			closed[nr_closed - 1].mapped = 0;
+			gmap_close(wins[nr_wins].w);
+		}
 		free(handles);
 		handles = NULL;
 		cap_handles = 0;

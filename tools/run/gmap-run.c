@@ -46,6 +46,8 @@ static void usage(FILE *f)
 "      --idle-ms N        idle unmap timeout (GMAP_IDLE_MS)\n"
 "      --log LEVEL        debug .. none (GMAP_LOG)\n"
 "      --preload PATH     the shim (GMAP_PRELOAD; default %s/%s)\n"
+"      --report FILE      append what the shim served to FILE at exit\n"
+"                         (GMAP_REPORT)\n"
 "  -v, --verbose          print the configuration in effect\n"
 "  -h, --help             this text\n"
 "Exit status: the program's; 2 for a bad or missing setting; 127 if the\n"
@@ -76,6 +78,7 @@ static const struct { int val; const char *var; } vars[] = {
 	{ 7, "GMAP_FAULT_AROUND" }, { 8, "GMAP_IDLE_MS" },
 	{ 9, "GMAP_LOG" },          { 10, "GMAP_PRELOAD" },
 	{ 11, "GMAP_MAX_VMAS" },    { 12, "GMAP_MAX_META" },
+	{ 13, "GMAP_REPORT" },
 };
 
 static const struct option longopts[] = {
@@ -95,6 +98,7 @@ static const struct option longopts[] = {
 	{ "idle-ms", required_argument, NULL, 8 },
 	{ "log", required_argument, NULL, 9 },
 	{ "preload", required_argument, NULL, 10 },
+	{ "report", required_argument, NULL, 13 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -165,6 +169,17 @@ int main(int argc, char **argv)
 		if (i == sizeof(vars) / sizeof(vars[0])) {
 			usage(stderr);
 			return 2;
+		}
+		if (c == 13 && optarg[0] != '/') {
+			/* The program may change directory: make it absolute. */
+			char cwd[4096], abs[8192];
+
+			if (!getcwd(cwd, sizeof(cwd)))
+				die(2, "--report %s: cannot get the current "
+				    "directory: %s", optarg, strerror(errno));
+			snprintf(abs, sizeof(abs), "%s/%s", cwd, optarg);
+			setenv(vars[i].var, abs, 1);
+			continue;
 		}
 		setenv(vars[i].var, optarg, 1);
 	}
