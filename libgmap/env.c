@@ -46,7 +46,7 @@ const struct gmap_env_var gmap_env_vars[] = {
 	/* The preload shim's (gmap-run(1)). */
 	NUM("GMAP_DOMID", 0, 32751, "any", "the only granting domain the shim "
 	    "serves"),
-	NUM("GMAP_NR_REFS", 1, GMAP_MAX_REFS, "4294967296", "window size in "
+	NUM("GMAP_NR_REFS", 1, GMAP_MAX_REFS, "16777216", "window size in "
 	    "grant refs"),
 	NUM("GMAP_HANDLERS", 1, GMAP_MAX_HANDLERS, "1", "fault handler threads "
 	    "per window"),

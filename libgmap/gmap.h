@@ -56,6 +56,15 @@ extern "C" {
 
 /* The largest window: the whole 32-bit grant space (16 TiB). */
 #define GMAP_MAX_REFS (UINT64_C(1) << 32)
+/*
+ * The default window: 2^24 refs, 64 GiB of address space, so that a
+ * process can open its 64 windows (4 TiB) in x86-64's 128 TiB of user
+ * space with room to spare; 2^32-ref windows fit 7.  Xen's grant tables
+ * are far smaller: 64 frames by default (32768 v1 refs), and 2^24 refs
+ * would take 32768 frames (gnttab_max_frames).  Ask for GMAP_MAX_REFS to
+ * serve any 32-bit ref a guest may send.
+ */
+#define GMAP_DEFAULT_REFS (UINT64_C(1) << 24)
 
 struct gmap_window;
 
@@ -111,7 +120,7 @@ struct gmap_open_opts {
 	 * sizeof(struct gmap_open_opts).  0 means "the 0.1 layout". */
 	size_t size;
 	enum gmap_backend backend;
-	/* Window size in grant refs (1 .. GMAP_MAX_REFS); 0: GMAP_MAX_REFS. */
+	/* Window size in grant refs (1 .. GMAP_MAX_REFS); 0: GMAP_DEFAULT_REFS. */
 	uint64_t nr_refs;
 	/* Handler threads serving faults (1..64); 0: 1. */
 	unsigned int handler_threads;

@@ -827,6 +827,23 @@ static void wait_range_idle(struct gmap_window *w, uint32_t ref, uint32_t count)
 	}
 }
 
+/*
+ * GMAP_UNPIN_KEEP, said once per window as it first happens: a frontend
+ * that did not negotiate persistent grants ends access to a request's
+ * grants when it completes, and Linux's blkfront (5.17, XSA-396) then
+ * disables the device if the backend still has one mapped.
+ */
+static void keep_warn(struct gmap_window *w, uint32_t ref)
+{
+	if (atomic_exchange(&w->keep_warned, true))
+		return;
+	GMAP_LOG(w, XTL_WARN, -1, "d%u ref %u stays mapped after its last "
+		 "unpin (unpin policy keep): only for a frontend that agreed "
+		 "to persistent grants; Linux's blkfront since 5.17 and virtio "
+		 "grant DMA disable a device whose other grants stay mapped "
+		 "(\"backed has not unmapped grant\")", w->domid, ref);
+}
+
 GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 {
 	struct gmap_grant *g;
@@ -863,8 +880,10 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		atomic_fetch_add(&w->c.unpins, 1);
 		if (gs_pins(atomic_fetch_sub(&g->state, GS_PIN_ONE)) == 1) {
 			atomic_fetch_sub(&w->c.pinned_now, 1);
-			if (w->unpin_keep)
+			if (w->unpin_keep) {
+				keep_warn(w, ref + i);
 				continue;  /* stays mapped, like a touch */
+			}
 			set_state(w, ref + i, g, GS_BUSY,
 				  atomic_load(&g->state) & GS_RO, 0);
 			last[nlast++] = ref + i;

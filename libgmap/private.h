@@ -187,6 +187,7 @@ struct gmap_window {
 	size_t len;
 	enum gmap_bad_policy bad_policy;
 	bool unpin_keep;           /* GMAP_UNPIN_KEEP                      */
+	_Atomic bool keep_warned;  /* ... and that was said once (grants.c) */
 	int slot;                  /* index in the signal handler's table */
 
 	xentoollog_logger *log;

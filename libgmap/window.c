@@ -217,7 +217,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		goto fail;
 	}
 	w->self_domid = o->self_domid;
-	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_MAX_REFS;
+	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_DEFAULT_REFS;
 	w->want_handlers = o->handler_threads ? o->handler_threads : 1;
 	w->bad_policy = o->bad_policy;
 	w->unpin_keep = OPT_HAS(o, unpin_policy) &&

@@ -202,12 +202,61 @@ static void test_fork_child_has_no_window(void)
 	t_teardown(&fx);
 }
 
+/*
+ * A process serves up to 64 domains: 64 windows of the default size fit
+ * in its address space (the default once reserved 16 TiB each, and the
+ * 8th open failed), each one maps, and a 65th is EMFILE.
+ */
+static void test_64_windows(void)
+{
+	enum { N = 64, DOM0 = 100 };
+	struct gmap_sim_domain *d[N + 1];
+	struct gmap_window *w[N + 1];
+	uint64_t seen = 0, page[512];
+	int i, opened = 0, mapped = 0;
+
+	T_SKIP_UNDER_TSAN();
+	for (i = 0; i < 512; i++)
+		page[i] = t_sig(3, (uint32_t)i);
+	for (i = 0; i <= N; i++) {
+		d[i] = gmap_sim_domain_create(DOM0 + i, 1, 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(d[i]);
+		gmap_sim_write(d[i], 0, 0, page, sizeof(page));
+		CU_ASSERT_EQUAL(gmap_sim_grant(d[i], 0, 0, T_SELF, 0), 0);
+	}
+	for (i = 0; i < N; i++) {
+		w[i] = gmap_open(DOM0 + i, NULL);
+		if (!w[i]) {
+			printf("window %d: %s ", i, strerror(errno));
+			break;
+		}
+		opened++;
+		CU_ASSERT_EQUAL(gmap_nr_refs(w[i]), GMAP_DEFAULT_REFS);
+		if (t_touch(gmap_ref_ptr(w[i], 0), 0, 0, &seen, NULL) == 0 &&
+		    seen == t_sig(3, 0))
+			mapped++;
+	}
+	CU_ASSERT_EQUAL(opened, N);
+	CU_ASSERT_EQUAL(mapped, N);
+	w[N] = gmap_open(DOM0 + N, NULL);
+	CU_ASSERT_PTR_NULL(w[N]);
+	CU_ASSERT_EQUAL(errno, EMFILE);
+	if (w[N])
+		gmap_close(w[N]);
+	for (i = 0; i < opened; i++)
+		gmap_close(w[i]);
+	for (i = 0; i <= N; i++)
+		gmap_sim_domain_destroy(d[i]);
+	printf("%d windows opened and mapped, the 65th refused ", mapped);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "close wakes threads waiting on a fault", test_close_with_waiters },
 		{ "close unmaps touched and pinned grants", test_close_gives_back },
 		{ "a child of fork() has no window, only close", test_fork_child_has_no_window },
+		{ "64 windows of the default size, a 65th is EMFILE", test_64_windows },
 		{ NULL, NULL },
 	};
 	return t_main("close", cases);

@@ -295,6 +295,11 @@ static void test_unpin_keep(void)
 		CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 4), 0);
 	}
 	CU_ASSERT_EQUAL(t_guest_word(&fx, 21, 3), 99);
+	/* Said once, at the first grant kept: what keep means to a
+	 * frontend without persistent grants. */
+	CU_ASSERT(t_log_has("ref 20 stays mapped after its last unpin"));
+	CU_ASSERT(t_log_has("backed has not unmapped grant"));
+	CU_ASSERT(!t_log_has("ref 21 stays mapped"));
 	CU_ASSERT_EQUAL(t_ref(&fx, 20).maps_total, 1);
 	CU_ASSERT_EQUAL(t_ref(&fx, 23).maps_now, 1);
 	gmap_stats(fx.w, &st, sizeof(st));

@@ -85,7 +85,7 @@ static void test_full_space(void)
 	void *p;
 
 	T_SKIP_UNDER_TSAN();
-	CU_ASSERT_FATAL(t_setup(&fx, 16, 0, 1) == 0);
+	CU_ASSERT_FATAL(t_setup(&fx, 16, GMAP_MAX_REFS, 1) == 0);
 	CU_ASSERT_EQUAL(gmap_nr_refs(fx.w), GMAP_MAX_REFS);
 	p = gmap_translate(fx.w, (1ULL << 63) | (0xffffffffULL << 12) | 0xfff, 1);
 	CU_ASSERT_PTR_EQUAL(p, (uint8_t *)gmap_base(fx.w) + (16ULL << 40) - 1);

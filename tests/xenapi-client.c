@@ -495,7 +495,7 @@ static void sc_copy(uint32_t dom, uint32_t seed, uint32_t first, uint32_t n,
 	/* Three that must fail alone, in the middle of the batch. */
 	k = n;
 	seg[k] = seg[0];
-	seg[k].dest.foreign.ref = 0x7ffffff0u;  /* past any grant table */
+	seg[k].dest.foreign.ref = 0xffff0u;  /* past the grant table, in the window */
 	seg[k].source.virt = junk;
 	seg[k].len = sizeof(junk);
 	seg[k + 1] = seg[k];

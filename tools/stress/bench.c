@@ -243,6 +243,7 @@ static void reserve_full(struct bench *b, struct row *t, struct row *m)
 	double lib[ROUNDS], base[ROUNDS], ratio[ROUNDS], kib[ROUNDS];
 	struct gmap_open_opts o = {
 		.size = sizeof(o), .backend = GMAP_BACKEND_SIM,
+		.nr_refs = GMAP_MAX_REFS,
 		.logger = st_logger(), .self_domid = ST_SELF,
 	};
 
