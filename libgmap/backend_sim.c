@@ -186,6 +186,33 @@ static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
 }
 
 /*
+ * GMAP_SIM_INJECT_HOLE: gntdev's refusal as the kernel leaves it, the
+ * run's range unmapped (its mmap took the placeholders before gntdev's
+ * handler said no); with @taken, another thread's mmap is handed the
+ * page of ref + @bad in that moment.  Then what xen_map() does after a
+ * refused mmap: gmap_refill().  The status: the grant's refusal, or
+ * GMAP_ST_LOST.
+ */
+static int16_t refused_with_hole(struct gmap_window *w, uint32_t ref,
+				 uint32_t count, void *addr, uint32_t bad,
+				 bool taken)
+{
+	size_t len = (size_t)count << GMAP_PAGE_SHIFT;
+	uint8_t *thief = (uint8_t *)addr + ((size_t)bad << GMAP_PAGE_SHIFT);
+
+	gmap_munmap_raw(addr, len);
+	if (taken && gmap_mmap_raw(thief, GMAP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS |
+				   MAP_FIXED_NOREPLACE, -1, 0) == thief)
+		memset(thief, 0x5a, GMAP_PAGE_SIZE);
+	GMAP_LOG(w, XTL_DEBUG, -1, "sim backend: d%u refs %u+%u: refused "
+		 "with a hole (injected)", w->domid, ref, count);
+	if (gmap_refill(w, addr, len) < 0)
+		return GMAP_ST_LOST;
+	return GNTST_general_error;
+}
+
+/*
  * Map a run as gntdev does: the hypervisor's checks for every ref first,
  * then the pages, so that a refused run places nothing and the window's
  * placeholders stay as they were (a kernel access to one of them keeps
@@ -211,10 +238,15 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		st = sim_hv_map(p->ctl, ref + i, w->self_domid, writable,
 				&frames[i]);
 		if (st != GNTST_okay) {
-			*status = st;
-			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
+			uint32_t bad = i;
+
 			while (i-- > 0)
 				sim_hv_unmap(p->ctl, ref + i, writable);
+			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
+				st = refused_with_hole(w, ref, count, addr, bad,
+						       st == SIM_ST_HOLE_TAKEN);
+			*status = st;
+			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
 			goto out;
 		}
 	}

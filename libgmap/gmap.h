@@ -263,7 +263,9 @@ struct gmap_error {
  * permitted: grant not for us, write pin of a read-only grant),
  * ENXIO (ref past the granter's table), ESRCH (domain gone),
  * EFAULT (bad frame), EAGAIN (granter's page unavailable), EIO (backend
- * failure); @err (may be NULL) says which ref and status.  Logs errors.
+ * failure), EEXIST (the ref's page was lost to another mapping after a
+ * refused map left a hole, status -104); @err (may be NULL) says which ref
+ * and status.  Logs errors.
  */
 int gmap_pin(struct gmap_window *w, uint32_t ref, uint32_t count, int flags,
 	     struct gmap_error *err);
@@ -437,6 +439,14 @@ enum gmap_sim_inject {
 				  * cleared, at most 10 s, then go on (a
 				  * stuck backend, for watchdogs and for
 				  * ordering events in tests)            */
+	GMAP_SIM_INJECT_HOLE,    /* maps of the ref are refused (as a bad
+				  * grant) after the placeholders were
+				  * taken away, as a refused gntdev mmap
+				  * leaves the range: a hole             */
+	GMAP_SIM_INJECT_HOLE_TAKEN, /* the same, and another mapping of
+				  * the process takes the ref's page in
+				  * the hole at once (an anonymous page
+				  * of 0x5a bytes, left to the test)     */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

@@ -84,6 +84,12 @@ static inline void sim_active_unlock(struct sim_active *a)
 	atomic_store(&a->lock, 0);
 }
 
+/* sim_hv_map()'s answer for GMAP_SIM_INJECT_HOLE and _HOLE_TAKEN: a
+ * refusal (GNTST_general_error) that the mapper, not the hypervisor,
+ * turns into a hole (backend_sim.c). */
+#define SIM_ST_HOLE       ((int16_t)-110)
+#define SIM_ST_HOLE_TAKEN ((int16_t)-111)
+
 /* The "hypervisor" side of a map and an unmap; sim_hv.c. */
 int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 		   int writable, uint32_t *frame);

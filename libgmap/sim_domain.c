@@ -389,7 +389,8 @@ GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 	if (what != GMAP_SIM_INJECT_NONE && what != GMAP_SIM_INJECT_EAGAIN &&
 	    what != GMAP_SIM_INJECT_EIO &&
 	    what != GMAP_SIM_INJECT_WRONG_FRAME &&
-	    what != GMAP_SIM_INJECT_STALL) {
+	    what != GMAP_SIM_INJECT_STALL && what != GMAP_SIM_INJECT_HOLE &&
+	    what != GMAP_SIM_INJECT_HOLE_TAKEN) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -72,6 +72,12 @@ int16_t sim_hv_map(struct sim_ctl *c, uint32_t ref, uint16_t grantee,
 			st = GNTST_eagain;
 			goto fail;
 		}
+		if (what == GMAP_SIM_INJECT_HOLE ||
+		    what == GMAP_SIM_INJECT_HOLE_TAKEN) {
+			st = what == GMAP_SIM_INJECT_HOLE ? SIM_ST_HOLE :
+			     SIM_ST_HOLE_TAKEN;
+			goto fail;
+		}
 		if (what == GMAP_SIM_INJECT_EIO) {
 			/* Not a grant refusal: the mapper's own machinery
 			 * fails (as an mmap of gntdev can). */

@@ -4,6 +4,8 @@
  * SIGSEGV in the touching thread, carrying the exact faulting address,
  * with a diagnostic line and a backtrace on the logger; none hangs.
  */
+#include <sys/mman.h>
+
 #include "helpers.h"
 
 struct toucher {
@@ -149,6 +151,59 @@ static void test_handler_error(void)
 	CU_ASSERT_EQUAL(touch(&fx, 12, 0).caught, 0);
 	CU_ASSERT_EQUAL(t_ref(&fx, 12).maps_total, 1);
 	t_teardown(&fx);
+}
+
+/*
+ * A refused gntdev map leaves a hole where the placeholders were (the
+ * kernel unmaps before gntdev's mmap handler says no), and until it is
+ * filled another thread's mmap can be handed it.  A hole libgmap fills
+ * itself is armed again: the touch that met the refusal is served by the
+ * next map.  A page another mapping took first is that mapping's for
+ * good: never mapped over, released or unmapped by libgmap, even at close.
+ */
+static void test_refused_map_leaves_a_hole(void)
+{
+	volatile uint8_t *thief;
+	struct gmap_stats st;
+	struct gmap_error ge;
+	struct t_fx fx;
+	int same = 1;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 13, GMAP_SIM_INJECT_HOLE, 1), 0);
+	CU_ASSERT_EQUAL(touch(&fx, 13, 0).caught, 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 13).maps_total, 1);
+	CU_ASSERT_EQUAL(touch(&fx, 13, 0).seen, t_sig(13, 37));
+	gmap_stats(fx.w, &st, sizeof(st));
+	CU_ASSERT(st.map_failures >= 1);
+
+	/* The same in a pin, and another mapping gets the hole first. */
+	thief = gmap_ref_ptr(fx.w, 9);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 9, GMAP_SIM_INJECT_HOLE_TAKEN, 1), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 9, 1, GMAP_PIN_READ, &ge), -1);
+	CU_ASSERT_EQUAL(errno, EEXIST);
+	CU_ASSERT_EQUAL(ge.status, -104 /* GMAP_ST_LOST */);
+	CU_ASSERT(t_log_has("d7 ref 9: a refused map left a hole"));
+	CU_ASSERT_EQUAL(thief[100], 0x5a);
+	/* Never again: no map (the sim saw one try only), no re-arm. */
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 9, 1, GMAP_PIN_READ, &ge), -1);
+	CU_ASSERT_EQUAL(ge.status, -104 /* GMAP_ST_LOST */);
+	CU_ASSERT_EQUAL(t_ref(&fx, 9).maps_total, 0);
+	/* Only ref 13 goes (mapped by the touch); 9 is not ours. */
+	CU_ASSERT_EQUAL(gmap_release(fx.w, 0, 64), 1);
+	CU_ASSERT_EQUAL(thief[100], 0x5a);
+	/* Its neighbours work as before. */
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 8, 1, GMAP_PIN_WRITE, NULL), 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 10, 1, GMAP_PIN_WRITE, NULL), 0);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 8, 1), 0);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 10, 1), 0);
+	t_teardown(&fx);
+	/* The close left it alone too. */
+	for (int i = 0; i < 4096; i++)
+		same &= thief[i] == 0x5a;
+	CU_ASSERT(same);
+	munmap((void *)thief, 4096);
 }
 
 /*
@@ -328,6 +383,7 @@ int main(void)
 		{ "bad frame -> SIGSEGV", test_bad_frame },
 		{ "destroyed domain -> SIGSEGV", test_domain_gone },
 		{ "handler (backend) error -> SIGSEGV, release retries", test_handler_error },
+		{ "a refused map's hole is filled, or left to whoever took it", test_refused_map_leaves_a_hole },
 		{ "paged out beyond the retry bound -> SIGSEGV", test_eagain_exhausted },
 		{ "read(2) into a bad grant -> EFAULT", test_kernel_mode_touch_of_bad_grant },
 		{ "read-only grants: reads work, writes never land", test_read_only },
