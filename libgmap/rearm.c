@@ -157,8 +157,14 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 	size_t cap = 0;
 	FILE *f = fopen("/proc/self/smaps", "re");
 
-	if (!f)
-		return;  /* cannot tell: never touch a page as if not ours */
+	if (!f) {
+		/* Cannot tell: a page of ours is leaked rather than someone
+		 * else's ever replaced. */
+		for (size_t i = 0; i < n; i++)
+			if (fill[i] == GMAP_FILL_OURS)
+				fill[i] = GMAP_FILL_LOST;
+		return;
+	}
 	while (getline(&line, &cap, f) > 0) {
 		uintptr_t l, h;
 		char *dash = strchr(line, '-'), *sp = strchr(line, ' ');

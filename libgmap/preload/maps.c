@@ -166,16 +166,21 @@ static int check_ref(uint32_t domid, uint32_t ref)
 }
 
 /*
- * The errno of a failed pin, as the real libraries report it: gntdev's
- * mmap fails with EINVAL whatever the hypervisor's reason (seen on Xen
- * 4.17 in the test bed: an ended grant and a writable map of a read-only
- * one both give "mmap failed: Invalid argument").  The GNTST_* status
- * itself is in the log.  libgmap's own failures (budget, memory) keep
- * theirs.
+ * The errno of a map that failed with @status and @err, as the real
+ * libraries report it: gntdev's mmap fails with EINVAL whatever the
+ * hypervisor's reason (seen on Xen 4.17 in the test bed: an ended grant
+ * and a writable map of a read-only one both give "mmap failed: Invalid
+ * argument").  The GNTST_* status itself is in the log.  libgmap's own
+ * failures (budget, memory, a lost page) keep theirs.
  */
+static int map_errno(int16_t status, int err)
+{
+	return status < 0 && status > -100 ? EINVAL : err;
+}
+
 static int pin_errno(const struct gmap_error *ge)
 {
-	return ge->status < 0 && ge->status > -100 ? EINVAL : ge->err;
+	return map_errno(ge->status, ge->err);
 }
 
 /* Pin refs[i]; 0 or -errno.  A ref past the window is EINVAL, as a
@@ -325,7 +330,7 @@ static void *map_whole(struct shim_map *m, void *fixed)
 	p = w->be->map_extra(w, m->count, m->refs, fixed, m->writable,
 			     &handle, &st);
 	if (p == MAP_FAILED) {
-		e = st > -100 && st < 0 ? EINVAL : errno;  /* as gntdev says */
+		e = map_errno(st, errno);
 		SHIM_ERR("d%u: cannot map %u grants from ref %u: %s (status %d)",
 			 m->domids[0], m->count, m->refs[0],
 			 gmap_status_str(st), st);
