@@ -14,9 +14,15 @@
 set -eu
 cd "$(dirname "$0")"
 
-# qemu-system-x86 and cpio: the real-Xen test bed (make check-xen).
+# qemu-system-x86 and cpio: the real-Xen test bed (make check-xen).  The
+# QEMU stage (make check-xen-qemu) runs Debian's qemu-system-xen and Xen's
+# tools inside the bed: they are fetched into its cache, and the shared
+# libraries they load come from this machine (the last line, with
+# libxen-dev's).
 PKGS="build-essential autoconf automake libtool pkg-config clang \
-libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio"
+libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio \
+libfdt1 libglib2.0-0 libjpeg62-turbo libpixman-1-0 libspice-server1 \
+libusb-1.0-0 libyajl2 libncurses6"
 
 deps() {
 	missing=
