@@ -63,7 +63,16 @@ static int sim_open(struct gmap_window *w)
 	 * process serves, if GMAP_SIM_SOCKET names it. */
 	if (gmap_sim_lookup_fds(w->domid, &ctl_fd, &mem_fd) < 0) {
 		const char *sock = getenv("GMAP_SIM_SOCKET");
+		int e = errno;
 
+		if (e != ESRCH) {
+			/* The domain is here, but its files could not be
+			 * had: say what failed (EMFILE stays EMFILE). */
+			GMAP_LOG(w, XTL_ERROR, e, "sim backend: domain %u: "
+				 "cannot duplicate its files", w->domid);
+			errno = e;
+			return -1;
+		}
 		if (sock)
 			return gmap_sim_connect(w, sock, &ctl_fd, &mem_fd) < 0 ?
 			       -1 : sim_setup(w, ctl_fd, mem_fd);

@@ -6,6 +6,7 @@
  * does not know), and gmap-run prints them, so a variable's rules are
  * written once.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +100,14 @@ int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen)
 		return 0;
 	switch (v->kind) {
 	case GMAP_ENV_NUM:
+		/* Digits only: strtoull() alone would also take leading
+		 * white space of any kind and a sign ("\t-18446744073709551611"
+		 * is 5 to it). */
+		if (!isdigit((unsigned char)s[0]))
+			break;
 		errno = 0;
 		n = strtoull(s, &end, 10);
-		if (errno || end == s || *end || s[0] == '-' || s[0] == '+' ||
-		    s[0] == ' ' || n < v->lo || n > v->hi)
+		if (errno || *end || n < v->lo || n > v->hi)
 			break;
 		*out = n;
 		return 1;

@@ -810,21 +810,33 @@ GMAP_EXPORT int gmap_prefault(struct gmap_window *w, uint32_t ref,
 }
 
 /* Wait until no grant of the range is BUSY; returns with the lock held. */
-static void wait_range_idle(struct gmap_window *w, uint32_t ref, uint32_t count)
+/*
+ * Whether every ref of [@ref, @ref + @count) is pinned (window lock held),
+ * waiting out refs in flight (BUSY has no pins yet, or none any more) and
+ * then looking again from the start.  Stops at the first ref that is not
+ * pinned (*@bad): the work is bounded by what is pinned, whatever @count
+ * says, and untouched refs cost nothing.
+ */
+static bool range_pinned(struct gmap_window *w, uint32_t ref, uint32_t count,
+			 uint32_t *bad)
 {
 	uint32_t i;
 
-	for (;;) {
-		for (i = 0; i < count; i++) {
-			struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
+again:
+	for (i = 0; i < count; i++) {
+		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
+		uint32_t s = g ? atomic_load(&g->state) : 0;
 
-			if (g && gs_state(atomic_load(&g->state)) == GS_BUSY)
-				break;
+		if (g && gs_state(s) == GS_BUSY) {
+			pthread_cond_wait(&w->cv, &w->lock);
+			goto again;
 		}
-		if (i == count)
-			return;
-		pthread_cond_wait(&w->cv, &w->lock);
+		if (gs_state(s) != GS_MAPPED || gs_pins(s) == 0) {
+			*bad = ref + i;
+			return false;
+		}
 	}
+	return true;
 }
 
 /*
@@ -856,24 +868,21 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 	}
 	if (check_range(w, ref, count, "gmap_unpin") < 0)
 		return -1;
-	last = malloc((size_t)count * sizeof(*last));
-	if (!last)
-		return -1;
-
+	/* Checked before anything is allocated: once every ref is known to
+	 * be pinned, @count is bounded by what is mapped. */
 	pthread_mutex_lock(&w->lock);
-	wait_range_idle(w, ref, count);
-	for (i = 0; i < count; i++) {
-		g = gmap_grant_get(w, ref + i, false);
-		if (!g || gs_state(atomic_load(&g->state)) != GS_MAPPED ||
-		    gs_pins(atomic_load(&g->state)) == 0) {
-			pthread_mutex_unlock(&w->lock);
-			free(last);
-			GMAP_ERR(w, "d%u: unpin of ref %u, which is not pinned "
-				 "(range %u+%u left unchanged)", w->domid,
-				 ref + i, ref, count);
-			errno = EINVAL;
-			return -1;
-		}
+	if (!range_pinned(w, ref, count, &i)) {
+		pthread_mutex_unlock(&w->lock);
+		GMAP_ERR(w, "d%u: unpin of ref %u, which is not pinned (range "
+			 "%u+%u left unchanged)", w->domid, i, ref, count);
+		errno = EINVAL;
+		return -1;
+	}
+	last = malloc((size_t)count * sizeof(*last));
+	if (!last) {
+		pthread_mutex_unlock(&w->lock);
+		errno = ENOMEM;
+		return -1;
 	}
 	for (i = 0; i < count; i++) {
 		g = gmap_grant_get(w, ref + i, false);

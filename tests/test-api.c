@@ -4,6 +4,7 @@
  * version script fails here at link or load time), stats add up, and a
  * forked child does not inherit a usable window.
  */
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -129,11 +130,54 @@ static void test_fork_child(void)
 	t_teardown(&fx);
 }
 
+/*
+ * Out of file descriptors, gmap_open() says so (EMFILE), and not that the
+ * domain is missing: the sim backend used to turn any failure to get the
+ * domain's files into ESRCH "no simulated domain".
+ */
+static void test_open_out_of_fds(void)
+{
+	struct gmap_sim_domain *d = gmap_sim_domain_create(T_DOMID, 4, 4);
+	struct gmap_open_opts o = { .size = sizeof(o), .nr_refs = 16,
+				    .logger = &t_log.xtl };
+	struct rlimit old, low;
+	struct gmap_window *w;
+	int e, n;
+
+	CU_ASSERT_FATAL(d != NULL);
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	/* The lowest free descriptor number is the limit: no new one at
+	 * all, so the first step that needs one (the sim backend's dup of
+	 * the domain's files) fails. */
+	n = dup(0);
+	CU_ASSERT_FATAL(n > 0);
+	close(n);
+	low = old;
+	low.rlim_cur = (rlim_t)n;
+	t_log_clear();
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	errno = 0;
+	w = gmap_open(T_DOMID, &o);
+	e = errno;
+	setrlimit(RLIMIT_NOFILE, &old);
+	CU_ASSERT_PTR_NULL(w);
+	CU_ASSERT_EQUAL(e, EMFILE);
+	CU_ASSERT(!t_log_has("no simulated domain"));
+	if (w)
+		gmap_close(w);
+	/* With descriptors again, it opens. */
+	w = gmap_open(T_DOMID, &o);
+	CU_ASSERT_PTR_NOT_NULL(w);
+	gmap_close(w);
+	gmap_sim_domain_destroy(d);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "every exported function", test_every_symbol },
 		{ "fork: the child cannot use the window", test_fork_child },
+		{ "out of file descriptors: EMFILE, not a missing domain", test_open_out_of_fds },
 		{ NULL, NULL },
 	};
 	return t_main("api", cases);

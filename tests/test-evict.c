@@ -759,6 +759,23 @@ static void test_settings(void)
 	CU_ASSERT(refused(&o, "GMAP_MAX_MAPPED='12abc' is not valid: expected a number from 1"));
 	setenv("GMAP_MAX_MAPPED", "0", 1);
 	CU_ASSERT(refused(&o, "GMAP_MAX_MAPPED='0' is not valid"));
+	/* Digits only: no white space of any kind, no sign, nothing after
+	 * (strtoull() would take the first three as 100, and the last as
+	 * 5). */
+	{
+		static const char *const bad[] = { "\t100", "\n100", "\v100",
+			" 100", "+100", "100 ", "0x64", "-18446744073709551611",
+			"\t-18446744073709551611", "", NULL };
+
+		for (int i = 0; bad[i]; i++) {
+			char want[96];
+
+			setenv("GMAP_MAX_MAPPED", bad[i], 1);
+			snprintf(want, sizeof(want), "GMAP_MAX_MAPPED='%s' is not "
+				 "valid: expected a number", bad[i]);
+			CU_ASSERT(refused(&o, want));
+		}
+	}
 	unsetenv("GMAP_MAX_MAPPED");
 	setenv("GMAP_FAULT_AROUND", "257", 1);
 	CU_ASSERT(refused(&o, "GMAP_FAULT_AROUND='257' is not valid: expected a number from 0 to 256"));

@@ -327,12 +327,60 @@ static void test_unpin_keep(void)
 	CU_ASSERT(t_log_has("unpin_policy 7"));
 }
 
+struct big_unpin {
+	struct gmap_window *w;
+	int rc, err;
+};
+
+static void *big_unpin_thread(void *arg)
+{
+	struct big_unpin *b = arg;
+
+	errno = 0;
+	b->rc = gmap_unpin(b->w, 0, 0xffffffffu);
+	b->err = errno;
+	return NULL;
+}
+
+/*
+ * An unpin of the whole 32-bit space with one ref pinned is refused at
+ * once: its work is bounded by what is pinned, not by the count (it used
+ * to allocate 16 GiB and walk 4 billion refs under the window lock, 7 to
+ * 24 s, holding up every other call on the window).  A watchdog of 5 s
+ * on each call counts a hang as a failure.
+ */
+static void test_unpin_huge_count(void)
+{
+	struct big_unpin b;
+	struct t_fx fx;
+	pthread_t t;
+
+	T_SKIP_UNDER_TSAN();
+	CU_ASSERT_FATAL(t_setup(&fx, 16, GMAP_MAX_REFS, 1) == 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 3, 1, GMAP_PIN_READ, NULL), 0);
+	b.w = fx.w;
+	CU_ASSERT_FATAL(pthread_create(&t, NULL, big_unpin_thread, &b) == 0);
+	if (t_join_within(t, 5)) {
+		CU_FAIL("gmap_unpin(0, 0xffffffff) still running after 5 s");
+		pthread_join(t, NULL);
+	}
+	CU_ASSERT_EQUAL(b.rc, -1);
+	CU_ASSERT_EQUAL(b.err, EINVAL);
+	CU_ASSERT(t_log_has("unpin of ref 0, which is not pinned"));
+	/* Nothing changed: ref 3 is still pinned, and unpins once. */
+	CU_ASSERT_EQUAL(t_ref(&fx, 3).maps_now, 1);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 3, 1), 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 3).maps_now, 0);
+	t_teardown(&fx);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "pin, nest, unpin", test_pin_basic },
 		{ "end access fails while pinned, works after last unpin", test_end_access_after_last_unpin },
 		{ "unpin refuses what is not pinned, changing nothing", test_unpin_errors },
+		{ "unpin of 2^32 - 1 refs is refused at once", test_unpin_huge_count },
 		{ "pin of bad grants: error, ref, status, rollback", test_pin_bad_grants },
 		{ "prefault maps without pinning", test_prefault },
 		{ "unpin policy keep: stays mapped until released", test_unpin_keep },
