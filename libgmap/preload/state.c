@@ -91,19 +91,20 @@ struct tally {
 static struct tally closed[MAX_DOMAINS];  /* under @lock */
 static unsigned int nr_closed;
 
-/* Add @w's counters to @t's entry for @domid (made if need be). */
-static void tally_add(struct tally *t, unsigned int *n, uint32_t domid,
-		      struct gmap_window *w)
+/* Add @w's counters to @t's entry for @domid (made if need be); the
+ * entry, or NULL. */
+static struct tally *tally_add(struct tally *t, unsigned int *n,
+			       uint32_t domid, struct gmap_window *w)
 {
 	struct gmap_stats st;
 	unsigned int i;
 
 	if (gmap_stats(w, &st, sizeof(st)) < 0)
-		return;
+		return NULL;
 	for (i = 0; i < *n && t[i].domid != domid; i++)
 		;
 	if (i == MAX_DOMAINS)
-		return;
+		return NULL;
 	if (i == *n) {
 		t[i] = (struct tally){ .domid = domid,
 				       .backend = gmap_backend_name(w) };
@@ -116,6 +117,7 @@ static void tally_add(struct tally *t, unsigned int *n, uint32_t domid,
 	t[i].pins += st.pins;
 	t[i].unpins += st.unpins;
 	t[i].evictions += st.evictions;
+	return &t[i];
 }
 
 void shim_report_windows(FILE *f)
@@ -239,12 +241,15 @@ void shim_handle_unregister(struct shim_handle *h)
 		}
 	if (nr_handles == 0) {
 		while (nr_wins > 0) {
+			struct tally *t;
+
 			nr_wins--;
 			/* Closing unmaps what it still held: not counted
 			 * as mapped any more. */
-			tally_add(closed, &nr_closed, wins[nr_wins].domid,
-				  wins[nr_wins].w);
-			closed[nr_closed - 1].mapped = 0;
+			t = tally_add(closed, &nr_closed, wins[nr_wins].domid,
+				      wins[nr_wins].w);
+			if (t)
+				t->mapped = 0;
 			gmap_close(wins[nr_wins].w);
 		}
 		free(handles);
