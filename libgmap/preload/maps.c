@@ -147,19 +147,18 @@ static bool contiguous(uint32_t count, const uint32_t *domids,
 	return true;
 }
 
-/* A ref the shim can serve from domain @domid's window: 0 or -errno. */
-static int check_ref(uint32_t domid, uint32_t ref)
+/* A ref the shim can serve from domain @domid's window: 0 and *@w, or
+ * -errno. */
+static int check_ref(uint32_t domid, uint32_t ref, struct gmap_window **w)
 {
-	struct gmap_window *w;
-
 	if (domid == SHIM_NO_DOMID)
 		return -EINVAL;
-	w = shim_window(domid);
-	if (!w)
+	*w = shim_window(domid);
+	if (!*w)
 		return -errno;
-	if (ref >= gmap_nr_refs(w)) {
+	if (ref >= gmap_nr_refs(*w)) {
 		SHIM_ERR("d%u ref %u is past the window (%llu refs)", domid,
-			 ref, (unsigned long long)gmap_nr_refs(w));
+			 ref, (unsigned long long)gmap_nr_refs(*w));
 		return -EINVAL;
 	}
 	return 0;
@@ -187,12 +186,13 @@ static int pin_errno(const struct gmap_error *ge)
  * frame the hypervisor does not know. */
 static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 {
+	struct gmap_window *w;
 	struct gmap_error ge;
-	int r = check_ref(domid, ref);
+	int r = check_ref(domid, ref, &w);
 
 	if (r < 0)
 		return r;
-	if (gmap_pin(shim_window(domid), ref, 1,
+	if (gmap_pin(w, ref, 1,
 		     writable ? GMAP_PIN_WRITE : GMAP_PIN_READ, &ge) < 0)
 		return -pin_errno(&ge);
 	return 0;
@@ -363,6 +363,7 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 		      const uint32_t *domids, const uint32_t *refs,
 		      bool writable, void *fixed, int *err, int notify_off)
 {
+	struct gmap_window *w;
 	struct shim_map *m;
 	uint32_t i, ok = 0;
 	int e = 0;
@@ -390,7 +391,7 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 
 	if (whole_map(count, domids, refs, fixed, err)) {
 		for (i = 0; i < count; i++)
-			if ((e = -check_ref(domids[i], refs[i])) != 0)
+			if ((e = -check_ref(domids[i], refs[i], &w)) != 0)
 				goto undo;
 		m->addr = map_whole(m, fixed);
 		if (!m->addr) {
