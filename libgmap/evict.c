@@ -31,10 +31,12 @@
  * and drops it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "private.h"
 
@@ -45,31 +47,45 @@
 
 /* ---- the default budget ------------------------------------------------- */
 
+/*
+ * Both read with open() and read() into the stack: they also run when the
+ * process is out of VMAs (gmap_budget_refresh), where malloc, and so
+ * fopen(), may fail.
+ */
 static long read_long(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	long v = -1;
+	char buf[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	long v;
 
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%ld", &v) != 1)
+		return -1;
 	return v;
 }
 
 static long count_vmas(void)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	long n = 0;
-	int c;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	char buf[4096];
+	long lines = 0;
+	ssize_t n;
 
-	if (!f)
+	if (fd < 0)
 		return -1;
-	while ((c = getc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
+	       (n < 0 && errno == EINTR))
+		for (ssize_t i = 0; i < n; i++)
+			lines += buf[i] == '\n';
+	close(fd);
+	return n < 0 ? -1 : lines;
 }
 
 /* VMAs the open windows of this process may still come to use: their
@@ -102,6 +118,22 @@ static void watermarks(uint64_t budget, uint64_t *high, uint64_t *low)
 {
 	*high = budget - (budget >= 16 ? budget / 16 : 1);
 	*low = budget > 16 ? budget - budget / 8 : budget / 2;
+}
+
+/* Set the VMA budget and its watermarks (window lock held, or the window
+ * not yet shared).  A window of n refs is at most n VMAs plus the
+ * reservation's: a budget above that never needs eviction. */
+static void set_vma_budget(struct gmap_window *w, uint64_t budget)
+{
+	struct gmap_evictor *ev = &w->ev;
+	uint64_t high, low;
+
+	watermarks(budget, &high, &low);
+	if (budget > w->nr_refs + 1)
+		high = low = UINT64_MAX;
+	atomic_store(&ev->max_vmas, budget);
+	atomic_store(&ev->vhigh, high);
+	atomic_store(&ev->vlow, low);
 }
 
 static int thread_start(struct gmap_window *w);
@@ -234,6 +266,10 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 		atomic_fetch_or(&g->state, GS_QUEUED);
 	/* Without a FIFO entry (no memory) the grant is never evicted; it
 	 * is still released, unpinned and closed as usual. */
+	/* Unmaps to retry, and no thread to retry them: it could not start
+	 * when they failed (no VMAs for its stack); a map means room now. */
+	if (ev->ndue && !ev->running && !atomic_load(&w->closing))
+		thread_start(w);
 	if (over_high(w)) {
 		/* If the thread cannot start, maps wait for a slot in vain
 		 * and then fail with GMAP_ST_BUDGET: nothing hangs. */
@@ -256,8 +292,8 @@ static bool try_take(struct gmap_window *w, int16_t *st)
 	struct gmap_evictor *ev = &w->ev;
 	uint64_t t = atomic_load(&ev->taken);
 
-	if (ev->vhigh != UINT64_MAX &&
-	    atomic_load(&w->c.vmas) + 2 > ev->max_vmas) {
+	if (atomic_load(&ev->vhigh) != UINT64_MAX &&
+	    atomic_load(&w->c.vmas) + 2 > atomic_load(&ev->max_vmas)) {
 		*st = GMAP_ST_VMAS;
 		return false;
 	}
@@ -296,6 +332,13 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 		}
 		if (atomic_load(&w->closing) || gmap_mono_ns() >= until)
 			break;
+		if (*st == GMAP_ST_VMAS) {
+			/* The room may have grown back (at most once a
+			 * second: it reads /proc/self/maps). */
+			pthread_mutex_unlock(&w->lock);
+			gmap_budget_refresh(w, false);
+			pthread_mutex_lock(&w->lock);
+		}
 		if (!ev->running)
 			thread_start(w);
 		pthread_cond_signal(&ev->cv);
@@ -312,6 +355,60 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 void gmap_budget_put(struct gmap_window *w)
 {
 	atomic_fetch_sub(&w->ev.taken, 1);
+}
+
+/*
+ * The VMA budget follows the room the process has now, not only what it
+ * had at open: vm.max_map_count can be lowered at run time, and other code
+ * in the process takes VMAs too.  When a map or an unmap has just failed
+ * with ENOMEM (@enomem), the room is used up: the budget becomes what the
+ * window holds now, and the evictor unmaps down to its low watermark, so
+ * that the next map (and the unmaps, which split VMAs) find room.
+ * Otherwise, at most once a second, it becomes the window's use plus three
+ * quarters of the process's room, as at open: it may grow back, but never
+ * past the budget the caller set, or the one derived at open scaled by
+ * how the limit changed since.
+ */
+void gmap_budget_refresh(struct gmap_window *w, bool enomem)
+{
+	struct gmap_evictor *ev = &w->ev;
+	uint64_t now = mono_ms(), last = atomic_load(&ev->refreshed_ms);
+	uint64_t mine, left, budget, old, ceil;
+	long max, used;
+
+	if (!ev->cv_ready || (!enomem && now - last < 1000) ||
+	    !atomic_compare_exchange_strong(&ev->refreshed_ms, &last, now))
+		return;
+	max = read_long("/proc/sys/vm/max_map_count");
+	used = count_vmas();
+	if (max <= 0 || used < 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	mine = atomic_load(&w->c.vmas);
+	left = enomem || used >= max ? 0 : (uint64_t)(max - used);
+	budget = mine + left * 3 / 4;
+	if (budget < 8)
+		budget = 8;
+	ceil = ev->vmas_ceil;
+	if (ev->limit_at_open > 0)
+		ceil = ceil * (uint64_t)max / (uint64_t)ev->limit_at_open;
+	if (budget > ceil)
+		budget = ceil < 8 ? 8 : ceil;
+	old = atomic_load(&ev->max_vmas);
+	if (budget != old) {
+		set_vma_budget(w, budget);
+		atomic_fetch_add(&promised_vmas, budget - ev->promised);
+		ev->promised = budget;
+		gmap_evict_kick(w);
+	}
+	pthread_mutex_unlock(&w->lock);
+	if (budget < old)
+		GMAP_LOG(w, XTL_WARN, -1, "d%u: budget of VMAs down from %llu "
+			 "to %llu: the process uses %ld of the %ld that "
+			 "vm.max_map_count allows%s", w->domid,
+			 (unsigned long long)old, (unsigned long long)budget,
+			 used, max, enomem ? ", and the kernel refused a map "
+			 "for want of more" : "");
 }
 
 /* ---- the evictor thread ------------------------------------------------- */
@@ -361,12 +458,117 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 	return n;
 }
 
-/* Wait on the evictor's condition variable for at most @ms. */
+/* ---- unmaps to retry ----------------------------------------------------
+ *
+ * An unmap can fail: the poison that replaces a grant's page may split a
+ * VMA, and at the process's limit the kernel refuses that (ENOMEM).  The
+ * grant then stays mapped, and its guest cannot end access until it goes;
+ * so it is remembered here, and the evictor retries, backing off from
+ * DUE_MIN_MS to DUE_MAX_MS, until it is unmapped, pinned again (its last
+ * unpin unmaps it), released or closed.  Window lock held throughout.
+ */
+#define DUE_MIN_MS 10
+#define DUE_MAX_MS 1000
+
+void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
+{
+	struct gmap_evictor *ev = &w->ev;
+
+	atomic_fetch_add(&w->c.unmap_failures, 1);
+	if (ev->ndue == ev->due_cap) {
+		size_t ncap = ev->due_cap ? ev->due_cap * 2 : 64;
+		uint32_t *n = realloc(ev->due, ncap * sizeof(*n));
+
+		if (!n) {
+			/* Still mapped, still in the FIFO: the evictor or
+			 * gmap_close() unmaps it later. */
+			GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory "
+				 "to remember the unmap to retry", w->domid, ref);
+			return;
+		}
+		ev->due = n;
+		ev->due_cap = ncap;
+	}
+	ev->due[ev->ndue++] = ref;
+	atomic_store(&w->c.unmaps_due, ev->ndue);
+	if (!ev->due_at) {
+		ev->due_backoff = DUE_MIN_MS;
+		ev->due_at = mono_ms() + DUE_MIN_MS;
+	}
+	gmap_evict_kick(w);
+}
+
+/* Take up to @max due refs that are still mapped and unpinned (BUSY,
+ * ours); drop the others. */
+static size_t due_take(struct gmap_window *w, uint32_t *out, size_t max)
+{
+	struct gmap_evictor *ev = &w->ev;
+	size_t n = 0;
+
+	while (n < max && ev->ndue) {
+		uint32_t ref = ev->due[--ev->ndue];
+		struct gmap_grant *g = gmap_grant_get(w, ref, false);
+		uint32_t s = g ? atomic_load(&g->state) : 0;
+
+		if (gs_state(s) != GS_MAPPED || gs_pins(s))
+			continue;
+		gmap_grant_set(w, ref, g, GS_BUSY | (s & (GS_RO | GS_QUEUED)));
+		out[n++] = ref;
+	}
+	atomic_store(&w->c.unmaps_due, ev->ndue);
+	return n;
+}
+
+/* Retry the due unmaps if their time has come; true if it did. */
+static bool due_retry(struct gmap_window *w, uint32_t *refs)
+{
+	struct gmap_evictor *ev = &w->ev;
+	uint64_t failed;
+	size_t n;
+
+	if (!ev->ndue || mono_ms() < ev->due_at)
+		return false;
+	failed = atomic_load(&w->c.unmap_failures);
+	n = due_take(w, refs, EVICT_BATCH);
+	if (n) {
+		pthread_mutex_unlock(&w->lock);
+		gmap_grants_evict(w, refs, n, true);
+		pthread_mutex_lock(&w->lock);
+	}
+	if (!ev->ndue) {
+		ev->due_at = 0;
+	} else if (atomic_load(&w->c.unmap_failures) != failed) {
+		/* Still refused: back off. */
+		ev->due_backoff = ev->due_backoff * 2 > DUE_MAX_MS ?
+				  DUE_MAX_MS : ev->due_backoff * 2;
+		ev->due_at = mono_ms() + ev->due_backoff;
+	}
+	return true;
+}
+
+/* Wait on the evictor's condition variable for at most @ms (0: until
+ * woken), and no later than the next retry of a due unmap. */
 static void nap(struct gmap_window *w, unsigned int ms)
 {
-	struct timespec t = gmap_mono_after(ms);
+	struct gmap_evictor *ev = &w->ev;
+	struct timespec t;
 
-	pthread_cond_timedwait(&w->ev.cv, &w->lock, &t);
+	if (ev->ndue) {
+		uint64_t now = mono_ms();
+		unsigned int d = ev->due_at > now ?
+				 (unsigned int)(ev->due_at - now) : 0;
+
+		if (!d)
+			return;
+		if (!ms || d < ms)
+			ms = d;
+	}
+	if (!ms) {
+		pthread_cond_wait(&ev->cv, &w->lock);
+		return;
+	}
+	t = gmap_mono_after(ms);
+	pthread_cond_timedwait(&ev->cv, &w->lock, &t);
 }
 
 static void *evictor_main(void *arg)
@@ -401,6 +603,8 @@ static void *evictor_main(void *arg)
 			ev->meta_stuck_at = m >= ev->mhigh ? m : 0;
 			continue;
 		}
+		if (due_retry(w, refs))
+			continue;
 		if (!over_high(w)) {
 			if (!head_idle(ev)) {
 				/* With an idle timeout, look again at a
@@ -409,7 +613,7 @@ static void *evictor_main(void *arg)
 					nap(w, ev->idle_ms / 4 < 1000 ?
 					    ev->idle_ms / 4 + 1 : 1000);
 				else
-					pthread_cond_wait(&ev->cv, &w->lock);
+					nap(w, 0);
 				continue;
 			}
 			idle = true;
@@ -426,7 +630,7 @@ static void *evictor_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&w->lock);
-		gmap_grants_evict(w, refs, n);
+		gmap_grants_evict(w, refs, n, false);
 		pthread_mutex_lock(&w->lock);
 		/* Evicted grants may have left leaves free to go: worth a
 		 * new pass (which scans the whole directory) once enough of
@@ -475,7 +679,9 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	/* Default budgets: the VMAs derived from vm.max_map_count, and two
 	 * of them per mapped grant (an isolated grant's own and the split
 	 * of the placeholder around it), at least 16. */
-	ev->max_vmas = max_vmas ? max_vmas : default_vmas();
+	ev->limit_at_open = max_vmas ? 0 : read_long("/proc/sys/vm/max_map_count");
+	ev->vmas_ceil = max_vmas ? max_vmas : default_vmas();
+	set_vma_budget(w, ev->vmas_ceil);
 	if (!max_mapped) {
 		max_mapped = ev->max_vmas / 2 < 16 ? 16 : ev->max_vmas / 2;
 		if (max_mapped > w->nr_refs)
@@ -489,10 +695,6 @@ int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
 	watermarks(ev->max_mapped, &ev->high, &ev->low);
 	if (ev->max_mapped >= w->nr_refs)
 		ev->high = ev->low = UINT64_MAX;
-	watermarks(ev->max_vmas, &ev->vhigh, &ev->vlow);
-	/* A window of n refs is at most n VMAs plus the reservation's. */
-	if (ev->max_vmas > w->nr_refs + 1)
-		ev->vhigh = ev->vlow = UINT64_MAX;
 	/* Metadata: by default 2.25 KiB per VMA of the budget, 4.5 KiB per
 	 * isolated grant, what the grants the other budgets allow may need
 	 * at worst (a leaf of 256 bytes and a directory page each), so that
@@ -541,4 +743,8 @@ void gmap_evict_stop(struct gmap_window *w)
 	free(ev->ring);
 	ev->ring = NULL;
 	ev->cap = ev->len = ev->head = 0;
+	/* What is still mapped is unmapped by gmap_close() itself. */
+	free(ev->due);
+	ev->due = NULL;
+	ev->due_cap = ev->ndue = 0;
 }

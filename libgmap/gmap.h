@@ -328,6 +328,11 @@ struct gmap_stats {
 	uint64_t max_vmas;      /* the budget of VMAs                    */
 	uint64_t max_meta;      /* the budget of metadata bytes          */
 	uint64_t meta_freed;    /* metadata bytes freed to keep within it */
+	/* Unmaps the kernel refused (out of VMAs: a grant's page could not
+	 * be replaced), each retried until it succeeds; the grants waiting
+	 * for such a retry now. */
+	uint64_t unmap_failures;
+	uint64_t unmaps_due;
 	/* New counters are added here, at the end. */
 };
 

@@ -146,6 +146,17 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
+/* After a map or unmap failed with errno ENOMEM, which for a placement is
+ * the process out of VMAs: fit the budget to the room left (errno kept). */
+static void enomem_refresh(struct gmap_window *w)
+{
+	int e = errno;
+
+	if (e == ENOMEM)
+		gmap_budget_refresh(w, true);
+	errno = e;
+}
+
 /* One backend map, retrying GNTST_eagain within a bounded time. */
 static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 		     int16_t *st)
@@ -175,8 +186,10 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 	if (rc == 0) {
 		gmap_no_fork(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
 		atomic_fetch_add(&w->c.maps, 1);
-	} else
+	} else {
 		atomic_fetch_add(&w->c.map_failures, 1);
+		enomem_refresh(w);
+	}
 	return rc;
 }
 
@@ -252,6 +265,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	if (gmap_poison(w, addr, len) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
 			 w->domid, ref, n, addr);
+		enomem_refresh(w);
 		return GS_MAPPED;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -379,7 +393,8 @@ static int cmp_ref(const void *a, const void *b)
  * are poisoned and re-armed with one call each instead of one per page:
  * the page-table and TLB work of a multi-threaded process is what costs.
  */
-void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
+void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n,
+		       bool retry)
 {
 	qsort(refs, n, sizeof(*refs), cmp_ref);
 	for (size_t i = 0, k; i < n; i = k) {
@@ -390,8 +405,11 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 			;
 		atomic_fetch_add(&w->c.evicting_now, k - i);
 		ns = unmap_run(w, refs[i], (uint32_t)(k - i), &st);
-		if (ns != GS_MAPPED)
+		if (ns != GS_MAPPED && !retry)
 			atomic_fetch_add(&w->c.evictions, k - i);
+		if (ns != GS_MAPPED && retry)
+			GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: unmapped on "
+				 "retry", w->domid, refs[i], (uint32_t)(k - i));
 		atomic_fetch_sub(&w->c.evicting_now, k - i);
 		pthread_mutex_lock(&w->lock);
 		for (size_t j = i; j < k; j++) {
@@ -400,7 +418,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n)
 
 			set_state(w, refs[j], g, ns, ns == GS_MAPPED ? ro : 0, st);
 			if (ns == GS_MAPPED)
-				gmap_evict_queue(w, refs[j], g); /* try later */
+				gmap_unmap_due(w, refs[j]); /* try again */
 		}
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
@@ -416,7 +434,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 {
 	void *addr = gmap_addr_of(w, ref);
 	struct gmap_grant *g;
-	uint32_t ro, s;
+	uint32_t ro, s, bits = 0;
 	int16_t st = 0;
 	int rc, err;
 
@@ -427,16 +445,22 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory for "
 			 "grant state", w->domid, ref);
 		/* Without state the page can only be made inaccessible;
-		 * the SIGSEGV handler chains when it finds no state. */
-		gmap_poison(w, addr, GMAP_PAGE_SIZE);
+		 * the SIGSEGV handler chains when it finds no state.  If
+		 * even that fails, the thread is sent the signal. */
+		if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0)
+			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return -1;
 	}
 	s = atomic_load(&g->state);
 	if (gs_state(s) != GS_EMPTY) {
 		/* Mapped or poisoned by someone else meanwhile: a duplicate
-		 * message of a page another thread also faulted. */
+		 * message of a page another thread also faulted.  Or a bad
+		 * page that could not be poisoned: a thread that touches it
+		 * faults here again, and only a signal ends its wait. */
 		pthread_mutex_unlock(&w->lock);
+		if (gs_state(s) == GS_BAD && (s & GS_NOPOISON))
+			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return 0;
 	}
@@ -478,18 +502,21 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		return -1;
 	}
 	if (rc < 0 && gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
-		/* Cannot even place a PROT_NONE page (out of VMAs): send the
-		 * thread the SIGSEGV it would have got, address included. */
+		/* Cannot even place a PROT_NONE page (out of VMAs): the
+		 * page stays armed, and the thread is sent the SIGSEGV it
+		 * would have got, address included, once the state says
+		 * why (the handler reads it). */
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot poison %p",
 			 w->domid, ref, addr);
-		gmap_signal_kick(w, tid, addr);
+		enomem_refresh(w);
+		bits = GS_NOPOISON;
 	}
 
 	pthread_mutex_lock(&w->lock);
 	if (rc == 0) {
 		set_mapped(w, ref, g, ro);
 	} else {
-		set_state(w, ref, g, GS_BAD, 0, st);
+		set_state(w, ref, g, GS_BAD, bits, st);
 		atomic_fetch_add(&w->c.bad_grants, 1);
 	}
 	pthread_cond_broadcast(&w->cv);
@@ -497,6 +524,8 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 
 	if (rc < 0) {
 		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+		if (bits & GS_NOPOISON)
+			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return rc;
 	}
@@ -735,6 +764,7 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
 		atomic_fetch_add(&w->c.map_failures, 1);
+		enomem_refresh(w);
 		run_abandon(w, *lo, n, n);
 		mark_lost(w, *lo, n);
 		return -1;
@@ -909,6 +939,8 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		pthread_mutex_lock(&w->lock);
 		set_state(w, last[i], g, ns, ns == GS_MAPPED ?
 			  (atomic_load(&g->state) & GS_RO) : 0, st);
+		if (ns == GS_MAPPED)
+			gmap_unmap_due(w, last[i]);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 	}
@@ -965,6 +997,8 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		}
 		pthread_mutex_lock(&w->lock);
 		set_state(w, (uint32_t)r, g, ns, ns == GS_MAPPED ? (s & GS_RO) : 0, st);
+		if (ns == GS_MAPPED)
+			gmap_unmap_due(w, (uint32_t)r);
 		pthread_cond_broadcast(&w->cv);
 		pthread_mutex_unlock(&w->lock);
 		if (ns == GS_EMPTY)

@@ -36,6 +36,10 @@
  *   bit  7    GS_PSPLIT: EMPTY (or BUSY for a map): the kernel left this
  *             placeholder a VMA apart from that of ref - 1, a placeholder
  *             too (vmas.c)
+ *   bit  8    GS_NOPOISON: BAD, and the page could not even be made
+ *             inaccessible (out of VMAs or memory): it is still an armed
+ *             placeholder, and a fault on it is answered with a signal
+ *             (gmap_signal_kick) instead of a map
  *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
  *   bits 16-31 BAD: the backend status (int16) that made the page bad
  *             (a BAD page has no pins, a MAPPED one no status)
@@ -56,6 +60,7 @@ enum {
 #define GS_JOIN 0x20u   /* MAPPED: one VMA with ref - 1            */
 #define GS_UNMAPPING 0x40u /* BUSY: was MAPPED                     */
 #define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
+#define GS_NOPOISON 0x100u /* BAD: not poisoned, still armed        */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
@@ -149,7 +154,8 @@ struct gmap_counters {
 	_Atomic uint64_t faults, maps, map_failures, unmaps, pins, unpins,
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
 		evictions, idle_evictions, evicting_now, mapped_peak,
-		around_runs, around_pages, vmas, vmas_peak, meta_freed;
+		around_runs, around_pages, vmas, vmas_peak, meta_freed,
+		unmap_failures, unmaps_due;
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -163,8 +169,14 @@ struct gmap_evictor {
 	size_t cap, head, len;
 	uint64_t max_mapped;       /* the budget                           */
 	uint64_t high, low;        /* evict from high down to low          */
-	uint64_t max_vmas;         /* the budget of VMAs (w->c.vmas)        */
-	uint64_t vhigh, vlow;      /* ... and its watermarks               */
+	/* The budget of VMAs (w->c.vmas) and its watermarks: they follow
+	 * the process's room at run time (gmap_budget_refresh), so they are
+	 * read lock-free and written under the window lock. */
+	_Atomic uint64_t max_vmas, vhigh, vlow;
+	uint64_t vmas_ceil;        /* the caller's max_vmas, or the one
+				    * derived at open ... */
+	long limit_at_open;        /* ... when vm.max_map_count was this   */
+	_Atomic uint64_t refreshed_ms; /* mono_ms() of the last refresh      */
 	uint64_t max_meta;         /* the budget of metadata bytes          */
 	uint64_t mhigh, mlow;      /* ... and its watermarks (reclaim.c)   */
 	uint64_t meta_stuck_at;    /* metadata when a pass found nothing   */
@@ -173,6 +185,10 @@ struct gmap_evictor {
 	uint64_t promised;         /* VMAs this window may take (max_vmas) */
 	_Atomic uint64_t taken;    /* slots: mapped grants + maps in flight */
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
+	uint32_t *due;             /* refs whose unmap failed, to retry    */
+	size_t ndue, due_cap;
+	uint64_t due_at;           /* mono_ms() of the next retry, or 0    */
+	unsigned int due_backoff;  /* ms between retries                   */
 	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */
 	pthread_cond_t cv;         /* the evictor sleeps here              */
 	bool cv_ready, running;
@@ -242,6 +258,16 @@ struct gmap_env_var {
 };
 extern const struct gmap_env_var gmap_env_vars[];  /* NULL name ends */
 const struct gmap_env_var *gmap_env_find(const char *name);
+/* The known name within 3 edits of the @len bytes at @name, or NULL. */
+const char *gmap_env_nearest(const char *name, size_t len);
+/* The message for an unknown GMAP_ name of @len bytes at @name. */
+void gmap_env_unknown_msg(const char *name, size_t len, char *msg,
+			  size_t msglen);
+/* The next GMAP_ entry of the environment from *@e whose name is not
+ * libgmap's: the name's length (*@e points at it), or 0 at the end. */
+size_t gmap_env_next_unknown(char ***e);
+/* Warn once per process of unknown GMAP_ names (gmap_open). */
+void gmap_env_warn_unknown(struct gmap_window *w);
 /* 0: unset (or not a GMAP_* variable); 1: valid, *@out the number or
  * the word's index; -1: invalid, @msg names it and what was expected. */
 int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen);
@@ -317,8 +343,15 @@ void gmap_evict_stop(struct gmap_window *w);
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
 int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *status);
 void gmap_budget_put(struct gmap_window *w);
-/* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED) */
-void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n);
+/* Fit the VMA budget to the room the process has now; @enomem: a map or
+ * unmap just failed for want of it (window lock not held). */
+void gmap_budget_refresh(struct gmap_window *w, bool enomem);
+/* A grant whose unmap failed stays mapped: retry it (window lock held). */
+void gmap_unmap_due(struct gmap_window *w, uint32_t ref);
+/* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED);
+ * @retry: due unmaps (not counted as evictions) */
+void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n,
+		       bool retry);
 
 /* reclaim.c: free leaves whose refs are all EMPTY until the metadata is
  * at most @target bytes (window lock held; dropped while freeing).

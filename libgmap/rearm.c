@@ -14,6 +14,7 @@
  * on a PROT_NONE VMA succeeds and survives the mprotect() (checked here).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
 #include <stdio.h>
@@ -145,6 +146,45 @@ int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
  */
 
 /*
+ * Lines of /proc/self/smaps through a buffer on the stack: this runs when
+ * the process may be out of VMAs, where malloc (and so fopen and getline)
+ * can fail.  Lines longer than the buffer (a long path name) are cut; the
+ * ones read here (ranges and VmFlags) are short.
+ */
+struct line_reader {
+	int fd;
+	size_t len, off;
+	char buf[4096];
+};
+
+static char *next_line(struct line_reader *r)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->off, '\n', r->len - r->off);
+		ssize_t got;
+
+		if (nl) {
+			char *line = r->buf + r->off;
+
+			*nl = 0;
+			r->off = (size_t)(nl + 1 - r->buf);
+			return line;
+		}
+		if (r->off == 0 && r->len == sizeof(r->buf) - 1)
+			r->len = 0;  /* a line longer than the buffer: drop it */
+		memmove(r->buf, r->buf + r->off, r->len - r->off);
+		r->len -= r->off;
+		r->off = 0;
+		got = read(r->fd, r->buf + r->len, sizeof(r->buf) - 1 - r->len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return NULL;
+		r->len += (size_t)got;
+	}
+}
+
+/*
  * For each page i of @addr with fill[i] == GMAP_FILL_OURS (found mapped),
  * whether the mapping that holds it carries MADV_DONTFORK; those that do
  * not become GMAP_FILL_LOST.  One read of /proc/self/smaps for the range.
@@ -153,11 +193,10 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 {
 	uintptr_t a = (uintptr_t)addr, end = a + (n << GMAP_PAGE_SHIFT);
 	uintptr_t lo = 0, hi = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f = fopen("/proc/self/smaps", "re");
+	struct line_reader r = { .fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC) };
+	char *line;
 
-	if (!f) {
+	if (r.fd < 0) {
 		/* Cannot tell: a page of ours is leaked rather than someone
 		 * else's ever replaced. */
 		for (size_t i = 0; i < n; i++)
@@ -165,7 +204,7 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 				fill[i] = GMAP_FILL_LOST;
 		return;
 	}
-	while (getline(&line, &cap, f) > 0) {
+	while ((line = next_line(&r))) {
 		uintptr_t l, h;
 		char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
 
@@ -189,8 +228,18 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 				fill[i] = GMAP_FILL_LOST;
 		}
 	}
-	free(line);
-	fclose(f);
+	close(r.fd);
+}
+
+/* Whether anything is mapped at @page: mincore() fails with ENOMEM only
+ * for an unmapped address, and needs no VMA of its own (an mmap to test
+ * for a hole fails with ENOMEM at the process's limit of VMAs even where
+ * the page is mapped). */
+static bool page_mapped(void *page)
+{
+	unsigned char v;
+
+	return mincore(page, GMAP_PAGE_SIZE, &v) == 0 || errno != ENOMEM;
 }
 
 void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
@@ -200,11 +249,14 @@ void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
 
 	for (i = 0; i < n; i++) {
 		uint8_t *page = (uint8_t *)addr + (i << GMAP_PAGE_SHIFT);
-		void *m = gmap_mmap_raw(page, GMAP_PAGE_SIZE, PROT_NONE,
-					MAP_PRIVATE | MAP_ANONYMOUS |
-					MAP_NORESERVE | MAP_FIXED_NOREPLACE,
-					-1, 0);
+		void *m = MAP_FAILED;
 
+		errno = EEXIST;
+		if (!page_mapped(page))
+			m = gmap_mmap_raw(page, GMAP_PAGE_SIZE, PROT_NONE,
+					  MAP_PRIVATE | MAP_ANONYMOUS |
+					  MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+					  -1, 0);
 		if (m == page) {
 			madvise(page, GMAP_PAGE_SIZE, MADV_DONTFORK);
 			fill[i] = GMAP_FILL_HOLE;

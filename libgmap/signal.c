@@ -33,6 +33,9 @@
 #define MAX_WINDOWS 64
 #define MAX_RETRIES 1000
 #define MAX_FRAMES 32
+/* si_errno of gmap_signal_kick()'s signal ("gmap"): the kernel's faults
+ * leave it 0. */
+#define KICK_ERRNO 0x676d6170
 
 struct slot {
 	_Atomic(struct gmap_window *) w;
@@ -226,6 +229,38 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 	return 1;
 }
 
+static bool is_kick(const siginfo_t *si)
+{
+	return si->si_code == SI_QUEUE && si->si_errno == KICK_ERRNO;
+}
+
+/*
+ * A kick (gmap_signal_kick): the page stays armed, so the access would
+ * only fault again; deliver unless the grant was mapped since (a pin on
+ * another thread), in which case the access now succeeds.
+ */
+static int handle_kick(struct gmap_window *w, uintptr_t a, siginfo_t *si)
+{
+	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	struct gmap_grant *leaf = atomic_load(&w->dir[ref >> GMAP_LEAF_SHIFT]);
+	uint32_t s = leaf ? atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state) : 0;
+	char what[256];
+
+	if (leaf && gs_state(s) != GS_BAD)
+		return 1;
+	snprintf(what, sizeof(what), "access to a grant that could not be "
+		 "mapped: %s (status %d), and its page could not be made "
+		 "inaccessible either (out of VMAs or memory)",
+		 leaf ? gmap_status_str(gs_status(s)) : "no memory for grant state",
+		 leaf ? gs_status(s) : GMAP_ST_NOMEM);
+	report(w, ref, (void *)a, what);
+	/* What the access would have raised: the thread signals itself
+	 * below, which may carry a kernel si_code. */
+	si->si_code = SEGV_ACCERR;
+	si->si_errno = 0;
+	return 0;
+}
+
 static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno, retry = 0;
@@ -233,10 +268,21 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 	struct gmap_window *w;
 	struct slot *s;
 
+	/* A SIGSEGV that another process or thread queued is not a fault:
+	 * its "address" means nothing to us. */
+	if (si->si_code <= 0 && !is_kick(si)) {
+		deliver_to_previous(sig, si, uc);
+		errno = saved;
+		return;
+	}
 	s = slot_enter(a, &w);
 	if (s) {
-		retry = handle_in_window(w, a);
+		retry = is_kick(si) ? handle_kick(w, a, si) :
+			handle_in_window(w, a);
 		atomic_fetch_sub(&s->readers, 1);
+	} else if (is_kick(si)) {
+		/* The window was closed since: nothing to wait for. */
+		retry = 1;
 	}
 	if (!retry)
 		deliver_to_previous(sig, si, uc);
@@ -363,7 +409,17 @@ void gmap_signal_quiesce(struct gmap_window *w)
 
 /*
  * Deliver SIGSEGV with @addr to thread @tid, as the fault would have: the
- * last resort when the page cannot even be poisoned.
+ * last resort when the page cannot even be poisoned (out of VMAs), called
+ * from a handler thread once the grant's state says why (GS_NOPOISON).
+ *
+ * The kernel lets a thread queue a signal with a kernel si_code (>= 0,
+ * SEGV_ACCERR) only to itself, so the kick goes as SI_QUEUE, marked with
+ * KICK_ERRNO in si_errno, and gmap_sigsegv() in the faulting thread turns
+ * it back into the SEGV_ACCERR the access would have raised.  A thread
+ * blocked in the fault is woken by the signal: a user access takes it and
+ * dies (or meets the application's handler); a system call into the page
+ * fails with EFAULT, then takes it.  A thread that blocks SIGSEGV is not
+ * woken by it: it faults again and is kicked again.
  */
 void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr)
 {
@@ -371,12 +427,14 @@ void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr)
 
 	if (tid <= 0) {
 		GMAP_ERR(w, "cannot signal the thread faulting at %p: its id "
-			 "is unknown", addr);
+			 "is unknown (the kernel gives no thread ids without "
+			 "UFFD_FEATURE_THREAD_ID)", addr);
 		return;
 	}
 	memset(&si, 0, sizeof(si));
 	si.si_signo = SIGSEGV;
-	si.si_code = SEGV_ACCERR;
+	si.si_code = SI_QUEUE;
+	si.si_errno = KICK_ERRNO;
 	si.si_addr = addr;
 	if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, SIGSEGV, &si) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot signal thread %d",

@@ -77,6 +77,9 @@ static unsigned int vma_kind(uint32_t s)
 	switch (gs_state(s)) {
 	case GS_BUSY:
 		return s & GS_UNMAPPING ? GS_MAPPED : GS_EMPTY;
+	case GS_BAD:
+		/* Not poisoned after all: still the placeholder. */
+		return s & GS_NOPOISON ? GS_EMPTY : GS_BAD;
 	default:
 		return gs_state(s);
 	}

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -171,6 +172,44 @@ static void window_free(struct gmap_window *w)
 	errno = saved;
 }
 
+/*
+ * The windows gmap_open() returned and gmap_close() has not closed, so
+ * that a second gmap_close() of the same pointer is found out without
+ * reading the freed window.  Lock-free (a child after fork() may find it
+ * as any parent thread left it, and closes its inherited windows too);
+ * 64 windows per process, plus as many inherited in a child.  A pointer
+ * that a later gmap_open() returned again is a live window, and cannot be
+ * told from it.
+ */
+#define MAX_OPEN 128
+static _Atomic(struct gmap_window *) open_windows[MAX_OPEN];
+
+static int open_add(struct gmap_window *w)
+{
+	for (int i = 0; i < MAX_OPEN; i++) {
+		struct gmap_window *none = NULL;
+
+		if (atomic_compare_exchange_strong(&open_windows[i], &none, w))
+			return 0;
+	}
+	errno = EMFILE;
+	return -1;
+}
+
+/* Take @w out of the set; false if it was not in it (closed already, or
+ * never a window).  Of two threads closing @w at once, one gets true. */
+static bool open_remove(struct gmap_window *w)
+{
+	for (int i = 0; i < MAX_OPEN; i++) {
+		struct gmap_window *expect = w;
+
+		if (atomic_compare_exchange_strong(&open_windows[i], &expect,
+						   NULL))
+			return true;
+	}
+	return false;
+}
+
 GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 					  const struct gmap_open_opts *opts)
 {
@@ -206,6 +245,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 			goto fail;
 		}
 	}
+	gmap_env_warn_unknown(w);
 	if (domid >= 0x7ff0) {
 		GMAP_ERR(w, "domid %u is not a domain: expected 0 .. 32751",
 			 domid);
@@ -293,6 +333,11 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot start handler threads");
 		goto fail;
 	}
+	if (open_add(w) < 0) {
+		GMAP_ERR(w, "this process has %d windows open already, its "
+			 "own and inherited", MAX_OPEN);
+		goto fail;
+	}
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
 		 "%s, %u handler(s)", domid, (void *)w->base, (void *)(w->base + w->len),
 		 (unsigned long long)w->nr_refs, w->be->name, w->nr_handlers);
@@ -336,6 +381,12 @@ GMAP_EXPORT void gmap_close(struct gmap_window *w)
 {
 	if (!w)
 		return;
+	if (!open_remove(w)) {
+		/* Nothing to log to: the window's logger went with it. */
+		fprintf(stderr, "gmap: gmap_close(%p): not an open window "
+			"(closed already?); ignored\n", (void *)w);
+		return;
+	}
 	if (gmap_inherited(w)) {
 		window_forget(w);
 		return;
@@ -471,6 +522,8 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->max_vmas = w->ev.max_vmas;
 	st->max_meta = w->ev.max_meta;
 	st->meta_freed = atomic_load(&c->meta_freed);
+	st->unmap_failures = atomic_load(&c->unmap_failures);
+	st->unmaps_due = atomic_load(&c->unmaps_due);
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);

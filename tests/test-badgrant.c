@@ -5,6 +5,7 @@
  * with a diagnostic line and a backtrace on the logger; none hangs.
  */
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "helpers.h"
 
@@ -372,6 +373,161 @@ static void test_quiet_policy(void)
 	t_teardown(&fx);
 }
 
+/* ---- the process out of VMAs (vm.max_map_count reached) ----------------- */
+
+struct waiting_toucher {
+	struct toucher t;
+	_Atomic int go;
+};
+
+static void *wait_then_touch(void *arg)
+{
+	struct waiting_toucher *wt = arg;
+
+	while (!atomic_load(&wt->go))
+		sched_yield();
+	touch_thread(&wt->t);
+	return NULL;
+}
+
+/* Take every VMA the process has left: single pages, alternately
+ * readable and not, so that none merge.  Returns how many. */
+static size_t fill_vmas(void **pages, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		void *p = mmap(NULL, 4096, n & 1 ? PROT_READ : PROT_NONE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED)
+			break;
+		pages[n++] = p;
+	}
+	return n;
+}
+
+static int stats_of(struct gmap_window *w, struct gmap_stats *st)
+{
+	return gmap_stats(w, st, sizeof(*st));
+}
+
+#define CHILD_CHECK(cond, code, ...) do {				\
+	if (!(cond)) {							\
+		fprintf(stderr, "\n    child: " __VA_ARGS__);		\
+		fprintf(stderr, "\n");					\
+		_exit(code);						\
+	}								\
+} while (0)
+
+/*
+ * In a child process that has used up every VMA vm.max_map_count allows:
+ * an unmap the kernel refuses is retried until it succeeds, and a fault
+ * whose map and poison both fail ends in SIGSEGV at the page instead of
+ * a hang.  Exit status 0 when all held.
+ */
+static void vmas_exhausted_child(void)
+{
+	size_t max = 1u << 20, n, filled;
+	void **pages = mmap(NULL, max * sizeof(void *), PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	struct waiting_toucher wt = { 0 };
+	struct gmap_sim_ref_info ri;
+	struct gmap_stats st;
+	struct toucher t;
+	struct t_fx fx;
+	pthread_t th;
+
+	CHILD_CHECK(pages != MAP_FAILED, 2, "no memory");
+	CHILD_CHECK(t_setup(&fx, 64, 64, 1) == 0, 3, "no window");
+	/* Refs 0-3 mapped by one map: one VMA, which unmapping ref 1 alone
+	 * splits in three. */
+	CHILD_CHECK(gmap_pin(fx.w, 0, 4, GMAP_PIN_WRITE, NULL) == 0, 4, "pin");
+	wt.t.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 10) + 37;
+	CHILD_CHECK(pthread_create(&th, NULL, wait_then_touch, &wt) == 0, 5,
+		    "thread");
+	n = fill_vmas(pages, max);
+	CHILD_CHECK(n < max && errno == ENOMEM, 6, "filled %zu VMAs without "
+		    "reaching the limit (errno %d)", n, errno);
+	filled = n;
+
+	/* 1. The unmap of ref 1 is refused: ref 1 stays mapped, due. */
+	CHILD_CHECK(gmap_unpin(fx.w, 1, 1) == 0, 10, "unpin: %s", strerror(errno));
+	stats_of(fx.w, &st);
+	CHILD_CHECK(st.unmap_failures >= 1 && st.unmaps_due == 1, 11,
+		    "after a refused unmap: unmap_failures %llu, unmaps_due "
+		    "%llu", (unsigned long long)st.unmap_failures,
+		    (unsigned long long)st.unmaps_due);
+	gmap_sim_ref_info(fx.d, 1, &ri);
+	CHILD_CHECK(ri.maps_now == 1, 12, "ref 1 maps_now %u", ri.maps_now);
+
+	/* 2. A fault whose map and poison both fail: SIGSEGV at the page,
+	 * not a hang (the old code blocked the thread for ever). */
+	atomic_store(&wt.go, 1);
+	CHILD_CHECK(t_join_within(th, 20) == 0, 20, "the faulting thread hung "
+		    "(still blocked after 20 s); log:\n%s", t_log.buf);
+	CHILD_CHECK(wt.t.caught == 1, 21, "the touch did not fault");
+	CHILD_CHECK(((uintptr_t)wt.t.addr & ~(uintptr_t)4095) ==
+		    (uintptr_t)gmap_ref_ptr(fx.w, 10), 22,
+		    "SIGSEGV at %p, not in ref 10's page", wt.t.addr);
+
+	/* 3. Room again: the next map restarts the retries, and ref 1 goes. */
+	while (n)
+		munmap(pages[--n], 4096);
+	t = touch(&fx, 20, 0);
+	CHILD_CHECK(t.caught == 0 && t.seen == t_sig(20, 37), 30,
+		    "ref 20 after the room came back");
+	CHILD_CHECK(T_WAIT_UNTIL((stats_of(fx.w, &st), st.unmaps_due == 0), 10),
+		    31, "ref 1's unmap still due after 10 s (failures %llu)",
+		    (unsigned long long)st.unmap_failures);
+	gmap_sim_ref_info(fx.d, 1, &ri);
+	CHILD_CHECK(ri.maps_now == 0, 32, "ref 1 still mapped at the sim");
+	/* Ref 1 is a placeholder again: a touch maps it anew. */
+	t = touch(&fx, 1, 0);
+	CHILD_CHECK(t.caught == 0 && t.seen == t_sig(1, 37), 33, "ref 1 again");
+	CHILD_CHECK(t_log_has("cannot unmap") && t_log_has("cannot poison") &&
+		    t_log_has("could not be made inaccessible") &&
+		    t_log_has("unmapped on retry"), 34, "log:\n%s", t_log.buf);
+	printf("\n    %zu VMAs filled; 1 unmap refused then retried (%llu "
+	       "failures); ref 10's fault ended in SIGSEGV ",
+	       filled, (unsigned long long)st.unmap_failures);
+	t_teardown(&fx);
+	_exit(0);
+}
+
+static void test_vmas_exhausted(void)
+{
+	int status = 0, waited;
+	pid_t pid;
+
+	/* The sanitizers' runtimes abort when one of their own allocations
+	 * finds no VMA left (ASan's allocator and error reports, a thread's
+	 * creation): this case runs in the plain build only. */
+	if (T_UNDER_ASAN || T_UNDER_TSAN) {
+		printf("skipped under a sanitizer: its runtime aborts when "
+		       "its own mmap fails ");
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		alarm(60);
+		vmas_exhausted_child();
+	}
+	waited = T_WAIT_UNTIL(waitpid(pid, &status, WNOHANG) == pid, 60);
+	if (!waited) {
+		printf("\n    child still running after 60 s: killed ");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		CU_FAIL("timed out after 60 s");
+		return;
+	}
+	if (WIFSIGNALED(status))
+		printf("\n    child died of signal %d ", WTERMSIG(status));
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -388,6 +544,7 @@ int main(void)
 		{ "read(2) into a bad grant -> EFAULT", test_kernel_mode_touch_of_bad_grant },
 		{ "read-only grants: reads work, writes never land", test_read_only },
 		{ "quiet policy: diagnostic without backtrace", test_quiet_policy },
+		{ "out of VMAs: unmaps retried, faults end in SIGSEGV", test_vmas_exhausted },
 		{ NULL, NULL },
 	};
 	return t_main("badgrant", cases);
