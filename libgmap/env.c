@@ -3,7 +3,8 @@
  * env.c - every GMAP_* environment variable, in one table: its name, what
  * it takes and what it is for.  The library reads its own ones through
  * here, the preload shim checks all of them at start (and refuses names it
- * does not know), and gmap-run prints them, so a variable's rules are
+ * does not know), programs linked with the library are warned of names it
+ * does not know, and gmap-run prints them, so a variable's rules are
  * written once.
  */
 #include <ctype.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "private.h"
 
@@ -73,6 +75,107 @@ const struct gmap_env_var *gmap_env_find(const char *name)
 		if (!strcmp(v->name, name))
 			return v;
 	return NULL;
+}
+
+/* Edit distance (insertions, deletions, substitutions and swaps of two
+ * neighbours) between @a and the first @blen bytes of @b; a name longer
+ * than 64 bytes is near nothing. */
+static unsigned int distance(const char *a, const char *b, size_t blen)
+{
+	unsigned int d[65][65];
+	size_t alen = strlen(a), i, j;
+
+	if (alen > 64 || blen > 64)
+		return 99;
+	for (i = 0; i <= alen; i++)
+		d[i][0] = (unsigned int)i;
+	for (j = 0; j <= blen; j++)
+		d[0][j] = (unsigned int)j;
+	for (i = 1; i <= alen; i++)
+		for (j = 1; j <= blen; j++) {
+			unsigned int c = a[i - 1] != b[j - 1], m;
+
+			m = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < m)
+				m = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + c < m)
+				m = d[i - 1][j - 1] + c;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < m)
+				m = d[i - 2][j - 2] + 1;
+			d[i][j] = m;
+		}
+	return d[alen][blen];
+}
+
+const char *gmap_env_nearest(const char *name, size_t len)
+{
+	const struct gmap_env_var *v, *best = NULL;
+	unsigned int bd = 4, dd;
+
+	for (v = gmap_env_vars; v->name; v++) {
+		dd = distance(v->name, name, len);
+		if (dd < bd) {
+			bd = dd;
+			best = v;
+		}
+	}
+	return best ? best->name : NULL;
+}
+
+/* "... is not a libgmap variable; did you mean X?" for the GMAP_ name of
+ * @len bytes at @name (not NUL-terminated: it ends at '='). */
+void gmap_env_unknown_msg(const char *name, size_t len, char *msg,
+			  size_t msglen)
+{
+	const char *near = gmap_env_nearest(name, len);
+	int shown = len > 80 ? 80 : (int)len;
+
+	snprintf(msg, msglen, "%.*s%s is not a libgmap variable%s%s%s", shown,
+		 name, (size_t)shown < len ? "..." : "",
+		 near ? "; did you mean " : "", near ? near : "",
+		 near ? "?" : "");
+}
+
+/* A GMAP_ variable of the environment whose name is not in the table: its
+ * name's length, or 0 for the next one; *@e moves past it. */
+size_t gmap_env_next_unknown(char ***e)
+{
+	for (; **e; (*e)++) {
+		const char *s = **e;
+		size_t n = strcspn(s, "=");
+		const struct gmap_env_var *v;
+
+		if (strncmp(s, "GMAP_", 5))
+			continue;
+		for (v = gmap_env_vars; v->name; v++)
+			if (strlen(v->name) == n && !strncmp(v->name, s, n))
+				break;
+		if (!v->name)
+			return n;
+	}
+	return 0;
+}
+
+/*
+ * A program linked with libgmap: a misspelt GMAP_ name would be ignored
+ * without a word, so the first gmap_open() of the process warns about
+ * each, with the nearest known name.  (The preload shim refuses them.)
+ */
+void gmap_env_warn_unknown(struct gmap_window *w)
+{
+	static atomic_flag done = ATOMIC_FLAG_INIT;
+	char **e = environ, msg[256];
+	size_t n;
+
+	if (atomic_flag_test_and_set(&done))
+		return;
+	while (e && (n = gmap_env_next_unknown(&e))) {
+		gmap_env_unknown_msg(*e, n, msg, sizeof(msg));
+		GMAP_LOG(w, XTL_WARN, -1, "%s: ignored (gmap_open(3) lists the "
+			 "variables)", msg);
+		e++;
+	}
 }
 
 /* "one of a, b or c" */

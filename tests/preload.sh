@@ -20,11 +20,8 @@ ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export ASAN_OPTIONS
 # TSan cannot live beside a 16 TiB window (see tests/helpers.h): under it
 # the windows are 4 GiB.
-san="$GMAP_SANITIZER"
+san="$T_SANITIZER"
 [ "$san" = tsan ] && { GMAP_NR_REFS=1048576; export GMAP_NR_REFS; }
-# The shim refuses GMAP_* names it does not know; this one is the test
-# harness's own (Makefile.am), not the library's.
-unset GMAP_SANITIZER
 
 D=5
 T=$(mktemp -d)
@@ -193,6 +190,16 @@ expect_in_out "GMAP_NR_REFS='12abc' is not valid: expected a number" "bad -n"
 GMAP_DOMAIN=5 "$run" -S "$S" -- "$client" check $D 11 0 >"$T/out" 2>&1
 [ $? -eq 2 ] || fail "an unknown GMAP_ variable: expected exit 2"
 expect_in_out "GMAP_DOMAIN is not a libgmap variable" "unknown variable"
+GMAP_FAULT_ARUOND=4 "$run" -S "$S" -- "$client" check $D 11 0 >"$T/out" 2>&1
+[ $? -eq 2 ] || fail "a misspelt GMAP_ variable: expected exit 2"
+expect_in_out "GMAP_FAULT_ARUOND is not a libgmap variable; did you mean GMAP_FAULT_AROUND?" \
+	"misspelt variable"
+# However long the name (the shim once skipped names of 64 bytes and more).
+long=GMAP_$(printf 'LONG%.0s' $(seq 20))
+env "$long=1" "$run" -S "$S" -- "$client" check $D 11 0 >"$T/out" 2>&1
+[ $? -eq 2 ] || fail "an unknown GMAP_ name of ${#long} bytes: expected exit 2"
+expect_in_out "GMAP_LONGLONG" "long unknown variable"
+expect_in_out "is not a libgmap variable" "long unknown variable"
 LD_PRELOAD="$GMAP_PRELOAD" GMAP_SIM_SOCKET="$S" GMAP_UNPIN=sometimes \
 	"$client" check $D 11 0 >"$T/out" 2>&1
 [ $? -eq 3 ] || fail "bare preload with a bad GMAP_UNPIN: expected exit 3"

@@ -77,6 +77,13 @@ expect="--inject 'everything': expected wrong-frame" bad --inject everything
 expect="--window 100 is smaller than --first-ref + (--pages - 1) \* --spread + 1 = 4104" bad -w 100
 expect="argument 'extra': expected options only" bad extra
 echo "ok: bad options refused by name"
+# A misspelt GMAP_ variable in a program linked with libgmap: the run goes
+# on, and the library names the variable it took it for, once.
+out=$(GMAP_FAULT_ARUOND=4 "$stress" -q -t 1 -p 64 -n 1000 2>&1) ||
+	{ echo "$out"; echo "FAIL: a run with a misspelt variable"; exit 1; }
+n=$(echo "$out" | grep -c "GMAP_FAULT_ARUOND is not a libgmap variable; did you mean GMAP_FAULT_AROUND?") || true
+[ "$n" -eq 1 ] || { echo "$out"; echo "FAIL: GMAP_FAULT_ARUOND: $n warnings, expected 1"; exit 1; }
+echo "ok: a misspelt GMAP_FAULT_ARUOND is warned of once, with the name it is near"
 # Asked for Xen where there is none: libgmap says what is missing.
 if [ ! -e /dev/xen/gntdev ]; then
 	expect="/dev/xen/gntdev" bad -b xen
@@ -85,7 +92,7 @@ fi
 # The benchmark runs (make bench is not part of the suite): every row is
 # printed with a ratio, at a small size.  Its timings are not checked, and
 # it is left out under the sanitizers, whose slowdown is all it would show.
-if [ -z "$GMAP_SANITIZER" ] || [ "$GMAP_SANITIZER" = no ]; then
+if [ -z "$T_SANITIZER" ] || [ "$T_SANITIZER" = no ]; then
 	out=$("$stress" --bench --bench-pages 512) ||
 		{ echo "$out"; echo "FAIL: --bench: status $?"; exit 1; }
 	rows=$(echo "$out" | grep -c '[0-9]x  ')

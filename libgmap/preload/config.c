@@ -24,44 +24,43 @@ static xentoollog_logger *logger;
 /* Check every GMAP_* variable; fill @c.  Returns the number of errors. */
 static int load(struct shim_config *c, FILE *report)
 {
-	char **e, name[64], msg[512];
+	const struct gmap_env_var *v;
+	char **e, msg[512];
+	uint64_t val;
 	int bad = 0;
-	uint64_t v;
+	size_t n;
 
 	memset(c, 0, sizeof(*c));
 	c->domid = -1;
 	c->opts.size = sizeof(c->opts);
 	c->opts.backend = GMAP_BACKEND_DEFAULT;
-	for (e = environ; e && *e; e++) {
-		size_t n = strcspn(*e, "=");
-
-		if (strncmp(*e, "GMAP_", 5) || n >= sizeof(name))
-			continue;
-		memcpy(name, *e, n);
-		name[n] = 0;
-		if (!gmap_env_find(name)) {
-			fprintf(report, "gmap-preload: %s is not a libgmap "
-				"variable (see gmap-run(1) for the list)\n", name);
-			bad++;
-		} else if (gmap_env_get(name, &v, msg, sizeof(msg)) < 0) {
+	/* Every GMAP_ name must be one of the table's, whatever its length:
+	 * a misspelt one would otherwise be ignored in silence. */
+	for (e = environ; e && (n = gmap_env_next_unknown(&e)); e++) {
+		gmap_env_unknown_msg(*e, n, msg, sizeof(msg));
+		fprintf(report, "gmap-preload: %s (gmap-run(1) lists the "
+			"variables)\n", msg);
+		bad++;
+	}
+	for (v = gmap_env_vars; v->name; v++)
+		if (gmap_env_get(v->name, &val, msg, sizeof(msg)) < 0) {
 			fprintf(report, "gmap-preload: %s\n", msg);
 			bad++;
 		}
-	}
-	if (gmap_env_get("GMAP_DOMID", &v, msg, sizeof(msg)) == 1)
-		c->domid = (int)v;
-	if (gmap_env_get("GMAP_NR_REFS", &v, msg, sizeof(msg)) == 1)
-		c->opts.nr_refs = v;
-	if (gmap_env_get("GMAP_HANDLERS", &v, msg, sizeof(msg)) == 1)
-		c->opts.handler_threads = (unsigned int)v;
-	if (gmap_env_get("GMAP_BAD_POLICY", &v, msg, sizeof(msg)) == 1)
-		c->opts.bad_policy = v ? GMAP_BAD_SIGNAL_QUIET : GMAP_BAD_SIGNAL;
-	if (gmap_env_get("GMAP_UNPIN", &v, msg, sizeof(msg)) == 1)
-		c->opts.unpin_policy = v ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
-	if (gmap_env_get("GMAP_FOREIGN", &v, msg, sizeof(msg)) == 1)
-		c->foreign_deny = v == 1;
-	if (gmap_env_get("GMAP_SELF_DOMID", &v, msg, sizeof(msg)) == 1)
-		c->opts.self_domid = (uint16_t)v;
+	if (gmap_env_get("GMAP_DOMID", &val, msg, sizeof(msg)) == 1)
+		c->domid = (int)val;
+	if (gmap_env_get("GMAP_NR_REFS", &val, msg, sizeof(msg)) == 1)
+		c->opts.nr_refs = val;
+	if (gmap_env_get("GMAP_HANDLERS", &val, msg, sizeof(msg)) == 1)
+		c->opts.handler_threads = (unsigned int)val;
+	if (gmap_env_get("GMAP_BAD_POLICY", &val, msg, sizeof(msg)) == 1)
+		c->opts.bad_policy = val ? GMAP_BAD_SIGNAL_QUIET : GMAP_BAD_SIGNAL;
+	if (gmap_env_get("GMAP_UNPIN", &val, msg, sizeof(msg)) == 1)
+		c->opts.unpin_policy = val ? GMAP_UNPIN_KEEP : GMAP_UNPIN_UNMAP;
+	if (gmap_env_get("GMAP_FOREIGN", &val, msg, sizeof(msg)) == 1)
+		c->foreign_deny = val == 1;
+	if (gmap_env_get("GMAP_SELF_DOMID", &val, msg, sizeof(msg)) == 1)
+		c->opts.self_domid = (uint16_t)val;
 	/* GMAP_BACKEND, GMAP_LOG, GMAP_MAX_MAPPED, GMAP_FAULT_AROUND,
 	 * GMAP_IDLE_MS and GMAP_SIM_SOCKET are read by gmap_open() itself. */
 	return bad;
