@@ -250,6 +250,54 @@ static void test_64_windows(void)
 	printf("%d windows opened and mapped, the 65th refused ", mapped);
 }
 
+/*
+ * A second gmap_close() of the same window, as a program with two owners
+ * of one handle would do it: said on stderr and ignored, never a crash or
+ * a read of the freed window (ASan would report that).  In a child, whose
+ * stderr the test reads: the old code died of SIGSEGV there.
+ */
+static void test_double_close(void)
+{
+	int fds[2], status = 0;
+	char out[512] = "";
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(pipe(fds) == 0);
+	fflush(NULL);
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		struct t_fx fx;
+		uint64_t seen = 0;
+		int ok;
+
+		alarm(30);
+		dup2(fds[1], 2);
+		if (t_setup(&fx, 8, 8, 1) < 0)
+			_exit(2);
+		ok = t_touch(gmap_ref_ptr(fx.w, 3), 0, 0, &seen, NULL) == 0 &&
+		     seen == t_sig(3, 0);
+		gmap_close(fx.w);
+		gmap_close(fx.w);       /* the second close */
+		gmap_sim_domain_destroy(fx.d);
+		_exit(ok ? 0 : 3);
+	}
+	close(fds[1]);
+	while (got < (ssize_t)sizeof(out) - 1 &&
+	       (n = read(fds[0], out + got, sizeof(out) - 1 - (size_t)got)) > 0)
+		got += n;
+	close(fds[0]);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		printf("\n    child died of signal %d ", WTERMSIG(status));
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "not an open window"));
+	/* One line for the one bad call, nothing about the good close. */
+	CU_ASSERT_PTR_NULL(strchr(strchr(out, '\n') ? strchr(out, '\n') + 1 :
+				  out, '\n'));
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -257,6 +305,7 @@ int main(void)
 		{ "close unmaps touched and pinned grants", test_close_gives_back },
 		{ "a child of fork() has no window, only close", test_fork_child_has_no_window },
 		{ "64 windows of the default size, a 65th is EMFILE", test_64_windows },
+		{ "a second close is said and ignored", test_double_close },
 		{ NULL, NULL },
 	};
 	return t_main("close", cases);
