@@ -58,9 +58,20 @@ run)
 	;;
 check)
 	build
-	make -C build -j"$(nproc)" --no-print-directory check
-	make -C build --no-print-directory check-asan
-	make -C build --no-print-directory check-tsan
+	# All three suites run, whatever the first ones say, and each is
+	# reported: a failure in the plain suite must not hide what the
+	# sanitizers would have found.
+	failed=
+	make -C build -j"$(nproc)" --no-print-directory check || failed="$failed plain"
+	make -C build --no-print-directory check-asan || failed="$failed asan"
+	make -C build --no-print-directory check-tsan || failed="$failed tsan"
+	for s in plain asan tsan; do
+		case " $failed " in
+		*" $s "*) echo "setup.sh check: $s suite: FAIL" ;;
+		*) echo "setup.sh check: $s suite: PASS" ;;
+		esac
+	done
+	[ -z "$failed" ]
 	;;
 *)
 	echo "usage: ./setup.sh run|check|deps|build" >&2
