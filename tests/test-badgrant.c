@@ -429,6 +429,7 @@ static int stats_of(struct gmap_window *w, struct gmap_stats *st)
 static void vmas_exhausted_child(void)
 {
 	size_t max = 1u << 20, n, filled;
+	uint64_t budget0;
 	void **pages = mmap(NULL, max * sizeof(void *), PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	struct waiting_toucher wt = { 0 };
@@ -443,6 +444,8 @@ static void vmas_exhausted_child(void)
 	/* Refs 0-3 mapped by one map: one VMA, which unmapping ref 1 alone
 	 * splits in three. */
 	CHILD_CHECK(gmap_pin(fx.w, 0, 4, GMAP_PIN_WRITE, NULL) == 0, 4, "pin");
+	stats_of(fx.w, &st);
+	budget0 = st.max_vmas;
 	wt.t.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 10) + 37;
 	CHILD_CHECK(pthread_create(&th, NULL, wait_then_touch, &wt) == 0, 5,
 		    "thread");
@@ -460,6 +463,10 @@ static void vmas_exhausted_child(void)
 		    (unsigned long long)st.unmaps_due);
 	gmap_sim_ref_info(fx.d, 1, &ri);
 	CHILD_CHECK(ri.maps_now == 1, 12, "ref 1 maps_now %u", ri.maps_now);
+	/* The budget of VMAs followed: down to what the window holds. */
+	CHILD_CHECK(st.max_vmas < budget0 && st.max_vmas <= 8, 13, "budget of "
+		    "VMAs %llu after ENOMEM, %llu at open",
+		    (unsigned long long)st.max_vmas, (unsigned long long)budget0);
 
 	/* 2. A fault whose map and poison both fail: SIGSEGV at the page,
 	 * not a hang (the old code blocked the thread for ever). */
