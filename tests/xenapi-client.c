@@ -728,10 +728,22 @@ static void sc_foreign(uint32_t dom, xen_pfn_t gfn)
 	xenforeignmemory_handle *f = fmem_open();
 	void *p = xenforeignmemory_map(f, dom, PROT_READ, 1, &gfn, NULL);
 
+	xenforeignmemory_resource_handle *res;
+	void *addr = NULL;
+
 	printf("foreign: %s errno=%d (%s)\n", p ? "mapped" : "refused",
 	       p ? 0 : errno, p ? "" : strerror(errno));
 	if (p)
 		xenforeignmemory_unmap(f, p, 1);
+	/* A resource map, as QEMU maps its ioreq server's pages (type 0,
+	 * XENMEM_resource_ioreq_server): not guest memory, so it reaches the
+	 * real library even under GMAP_FOREIGN=deny. */
+	res = xenforeignmemory_map_resource(f, (domid_t)dom, 0, 0, 0, 1, &addr,
+					    PROT_READ | PROT_WRITE, 0);
+	printf("resource: %s errno=%d (%s)\n", res ? "mapped" : "refused",
+	       res ? 0 : errno, res ? "" : strerror(errno));
+	if (res)
+		xenforeignmemory_unmap_resource(f, res);
 	xenforeignmemory_close(f);
 }
 

@@ -88,18 +88,17 @@ static xenforeignmemory_handle *real_handle(struct fmem *f)
 	pthread_mutex_lock(&f->h.lock);
 	if (!f->real_tried) {
 		f->real_tried = true;
-		f->real_errno = EPERM;
-		if (!shim_config()->foreign_deny) {
-			open_fn *real_open = REAL(open);
-			restrict_fn *real_restrict = REAL(restrict);
+		/* Under GMAP_FOREIGN=deny too: only maps of guest frames
+		 * are refused (in xenforeignmemory_map2); resources, such
+		 * as an ioreq server's pages, are the device model's own. */
+		open_fn *real_open = REAL(open);
+		restrict_fn *real_restrict = REAL(restrict);
 
-			f->real = real_open ? real_open(f->logger, f->open_flags) :
-					      NULL;
-			if (!f->real)
-				f->real_errno = errno;
-			else if (f->restrict_domid >= 0 && real_restrict)
-				real_restrict(f->real, (domid_t)f->restrict_domid);
-		}
+		f->real = real_open ? real_open(f->logger, f->open_flags) : NULL;
+		if (!f->real)
+			f->real_errno = real_open ? errno : ENOSYS;
+		else if (f->restrict_domid >= 0 && real_restrict)
+			real_restrict(f->real, (domid_t)f->restrict_domid);
 	}
 	r = f->real;
 	pthread_mutex_unlock(&f->h.lock);
