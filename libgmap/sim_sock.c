@@ -7,7 +7,8 @@
  * NR_GRANTS\n" carrying the control and memory memfds as SCM_RIGHTS, or
  * "error: ...\n" without descriptors.  What arrives is then checked like
  * any attached domain (sim_ctl_check() in backend_sim.c): the peer is
- * another process and is not trusted to send the right thing.
+ * another process and is not trusted to send the right thing.  Nor to be
+ * the right process: its owner is checked before anything is sent.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +43,9 @@ static int sock_connect(struct gmap_window *w, const char *path)
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		e = errno;
+		/* EAGAIN: a full backlog for SO_SNDTIMEO (the server is
+		 * stuck); say it as the timeout it is. */
+		e = errno == EAGAIN ? ETIMEDOUT : errno;
 		GMAP_LOG(w, XTL_ERROR, e, "sim backend: cannot reach gmap-simdom "
 			 "at GMAP_SIM_SOCKET='%s'", path);
 		close(fd);
@@ -50,6 +53,50 @@ static int sock_connect(struct gmap_window *w, const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * The server hands us memory that we map and act on: it must be run by our
+ * own uid or by root.  Anyone can bind a path in a shared directory first,
+ * and feed a root backend crafted memory.  SO_PEERCRED gives the
+ * credentials the server had when it called listen().
+ */
+static int check_server(struct gmap_window *w, int fd, const char *path)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	uid_t me = geteuid();
+	int e;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		e = errno;
+		GMAP_LOG(w, XTL_ERROR, e, "sim backend: cannot get the "
+			 "credentials of gmap-simdom at '%s'", path);
+		errno = e;
+		return -1;
+	}
+	if (cr.uid == me || cr.uid == 0)
+		return 0;
+	GMAP_ERR(w, "sim backend: the gmap-simdom at GMAP_SIM_SOCKET='%s' is "
+		 "run by uid %u (pid %d), not by this process's uid %u or root: "
+		 "refusing its memory", path, (unsigned)cr.uid, (int)cr.pid,
+		 (unsigned)me);
+	errno = EACCES;
+	return -1;
+}
+
+/*
+ * The errno for a refusal, by its reason (gmap-simdom(1), PROTOCOL):
+ * "busy:" and "evicted:" (no room for us now), "denied:" (our uid is not
+ * allowed); any other is about the domain asked for.
+ */
+static int refusal_errno(const char *reason)
+{
+	if (!strncmp(reason, "busy:", 5) || !strncmp(reason, "evicted:", 8))
+		return EBUSY;
+	if (!strncmp(reason, "denied:", 7))
+		return EACCES;
+	return ESRCH;
 }
 
 /* Receive the answer and up to two descriptors; returns the byte count. */
@@ -99,30 +146,60 @@ static ssize_t recv_answer(int fd, char *buf, size_t len, int fds[2],
 	return n;
 }
 
+/*
+ * No answer, after the send failed with @e or the receive did (0: the
+ * server closed without a word).  Logs why; returns the errno for the
+ * caller: a timeout is ETIMEDOUT, a connection closed or reset without an
+ * answer is an answer that is not a domain's (EPROTO), never the EPIPE of
+ * our send.
+ */
+static int no_answer(struct gmap_window *w, const char *path, int e)
+{
+	if (e == EAGAIN || e == EWOULDBLOCK) {
+		GMAP_ERR(w, "sim backend: gmap-simdom at '%s' did not answer "
+			 "within %d s", path, SIM_SOCK_TIMEOUT_S);
+		return ETIMEDOUT;
+	}
+	if (e && e != EPIPE && e != ECONNRESET) {
+		GMAP_LOG(w, XTL_ERROR, e, "sim backend: no answer from "
+			 "gmap-simdom at '%s'", path);
+		return e;
+	}
+	GMAP_ERR(w, "sim backend: gmap-simdom at '%s' closed the connection "
+		 "without an answer", path);
+	return EPROTO;
+}
+
 int gmap_sim_connect(struct gmap_window *w, const char *path, int *ctl_fd,
 		     int *mem_fd)
 {
 	unsigned int domid, frames, grants;
-	int fd, fds[2], nfds = 0, e;
+	int fd, fds[2], nfds = 0, e, sent;
 	char req[32], ans[256];
 	ssize_t n;
 
 	fd = sock_connect(w, path);
 	if (fd < 0)
 		return -1;
+	if (check_server(w, fd, path) < 0) {
+		e = errno;
+		goto fail;
+	}
 	snprintf(req, sizeof(req), "attach %u\n", w->domid);
-	if (send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 ||
-	    (n = recv_answer(fd, ans, sizeof(ans), fds, &nfds)) < 0) {
-		e = errno == EAGAIN ? ETIMEDOUT : errno;
-		GMAP_LOG(w, XTL_ERROR, e, "sim backend: no answer from "
-			 "gmap-simdom at '%s'", path);
+	/* The answer is read even if the send failed: a server that
+	 * refuses us (busy, denied) may have closed before our request
+	 * arrived, and its reason waits in our receive queue. */
+	sent = send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 ? errno : 0;
+	n = recv_answer(fd, ans, sizeof(ans), fds, &nfds);
+	if (n <= 0) {
+		e = no_answer(w, path, n < 0 ? errno : sent);
 		goto fail;
 	}
 	ans[strcspn(ans, "\n")] = 0;
 	if (!strncmp(ans, "error: ", 7)) {
 		GMAP_ERR(w, "sim backend: gmap-simdom at '%s' refused d%u: %s",
 			 path, w->domid, ans + 7);
-		e = ESRCH;
+		e = refusal_errno(ans + 7);
 		goto fail;
 	}
 	if (sscanf(ans, "ok %u %u %u", &domid, &frames, &grants) != 3 ||

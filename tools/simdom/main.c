@@ -25,7 +25,8 @@
 
 static const char usage[] =
 "usage: gmap-simdom serve -S PATH [-d DOMID] [--frames N] [--grants N]\n"
-"                         [-D|--daemon] [--log FILE]\n"
+"                         [-D|--daemon] [--log FILE] [--allow-uid UID]...\n"
+"                         [--idle-timeout S]\n"
 "       gmap-simdom -S PATH COMMAND [ARGS...]\n"
 "       gmap-simdom -S PATH -\n"
 "Server\n"
@@ -35,6 +36,12 @@ static const char usage[] =
 "      --grants N      its grant table entries (1..16777216; default 32768)\n"
 "  -D, --daemon        detach once listening and print the server's pid\n"
 "      --log FILE      append messages and one line per command to FILE\n"
+"      --allow-uid UID serve UID too (repeatable, up to 16; the socket is\n"
+"                      then mode 0666, else 0600); by default only the\n"
+"                      server's own uid and root are served\n"
+"      --idle-timeout S\n"
+"                      close a connection idle for S seconds (0..86400, 0:\n"
+"                      never; default 60)\n"
 "Client\n"
 "  -S, --socket PATH   the server's socket\n"
 "  COMMAND [ARGS...]   send one command and print its reply\n"
@@ -47,11 +54,13 @@ static const char usage[] =
 "  -h, --help\n"
 "      --version\n";
 
-enum { O_FRAMES = 256, O_GRANTS, O_LOG, O_VERSION };
+enum { O_FRAMES = 256, O_GRANTS, O_LOG, O_VERSION, O_ALLOW_UID, O_IDLE };
 
 struct serve_opts {
 	const char *path, *log;
-	uint32_t domid, frames, grants;
+	uint32_t domid, frames, grants, idle_s;
+	uid_t allow[SD_ALLOW_MAX];
+	unsigned int nr_allow;
 	bool daemon;
 };
 
@@ -102,6 +111,28 @@ struct reader {
 	char buf[SD_REPLY_MAX];
 };
 
+/*
+ * The server's replies are what scripts check the guest by: talk only to
+ * one run by our uid or by root, not to whoever bound the path first.
+ */
+static void check_server(int fd, const char *path)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		fprintf(stderr, SD_NAME ": %s: cannot get the server's "
+			"credentials: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	if (cr.uid != geteuid() && cr.uid != 0) {
+		fprintf(stderr, SD_NAME ": %s is served by uid %u (pid %d), "
+			"not by uid %u or root: not talking to it\n", path,
+			(unsigned)cr.uid, (int)cr.pid, (unsigned)geteuid());
+		exit(2);
+	}
+}
+
 static int client_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -114,6 +145,7 @@ static int client_connect(const char *path)
 			strerror(errno));
 		exit(2);
 	}
+	check_server(fd, path);
 	return fd;
 }
 
@@ -167,25 +199,31 @@ static ssize_t read_reply(struct reader *rd, char *line, size_t size)
 	return (ssize_t)len + 1;
 }
 
-/* Send @cmd, print the reply; 0 ok, 1 error reply, 2 no usable reply. */
+/*
+ * Send @cmd, print the reply; 0 ok, 1 error reply, 2 no usable reply.
+ * The reply is read even if the send failed: a server that refused or
+ * closed the connection has said why first.
+ */
 static int client_round(struct reader *rd, const char *path, const char *cmd)
 {
 	static char line[SD_REPLY_MAX];
 	size_t len = strlen(cmd);
 	char *msg = malloc(len + 2);
+	int sent;
 
 	if (!msg)
 		return 2;
 	memcpy(msg, cmd, len);
 	memcpy(msg + len, "\n", 2);
-	if (send_all(rd->fd, msg, len + 1) < 0 ||
-	    read_reply(rd, line, sizeof(line)) <= 0) {
+	sent = send_all(rd->fd, msg, len + 1) < 0 ? errno : 0;
+	free(msg);
+	if (read_reply(rd, line, sizeof(line)) <= 0) {
+		if (!errno)
+			errno = sent;
 		fprintf(stderr, SD_NAME ": %s: %s\n", path, errno ?
 			strerror(errno) : "connection closed without a reply");
-		free(msg);
 		return 2;
 	}
-	free(msg);
 	printf("%s\n", line);
 	fflush(stdout);
 	if (!strncmp(line, "ok", 2) && (!line[2] || line[2] == ' '))
@@ -301,18 +339,32 @@ static int client_opts(int argc, char **argv)
 
 /* ---- server ------------------------------------------------------------ */
 
+/* --allow-uid: a uid, (uid_t)-1 excluded (it means "no change" to chown). */
+static void allow_uid(struct serve_opts *so, const char *arg)
+{
+	if (so->nr_allow == SD_ALLOW_MAX) {
+		fprintf(stderr, SD_NAME ": --allow-uid %s: at most %d uids\n",
+			arg, SD_ALLOW_MAX);
+		exit(2);
+	}
+	so->allow[so->nr_allow++] = num("--allow-uid", arg, 0, UINT32_MAX - 1);
+}
+
 static void serve_opts(struct serve_opts *so, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "socket", 1, 0, 'S' }, { "domid", 1, 0, 'd' },
 		{ "frames", 1, 0, O_FRAMES }, { "grants", 1, 0, O_GRANTS },
 		{ "daemon", 0, 0, 'D' }, { "log", 1, 0, O_LOG },
+		{ "allow-uid", 1, 0, O_ALLOW_UID },
+		{ "idle-timeout", 1, 0, O_IDLE },
 		{ "help", 0, 0, 'h' }, { "version", 0, 0, O_VERSION },
 		{ 0, 0, 0, 0 },
 	};
 	int o;
 
-	*so = (struct serve_opts){ .domid = 1, .frames = 4096, .grants = 32768 };
+	*so = (struct serve_opts){ .domid = 1, .frames = 4096, .grants = 32768,
+				   .idle_s = SD_IDLE_DEFAULT_S };
 	while ((o = getopt_long(argc, argv, "S:d:Dh", lo, NULL)) != -1) {
 		switch (o) {
 		case 'S': so->path = sock_path(optarg); break;
@@ -324,6 +376,10 @@ static void serve_opts(struct serve_opts *so, int argc, char **argv)
 			if (!*optarg)
 				bad("--log", optarg, "a file name");
 			so->log = optarg;
+			break;
+		case O_ALLOW_UID: allow_uid(so, optarg); break;
+		case O_IDLE:
+			so->idle_s = num("--idle-timeout", optarg, 0, SD_IDLE_MAX_S);
 			break;
 		case 'h': fputs(usage, stdout); exit(0);
 		case O_VERSION: version(); break;
@@ -430,6 +486,9 @@ static int serve_main(int argc, char **argv)
 	sd.domid = so.domid;
 	sd.nr_frames = so.frames;
 	sd.nr_grants = so.grants;
+	sd.idle_s = so.idle_s;
+	sd.nr_allow = so.nr_allow;
+	memcpy(sd.allow, so.allow, sizeof(sd.allow));
 	sd.dom = gmap_sim_domain_create(so.domid, so.frames, so.grants);
 	if (!sd.dom) {
 		fprintf(stderr, SD_NAME ": cannot create domain %u: %s\n",

@@ -9,22 +9,34 @@
  * a connection whose reply cannot be sent yet is not read from until it
  * has been, so a client that does not read its replies holds up only
  * itself.
+ *
+ * Peers are not trusted (what a Xen daemon would assume): the socket is
+ * owner-only, every peer's credentials are checked before it is served,
+ * each connection runs at most one command per round of the loop, idle
+ * connections are closed, and a full table makes room by evicting the
+ * longest idle one, so that an attach always gets in or gets a reason.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "simdom.h"
 
 /* How long a quit waits for its reply to be taken before exiting. */
 #define QUIT_FLUSH_MS 1000
+/* Connections accepted per round of the loop: a flood of connects must
+ * not keep the loop from the connections it has. */
+#define ACCEPT_PER_ROUND SD_BACKLOG
 
 struct conn {
 	int fd;
@@ -33,6 +45,8 @@ struct conn {
 	bool closing;             /* close once the output is sent        */
 	bool send_fds;            /* the output carries the domain's fds  */
 	bool dead;                /* drop at once                         */
+	uint64_t active_ms;       /* accepted, ran a command, or had reply
+	                           * bytes taken: what idleness counts from */
 	size_t in_len, out_off, out_len;
 	char in[SD_LINE_MAX];
 	char out[SD_REPLY_MAX + 1];
@@ -45,6 +59,28 @@ struct server {
 	struct conn *quitter;     /* the connection that sent quit        */
 	struct conn *conns[SD_MAX_CONNS];
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A line about a connection: to the --log file, else to standard error. */
+__attribute__((format(printf, 2, 3)))
+static void note(struct simdom *sd, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	dprintf(sd->log_fd >= 0 ? sd->log_fd : STDERR_FILENO, SD_NAME ": %s\n",
+		buf);
+}
 
 static int sock_addr(const char *path, struct sockaddr_un *sa)
 {
@@ -118,6 +154,45 @@ fail:
 	return -1;
 }
 
+/*
+ * The socket file's mode: 0600, so that only our uid (and root) can
+ * connect; 0666 with --allow-uid, where the credential check of every
+ * peer (peer_ok()) is what keeps out the uids not named.
+ */
+static mode_t sock_mode(const struct simdom *sd)
+{
+	return sd->nr_allow ? 0666 : 0600;
+}
+
+/*
+ * bind() creates the socket file with the mode of the socket's inode,
+ * less the umask or a default ACL.  So the fchmod() before bind() makes
+ * the file owner-only from the moment it exists, whatever the umask: a
+ * chmod() after bind() would leave a moment in which anyone could
+ * connect, and a umask() around it would be process-wide.  Only a mode
+ * still narrower than wanted (a umask on --allow-uid's 0666) is widened
+ * afterwards, which opens nothing early.  Anything else fails closed.
+ */
+static int sock_perms(struct simdom *sd, const struct stat *st)
+{
+	mode_t want = sock_mode(sd), mode = st->st_mode & 07777;
+
+	if (!S_ISSOCK(st->st_mode) || st->st_uid != geteuid() ||
+	    (mode & ~want)) {
+		fprintf(stderr, SD_NAME ": %s: mode %04o, owner %u after bind: "
+			"expected a socket of ours, mode %04o at most\n",
+			sd->path, (unsigned)mode, (unsigned)st->st_uid,
+			(unsigned)want);
+		return -1;
+	}
+	if (mode != want && chmod(sd->path, want) < 0) {
+		fprintf(stderr, SD_NAME ": cannot chmod %s to %04o: %s\n",
+			sd->path, (unsigned)want, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int sd_listen(struct simdom *sd)
 {
 	struct sockaddr_un sa;
@@ -133,18 +208,33 @@ int sd_listen(struct simdom *sd)
 		fprintf(stderr, SD_NAME ": socket: %s\n", strerror(errno));
 		return -1;
 	}
+	if (fchmod(fd, sock_mode(sd)) < 0) {
+		fprintf(stderr, SD_NAME ": fchmod of the socket: %s\n",
+			strerror(errno));
+		goto fail;
+	}
 	if (bind_or_reclaim(fd, &sa) < 0)
 		goto fail;
-	if (listen(fd, SD_BACKLOG) < 0 || lstat(sd->path, &st) < 0) {
+	/* Checked before listen(): a socket with the wrong mode never
+	 * takes a connection. */
+	if (lstat(sd->path, &st) < 0) {
+		fprintf(stderr, SD_NAME ": cannot stat %s: %s\n", sd->path,
+			strerror(errno));
+		goto fail_unlink;
+	}
+	if (sock_perms(sd, &st) < 0)
+		goto fail_unlink;
+	if (listen(fd, SD_BACKLOG) < 0) {
 		fprintf(stderr, SD_NAME ": cannot listen on %s: %s\n",
 			sd->path, strerror(errno));
-		unlink(sd->path);
-		goto fail;
+		goto fail_unlink;
 	}
 	sd->lfd = fd;
 	sd->sock_dev = st.st_dev;
 	sd->sock_ino = st.st_ino;
 	return 0;
+fail_unlink:
+	unlink(sd->path);
 fail:
 	close(fd);
 	return -1;
@@ -215,6 +305,7 @@ static void conn_flush(struct simdom *sd, struct conn *c)
 		}
 		c->send_fds = false;
 		c->out_off += (size_t)n;
+		c->active_ms = now_ms();
 	}
 	c->out_off = c->out_len = 0;
 }
@@ -264,36 +355,48 @@ static void conn_line(struct server *srv, struct conn *c, char *line,
 		sd->quit = true;
 		srv->quitter = c;
 	}
+	c->active_ms = now_ms();
 	conn_log(sd, c, logged, r.text);
 	conn_queue(sd, c, r.text);
 }
 
-/* Run the complete lines received, one reply at a time. */
-static void conn_process(struct server *srv, struct conn *c)
+/* A complete line is waiting, and nothing holds it back. */
+static bool conn_ready(const struct conn *c)
+{
+	return !c->dead && !c->closing && !c->out_len &&
+	       memchr(c->in, '\n', c->in_len);
+}
+
+/*
+ * Run one complete line, if there is one: one command per connection per
+ * round of the loop, so that a client that pipelines hundreds of long
+ * commands delays the others by one command, not by all of its own.
+ * poll_once() comes back at once for the lines still waiting.
+ */
+static void conn_step(struct server *srv, struct conn *c)
 {
 	char *nl;
 	size_t len;
 
-	while (!c->dead && !c->closing && !c->out_len && !srv->sd->quit) {
-		nl = memchr(c->in, '\n', c->in_len);
-		if (!nl) {
-			if (c->in_len == sizeof(c->in)) {
-				conn_log(srv->sd, c, "(too long)",
-					 "error: line too long");
-				c->closing = true;
-				conn_queue(srv->sd, c, "error: line too long");
-			} else if (c->eof) {
-				/* Gone mid-line: nothing to answer. */
-				c->closing = true;
-			}
-			return;
+	if (c->dead || c->closing || c->out_len || srv->sd->quit)
+		return;
+	nl = memchr(c->in, '\n', c->in_len);
+	if (!nl) {
+		if (c->in_len == sizeof(c->in)) {
+			conn_log(srv->sd, c, "(too long)", "error: line too long");
+			c->closing = true;
+			conn_queue(srv->sd, c, "error: line too long");
+		} else if (c->eof) {
+			/* Gone mid-line: nothing to answer. */
+			c->closing = true;
 		}
-		*nl = 0;
-		len = (size_t)(nl - c->in);
-		conn_line(srv, c, c->in, len);
-		c->in_len -= len + 1;
-		memmove(c->in, nl + 1, c->in_len);
+		return;
 	}
+	*nl = 0;
+	len = (size_t)(nl - c->in);
+	conn_line(srv, c, c->in, len);
+	c->in_len -= len + 1;
+	memmove(c->in, nl + 1, c->in_len);
 }
 
 static void conn_read(struct conn *c)
@@ -340,36 +443,190 @@ static int free_slot(struct server *srv)
 	return -1;
 }
 
-/* Refused rather than left in the backlog, where it would wait for ever. */
-static void refuse(int fd)
+/*
+ * Say why, and close.  Best effort: the line is short and the socket new
+ * or idle, but a full buffer just loses it.  The client's request may
+ * already be here: drain() it, so that the client reads our line rather
+ * than ECONNRESET.
+ */
+static void refuse(int fd, const char *why)
 {
-	static const char msg[] = "error: too many connections: at most 64\n";
+	char line[SD_REPLY_MAX + 1];
+	int n = snprintf(line, sizeof(line), "error: %s\n", why);
 
-	/* Best effort: a full socket buffer just loses the message. */
-	send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n > 0)
+		send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	drain(fd);
 	close(fd);
 }
 
-static void accept_all(struct server *srv)
+/* Close connection @i now, with an error line saying why (and a note). */
+static void conn_bye(struct server *srv, int i, const char *why)
 {
+	struct conn *c = srv->conns[i];
+
+	note(srv->sd, "#%u closed: %s", c->id, why);
+	if (!c->out_len)
+		refuse(c->fd, why);
+	else
+		close(c->fd); /* a reply is stuck: the line would not go */
+	free(c);
+	srv->conns[i] = NULL;
+}
+
+/* The server's own uid, root, or one that --allow-uid names. */
+static bool uid_allowed(const struct simdom *sd, uid_t uid)
+{
+	if (uid == 0 || uid == geteuid())
+		return true;
+	for (unsigned int i = 0; i < sd->nr_allow; i++)
+		if (sd->allow[i] == uid)
+			return true;
+	return false;
+}
+
+/*
+ * Every peer is checked before it is served: attach hands out the guest's
+ * memory read-write, and the other commands rewrite its grant table.  The
+ * socket's mode already keeps others out, unless --allow-uid opened it,
+ * or someone changed it.  SO_PEERCRED gives the peer's credentials as
+ * they were at connect(), which a later setuid() in the peer cannot
+ * change.  Returns false, with the peer refused and noted, if not allowed.
+ */
+static bool peer_ok(struct server *srv, int fd, unsigned int id)
+{
+	struct simdom *sd = srv->sd;
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char why[160];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+		note(sd, "#%u refused: no peer credentials: %s", id,
+		     strerror(errno));
+		refuse(fd, "denied: no peer credentials");
+		return false;
+	}
+	if (uid_allowed(sd, cr.uid))
+		return true;
+	note(sd, "#%u refused: uid %u (pid %d) is not the server's uid %u, "
+	     "not root, and not named by --allow-uid", id, (unsigned)cr.uid,
+	     (int)cr.pid, (unsigned)geteuid());
+	snprintf(why, sizeof(why), "denied: uid %u may not use this "
+		 "gmap-simdom (run by uid %u; see --allow-uid)",
+		 (unsigned)cr.uid, (unsigned)geteuid());
+	refuse(fd, why);
+	return false;
+}
+
+/*
+ * Work in hand: a reply to send, a line to run, or input the kernel holds
+ * for us.  Such a connection is never evicted.
+ */
+static bool conn_busy(const struct conn *c)
+{
+	int queued = 0;
+
+	if (c->out_len || memchr(c->in, '\n', c->in_len))
+		return true;
+	return ioctl(c->fd, FIONREAD, &queued) < 0 || queued > 0;
+}
+
+/*
+ * The table is full: close the connection idle longest with nothing in
+ * hand, so that clients that connect and wait cannot keep a backend's
+ * attach out.  Returns the slot made free, or -1 if all are at work.
+ */
+static int evict_idle(struct server *srv, uint64_t now)
+{
+	char why[128];
+	int best = -1;
+
+	for (int i = 0; i < SD_MAX_CONNS; i++) {
+		struct conn *c = srv->conns[i];
+
+		if (c && !conn_busy(c) && (best < 0 ||
+		    c->active_ms < srv->conns[best]->active_ms))
+			best = i;
+	}
+	if (best >= 0) {
+		snprintf(why, sizeof(why), "evicted: idle for %llu ms while "
+			 "all %d connections were taken",
+			 (unsigned long long)(now - srv->conns[best]->active_ms),
+			 SD_MAX_CONNS);
+		conn_bye(srv, best, why);
+	}
+	return best;
+}
+
+/* A slot for a new connection, evicting an idle one if need be. */
+static int take_slot(struct server *srv, uint64_t now)
+{
+	int i = free_slot(srv);
+
+	return i >= 0 ? i : evict_idle(srv, now);
+}
+
+static void accept_some(struct server *srv)
+{
+	static const char busy[] = "busy: all 64 connections are at work: try "
+		"again later";
+	uint64_t now = now_ms();
 	struct conn *c;
+	unsigned int id;
 	int fd, i;
 
-	for (;;) {
+	for (int n = 0; n < ACCEPT_PER_ROUND; n++) {
 		fd = accept4(srv->sd->lfd, NULL, NULL,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return; /* EAGAIN, or a client gone before we took it */
-		i = free_slot(srv);
+		id = ++srv->next_id;
+		if (!peer_ok(srv, fd, id))
+			continue;
+		i = take_slot(srv, now);
 		c = i < 0 ? NULL : calloc(1, sizeof(*c));
 		if (!c) {
-			refuse(fd);
+			/* Refused rather than left in the backlog, where it
+			 * would wait for ever. */
+			note(srv->sd, "#%u refused: %s", id, i < 0 ? busy :
+			     "out of memory");
+			refuse(fd, i < 0 ? busy : "busy: out of memory");
 			continue;
 		}
 		c->fd = fd;
-		c->id = ++srv->next_id;
+		c->id = id;
+		c->active_ms = now;
 		srv->conns[i] = c;
 	}
+}
+
+/*
+ * Close the connections that made no progress for --idle-timeout (a peer
+ * that does not read its replies included).  Returns the milliseconds
+ * until the next one falls due, or -1 if none can.
+ */
+static int reap_idle(struct server *srv, uint64_t now)
+{
+	uint64_t limit = (uint64_t)srv->sd->idle_s * 1000, due, next = UINT64_MAX;
+	char why[64];
+
+	if (!limit)
+		return -1;
+	for (int i = 0; i < SD_MAX_CONNS; i++) {
+		struct conn *c = srv->conns[i];
+
+		if (!c)
+			continue;
+		due = c->active_ms + limit;
+		if (due <= now) {
+			snprintf(why, sizeof(why), "idle for %u s",
+				 srv->sd->idle_s);
+			conn_bye(srv, i, why);
+		} else if (due - now < next) {
+			next = due - now;
+		}
+	}
+	return next == UINT64_MAX ? -1 : (int)next;
 }
 
 static short conn_events(const struct conn *c)
@@ -389,7 +646,7 @@ static void conn_service(struct server *srv, int i, short revents)
 		conn_flush(srv->sd, c);
 	else if (revents & (POLLIN | POLLHUP | POLLERR))
 		conn_read(c);
-	conn_process(srv, c);
+	conn_step(srv, c);
 	if (c->dead || (c->closing && !c->out_len))
 		conn_drop(srv, i);
 }
@@ -421,10 +678,16 @@ static void flush_quitter(struct server *srv)
 	}
 }
 
+/*
+ * One round: wait for events (not at all if a connection has a line
+ * waiting, no longer than the next idle timeout), then serve each ready
+ * connection once.
+ */
 static int poll_once(struct server *srv)
 {
 	struct pollfd pfd[2 + SD_MAX_CONNS];
 	struct simdom *sd = srv->sd;
+	int timeout = reap_idle(srv, now_ms());
 
 	/* Fixed slots; poll() skips negative fds. */
 	pfd[0] = (struct pollfd){ .fd = srv->sigfd, .events = POLLIN };
@@ -434,18 +697,24 @@ static int poll_once(struct server *srv)
 
 		pfd[2 + i] = (struct pollfd){ .fd = c ? c->fd : -1,
 					      .events = c ? conn_events(c) : 0 };
+		if (c && conn_ready(c))
+			timeout = 0;
 	}
-	if (poll(pfd, 2 + SD_MAX_CONNS, -1) < 0)
+	if (poll(pfd, 2 + SD_MAX_CONNS, timeout) < 0)
 		return errno == EINTR ? 0 : -1;
 	if (pfd[0].revents) {
 		take_signal(srv);
 		return 0;
 	}
-	if (pfd[1].revents)
-		accept_all(srv);
-	for (int i = 0; i < SD_MAX_CONNS && !sd->quit; i++)
-		if (srv->conns[i] && pfd[2 + i].revents)
+	for (int i = 0; i < SD_MAX_CONNS && !sd->quit; i++) {
+		struct conn *c = srv->conns[i];
+
+		if (c && (pfd[2 + i].revents || conn_ready(c)))
 			conn_service(srv, i, pfd[2 + i].revents);
+	}
+	/* Last: a connection evicted to make room has had its round. */
+	if (pfd[1].revents && !sd->quit)
+		accept_some(srv);
 	return 0;
 }
 

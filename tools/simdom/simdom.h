@@ -6,7 +6,8 @@
  * one-line text commands.  See gmap-simdom(1) for the protocol.
  *
  * main.c  options, client mode, server start and daemonising
- * serve.c the socket, the poll loop, per-connection buffers, fd passing
+ * serve.c the socket, the peers' credentials, the poll loop (fair, with
+ *         idle timeouts), per-connection buffers, fd passing
  * cmd.c   one command line in, one reply line out
  */
 #ifndef GMAP_SIMDOM_H
@@ -23,6 +24,9 @@
 #define SD_LINE_MAX 4096          /* a request line, its newline included */
 #define SD_REPLY_MAX 4096         /* a reply line, its newline included   */
 #define SD_MAX_CONNS 64           /* client connections at once           */
+#define SD_ALLOW_MAX 16           /* --allow-uid entries                  */
+#define SD_IDLE_DEFAULT_S 60      /* --idle-timeout                       */
+#define SD_IDLE_MAX_S 86400u
 #define SD_BACKLOG 16
 #define SD_MAX_RANGE 1048576u     /* refs in one RANGE                    */
 #define SD_DOMID_MAX 32751u       /* below DOMID_FIRST_RESERVED           */
@@ -34,6 +38,12 @@ struct simdom {
 	uint32_t domid, nr_frames, nr_grants;
 	const char *path;
 	int log_fd;                   /* one line per command; -1: none  */
+
+	/* Who may connect: the server's own uid, root, and these. */
+	uid_t allow[SD_ALLOW_MAX];
+	unsigned int nr_allow;
+	unsigned int idle_s;          /* close a connection idle this long;
+	                               * 0: never (it may still be evicted) */
 
 	/* The listening socket, and what was bound at @path, so that an
 	 * exit unlinks our socket and never a successor's. */
