@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -26,6 +25,9 @@
 struct sim_priv {
 	struct sim_ctl *ctl;
 	size_t ctl_size;
+	/* The layout, checked and copied once at open: a peer that holds
+	 * the control memfd can rewrite the shared one at any time. */
+	struct sim_layout lay;
 	/*
 	 * gntdev mappings never merge with their neighbours: each costs a
 	 * VMA of its own, which is what the window's budget is about.  The
@@ -86,33 +88,60 @@ static int sim_open(struct gmap_window *w)
 	return sim_setup(w, ctl_fd, mem_fd);
 }
 
+/*
+ * Map the domain's control area and copy its layout.  Both files may come
+ * from another process (a gmap-simdom, or whoever attached the domain
+ * here), so everything is checked: each must be a memfd sealed against
+ * resizing, else a peer could shrink it under our mappings (SIGBUS); the
+ * control area must check out and name our domain; guest memory must
+ * hold every frame.
+ */
+static int sim_map_ctl(struct gmap_window *w, struct sim_priv *p, int ctl_fd,
+		       int mem_fd)
+{
+	const char *what = "control area", *why;
+	uint64_t size;
+
+	if (sim_fd_check(ctl_fd, sizeof(struct sim_ctl), &size, &why) < 0)
+		goto bad;
+	p->ctl_size = (size_t)size;
+	p->ctl = mmap(NULL, p->ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      ctl_fd, 0);
+	if (p->ctl == MAP_FAILED) {
+		why = "cannot be mapped";
+		goto bad;
+	}
+	if (sim_ctl_check(p->ctl, p->ctl_size, &p->lay, &why) < 0)
+		goto unmap;
+	if (p->lay.domid != w->domid) {
+		why = "names another domain";
+		goto unmap;
+	}
+	what = "guest memory";
+	if (sim_fd_check(mem_fd, (uint64_t)p->lay.nr_frames << GMAP_PAGE_SHIFT,
+			 NULL, &why) < 0)
+		goto unmap;
+	return 0;
+unmap:
+	munmap(p->ctl, p->ctl_size);
+	errno = EINVAL;
+bad: {
+	int e = errno;
+
+	GMAP_ERR(w, "sim backend: domain %u: bad %s: %s", w->domid, what, why);
+	errno = e;
+	return -1;
+}
+}
+
 /* Map the domain's control area and keep its memory fd; takes both fds. */
 static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 {
 	struct sim_priv *p;
-	struct stat st;
 
 	p = calloc(1, sizeof(*p));
-	if (!p)
+	if (!p || sim_map_ctl(w, p, ctl_fd, mem_fd) < 0)
 		goto fail;
-	if (fstat(ctl_fd, &st) < 0)
-		goto fail;
-	p->ctl_size = (size_t)st.st_size;
-	p->ctl = mmap(NULL, p->ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      ctl_fd, 0);
-	if (p->ctl == MAP_FAILED)
-		goto fail;
-	/* The areas may come from another process: a frame past the end
-	 * of the memory file would map but SIGBUS on access. */
-	if (sim_ctl_check(p->ctl, p->ctl_size) < 0 || p->ctl->domid != w->domid ||
-	    fstat(mem_fd, &st) < 0 ||
-	    (uint64_t)st.st_size < (uint64_t)p->ctl->nr_frames << GMAP_PAGE_SHIFT) {
-		GMAP_ERR(w, "sim backend: domain %u: bad control area or guest "
-			 "memory", w->domid);
-		munmap(p->ctl, p->ctl_size);
-		errno = EINVAL;
-		goto fail;
-	}
 	close(ctl_fd);
 	p->mem_fd[0] = mem_fd;
 	for (int i = 1; i < SIM_FILES; i++) {
@@ -222,6 +251,40 @@ static int16_t refused_with_hole(struct gmap_window *w, uint32_t ref,
 }
 
 /*
+ * What a wait for a ref's lock met, said once per event: another process
+ * holds that lock (shared memory every process of the domain can write),
+ * and it died holding it, or it keeps it past the bound.
+ */
+static void lock_note(struct gmap_window *w, uint32_t ref,
+		      const struct sim_lock_note *n, const char *op)
+{
+	if (n->res == SIM_LOCK_BROKEN && n->holder > SIM_PID_MAX)
+		GMAP_LOG(w, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
+			 "ref's lock word held %#x, not a pid: taken over",
+			 w->domid, ref, op, n->holder);
+	else if (n->res == SIM_LOCK_BROKEN)
+		GMAP_LOG(w, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
+			 "ref's lock was held by pid %u, which is gone (killed "
+			 "in the middle of a map?): taken over", w->domid, ref,
+			 op, n->holder);
+	else if (n->res == SIM_LOCK_TIMEOUT)
+		GMAP_ERR(w, "sim backend: d%u ref %u: %s: the ref's lock is "
+			 "held by pid %u for more than %d ms: %s", w->domid, ref,
+			 op, n->holder, SIM_LOCK_WAIT_MS,
+			 strcmp(op, "map") ? "unmapped without it" :
+			 "map refused");
+}
+
+static void hv_unmap(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
+		     bool writable)
+{
+	struct sim_lock_note n;
+
+	sim_hv_unmap(&p->lay, ref, writable, &n);
+	lock_note(w, ref, &n, "unmap");
+}
+
+/*
  * Map a run as gntdev does: the hypervisor's checks for every ref first,
  * then the pages, so that a refused run places nothing and the window's
  * placeholders stay as they were (a kernel access to one of them keeps
@@ -232,6 +295,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 {
 	struct sim_priv *p = w->be_priv;
 	uint32_t i, j, few[16], *frames = few;
+	struct sim_lock_note n;
 	int16_t st;
 	int e;
 
@@ -244,13 +308,14 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		}
 	}
 	for (i = 0; i < count; i++) {
-		st = sim_hv_map(p->ctl, ref + i, w->self_domid, writable,
-				&frames[i]);
+		st = sim_hv_map(&p->lay, ref + i, w->self_domid, writable,
+				&frames[i], &n);
+		lock_note(w, ref + i, &n, "map");
 		if (st != GNTST_okay) {
 			uint32_t bad = i;
 
 			while (i-- > 0)
-				sim_hv_unmap(p->ctl, ref + i, writable);
+				hv_unmap(w, p, ref + i, writable);
 			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
 				st = refused_with_hole(w, ref, count, addr, bad,
 						       st == SIM_ST_HOLE_TAKEN);
@@ -286,7 +351,7 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 			GMAP_LOG(w, XTL_ERROR, errno, "sim backend: cannot "
 				 "re-arm refs %u+%u after a failed map", ref, i);
 		for (i = 0; i < count; i++)
-			sim_hv_unmap(p->ctl, ref + i, writable);
+			hv_unmap(w, p, ref + i, writable);
 		goto out;
 	}
 	*status = GNTST_okay;
@@ -305,7 +370,7 @@ static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 	uint32_t i;
 
 	for (i = 0; i < count; i++)
-		sim_hv_unmap(p->ctl, ref + i, writable);
+		hv_unmap(w, p, ref + i, writable);
 	return 0;
 }
 

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -18,6 +17,7 @@
 
 struct gmap_sim_domain {
 	struct sim_ctl *ctl;
+	struct sim_layout lay;   /* checked once; never re-read from ctl */
 	size_t ctl_size;
 	int ctl_fd, mem_fd;
 	uint8_t *mem;            /* the guest's own view of its memory */
@@ -33,7 +33,7 @@ static struct gmap_sim_domain *registry_find(uint32_t domid)
 	struct gmap_sim_domain *d;
 
 	for (d = registry; d; d = d->next)
-		if (d->ctl->domid == domid)
+		if (d->lay.domid == domid)
 			return d;
 	return NULL;
 }
@@ -41,7 +41,7 @@ static struct gmap_sim_domain *registry_find(uint32_t domid)
 /* Register @d unless its domid is taken; called with registry_lock held. */
 static int registry_add(struct gmap_sim_domain *d)
 {
-	if (registry_find(d->ctl->domid)) {
+	if (registry_find(d->lay.domid)) {
 		errno = EEXIST;
 		return -1;
 	}
@@ -106,11 +106,34 @@ static struct gmap_sim_domain *publish(struct gmap_sim_domain *d)
 	return d;
 }
 
+/*
+ * A memfd of @size bytes, sealed against resizing: a process it is passed
+ * to may write it but never shrink it under another's mappings (which
+ * would turn their next access into SIGBUS).
+ */
+static int sealed_memfd(const char *name, uint64_t size)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)size) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, SIM_SEALS) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
 GMAP_EXPORT struct gmap_sim_domain *
 gmap_sim_domain_create(uint32_t domid, uint32_t nr_frames, uint32_t nr_grants)
 {
 	struct gmap_sim_domain *d;
 	uint64_t table_off, active_off, size;
+	const char *why;
 
 	if (nr_frames == 0 || nr_grants == 0 || domid >= 0x7ff0 /* DOMID_FIRST_RESERVED */) {
 		errno = EINVAL;
@@ -128,11 +151,11 @@ gmap_sim_domain_create(uint32_t domid, uint32_t nr_frames, uint32_t nr_grants)
 	d->ctl_size = size;
 	d->mem_size = (size_t)nr_frames << GMAP_PAGE_SHIFT;
 
-	d->ctl_fd = memfd_create("gmap-sim-ctl", MFD_CLOEXEC);
-	d->mem_fd = memfd_create("gmap-sim-mem", MFD_CLOEXEC);
-	if (d->ctl_fd < 0 || d->mem_fd < 0 ||
-	    ftruncate(d->ctl_fd, (off_t)size) < 0 ||
-	    ftruncate(d->mem_fd, (off_t)d->mem_size) < 0)
+	d->ctl_fd = sealed_memfd("gmap-sim-ctl", size);
+	if (d->ctl_fd < 0)
+		goto fail;
+	d->mem_fd = sealed_memfd("gmap-sim-mem", d->mem_size);
+	if (d->mem_fd < 0)
 		goto fail;
 	d->ctl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      d->ctl_fd, 0);
@@ -148,42 +171,50 @@ gmap_sim_domain_create(uint32_t domid, uint32_t nr_frames, uint32_t nr_grants)
 	d->ctl->table_off = table_off;
 	d->ctl->active_off = active_off;
 	d->ctl->ctl_size = size;
-
+	d->ctl->pidns = sim_pidns();
+	if (sim_ctl_check(d->ctl, d->ctl_size, &d->lay, &why) < 0) {
+		errno = EINVAL;         /* cannot be: the layout is ours */
+		goto fail;
+	}
 	return publish(d);
 fail:
 	domain_free(d);
 	return NULL;
 }
 
+/*
+ * The descriptors come from another process, which is not trusted: both
+ * must be memfds sealed against resizing (else a peer could shrink them
+ * under our mappings), the control area must check out, and its layout
+ * is copied once; guest memory must hold every frame.
+ */
 GMAP_EXPORT struct gmap_sim_domain *gmap_sim_domain_attach(int ctl_fd,
 							   int mem_fd)
 {
 	struct gmap_sim_domain *d;
-	struct stat st;
+	uint64_t size;
+	const char *why;
 
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return NULL;
 	d->ctl_fd = fcntl(ctl_fd, F_DUPFD_CLOEXEC, 0);
 	d->mem_fd = fcntl(mem_fd, F_DUPFD_CLOEXEC, 0);
-	if (d->ctl_fd < 0 || d->mem_fd < 0 || fstat(d->ctl_fd, &st) < 0)
+	if (d->ctl_fd < 0 || d->mem_fd < 0 ||
+	    sim_fd_check(d->ctl_fd, sizeof(struct sim_ctl), &size, &why) < 0)
 		goto fail;
-	d->ctl_size = (size_t)st.st_size;
+	d->ctl_size = (size_t)size;
 	d->ctl = mmap(NULL, d->ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		      d->ctl_fd, 0);
 	if (d->ctl == MAP_FAILED)
 		goto fail;
-	if (sim_ctl_check(d->ctl, d->ctl_size) < 0) {
+	if (sim_ctl_check(d->ctl, d->ctl_size, &d->lay, &why) < 0) {
 		errno = EINVAL;
 		goto fail;
 	}
-	d->mem_size = (size_t)d->ctl->nr_frames << GMAP_PAGE_SHIFT;
-	if (fstat(d->mem_fd, &st) < 0)
+	d->mem_size = (size_t)d->lay.nr_frames << GMAP_PAGE_SHIFT;
+	if (sim_fd_check(d->mem_fd, d->mem_size, NULL, &why) < 0)
 		goto fail;
-	if ((uint64_t)st.st_size < d->mem_size) {
-		errno = EINVAL;
-		goto fail;
-	}
 	d->mem = mmap(NULL, d->mem_size, PROT_READ | PROT_WRITE,
 		      MAP_SHARED | MAP_NORESERVE, d->mem_fd, 0);
 	if (d->mem == MAP_FAILED)
@@ -231,7 +262,7 @@ static int check_ref(struct gmap_sim_domain *d, uint32_t ref)
 		errno = EINVAL;
 		return -1;
 	}
-	if (ref >= d->ctl->nr_grants) {
+	if (ref >= d->lay.nr_grants) {
 		errno = ERANGE;
 		return -1;
 	}
@@ -252,7 +283,7 @@ GMAP_EXPORT int gmap_sim_grant(struct gmap_sim_domain *d, uint32_t ref,
 
 	if (check_ref(d, ref) < 0)
 		return -1;
-	e = &sim_table(d->ctl)[ref];
+	e = &d->lay.table[ref];
 	combo = sim_combo(e);
 	old = atomic_load(combo);
 	do {
@@ -277,7 +308,7 @@ GMAP_EXPORT int gmap_sim_end_access(struct gmap_sim_domain *d, uint32_t ref)
 
 	if (check_ref(d, ref) < 0)
 		return -1;
-	combo = sim_combo(&sim_table(d->ctl)[ref]);
+	combo = sim_combo(&d->lay.table[ref]);
 	old = atomic_load(combo);
 	do {
 		if (old & (GTF_reading | GTF_writing)) {
@@ -294,7 +325,7 @@ GMAP_EXPORT int gmap_sim_revoke(struct gmap_sim_domain *d, uint32_t ref)
 
 	if (check_ref(d, ref) < 0)
 		return -1;
-	old = atomic_fetch_and(sim_combo(&sim_table(d->ctl)[ref]),
+	old = atomic_fetch_and(sim_combo(&d->lay.table[ref]),
 			       ~(uint32_t)(GTF_type_mask | GTF_readonly));
 	return (old & (GTF_reading | GTF_writing)) ? 1 : 0;
 }
@@ -306,7 +337,7 @@ static int check_frame(struct gmap_sim_domain *d, uint32_t frame, size_t off,
 		errno = EINVAL;
 		return -1;
 	}
-	if (frame >= d->ctl->nr_frames || off > GMAP_PAGE_SIZE ||
+	if (frame >= d->lay.nr_frames || off > GMAP_PAGE_SIZE ||
 	    len > GMAP_PAGE_SIZE - off) {
 		errno = ERANGE;
 		return -1;
@@ -345,16 +376,19 @@ GMAP_EXPORT int gmap_sim_ref_info(struct gmap_sim_domain *d, uint32_t ref,
 		errno = EINVAL;
 		return -1;
 	}
-	e = &sim_table(d->ctl)[ref];
-	a = &sim_active(d->ctl)[ref];
+	e = &d->lay.table[ref];
+	a = &d->lay.active[ref];
 	combo = atomic_load(sim_combo(e));
 	info->flags = (uint16_t)(combo & 0xffff);
 	info->domid = (uint16_t)(combo >> 16);
 	info->frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
-	sim_active_lock(a);
-	info->maps_now = a->rd_pins;
-	info->maps_peak = a->maps_peak;
-	sim_active_unlock(a);
+	/* Without the ref's lock: a peer may keep it, and a scan of every
+	 * ref (gmap-simdom's report) must not wait on each.  Read apart,
+	 * the peak may lag the count: it is never reported below it. */
+	info->maps_now = atomic_load(&a->rd_pins);
+	info->maps_peak = atomic_load(&a->maps_peak);
+	if (info->maps_peak < info->maps_now)
+		info->maps_peak = info->maps_now;
 	info->maps_total = atomic_load(&a->maps_total);
 	info->map_fails = atomic_load(&a->map_fails);
 	return 0;
@@ -367,9 +401,9 @@ GMAP_EXPORT int gmap_sim_domain_info(struct gmap_sim_domain *d,
 		errno = EINVAL;
 		return -1;
 	}
-	info->domid = d->ctl->domid;
-	info->nr_frames = d->ctl->nr_frames;
-	info->nr_grants = d->ctl->nr_grants;
+	info->domid = d->lay.domid;
+	info->nr_frames = d->lay.nr_frames;
+	info->nr_grants = d->lay.nr_grants;
 	info->maps_now = atomic_load(&d->ctl->maps_now);
 	info->maps_total = atomic_load(&d->ctl->maps_total);
 	info->map_fails = atomic_load(&d->ctl->map_fails);
@@ -382,7 +416,9 @@ GMAP_EXPORT int gmap_sim_domain_info(struct gmap_sim_domain *d,
 GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 				enum gmap_sim_inject what, uint32_t count)
 {
+	struct sim_lock_note n;
 	struct sim_active *a;
+	bool held;
 
 	if (check_ref(d, ref) < 0)
 		return -1;
@@ -394,10 +430,14 @@ GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 		errno = EINVAL;
 		return -1;
 	}
-	a = &sim_active(d->ctl)[ref];
-	sim_active_lock(a);
+	a = &d->lay.active[ref];
+	/* The lock orders the two words with a map in progress; a peer
+	 * that keeps it past the bound only loses that order (both words
+	 * are atomic), so the injection is made without it. */
+	held = sim_active_lock(&d->lay, a, &n) != SIM_LOCK_TIMEOUT;
 	atomic_store(&a->inject_what, (uint32_t)what);
 	atomic_store(&a->inject_count, what == GMAP_SIM_INJECT_NONE ? 0 : count);
-	sim_active_unlock(a);
+	if (held)
+		sim_active_unlock(a);
 	return 0;
 }
