@@ -141,8 +141,10 @@ static bool contiguous(uint32_t count, const uint32_t *domids,
 {
 	uint32_t i;
 
+	/* In 64 bits: refs {0xffffffff, 0, 1, ...} are no run (they wrap
+	 * past the last ref), whatever 32-bit arithmetic says. */
 	for (i = 1; i < count; i++)
-		if (domids[i] != domids[0] || refs[i] != refs[0] + i)
+		if (domids[i] != domids[0] || refs[i] != (uint64_t)refs[0] + i)
 			return false;
 	return true;
 }
@@ -432,7 +434,10 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	if (ok == 0)
 		goto undo;  /* not one page: nothing to hand out */
 
-	m->alias = fixed || !contiguous(count, domids, refs);
+	/* A run with pages that failed (err[]) is not handed out in the
+	 * window either: its failed pages must fault, and the run may go
+	 * past the window's end (refs 1020-1027 of a 1024-ref window). */
+	m->alias = fixed || ok < count || !contiguous(count, domids, refs);
 	if (m->alias) {
 		m->addr = make_aliases(m, fixed);
 		if (!m->addr) {
