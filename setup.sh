@@ -18,9 +18,10 @@ cd "$(dirname "$0")"
 # QEMU stage (make check-xen-qemu) runs Debian's qemu-system-xen and Xen's
 # tools inside the bed: they are fetched into its cache, and the shared
 # libraries they load come from this machine (the last line, with
-# libxen-dev's).
+# libxen-dev's).  libclang-rt-14-dev: libFuzzer and clang's sanitizer
+# runtimes (make fuzz), only recommended by clang, so not installed with it.
 PKGS="build-essential autoconf automake libtool pkg-config clang \
-libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio \
+libclang-rt-14-dev libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio \
 libfdt1 libglib2.0-0 libjpeg62-turbo libpixman-1-0 libspice-server1 \
 libusb-1.0-0 libyajl2 libncurses6"
 
