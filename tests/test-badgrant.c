@@ -510,11 +510,9 @@ static void test_vmas_exhausted(void)
 	/* The sanitizers' runtimes abort when one of their own allocations
 	 * finds no VMA left (ASan's allocator and error reports, a thread's
 	 * creation): this case runs in the plain build only. */
-	if (T_UNDER_ASAN || T_UNDER_TSAN) {
-		printf("skipped under a sanitizer: its runtime aborts when "
-		       "its own mmap fails ");
-		return;
-	}
+	if (T_UNDER_ASAN || T_UNDER_TSAN)
+		T_SKIP("under a sanitizer: its runtime aborts when its own "
+		       "mmap fails");
 	fflush(NULL);
 	pid = fork();
 	CU_ASSERT_FATAL(pid >= 0);

@@ -269,10 +269,8 @@ static void test_user_mode_only(void)
 	int status;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		printf("skipped: needs root to become another user ");
-		return;
-	}
+	if (geteuid() != 0)
+		T_SKIP("needs root to become another user");
 	pid = fork();
 	if (pid == 0)
 		_exit(user_mode_child());
