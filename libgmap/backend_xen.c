@@ -23,6 +23,7 @@
 #include <xen/sys/gntdev.h>
 
 #include "private.h"
+#include "refindex.h"
 #include "sim_abi.h" /* GNTST_* and GNTCOPY_* from Xen's public headers */
 
 #define GNTDEV_PATH "/dev/xen/gntdev"
@@ -42,87 +43,35 @@ struct xen_run {
 	uint32_t count, live;
 };
 
-/*
- * Each mapped ref's run: what the unmap needs.  Kept here, not in the
+/* Each mapped ref's run: what the unmap needs.  Kept here, not in the
  * core's per-grant word: only mapped grants (at most the window's budget)
- * have one.  Open addressing with linear probing and backward-shift
- * deletion, under the backend's lock.
- */
-struct index_slot {
-	uint32_t ref;
-	uint32_t used;
-	struct xen_run *run;
-};
-
+ * have one (refindex.c, under the backend's lock). */
 struct xen_priv {
 	xengnttab_handle *xgt;
 	int fd;
 	pthread_mutex_t lock;
-	struct index_slot *slots;
-	size_t cap, len;          /* cap: a power of two, or 0 */
+	struct gmap_refindex runs;
 };
 
-static size_t slot_of(uint32_t ref, size_t cap)
-{
-	return (size_t)((ref * 2654435761u) & (cap - 1));
-}
-
+/* index_put()/index_take(): the run index, counted as metadata. */
 static int index_put(struct gmap_window *w, struct xen_priv *p, uint32_t ref,
 		     struct xen_run *run)
 {
-	size_t i;
+	size_t grown = 0;
+	int rc = gmap_refindex_put(&p->runs, ref, run, &grown);
 
-	if ((p->len + 1) * 2 > p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 256;
-		struct index_slot *n = calloc(ncap, sizeof(*n));
-
-		if (!n)
-			return -1;
-		for (size_t k = 0; k < p->cap; k++) {
-			if (!p->slots[k].used)
-				continue;
-			for (i = slot_of(p->slots[k].ref, ncap); n[i].used;
-			     i = (i + 1) & (ncap - 1))
-				;
-			n[i] = p->slots[k];
-		}
-		atomic_fetch_add(&w->c.meta_bytes, (ncap - p->cap) * sizeof(*n));
-		free(p->slots);
-		p->slots = n;
-		p->cap = ncap;
-	}
-	for (i = slot_of(ref, p->cap); p->slots[i].used; i = (i + 1) & (p->cap - 1))
-		;
-	p->slots[i] = (struct index_slot){ ref, 1, run };
-	p->len++;
-	return 0;
+	if (grown)
+		atomic_fetch_add(&w->c.meta_bytes, grown);
+	return rc;
 }
 
-/* Remove @ref's entry; its run in *@run.  -1 if there is none. */
 static int index_take(struct xen_priv *p, uint32_t ref, struct xen_run **run)
 {
-	size_t i, j, k, mask = p->cap - 1;
+	void *v;
 
-	if (!p->cap)
+	if (gmap_refindex_take(&p->runs, ref, &v) < 0)
 		return -1;
-	for (i = slot_of(ref, p->cap); p->slots[i].used; i = (i + 1) & mask)
-		if (p->slots[i].ref == ref)
-			break;
-	if (!p->slots[i].used)
-		return -1;
-	*run = p->slots[i].run;
-	p->slots[i].used = 0;
-	p->len--;
-	/* Backward shift: move later entries of the probe run into the hole
-	 * when their home slot is not between the hole and them. */
-	for (j = (i + 1) & mask; p->slots[j].used; j = (j + 1) & mask) {
-		k = slot_of(p->slots[j].ref, p->cap);
-		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j))) {
-			p->slots[i] = p->slots[j];
-			p->slots[j].used = 0;
-			i = j;
-		}
-	}
+	*run = v;
 	return 0;
 }
 
@@ -201,7 +150,7 @@ static void xen_close(struct gmap_window *w)
 		return;
 	gt.close(p->xgt);
 	pthread_mutex_destroy(&p->lock);
-	free(p->slots);
+	gmap_refindex_free(&p->runs);
 	free(p);
 	w->be_priv = NULL;
 }
