@@ -56,22 +56,51 @@ _Static_assert(offsetof(struct gmap_open_opts, unpin_policy) >=
 	       sizeof(((struct gmap_open_opts *)0)->reserved),
 	       "new gmap_open_opts fields overlap the first layout");
 
+/* A limit as the messages write it: "2^31" for a power of two from 2^20,
+ * else the number. */
+static const char *limit_str(uint64_t v, char *buf, size_t len)
+{
+	if (v >= (1u << 20) && !(v & (v - 1)))
+		snprintf(buf, len, "2^%d", __builtin_ctzll(v));
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+	return buf;
+}
+
+/*
+ * The options' limits are those of the environment variables that set the
+ * same things (env.c's table): one table for both, so that an option and
+ * its variable never disagree.  In the options, 0 means "the default"
+ * where the variable has no such value.
+ */
 static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 {
+	const struct gmap_env_var *refs = gmap_env_find("GMAP_NR_REFS"),
+		*hand = gmap_env_find("GMAP_HANDLERS"),
+		*around = gmap_env_find("GMAP_FAULT_AROUND"),
+		*idle = gmap_env_find("GMAP_IDLE_MS"),
+		*mapped = gmap_env_find("GMAP_MAX_MAPPED"),
+		*vmas = gmap_env_find("GMAP_MAX_VMAS"),
+		*meta = gmap_env_find("GMAP_MAX_META");
+	char a[24], b[24];
+
 	if (o->size && o->size < OPT_END(self_domid)) {
 		GMAP_ERR(w, "gmap_open_opts.size %zu is too small: expected "
 			 "sizeof(struct gmap_open_opts) = %zu", o->size,
 			 sizeof(*o));
 		return -1;
 	}
-	if (o->nr_refs > GMAP_MAX_REFS) {
-		GMAP_ERR(w, "nr_refs %llu is too large: expected 1 .. 2^32",
-			 (unsigned long long)o->nr_refs);
+	if (o->nr_refs > refs->hi) {
+		GMAP_ERR(w, "nr_refs %llu is too large: expected %llu .. %s",
+			 (unsigned long long)o->nr_refs,
+			 (unsigned long long)refs->lo,
+			 limit_str(refs->hi, a, sizeof(a)));
 		return -1;
 	}
-	if (o->handler_threads > GMAP_MAX_HANDLERS) {
-		GMAP_ERR(w, "handler_threads %u is too many: expected 1 .. %d",
-			 o->handler_threads, GMAP_MAX_HANDLERS);
+	if (o->handler_threads > hand->hi) {
+		GMAP_ERR(w, "handler_threads %u is too many: expected %llu .. %llu",
+			 o->handler_threads, (unsigned long long)hand->lo,
+			 (unsigned long long)hand->hi);
 		return -1;
 	}
 	if (OPT_HAS(o, unpin_policy) && o->unpin_policy != GMAP_UNPIN_UNMAP &&
@@ -80,9 +109,10 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->unpin_policy);
 		return -1;
 	}
-	if (OPT_HAS(o, fault_around) && o->fault_around > 256) {
-		GMAP_ERR(w, "fault_around %u is too many: expected 0 .. 256",
-			 o->fault_around);
+	if (OPT_HAS(o, fault_around) && o->fault_around > around->hi) {
+		GMAP_ERR(w, "fault_around %u is too many: expected %llu .. %llu",
+			 o->fault_around, (unsigned long long)around->lo,
+			 (unsigned long long)around->hi);
 		return -1;
 	}
 	if (OPT_HAS(o, fault_around_dir) &&
@@ -93,28 +123,35 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->fault_around_dir);
 		return -1;
 	}
-	if (OPT_HAS(o, idle_ms) && o->idle_ms > 3600000) {
-		GMAP_ERR(w, "idle_ms %u is too long: expected 0 .. 3600000",
-			 o->idle_ms);
+	if (OPT_HAS(o, idle_ms) && o->idle_ms > idle->hi) {
+		GMAP_ERR(w, "idle_ms %u is too long: expected %llu .. %llu",
+			 o->idle_ms, (unsigned long long)idle->lo,
+			 (unsigned long long)idle->hi);
 		return -1;
 	}
-	if (OPT_HAS(o, max_mapped) && o->max_mapped > GMAP_MAX_REFS) {
-		GMAP_ERR(w, "max_mapped %llu is too large: expected 0 .. 2^32",
-			 (unsigned long long)o->max_mapped);
+	if (OPT_HAS(o, max_mapped) && o->max_mapped > mapped->hi) {
+		GMAP_ERR(w, "max_mapped %llu is too large: expected 0 .. %s",
+			 (unsigned long long)o->max_mapped,
+			 limit_str(mapped->hi, a, sizeof(a)));
 		return -1;
 	}
 	if (OPT_HAS(o, max_vmas) && o->max_vmas &&
-	    (o->max_vmas < 8 || o->max_vmas > (1ull << 31))) {
+	    (o->max_vmas < vmas->lo || o->max_vmas > vmas->hi)) {
 		GMAP_ERR(w, "max_vmas %llu is out of range: expected 0 or "
-			 "8 .. 2^31", (unsigned long long)o->max_vmas);
+			 "%s .. %s", (unsigned long long)o->max_vmas,
+			 limit_str(vmas->lo, a, sizeof(a)),
+			 limit_str(vmas->hi, b, sizeof(b)));
 		return -1;
 	}
 	if (OPT_HAS(o, max_meta) && o->max_meta &&
-	    (o->max_meta < 65536 || o->max_meta > (1ull << 40))) {
+	    (o->max_meta < meta->lo || o->max_meta > meta->hi)) {
 		GMAP_ERR(w, "max_meta %llu is out of range: expected 0 or "
-			 "65536 .. 2^40 bytes", (unsigned long long)o->max_meta);
+			 "%s .. %s bytes", (unsigned long long)o->max_meta,
+			 limit_str(meta->lo, a, sizeof(a)),
+			 limit_str(meta->hi, b, sizeof(b)));
 		return -1;
 	}
+	/* No variable sets it. */
 	if (OPT_HAS(o, handler_spin_us) && o->handler_spin_us > 10000) {
 		GMAP_ERR(w, "handler_spin_us %u is too long: expected 0 .. "
 			 "10000", o->handler_spin_us);
