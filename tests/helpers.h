@@ -201,6 +201,21 @@ static inline int t_setup_opts(struct t_fx *fx, uint32_t nr,
 	return 0;
 }
 
+/* Options of a 4096-ref sim window with a budget of @max_mapped grants
+ * (0: the default) and fault-around of @around pages towards @dir. */
+static inline struct gmap_open_opts t_budget_opts(uint64_t max_mapped,
+						  unsigned int around,
+						  enum gmap_around_dir dir)
+{
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 4096,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+		.max_mapped = max_mapped, .fault_around = around,
+		.fault_around_dir = dir,
+	};
+	return o;
+}
+
 static inline int t_log_has_since_open(const char *needle)
 {
 	return strstr(t_open_log, needle) != NULL;
