@@ -45,8 +45,10 @@
 extern "C" {
 #endif
 
+/* The release: also the package's version (configure.ac reads it here). */
 #define GMAP_VERSION_MAJOR 0
 #define GMAP_VERSION_MINOR 1
+#define GMAP_VERSION_MICRO 0
 
 #define GMAP_PAGE_SHIFT 12
 #define GMAP_PAGE_SIZE  (1UL << GMAP_PAGE_SHIFT)
