@@ -4,8 +4,8 @@
  *
  * Runs inside dom0 of the test bed (tests/xenbed/run.sh, make check-xen):
  * this domain grants its own pages to itself with gntalloc (the granter in
- * tools/xengrant) and maps them back through a window on the xen backend,
- * so the grants, the hypervisor's checks and gntdev are all real.  Each
+ * tools/common/granter.c) and maps them back through a window on the xen
+ * backend, so the grants, the hypervisor's checks and gntdev are all real.  Each
  * claim made on sim is checked again here.  Outside a Xen domain it has
  * nothing to run against and exits 77 (skipped).
  */

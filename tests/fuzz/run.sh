@@ -25,7 +25,7 @@ jobs=${FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 cflags="-std=gnu11 -pthread -g -O1 -fno-omit-frame-pointer $san \
 -fsanitize=fuzzer-no-link -I$src/libgmap -I$src/libgmap/preload \
--I$src/tools/simdom -I$src/tests/fuzz -include ${top_builddir:-.}/config.h \
+-I$src/tools/simdom -I$src/tools/common -I$src/tests/fuzz -include ${top_builddir:-.}/config.h \
 ${FUZZ_CFLAGS:-}"
 mkdir -p "$out/obj" || exit 1
 
@@ -59,7 +59,7 @@ done
 all=$(for f in $all; do case $f in *.c) echo "$f" ;; esac; done | sort -u)
 # shellcheck disable=SC2012
 newest=$(ls -t "$src"/libgmap/*.h "$src"/libgmap/preload/*.h \
-	"$src"/tools/simdom/*.h "$src"/tests/fuzz/*.h \
+	"$src"/tools/simdom/*.h "$src"/tools/common/*.h "$src"/tests/fuzz/*.h \
 	"${top_builddir:-.}/config.h" | head -n 1)
 obj() { echo "$out/obj/$(echo "$1" | tr / _ | sed 's/\.c$/.o/')"; }
 stale=

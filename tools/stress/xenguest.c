@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * xenguest.c - the guest of a gmap-stress run on real Xen (-b xen): this
- * domain grants its own pages to itself with gntalloc (tools/xengrant),
+ * domain grants its own pages to itself with gntalloc (tools/common/granter.c),
  * signs them as the sim guest does, and gets them back at the end.
  *
  * The kernel chooses the refs.  A fresh domain hands them out of its free
