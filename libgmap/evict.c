@@ -258,6 +258,7 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 	struct gmap_evictor *ev = &w->ev;
 	uint64_t now = atomic_load(&w->c.mapped_now), peak;
 
+	window_assert_locked(w);
 	peak = atomic_load(&w->c.mapped_peak);
 	while (now > peak &&
 	       !atomic_compare_exchange_weak(&w->c.mapped_peak, &peak, now))
@@ -322,12 +323,12 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 		return -1;
 	}
 	until = gmap_mono_ns() + BUDGET_WAIT_MS * 1000000ULL;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	for (;;) {
 		struct timespec nap;
 
 		if (try_take(w, st)) {
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			return 0;
 		}
 		if (atomic_load(&w->closing) || gmap_mono_ns() >= until)
@@ -335,9 +336,9 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 		if (*st == GMAP_ST_VMAS) {
 			/* The room may have grown back (at most once a
 			 * second: it reads /proc/self/maps). */
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			gmap_budget_refresh(w, false);
-			pthread_mutex_lock(&w->lock);
+			window_lock(w);
 		}
 		if (!ev->running)
 			thread_start(w);
@@ -345,9 +346,9 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 		/* Woken by the evictor's broadcast; the timeout only bounds a
 		 * wait in which nothing at all changes. */
 		nap = gmap_mono_after(10);
-		pthread_cond_timedwait(&w->cv, &w->lock, &nap);
+		window_wait(w, &w->cv, &nap);
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	errno = ENOSPC;
 	return -1;
 }
@@ -383,7 +384,7 @@ void gmap_budget_refresh(struct gmap_window *w, bool enomem)
 	used = count_vmas();
 	if (max <= 0 || used < 0)
 		return;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	mine = atomic_load(&w->c.vmas);
 	left = enomem || used >= max ? 0 : (uint64_t)(max - used);
 	budget = mine + left * 3 / 4;
@@ -401,7 +402,7 @@ void gmap_budget_refresh(struct gmap_window *w, bool enomem)
 		ev->promised = budget;
 		gmap_evict_kick(w);
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	if (budget < old)
 		GMAP_LOG(w, XTL_WARN, -1, "d%u: budget of VMAs down from %llu "
 			 "to %llu: the process uses %ld of the %ld that "
@@ -431,6 +432,7 @@ static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
 	struct gmap_evictor *ev = &w->ev;
 	size_t n = 0, scan = ev->len;
 
+	window_assert_locked(w);
 	/* Each grant taken frees a slot and (once it is unmapped) up to two
 	 * VMAs, more if its whole map goes. */
 	while (n < max && scan-- > 0 &&
@@ -474,6 +476,7 @@ void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
 {
 	struct gmap_evictor *ev = &w->ev;
 
+	window_assert_locked(w);
 	atomic_fetch_add(&w->c.unmap_failures, 1);
 	if (ev->ndue == ev->due_cap) {
 		size_t ncap = ev->due_cap ? ev->due_cap * 2 : 64;
@@ -505,6 +508,7 @@ static size_t due_take(struct gmap_window *w, uint32_t *out, size_t max)
 	struct gmap_evictor *ev = &w->ev;
 	size_t n = 0;
 
+	window_assert_locked(w);
 	while (n < max && ev->ndue) {
 		uint32_t ref = ev->due[--ev->ndue];
 		struct gmap_grant *g = gmap_grant_get(w, ref, false);
@@ -531,9 +535,9 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 	failed = atomic_load(&w->c.unmap_failures);
 	n = due_take(w, refs, EVICT_BATCH);
 	if (n) {
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		gmap_grants_evict(w, refs, n, true);
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 	}
 	if (!ev->ndue) {
 		ev->due_at = 0;
@@ -564,11 +568,11 @@ static void nap(struct gmap_window *w, unsigned int ms)
 			ms = d;
 	}
 	if (!ms) {
-		pthread_cond_wait(&ev->cv, &w->lock);
+		window_wait(w, &ev->cv, NULL);
 		return;
 	}
 	t = gmap_mono_after(ms);
-	pthread_cond_timedwait(&ev->cv, &w->lock, &t);
+	window_wait(w, &ev->cv, &t);
 }
 
 static void *evictor_main(void *arg)
@@ -577,7 +581,7 @@ static void *evictor_main(void *arg)
 	struct gmap_evictor *ev = &w->ev;
 	uint32_t refs[EVICT_BATCH];
 
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	while (!atomic_load(&w->closing)) {
 		bool idle = false;
 		size_t n;
@@ -629,9 +633,9 @@ static void *evictor_main(void *arg)
 			nap(w, 20);
 			continue;
 		}
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		gmap_grants_evict(w, refs, n, false);
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		/* Evicted grants may have left leaves free to go: worth a
 		 * new pass (which scans the whole directory) once enough of
 		 * them went. */
@@ -640,7 +644,7 @@ static void *evictor_main(void *arg)
 					  ev->max_mapped / 16 : 64))
 			ev->meta_stuck_at = 0;
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	return NULL;
 }
 
@@ -728,9 +732,9 @@ void gmap_evict_stop(struct gmap_window *w)
 	struct gmap_evictor *ev = &w->ev;
 
 	if (ev->running) {
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		pthread_cond_broadcast(&ev->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		pthread_join(ev->thread, NULL);
 		ev->running = false;
 	}

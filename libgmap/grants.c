@@ -115,6 +115,7 @@ static void set_state(struct gmap_window *w, uint32_t ref,
 {
 	uint32_t keep = atomic_load(&g->state) & GS_QUEUED;
 
+	window_assert_locked(w);
 	gmap_grant_set(w, ref, g, st | bits | keep |
 		       ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT));
 }
@@ -131,9 +132,10 @@ static struct gmap_grant *wait_not_busy(struct gmap_window *w, uint32_t ref,
 {
 	struct gmap_grant *g;
 
+	window_assert_locked(w);
 	while ((g = gmap_grant_get(w, ref, create)) &&
 	       gs_state(atomic_load(&g->state)) == GS_BUSY)
-		pthread_cond_wait(&w->cv, &w->lock);
+		window_wait(w, &w->cv, NULL);
 	return g;
 }
 
@@ -411,7 +413,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n,
 			GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: unmapped on "
 				 "retry", w->domid, refs[i], (uint32_t)(k - i));
 		atomic_fetch_sub(&w->c.evicting_now, k - i);
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		for (size_t j = i; j < k; j++) {
 			struct gmap_grant *g = gmap_grant_get(w, refs[j], false);
 			uint32_t ro = atomic_load(&g->state) & GS_RO;
@@ -421,7 +423,7 @@ void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n,
 				gmap_unmap_due(w, refs[j]); /* try again */
 		}
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 	}
 }
 
@@ -438,10 +440,10 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 	int16_t st = 0;
 	int rc, err;
 
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	g = wait_not_busy(w, ref, true);
 	if (!g) {
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory for "
 			 "grant state", w->domid, ref);
 		/* Without state the page can only be made inaccessible;
@@ -458,24 +460,24 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		 * message of a page another thread also faulted.  Or a bad
 		 * page that could not be poisoned: a thread that touches it
 		 * faults here again, and only a signal ends its wait. */
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		if (gs_state(s) == GS_BAD && (s & GS_NOPOISON))
 			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return 0;
 	}
 	set_state(w, ref, g, GS_BUSY, 0, 0);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 
 	rc = map_budgeted(w, ref, false, true, &ro, &st);
 	err = errno;
 	if (rc < 0 && st == GMAP_ST_LOST) {
 		/* Not our page any more: neither retried nor poisoned. */
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		set_state(w, ref, g, GS_BAD, 0, st);
 		atomic_fetch_add(&w->c.bad_grants, 1);
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return rc;
@@ -491,10 +493,10 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		 * thread that really needs the page faults again at once,
 		 * and a second failure in a row poisons it.
 		 */
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		set_state(w, ref, g, GS_EMPTY | GS_TRIED, 0, 0);
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		GMAP_LOG(w, XTL_DEBUG, -1, "d%u ref %u: map for a fault failed "
 			 "(%s); retrying on the next fault", w->domid, ref,
 			 gmap_status_str(st));
@@ -512,7 +514,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		bits = GS_NOPOISON;
 	}
 
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	if (rc == 0) {
 		set_mapped(w, ref, g, ro);
 	} else {
@@ -520,7 +522,7 @@ int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
 		atomic_fetch_add(&w->c.bad_grants, 1);
 	}
 	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 
 	if (rc < 0) {
 		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
@@ -574,10 +576,10 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 	int rc;
 
 	*st = 0;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	g = wait_not_busy(w, ref, true);
 	if (!g) {
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		*st = GMAP_ST_NOMEM;
 		errno = ENOMEM;
 		return -1;
@@ -585,13 +587,13 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 	prev = atomic_load(&g->state);
 	if (gs_state(prev) == GS_MAPPED) {
 		if (write && (prev & GS_RO)) {
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			*st = GNTST_general_error;
 			errno = EACCES;
 			return -1;
 		}
 		if (pin && gs_pins(prev) == GS_PINS_MAX) {
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			*st = 0;
 			errno = EOVERFLOW;
 			return -1;
@@ -599,11 +601,11 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 		goto held;
 	}
 	set_state(w, ref, g, GS_BUSY, 0, 0);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 
 	rc = map_budgeted(w, ref, write, true, &ro, st);
 
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	if (rc < 0) {
 		int e = errno;
 
@@ -616,7 +618,7 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 			gmap_grant_set(w, ref, g, (prev & ~GS_QUEUED) |
 				       (atomic_load(&g->state) & GS_QUEUED));
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		errno = e;
 		return -1;
 	}
@@ -631,7 +633,7 @@ held:
 			atomic_fetch_add(&w->c.pinned_now, 1);
 		atomic_fetch_add(&w->c.pins, 1);
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	return 0;
 }
 
@@ -643,7 +645,7 @@ int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
 
 	if (ref >= w->nr_refs || gmap_inherited(w))
 		return -1;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	g = gmap_grant_get(w, ref, false);
 	s = g ? atomic_load(&g->state) : 0;
 	if (g && gs_state(s) == GS_MAPPED && gs_pins(s) > 0 &&
@@ -652,7 +654,7 @@ int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
 		atomic_fetch_add(&w->c.pins, 1);
 		rc = 0;
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	return rc;
 }
 
@@ -669,12 +671,12 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
 {
 	while (slots-- > 0)
 		gmap_budget_put(w);
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	for (uint32_t i = 0; i < n; i++)
 		set_state(w, lo + i, gmap_grant_get(w, lo + i, false),
 			  GS_EMPTY, 0, 0);
 	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 }
 
 /*
@@ -708,7 +710,7 @@ static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
 {
 	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
 		return;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	for (uint32_t i = 0; i < n; i++) {
 		struct gmap_grant *g;
 
@@ -719,7 +721,7 @@ static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
 			set_state(w, ref + i, g, GS_BAD, 0, GMAP_ST_LOST);
 	}
 	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 }
 
 static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
@@ -731,7 +733,7 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 
 	if (max > RUN_SPLIT_WORDS * 64)
 		max = RUN_SPLIT_WORDS * 64;
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	for (n = 0; n < max; n++) {
 		struct gmap_grant *g = gmap_grant_get(w, start + (uint32_t)dir * n,
 						      true);
@@ -741,7 +743,7 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 			break;
 		set_state(w, start + (uint32_t)dir * n, g, GS_BUSY, 0, 0);
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	for (slots = 0; slots < n; slots++)
 		if (gmap_budget_take(w, false, &st) < 0)
 			break;
@@ -771,12 +773,12 @@ static int map_run(struct gmap_window *w, uint32_t start, uint32_t max,
 	}
 	gmap_no_fork(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	atomic_fetch_add(&w->c.maps, n);
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	for (uint32_t i = 0; i < n; i++)
 		set_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false),
 			   split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
 	pthread_cond_broadcast(&w->cv);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	return (int)n;
 }
@@ -858,7 +860,7 @@ again:
 		uint32_t s = g ? atomic_load(&g->state) : 0;
 
 		if (g && gs_state(s) == GS_BUSY) {
-			pthread_cond_wait(&w->cv, &w->lock);
+			window_wait(w, &w->cv, NULL);
 			goto again;
 		}
 		if (gs_state(s) != GS_MAPPED || gs_pins(s) == 0) {
@@ -900,9 +902,9 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		return -1;
 	/* Checked before anything is allocated: once every ref is known to
 	 * be pinned, @count is bounded by what is mapped. */
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	if (!range_pinned(w, ref, count, &i)) {
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		GMAP_ERR(w, "d%u: unpin of ref %u, which is not pinned (range "
 			 "%u+%u left unchanged)", w->domid, i, ref, count);
 		errno = EINVAL;
@@ -910,7 +912,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 	}
 	last = malloc((size_t)count * sizeof(*last));
 	if (!last) {
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -928,7 +930,7 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 			last[nlast++] = ref + i;
 		}
 	}
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 
 	/* The last pin went: unmap now, so the granter can end access. */
 	for (i = 0; i < nlast; i++) {
@@ -936,13 +938,13 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 
 		g = gmap_grant_get(w, last[i], false);
 		ns = unmap_owned(w, last[i], &st);
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		set_state(w, last[i], g, ns, ns == GS_MAPPED ?
 			  (atomic_load(&g->state) & GS_RO) : 0, st);
 		if (ns == GS_MAPPED)
 			gmap_unmap_due(w, last[i]);
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 	}
 	free(last);
 	return 0;
@@ -971,20 +973,20 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 			r = ((r >> GMAP_LEAF_SHIFT) + 1) * GMAP_LEAF_REFS - 1;
 			continue;
 		}
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		g = wait_not_busy(w, (uint32_t)r, false);
 		if (!g) {
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			continue;
 		}
 		s = atomic_load(&g->state);
 		if (!((gs_state(s) == GS_MAPPED && gs_pins(s) == 0) ||
 		      gs_state(s) == GS_BAD) || gs_status(s) == GMAP_ST_LOST) {
-			pthread_mutex_unlock(&w->lock);
+			window_unlock(w);
 			continue;
 		}
 		set_state(w, (uint32_t)r, g, GS_BUSY, s & GS_RO, 0);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 
 		if (gs_state(s) == GS_MAPPED) {
 			ns = unmap_owned(w, (uint32_t)r, &st);
@@ -995,12 +997,12 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 			ns = GS_BAD;
 			st = gs_status(s);
 		}
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 		set_state(w, (uint32_t)r, g, ns, ns == GS_MAPPED ? (s & GS_RO) : 0, st);
 		if (ns == GS_MAPPED)
 			gmap_unmap_due(w, (uint32_t)r);
 		pthread_cond_broadcast(&w->cv);
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		if (ns == GS_EMPTY)
 			done++;
 	}

@@ -221,7 +221,8 @@ struct gmap_window {
 	pthread_t handlers[GMAP_MAX_HANDLERS];
 	_Atomic bool closing;
 
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;        /* window_lock(): see below         */
+	_Atomic pid_t lock_owner;    /* ... its holder, in checking builds */
 	pthread_cond_t cv;
 	_Atomic(struct gmap_grant *) *dir;  /* lazily populated directory */
 	size_t dir_len;                      /* bytes reserved for dir    */
@@ -277,6 +278,78 @@ xentoollog_logger *gmap_default_logger(int *err_out);
 #define GMAP_LOG(w, lvl, errnoval, ...) \
 	xtl_log((w)->log, (lvl), (errnoval), "gmap", __VA_ARGS__)
 #define GMAP_ERR(w, ...) GMAP_LOG(w, XTL_ERROR, -1, __VA_ARGS__)
+
+/* ---- the window lock ----------------------------------------------------
+ *
+ * One mutex per window guards the grant words' changes, the evictor's
+ * queues and the budgets' bookkeeping.  Functions that need it held say
+ * so with window_assert_locked(), which in the sanitizer builds (and with
+ * -DGMAP_LOCK_CHECKS) checks that the calling thread holds it and aborts
+ * with a message otherwise; elsewhere it costs nothing.
+ */
+#if defined(GMAP_LOCK_CHECKS) || defined(__SANITIZE_ADDRESS__) || \
+	defined(__SANITIZE_THREAD__)
+#define GMAP_CHECK_LOCKS 1
+#endif
+
+#ifdef GMAP_CHECK_LOCKS
+void gmap_lock_violation(struct gmap_window *w, const char *fn, bool held);
+pid_t gmap_self_tid(void);
+
+static inline void window_lock(struct gmap_window *w)
+{
+	pthread_mutex_lock(&w->lock);
+	atomic_store_explicit(&w->lock_owner, gmap_self_tid(),
+			      memory_order_relaxed);
+}
+
+static inline void window_unlock(struct gmap_window *w)
+{
+	atomic_store_explicit(&w->lock_owner, 0, memory_order_relaxed);
+	pthread_mutex_unlock(&w->lock);
+}
+
+#define window_assert_locked(w) do {					\
+	if (atomic_load_explicit(&(w)->lock_owner, memory_order_relaxed) != \
+	    gmap_self_tid())						\
+		gmap_lock_violation((w), __func__, true);		\
+} while (0)
+
+/* pthread_cond_(timed)wait on @cv with the window lock: it is released
+ * while waiting. */
+static inline int window_wait(struct gmap_window *w, pthread_cond_t *cv,
+			      const struct timespec *until)
+{
+	int rc;
+
+	window_assert_locked(w);
+	atomic_store_explicit(&w->lock_owner, 0, memory_order_relaxed);
+	rc = until ? pthread_cond_timedwait(cv, &w->lock, until) :
+		     pthread_cond_wait(cv, &w->lock);
+	atomic_store_explicit(&w->lock_owner, gmap_self_tid(),
+			      memory_order_relaxed);
+	return rc;
+}
+#else
+static inline void window_lock(struct gmap_window *w)
+{
+	pthread_mutex_lock(&w->lock);
+}
+
+static inline void window_unlock(struct gmap_window *w)
+{
+	pthread_mutex_unlock(&w->lock);
+}
+
+#define window_assert_locked(w) ((void)(w))
+
+static inline int window_wait(struct gmap_window *w, pthread_cond_t *cv,
+			      const struct timespec *until)
+{
+	return until ? pthread_cond_timedwait(cv, &w->lock, until) :
+		       pthread_cond_wait(cv, &w->lock);
+}
+#endif
 
 /* grants.c: the per-grant state machine */
 struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,

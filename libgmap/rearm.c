@@ -288,14 +288,14 @@ bool gmap_ref_lost(struct gmap_window *w, uint32_t ref)
 
 static void lost_add(struct gmap_window *w, uint32_t ref)
 {
-	pthread_mutex_lock(&w->lock);
+	window_lock(w);
 	uint32_t n = atomic_load(&w->nr_lost);
 
 	if (n < GMAP_MAX_LOST)
 		w->lost[n] = ref;
 	if (n <= GMAP_MAX_LOST)
 		atomic_store_explicit(&w->nr_lost, n + 1, memory_order_release);
-	pthread_mutex_unlock(&w->lock);
+	window_unlock(w);
 }
 
 int gmap_refill(struct gmap_window *w, void *addr, size_t len)

@@ -112,18 +112,18 @@ uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 			      nslots - scanned : RECLAIM_SCAN, &bytes, &step);
 		scanned += step;
 		if (!n) {
-			pthread_mutex_unlock(&w->lock);
-			pthread_mutex_lock(&w->lock);
+			window_unlock(w);
+			window_lock(w);
 			continue;
 		}
-		pthread_mutex_unlock(&w->lock);
+		window_unlock(w);
 		gmap_signal_quiesce(w);
 		for (size_t i = 0; i < n; i++)
 			free(batch[i]);
 		atomic_fetch_sub(&w->c.meta_bytes, bytes);
 		atomic_fetch_add(&w->c.meta_freed, bytes);
 		freed += bytes;
-		pthread_mutex_lock(&w->lock);
+		window_lock(w);
 	}
 	return freed;
 }

@@ -154,6 +154,7 @@ void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	int delta = -borders(w, ref, old);
 	uint64_t now;
 
+	window_assert_locked(w);
 	if (gs_state(old) == GS_MAPPED && gs_state(word) == GS_BUSY)
 		word |= GS_UNMAPPING | (old & GS_JOIN);
 	else if (gs_state(old) == GS_BUSY && (old & GS_UNMAPPING) &&

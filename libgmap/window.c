@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -208,6 +209,27 @@ static void window_free(struct gmap_window *w)
 	free(w);
 	errno = saved;
 }
+
+#ifdef GMAP_CHECK_LOCKS
+/* The checking builds' window lock (private.h): who holds it. */
+static __thread pid_t self_tid;
+
+pid_t gmap_self_tid(void)
+{
+	if (!self_tid)
+		self_tid = (pid_t)syscall(SYS_gettid);
+	return self_tid;
+}
+
+void gmap_lock_violation(struct gmap_window *w, const char *fn, bool held)
+{
+	GMAP_LOG(w, XTL_CRITICAL, -1, "internal error: %s() needs the window "
+		 "lock of d%u %s, and thread %d %s it", fn, w->domid,
+		 held ? "held" : "free", (int)gmap_self_tid(),
+		 held ? "does not hold" : "holds");
+	abort();
+}
+#endif
 
 /*
  * The windows gmap_open() returned and gmap_close() has not closed, so
