@@ -692,7 +692,7 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
  * core still unmaps grant by grant (the backend keeps the run together:
  * backend_xen.c).  Threads waiting on faults in the run are woken.
  */
-/* Whether a page of [@ref, @ref + @n) is lost to the window (rearm.c):
+/* Whether a page of [@ref, @ref + @n) is lost to the window (placeholder.c):
  * then nothing may be placed over the range. */
 static bool run_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
 {

@@ -238,7 +238,7 @@ struct gmap_window {
 	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
 	bool base_lost;              /* in a child: the range is not ours   */
 	/* Refs whose page another mapping of the process took, after the
-	 * kernel left a hole there (rearm.c, gmap_refill): libgmap never
+	 * kernel left a hole there (placeholder.c, gmap_refill): libgmap never
 	 * places, poisons or unmaps them again.  Append-only under the
 	 * lock, read lock-free; a count past GMAP_MAX_LOST means "too many
 	 * to remember": no placement at all any more. */
@@ -444,7 +444,7 @@ static inline bool gmap_dir_page_empty(struct gmap_window *w, size_t idx)
 	return true;
 }
 
-/* rearm.c: placeholders */
+/* placeholder.c: the window's pages that hold no grant */
 void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 int gmap_munmap_raw(void *addr, size_t len);
@@ -452,7 +452,6 @@ int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);
-int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
 /* After a failed MAP_FIXED or MREMAP_FIXED over [addr, addr+len): fill
  * the holes the kernel left there (PROT_NONE, MADV_DONTFORK) without
  * replacing anything, and say for each page whose it is now in fill[i]. */
@@ -467,8 +466,14 @@ bool gmap_ref_lost(struct gmap_window *w, uint32_t ref);
 int gmap_each_owned(struct gmap_window *w,
 		    int (*fn)(struct gmap_window *, void *, size_t));
 
-/* fault.c: userfaultfd and the handler threads */
+/* uffd.c: the userfaultfd and its ioctls */
 int gmap_uffd_open(struct gmap_window *w);
+/* register a range for missing-page faults (re-arming it) */
+int gmap_uffd_register(struct gmap_window *w, void *addr, size_t len);
+/* wake the threads waiting on a fault in a range */
+int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
+
+/* fault.c: the handler threads */
 int gmap_handlers_start(struct gmap_window *w);
 void gmap_handlers_stop(struct gmap_window *w);
 

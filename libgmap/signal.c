@@ -4,7 +4,7 @@
  *
  * A SIGSEGV inside a window means one of three things:
  *  - the page is being re-armed (GS_BUSY: PROT_NONE for a moment, see
- *    rearm.c): wait until it is done and retry the access;
+ *    placeholder.c): wait until it is done and retry the access;
  *  - the grant could not be mapped (GS_BAD, a poisoned page) or a write
  *    hit a read-only grant: the defined outcome.  Log the reason and a
  *    backtrace of this thread (libunwind), then deliver the signal to the

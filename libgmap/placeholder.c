@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * rearm.c - turning window pages back into fault-armed placeholders.
+ * placeholder.c - the pages of a window that hold no grant: the raw
+ * mmap of window ranges, placeholders made fault-armed again (re-armed) or
+ * inaccessible (poisoned), and the holes a failed placement can leave.
  *
  * The hazard: mmap(MAP_FIXED) of an anonymous placeholder drops the
  * userfaultfd registration of that range, and until it is registered again
@@ -16,11 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/userfaultfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -108,25 +108,11 @@ int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
 /* As gmap_rearm(), for a range the caller has just poisoned itself. */
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
 {
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)addr, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-
-	if (ioctl(w->uffd, UFFDIO_REGISTER, &reg) < 0)
+	if (gmap_uffd_register(w, addr, len) < 0)
 		return -1;
 	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0)
 		return -1;
 	return 0;
-}
-
-/* Wake every thread waiting on a fault in the range.  Needed after any
- * MAP_FIXED over a registered range: the replacement alone wakes no one. */
-int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
-{
-	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
-
-	return ioctl(w->uffd, UFFDIO_WAKE, &r);
 }
 
 /* ---- after a failed placement -------------------------------------------
