@@ -26,8 +26,11 @@
 # system's alone: its own sources, lists and cache, an empty dpkg status,
 # arm64 as its native architecture.
 #
-# Usage: arm64-build.sh [xen] [qemu] [linux] [sysroot]  (none: the first
-# three; sysroot alone only unpacks the sysroot, which qemu builds anyway)
+# Usage: arm64-build.sh [xen] [qemu] [linux] [sysroot] [dom0] [libgmap]
+# (none: the first three; sysroot alone only unpacks the sysroot, which
+# qemu builds anyway; dom0 fetches and unpacks dom0's packages, libgmap
+# cross-builds this tree: both for the boot half, arm64.sh), or
+# arm64-build.sh env (the outputs' paths as shell assignments).
 # Environment: XENBED_CACHE (default $top_builddir/xenbed-cache-arm64),
 # XENBED_JOBS (make -j, default nproc), XENBED_NICE (niceness of the
 # builds, default 0).  Each build's output goes to $CACHE/out/, under a
@@ -38,6 +41,8 @@
 #   out/qemu-<QEMU_VER>-xen/qemu-system-aarch64
 #   out/linux-<LINUX_VER>-domu/Image   (and its .config)
 #   sysroot-bookworm-<XEN_VER>/        (remade when SYSROOT_PKGS change)
+#   dom0-<XEN_VER>-linux-<LINUX_VER>/  (remade when DOM0_PKGS change)
+#   libgmap-arm64/                     (a build tree: make runs each time)
 #
 # Host needs (installed with apt-get when missing, with sudo if not root):
 # gcc-aarch64-linux-gnu, flex, bison, libelf-dev, bc, libssl-dev,
@@ -86,6 +91,13 @@ XEN_OUT=$OUT/xen-$XEN_VER-ioreq
 QEMU_OUT=$OUT/qemu-${QEMU_VER#*:}-xen
 LINUX_OUT=$OUT/linux-$LINUX_VER-domu
 SYSROOT=$CACHE/sysroot-bookworm-$XEN_VER
+# dom0's packages (for the boot half): the kernel's package name is its
+# version's ABI name.
+KVER=${LINUX_VER%-*}+deb13-arm64
+DOM0_PKGS="xen-utils-4.17=$XEN_VER xen-utils-common=$XEN_VER xenstore-utils=$XEN_VER \
+libxenmisc4.17=$XEN_VER busybox-static"
+DOM0=$CACHE/dom0-$XEN_VER-linux-$LINUX_VER
+LIBGMAP_B=$CACHE/libgmap-arm64
 
 # Run "$@" and say how long it took (the first uncached run is about half
 # an hour on 2 CPUs: which step is slow matters).
@@ -359,7 +371,67 @@ build_linux() {
 	rm -rf "$src"
 }
 
+# ---- 4. dom0's packages --------------------------------------------------
+# Not a build: what the boot half (arm64.sh) puts into dom0, unpacked into
+# $DOM0.  Debian's arm64 kernel (its Image boots as it is; trixie's, the
+# domU kernel's version) and bookworm's Xen tools at the hypervisor's
+# version (xen-utils wants libxenmisc at its own), with everything they
+# depend on from an empty status, as the sysroot: the boot half takes
+# from it only the programs it names and the libraries their NEEDED
+# entries reach.  The kernel is downloaded alone: asked for by version
+# through apt-get install, its dependencies would be resolved against
+# bookworm.
+build_dom0() {
+	d=$DL/dom0
+	rm -rf "$d" && mkdir -p "$d/partial"
+	# shellcheck disable=SC2086 # a list of packages
+	papt apt-get install -d -y -qq --no-install-recommends \
+		-o Dir::Cache::archives="$d" $DOM0_PKGS >"$d/install.log" 2>&1 ||
+		die "dom0 packages: download failed: $(tail -3 "$d/install.log")"
+	fetch_debs "$d" "linux-image-$KVER=$LINUX_VER"
+	rm -rf "$DOM0"
+	for deb in "$d"/*.deb; do
+		dpkg-deb -x "$deb" "$DOM0" || die "cannot unpack $deb"
+	done
+	echo "$DOM0_PKGS linux-image-$KVER=$LINUX_VER" >"$DOM0/.done"
+}
+
+# ---- 5. libgmap for arm64 ------------------------------------------------
+# This tree, cross-built out of tree in $LIBGMAP_B against the sysroot
+# (libxen-dev, libunwind-dev).  Not cached by version: it is the code
+# under test; configure runs once, make then rebuilds what changed.
+build_libgmap() {
+	make_sysroot
+	lib="$SYSROOT/usr/lib/aarch64-linux-gnu"
+	lib2="$SYSROOT/lib/aarch64-linux-gnu"
+	mkdir -p "$LIBGMAP_B"
+	if [ ! -f "$LIBGMAP_B/config.status" ]; then
+		(cd "$LIBGMAP_B" &&
+		 PKG_CONFIG_SYSROOT_DIR=$SYSROOT \
+		 PKG_CONFIG_LIBDIR=$lib/pkgconfig:$SYSROOT/usr/share/pkgconfig \
+		 "$S/configure" --host=aarch64-linux-gnu --disable-werror \
+			CPPFLAGS="-I$SYSROOT/usr/include" \
+			LDFLAGS="-L$lib -L$lib2 -Wl,-rpath-link,$lib -Wl,-rpath-link,$lib2" \
+			>"$BLD/libgmap-configure.log" 2>&1) || {
+			rm -f "$LIBGMAP_B/config.status"
+			die "libgmap configure failed: $(tail -15 "$BLD/libgmap-configure.log")"
+		}
+	fi
+	# shellcheck disable=SC2086
+	(cd "$LIBGMAP_B" && $NICE make -j"$JOBS" >"$BLD/libgmap.log" 2>&1) ||
+		die "libgmap build failed: $(grep -m5 -B2 -A5 'error' "$BLD/libgmap.log" | head -30)"
+}
+
 # ---- main ----------------------------------------------------------------
+# "env": the outputs' paths, as shell assignments for the boot half.
+if [ "${1:-}" = env ]; then
+	for v in XEN_VER LINUX_VER KVER XEN_OUT QEMU_OUT LINUX_OUT SYSROOT DOM0 LIBGMAP_B; do
+		val=
+		eval "val=\$$v"
+		printf "%s='%s'\n" "$v" "$val"
+	done
+	exit 0
+fi
 what=${*:-xen qemu linux}
 mkdir -p "$CACHE" "$DL" "$BLD"
 ready=
@@ -369,9 +441,20 @@ for w in $what; do
 	qemu)  out=$QEMU_OUT/qemu-system-aarch64 ;;
 	linux) out=$LINUX_OUT/Image ;;
 	sysroot) out= ;;
-	*) die "unknown build $w (xen, qemu, linux or sysroot)" ;;
+	dom0)  out=$DOM0/usr/lib/xen-4.17/bin/xl ;;
+	libgmap) out=$LIBGMAP_B/libgmap/.libs/libgmap-preload.so ;;
+	*) die "unknown build $w (xen, qemu, linux, sysroot, dom0 or libgmap)" ;;
 	esac
-	if [ "$w" = sysroot ]; then
+	# dom0 is remade when its package list changes, libgmap whenever
+	# make finds something to do.
+	[ "$w" = dom0 ] && [ "$(cat "$DOM0/.done" 2>/dev/null)" != \
+		"$DOM0_PKGS linux-image-$KVER=$LINUX_VER" ] && rm -f "$out"
+	if [ "$w" = libgmap ]; then
+		if [ "$(cat "$SYSROOT/.done" 2>/dev/null)" != "$SYSROOT_PKGS" ] && [ -z "$ready" ]; then
+			step "host packages" host_deps; step "apt lists (private)" apt_setup; ready=1
+		fi
+		step "libgmap build (arm64)" build_libgmap
+	elif [ "$w" = sysroot ]; then
 		[ "$(cat "$SYSROOT/.done" 2>/dev/null)" = "$SYSROOT_PKGS" ] ||
 			{ step "host packages" host_deps; step "apt lists (private)" apt_setup; ready=1; }
 		step "sysroot" make_sysroot
