@@ -7,6 +7,9 @@
 #   ./setup.sh check   install, build, run the whole test suite, then again
 #                      under ASan+UBSan and under TSan
 #   ./setup.sh deps    only install the Debian packages
+#   ./setup.sh deps arm64
+#                      ... and those of the arm64 bed's cross builds and
+#                      boot (make check-xen-arm64), which nothing else needs
 #   ./setup.sh build   only install and build (in ./build)
 #
 # Works as root on a bare Debian 12; as another user it uses sudo for
@@ -24,10 +27,21 @@ PKGS="build-essential autoconf automake libtool pkg-config clang \
 libclang-rt-14-dev libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio \
 libfdt1 libglib2.0-0 libjpeg62-turbo libpixman-1-0 libspice-server1 \
 libusb-1.0-0 libyajl2 libncurses6"
+# The arm64 bed (tests/xenbed/arm64-build.sh, arm64.sh): the cross
+# toolchain with its C library (libc6-dev-arm64-cross is only recommended
+# by gcc-aarch64-linux-gnu: without it, the cross builds find the host's
+# headers), what Xen's, QEMU's and Linux's builds run on the host,
+# dpkg-source for Debian's source packages, and the host's
+# qemu-system-aarch64 that boots the result.
+PKGS_ARM64="gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu \
+flex bison libelf-dev bc libssl-dev ninja-build python3-venv dpkg-dev xz-utils file \
+qemu-system-arm"
 
 deps() {
+	want=$PKGS
+	[ "${1:-}" = arm64 ] && want="$want $PKGS_ARM64"
 	missing=
-	for p in $PKGS; do
+	for p in $want; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q "install ok installed" || missing="$missing $p"
 	done
@@ -50,7 +64,7 @@ build() {
 }
 
 case "${1:-}" in
-deps) deps ;;
+deps) deps "${2:-}" ;;
 build) build ;;
 run)
 	build
@@ -75,7 +89,7 @@ check)
 	[ -z "$failed" ]
 	;;
 *)
-	echo "usage: ./setup.sh run|check|deps|build" >&2
+	echo "usage: ./setup.sh run|check|deps [arm64]|build" >&2
 	exit 2
 	;;
 esac

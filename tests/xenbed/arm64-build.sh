@@ -44,16 +44,18 @@
 #   dom0-<XEN_VER>-linux-<LINUX_VER>/  (remade when DOM0_PKGS change)
 #   libgmap-arm64/                     (a build tree: make runs each time)
 #
-# Host needs (installed with apt-get when missing, with sudo if not root):
-# gcc-aarch64-linux-gnu, flex, bison, libelf-dev, bc, libssl-dev,
-# ninja-build, python3-venv, pkg-config, dpkg-dev (dpkg-source).  QEMU 10
+# Host needs: setup.sh deps arm64 installs them (run from here when
+# something is to be built).  QEMU 10
 # wants meson >= 1.5 and pycotap, newer than bookworm's: they come from
 # bookworm-backports through the private configuration, unpacked into the
 # cache and put on PYTHONPATH, so the host's meson is left as it is.
 #
-# An uncached run took 9.5 min on 2 CPUs at -j2 (Xen 37 s, QEMU 5 min with
-# its downloads and the sysroot, Linux 3.6 min) and fetched about 230 MB
-# plus 80 MB of apt lists; a cached one does nothing, not even apt.
+# An uncached run on a bare 2-CPU machine at -j2 (its host packages
+# installed by setup.sh first) took about 7 min, other builds running:
+# Xen 18 s, QEMU 2 min with its source and the sysroot, Linux 4 min, dom0's
+# packages 17 s, libgmap 10 s.  It fetched 340 MB (Linux's source 147 MB,
+# dom0's packages 111 MB, QEMU's source 39 MB, the sysroot 31 MB) plus
+# 80 MB of apt lists; a cached one does nothing, not even apt.
 set -eu
 BED=check-xen-arm64-build
 # For die, B (the build tree); lib.sh's CACHE is the x86 beds'.
@@ -74,9 +76,6 @@ QEMU_VER=1:10.0.13+ds-0+deb13u1
 LINUX_VER=6.12.118-1
 MESON_VER=1.7.0-1~bpo12+1
 PYCOTAP_VER=1.3.1-2~bpo12+1
-
-HOST_PKGS="gcc-aarch64-linux-gnu flex bison libelf-dev bc libssl-dev \
-ninja-build python3-venv pkg-config dpkg-dev xz-utils"
 
 # The arm64 sysroot QEMU is built against (bookworm: its glibc is the
 # cross toolchain's, 2.36); libunwind-dev is for libgmap's own arm64
@@ -109,20 +108,9 @@ step() {
 	echo "$BED: $name: done in $(( $(date +%s) - t0 ))s"
 }
 
+# The host's packages are setup.sh's to install (PKGS_ARM64 there).
 host_deps() {
-	missing=
-	for p in $HOST_PKGS; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q "install ok installed" || missing="$missing $p"
-	done
-	[ -z "$missing" ] && return 0
-	echo "$BED: installing:$missing"
-	sudo=
-	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get update -qq
-	# shellcheck disable=SC2086
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-		$missing >/dev/null || die "apt-get install$missing failed"
+	sh "$S/setup.sh" deps arm64 || die "setup.sh deps arm64 failed"
 }
 
 # ---- the private apt configuration ---------------------------------------

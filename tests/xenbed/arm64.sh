@@ -54,7 +54,7 @@
 #
 # Environment: XENBED_CACHE, XENBED_JOBS, XENBED_NICE (as arm64-build.sh),
 # XENBED_ARM64_TIMEOUT (the boot's bound, default 900 s), XENBED_ARM64_MIB
-# (the disk, default 8 MiB), XENBED_ARM64_FOREIGN (gmap-run's --foreign,
+# (the disk, default 16 MiB), XENBED_ARM64_FOREIGN (gmap-run's --foreign,
 # default deny), XENBED_ARM64_MAX_MAPPED (gmap-small's budget, 512).
 set -u
 BED=check-xen-arm64
@@ -62,7 +62,7 @@ BED=check-xen-arm64
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$B/xenbed-arm64
 TIMEOUT=${XENBED_ARM64_TIMEOUT:-900}
-MIB=${XENBED_ARM64_MIB:-8}
+MIB=${XENBED_ARM64_MIB:-16}
 FOREIGN=${XENBED_ARM64_FOREIGN:-deny}
 # The small budget: QEMU maps each request's grants in one call and
 # keeps them pinned until it completes (a 1 MiB request is 256 grants),
@@ -73,8 +73,11 @@ SMALL=${XENBED_ARM64_MAX_MAPPED:-512}
 export XENBED_CACHE
 CROSS=aarch64-linux-gnu-
 
+# The host's packages (the cross toolchain, qemu-system-arm...): setup.sh
+# installs what is missing, as it does for the other beds.
+sh "$S/setup.sh" deps arm64 || die "setup.sh deps arm64 failed"
 for t in qemu-system-aarch64 ${CROSS}readelf cpio gzip xz timeout md5sum; do
-	command -v "$t" >/dev/null || die "$t is missing (qemu-system-arm, binutils-aarch64-linux-gnu, cpio, xz-utils)"
+	command -v "$t" >/dev/null || die "$t is missing (./setup.sh deps arm64 installs it)"
 done
 
 # ---- 1. the builds and packages ------------------------------------------
