@@ -24,7 +24,7 @@
 
 #include "private.h"
 #include "refindex.h"
-#include "sim_abi.h" /* GNTST_* and GNTCOPY_* from Xen's public headers */
+#include "xen_abi.h"
 
 #define GNTDEV_PATH "/dev/xen/gntdev"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fault.c - the handler threads that read the window's userfaultfd
- * messages and hand each faulting page to the grant state machine (the
- * userfaultfd itself and its ioctls are uffd.c's).
+ * fault.c - the handler threads: they read the window's userfaultfd
+ * messages and serve each faulting page, mapping its grant or poisoning
+ * it (the userfaultfd itself and its ioctls are uffd.c's).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,128 @@
 
 #define MSG_BATCH 64
 
+static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
+		    int16_t st, int err)
+{
+	GMAP_LOG(w, XTL_ERROR, st == GMAP_ST_BACKEND ? err : -1,
+		 "d%u ref %u addr %p: cannot map grant for %s: %s (status %d)",
+		 w->domid, ref, gmap_addr_of(w, ref), what,
+		 gmap_status_str(st), st);
+}
+
+/*
+ * Serve one fault on @ref.  Always ends with the page mapped or poisoned
+ * and the waiters woken: a faulting thread never stays blocked.
+ */
+static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
+		      pid_t tid)
+{
+	void *addr = gmap_addr_of(w, ref);
+	struct gmap_grant *g;
+	uint32_t ro, s, bits = 0;
+	int16_t st = 0;
+	int rc, err;
+
+	window_lock(w);
+	g = gmap_grant_wait(w, ref, true);
+	if (!g) {
+		window_unlock(w);
+		GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory for "
+			 "grant state", w->domid, ref);
+		/* Without state the page can only be made inaccessible;
+		 * the SIGSEGV handler chains when it finds no state.  If
+		 * even that fails, the thread is sent the signal. */
+		if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0)
+			gmap_signal_kick(w, tid, addr);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return -1;
+	}
+	s = atomic_load(&g->state);
+	if (gs_state(s) != GS_EMPTY) {
+		/* Mapped or poisoned by someone else meanwhile: a duplicate
+		 * message of a page another thread also faulted.  Or a bad
+		 * page that could not be poisoned: a thread that touches it
+		 * faults here again, and only a signal ends its wait. */
+		window_unlock(w);
+		if (gs_state(s) == GS_BAD && (s & GS_NOPOISON))
+			gmap_signal_kick(w, tid, addr);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return 0;
+	}
+	gmap_grant_claim(w, ref, g);
+	window_unlock(w);
+
+	rc = gmap_map_claimed(w, ref, false, true, &ro, &st);
+	err = errno;
+	if (rc < 0 && st == GMAP_ST_LOST) {
+		/* Not our page any more: neither retried nor poisoned. */
+		window_lock(w);
+		gmap_grant_commit(w, ref, g, GS_BAD, 0, st);
+		atomic_fetch_add(&w->c.bad_grants, 1);
+		pthread_cond_broadcast(&w->cv);
+		window_unlock(w);
+		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return rc;
+	}
+	if (rc < 0 && !(s & GS_TRIED) && !atomic_load(&w->closing)) {
+		/*
+		 * The message may be stale: its thread may have been woken
+		 * long ago by a pin or prefault of this page, which was
+		 * unmapped again since (and the guest may have ended
+		 * access).  Poisoning on a stale message would fault later
+		 * touches of a ref the guest grants again.  So a first
+		 * failure leaves the page armed and wakes its waiters: a
+		 * thread that really needs the page faults again at once,
+		 * and a second failure in a row poisons it.
+		 */
+		window_lock(w);
+		gmap_grant_commit(w, ref, g, GS_EMPTY, GS_TRIED, 0);
+		pthread_cond_broadcast(&w->cv);
+		window_unlock(w);
+		GMAP_LOG(w, XTL_DEBUG, -1, "d%u ref %u: map for a fault failed "
+			 "(%s); retrying on the next fault", w->domid, ref,
+			 gmap_status_str(st));
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return -1;
+	}
+	if (rc < 0 && gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0) {
+		/* Cannot even place a PROT_NONE page (out of VMAs): the
+		 * page stays armed, and the thread is sent the SIGSEGV it
+		 * would have got, address included, once the state says
+		 * why (the handler reads it). */
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot poison %p",
+			 w->domid, ref, addr);
+		gmap_budget_enomem(w);
+		bits = GS_NOPOISON;
+	}
+
+	window_lock(w);
+	if (rc == 0) {
+		gmap_commit_mapped(w, ref, g, ro);
+	} else {
+		gmap_grant_commit(w, ref, g, GS_BAD, bits, st);
+		atomic_fetch_add(&w->c.bad_grants, 1);
+	}
+	pthread_cond_broadcast(&w->cv);
+	window_unlock(w);
+
+	if (rc < 0) {
+		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+		if (bits & GS_NOPOISON)
+			gmap_signal_kick(w, tid, addr);
+		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+		return rc;
+	}
+	/* The faulting thread is woken once its neighbours are mapped too:
+	 * it finds them there (their runs wake whoever waits on them). */
+	if (w->around > 1)
+		gmap_fault_around(w, ref);
+	gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
+	return 0;
+}
+
+
 static void serve(struct gmap_window *w, const struct uffd_msg *m)
 {
 	uintptr_t a = (uintptr_t)m->arg.pagefault.address;
@@ -34,9 +156,9 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 		GMAP_ERR(w, "fault at %#lx outside the window", (unsigned long)a);
 		return;
 	}
-	gmap_grant_fault(w, (uint32_t)(off >> GMAP_PAGE_SHIFT),
-			 m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE,
-			 (pid_t)m->arg.pagefault.feat.ptid);
+	serve_page(w, (uint32_t)(off >> GMAP_PAGE_SHIFT),
+		   m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE,
+		   (pid_t)m->arg.pagefault.feat.ptid);
 }
 
 /*

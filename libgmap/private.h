@@ -17,75 +17,7 @@
 
 #define GMAP_EXPORT __attribute__((visibility("default")))
 
-/* ---- per-grant state ---------------------------------------------------
- *
- * One 32-bit state word per grant, and nothing else (4 bytes of metadata
- * per grant in a touched leaf), read lock-free (also from the SIGSEGV
- * handler) and changed under the window lock:
- *   bits 0-1  GS_EMPTY | GS_BUSY | GS_MAPPED | GS_BAD
- *   bit  2    GS_RO: mapped read-only
- *   bit  3    GS_TRIED: EMPTY after a fault whose map failed (see
- *             gmap_grant_fault: a second failure in a row poisons)
- *   bit  4    GS_QUEUED: the ref is in the evictor's FIFO; kept across
- *             state changes, changed only by evict.c
- *   bit  5    GS_JOIN: MAPPED, and in one VMA with ref - 1 (mapped by the
- *             same backend map, and neither unmapped since): for the
- *             window's count of its VMAs (grants.c, set_word)
- *   bit  6    GS_UNMAPPING: BUSY, and was MAPPED (an unmap in flight;
- *             a BUSY grant has no pins, so the bit is free)
- *   bit  7    GS_PSPLIT: EMPTY (or BUSY for a map): the kernel left this
- *             placeholder a VMA apart from that of ref - 1, a placeholder
- *             too (vmas.c)
- *   bit  8    GS_NOPOISON: BAD, and the page could not even be made
- *             inaccessible (out of VMAs or memory): it is still an armed
- *             placeholder, and a fault on it is answered with a signal
- *             (gmap_signal_kick) instead of a map
- *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
- *   bits 16-31 BAD: the backend status (int16) that made the page bad
- *             (a BAD page has no pins, a MAPPED one no status)
- * A grant in GS_BUSY belongs to one thread doing a map or an unmap with the
- * lock dropped; everyone else waits on the window's condition variable (or,
- * in the signal handler, spins until the state moves on).
- */
-enum {
-	GS_EMPTY = 0,   /* fault-armed placeholder, nothing mapped  */
-	GS_BUSY = 1,    /* a map or unmap is in flight              */
-	GS_MAPPED = 2,  /* the grant is mapped at its address       */
-	GS_BAD = 3,     /* poisoned: PROT_NONE, touches get SIGSEGV */
-};
-#define GS_STATE_MASK 0x3u
-#define GS_RO 0x4u
-#define GS_TRIED 0x8u   /* EMPTY: the last fault's map failed once */
-#define GS_QUEUED 0x10u /* in the evictor's FIFO (evict.c)         */
-#define GS_JOIN 0x20u   /* MAPPED: one VMA with ref - 1            */
-#define GS_UNMAPPING 0x40u /* BUSY: was MAPPED                     */
-#define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
-#define GS_NOPOISON 0x100u /* BAD: not poisoned, still armed        */
-#define GS_STATUS_SHIFT 16
-
-/* libgmap's own "status" values beyond Xen's GNTST_* range. */
-#define GMAP_ST_BACKEND ((int16_t)-100) /* the backend failed (errno)   */
-#define GMAP_ST_NOMEM   ((int16_t)-101) /* libgmap ran out of memory    */
-#define GMAP_ST_BUDGET  ((int16_t)-102) /* mapped-grant budget used up  */
-#define GMAP_ST_VMAS    ((int16_t)-103) /* VMA budget used up           */
-#define GMAP_ST_LOST    ((int16_t)-104) /* page taken by another mapping */
-
-struct gmap_grant {
-	_Atomic uint32_t state;
-};
-
-#define GS_PINS_SHIFT 6
-#define GS_PIN_ONE (1u << GS_PINS_SHIFT)
-#define GS_PINS_MAX ((1u << (32 - GS_PINS_SHIFT)) - 1)
-
-/* Grants live in leaves of 2^GMAP_LEAF_SHIFT, found through a directory
- * that is reserved for the whole window but populated lazily (untouched
- * directory pages cost no memory). */
-#define GMAP_LEAF_SHIFT 6
-#define GMAP_LEAF_REFS (1u << GMAP_LEAF_SHIFT)
-#define GMAP_LEAF_BYTES (GMAP_LEAF_REFS * sizeof(struct gmap_grant))
-/* Leaf pointers per page of the directory. */
-#define GMAP_DIR_PAGE_SLOTS (4096 / sizeof(struct gmap_grant *))
+#include "grant.h"
 
 /* ---- backends ---------------------------------------------------------- */
 
@@ -203,7 +135,7 @@ struct gmap_window {
 	size_t len;
 	enum gmap_bad_policy bad_policy;
 	bool unpin_keep;           /* GMAP_UNPIN_KEEP                      */
-	_Atomic bool keep_warned;  /* ... and that was said once (grants.c) */
+	_Atomic bool keep_warned;  /* ... and that was said once (pin.c) */
 	int slot;                  /* index in the signal handler's table */
 
 	xentoollog_logger *log;
@@ -351,17 +283,87 @@ static inline int window_wait(struct gmap_window *w, pthread_cond_t *cv,
 }
 #endif
 
-/* grants.c: the per-grant state machine */
+/* dir.c: the directory of grant state words */
+int gmap_dir_init(struct gmap_window *w);
+/* Free the grant metadata; with @unmap (gmap_close), release what is
+ * still mapped to the backend (the window's range is unmapped whole
+ * afterwards, so nothing is re-armed). */
+void gmap_dir_teardown(struct gmap_window *w, bool unmap);
+/* The grant of @ref; with @create, allocate its leaf (window lock held).
+ * Without the lock: gmap_grant_peek() (grant.h). */
 struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 				  bool create);
-int gmap_grant_fault(struct gmap_window *w, uint32_t ref, bool write,
-		     pid_t tid);
-int gmap_grants_init(struct gmap_window *w);
-void gmap_grants_teardown(struct gmap_window *w, bool unmap);
+
+/* gstate.c: the only writer of the state words (window lock held) */
+/* Wait until @ref is not BUSY and return its grant, looked up again after
+ * every wait (reclaim.c may free an idle leaf meanwhile); with @create a
+ * missing leaf is allocated.  NULL if that fails, or without @create if
+ * the ref has no state (it is EMPTY). */
+struct gmap_grant *gmap_grant_wait(struct gmap_window *w, uint32_t ref,
+				   bool create);
+/* Claim a grant that is not BUSY: it becomes BUSY, the caller's to map
+ * or unmap with the lock dropped (GS_QUEUED kept, and GS_RO if it was
+ * MAPPED).  Returns the word it had. */
+uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
+			  struct gmap_grant *g);
+/* A claimed grant takes state @st (GS_EMPTY, GS_MAPPED, GS_BAD), with
+ * @bits (GS_RO, GS_JOIN, GS_TRIED, GS_NOPOISON) and, if BAD, @status. */
+void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
+		       struct gmap_grant *g, unsigned int st, uint32_t bits,
+		       int16_t status);
+/* The same for claimed refs [@ref, @ref + @n), each keeping GS_RO if @st
+ * is GS_MAPPED (an unmap that failed). */
+void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
+			   unsigned int st, int16_t status);
+/* A claimed grant goes back to @prev, the word gmap_grant_claim()
+ * returned: nothing was done to its page. */
+void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
+			struct gmap_grant *g, uint32_t prev);
+/* One pin more or less on a MAPPED grant; the word before. */
+uint32_t gmap_grant_pin(struct gmap_window *w, struct gmap_grant *g);
+uint32_t gmap_grant_unpin(struct gmap_window *w, struct gmap_grant *g);
+/* GS_QUEUED, for evict.c's FIFO; unqueue returns the word before. */
+void gmap_grant_enqueue(struct gmap_window *w, struct gmap_grant *g);
+uint32_t gmap_grant_unqueue(struct gmap_window *w, struct gmap_grant *g);
+
+/* map.c: the backend's maps and unmaps of claimed grants */
+/* Map claimed @ref within the budget (a slot first, waiting for the
+ * evictor if @wait): writable, or read-only if the grant refuses that and
+ * @need_write is false (*@ro is then GS_RO).  0, or -1 with errno and
+ * *@st, and nothing placed. */
+int gmap_map_claimed(struct gmap_window *w, uint32_t ref, bool need_write,
+		     bool wait, uint32_t *ro, int16_t *st);
+/* Commit a claimed grant that is now mapped, and queue it for eviction. */
+void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
+			struct gmap_grant *g, uint32_t bits);
+/* Map untouched (EMPTY) refs as one run from @start going @dir (1 or -1),
+ * up to @max, each with a budget slot free without waiting: one backend
+ * map (on xen one gntdev map and one VMA).  Returns how many were mapped
+ * (the run is [*@lo, *@lo + n)), 0 if fewer than @min could be taken, -1
+ * if the map failed (a read-only or bad grant in the run). */
+int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
+		 uint32_t min, uint32_t *lo);
+/* Why claimed grants are unmapped: the counters and the log differ. */
+enum gmap_unmap_why {
+	GMAP_UNMAP_UNPIN, GMAP_UNMAP_RELEASE, GMAP_UNMAP_EVICT, GMAP_UNMAP_RETRY
+};
+/* Unmap claimed grants @refs[0..@n) (were MAPPED; sorted here), runs of
+ * contiguous refs at once, re-arm their pages and commit them; a grant
+ * whose unmap the kernel refused stays MAPPED and is retried by the
+ * evictor (gmap_unmap_due).  Window lock not held.  Returns how many are
+ * EMPTY again. */
+size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
+			  enum gmap_unmap_why why);
+
+/* around.c: map untouched neighbours of a served fault */
+void gmap_fault_around(struct gmap_window *w, uint32_t ref);
+
+/* status.c */
 int gmap_status_errno(int16_t status);
-/* One more pin on @ref if it is mapped and pinned already (writable, for
+
+/* pin.c: One more pin on @ref if it is mapped and pinned already (writable, for
  * @write): 0, or -1 and nothing changed.  For a copy that is cheaper from
- * the window than from the hypervisor; gmap_unpin() gives it back. */
+ * the window than from the hypervisor; gmap_unpin() gives it back (pin.c). */
 int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write);
 
 /* CLOCK_MONOTONIC in nanoseconds: for timeouts (the window's condition
@@ -374,6 +376,11 @@ static inline uint64_t gmap_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static inline uint64_t gmap_mono_ms(void)
+{
+	return gmap_mono_ns() / 1000000;
+}
+
 /* The absolute CLOCK_MONOTONIC time @ms from now, for timed waits. */
 static inline struct timespec gmap_mono_after(unsigned int ms)
 {
@@ -383,48 +390,51 @@ static inline struct timespec gmap_mono_after(unsigned int ms)
 				  .tv_nsec = (long)(t % 1000000000ULL) };
 }
 
-static inline unsigned int gs_state(uint32_t s) { return s & GS_STATE_MASK; }
-static inline uint32_t gs_pins(uint32_t s)
-{
-	return gs_state(s) == GS_MAPPED ? s >> GS_PINS_SHIFT : 0;
-}
-static inline int16_t gs_status(uint32_t s)
-{
-	return (int16_t)(uint16_t)(s >> GS_STATUS_SHIFT);
-}
 static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 {
 	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
 }
 
-/* vmas.c: every change of a grant's state word but its pin count and
- * GS_QUEUED goes through here (window lock held): it keeps the count of
- * the window's VMAs. */
-void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
-		    uint32_t word);
+/* vmas.c: the window's count of VMAs (window lock held) */
 void gmap_vmas_open(struct gmap_window *w);
 void gmap_vmas_close(struct gmap_window *w);
+/* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
+ * with @s as ref's state word. */
+int gmap_vmas_borders(struct gmap_window *w, uint32_t ref, uint32_t s);
+void gmap_vmas_add(struct gmap_window *w, int delta);
+/* The VMA around @addr, as the kernel has it now (PROCMAP_QUERY): 0, or
+ * -1 where the kernel cannot say. */
+int gmap_vmas_query(struct gmap_window *w, uintptr_t addr, uintptr_t *start,
+		    uintptr_t *end);
 
-/* evict.c */
-int gmap_evict_start(struct gmap_window *w, uint64_t max_mapped,
-		     uint64_t max_vmas, uint64_t max_meta, uint32_t idle_ms);
-/* Wake the evictor, starting it if need be (window lock held). */
-void gmap_evict_kick(struct gmap_window *w);
-/* Drop FIFO entries of refs no longer mapped (window lock held). */
-void gmap_evict_compact(struct gmap_window *w);
-void gmap_evict_stop(struct gmap_window *w);
-void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
-int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *status);
+/* budget.c: the budgets and their slots */
+void gmap_budget_init(struct gmap_window *w, uint64_t max_mapped,
+		      uint64_t max_vmas, uint64_t max_meta);
+void gmap_budget_fini(struct gmap_window *w);
+/* A slot for a map about to be made: 0, or -1 with ENOSPC and *@st
+ * (GMAP_ST_BUDGET or GMAP_ST_VMAS) once the budget stayed full for a
+ * while (@wait: the evictor was woken and given a second) or at once. */
+int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st);
 void gmap_budget_put(struct gmap_window *w);
 /* Fit the VMA budget to the room the process has now; @enomem: a map or
  * unmap just failed for want of it (window lock not held). */
 void gmap_budget_refresh(struct gmap_window *w, bool enomem);
+/* After a failed map or unmap: if errno is ENOMEM (for a placement, the
+ * process out of VMAs), gmap_budget_refresh(w, true); errno kept. */
+void gmap_budget_enomem(struct gmap_window *w);
+
+/* evict.c: the evictor thread, its FIFO and the unmaps to retry */
+int gmap_evict_start(struct gmap_window *w, uint32_t idle_ms);
+/* Wake the evictor, starting it if need be (window lock held).  The one
+ * call that goes up the layers: every producer of work for it makes it. */
+void gmap_evict_kick(struct gmap_window *w);
+/* Drop FIFO entries of refs no longer mapped (window lock held). */
+void gmap_evict_compact(struct gmap_window *w);
+void gmap_evict_stop(struct gmap_window *w);
+/* A grant was just mapped: queue it (window lock held). */
+void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
 /* A grant whose unmap failed stays mapped: retry it (window lock held). */
 void gmap_unmap_due(struct gmap_window *w, uint32_t ref);
-/* grants.c: unmap and re-arm grants the caller set BUSY (were MAPPED);
- * @retry: due unmaps (not counted as evictions) */
-void gmap_grants_evict(struct gmap_window *w, uint32_t *refs, size_t n,
-		       bool retry);
 
 /* reclaim.c: free leaves whose refs are all EMPTY until the metadata is
  * at most @target bytes (window lock held; dropped while freeing).

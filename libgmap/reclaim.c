@@ -16,7 +16,7 @@
  * handler, which reads it inside its slot's reader count.  So a leaf is
  * unpublished under the lock (its directory slot set to NULL) and freed
  * once no handler is inside (gmap_signal_quiesce); a thread that slept on
- * a BUSY grant looks it up again when it wakes (grants.c, wait_not_busy).
+ * a BUSY grant looks it up again when it wakes (gmap_grant_wait).
  * A directory page left with no leaf is given back (MADV_DONTNEED).
  */
 #include <stdlib.h>

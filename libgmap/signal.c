@@ -154,7 +154,7 @@ static struct slot *slot_enter(uintptr_t a, struct gmap_window **wp)
 static int handle_in_window(struct gmap_window *w, uintptr_t a)
 {
 	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
-	struct gmap_grant *leaf;
+	struct gmap_grant *g;
 	char what[256];
 	uint32_t s;
 
@@ -163,15 +163,15 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 		       "fork(): a child process has no window");
 		return 0;
 	}
-	leaf = atomic_load(&w->dir[ref >> GMAP_LEAF_SHIFT]);
-	s = leaf ? atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state) : 0;
+	g = gmap_grant_peek(w->dir, ref);
+	s = gs_word(g);
 
 	if (gs_state(s) == GS_BUSY) {
 		/* A re-arm (or a map) is in flight: wait for it. */
 		atomic_fetch_add(&w->c.rearm_waits, 1);
 		while (gs_state(s) == GS_BUSY && !atomic_load(&w->closing)) {
 			sched_yield();
-			s = atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state);
+			s = gs_word(g);
 		}
 		repeats = 0;
 		return 1;
@@ -242,17 +242,17 @@ static bool is_kick(const siginfo_t *si)
 static int handle_kick(struct gmap_window *w, uintptr_t a, siginfo_t *si)
 {
 	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
-	struct gmap_grant *leaf = atomic_load(&w->dir[ref >> GMAP_LEAF_SHIFT]);
-	uint32_t s = leaf ? atomic_load(&leaf[ref & (GMAP_LEAF_REFS - 1)].state) : 0;
+	struct gmap_grant *g = gmap_grant_peek(w->dir, ref);
+	uint32_t s = gs_word(g);
 	char what[256];
 
-	if (leaf && gs_state(s) != GS_BAD)
+	if (g && gs_state(s) != GS_BAD)
 		return 1;
 	snprintf(what, sizeof(what), "access to a grant that could not be "
 		 "mapped: %s (status %d), and its page could not be made "
 		 "inaccessible either (out of VMAs or memory)",
-		 leaf ? gmap_status_str(gs_status(s)) : "no memory for grant state",
-		 leaf ? gs_status(s) : GMAP_ST_NOMEM);
+		 g ? gmap_status_str(gs_status(s)) : "no memory for grant state",
+		 g ? gs_status(s) : GMAP_ST_NOMEM);
 	report(w, ref, (void *)a, what);
 	/* What the access would have raised: the thread signals itself
 	 * below, which may carry a kernel si_code. */

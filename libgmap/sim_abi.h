@@ -17,9 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-/* Xen's public headers need the fixed-width types first. */
-#include <xen/xen.h>
-#include <xen/grant_table.h>
+
+#include "xen_abi.h"
 
 #define SIM_MAGIC   0x50414d47u /* "GMAP" */
 /* 3: the lock word holds its holder's pid; sim_ctl has pidns. */

@@ -3,7 +3,7 @@
 #include <errno.h>
 
 #include "private.h"
-#include "sim_abi.h"
+#include "xen_abi.h"
 
 struct status_text {
 	int16_t status;

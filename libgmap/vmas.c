@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * vmas.c - the window's count of the VMAs its range is split into, kept
- * at every change of a grant's state (gmap_grant_set, window lock held).
+ * at every change of a grant's state word (by gstate.c, its only writer,
+ * window lock held): what a word adds, and the kernel's word on where a
+ * re-armed placeholder's VMA begins and ends.
  *
  * The count is one, plus one for each pair of neighbouring refs whose
  * pages lie in different VMAs:
@@ -15,7 +17,8 @@
  *    fault, and a placeholder re-armed between two placeholder VMAs with
  *    different anon_vmas merges with the one before it only.  Only the
  *    kernel knows, so after each re-arm the page's VMA is looked up with
- *    PROCMAP_QUERY (Linux 6.11); without it such splits are not seen and
+ *    PROCMAP_QUERY (Linux 6.11; gstate.c asks once per re-armed run, and
+ *    keeps the answer in GS_PSPLIT); without it such splits are not seen and
  *    the count can fall short of /proc/self/maps by them.
  * A BUSY grant counts as what it was until its map or unmap is done: a
  * placeholder, or a mapped page (GS_UNMAPPING).  With no map or unmap in
@@ -66,28 +69,13 @@ void gmap_vmas_close(struct gmap_window *w)
 
 static uint32_t word_at(struct gmap_window *w, uint32_t ref)
 {
-	struct gmap_grant *g = gmap_grant_get(w, ref, false);
-
-	return g ? atomic_load(&g->state) : GS_EMPTY;
-}
-
-/* What the page of a grant in state @s is, for the count. */
-static unsigned int vma_kind(uint32_t s)
-{
-	switch (gs_state(s)) {
-	case GS_BUSY:
-		return s & GS_UNMAPPING ? GS_MAPPED : GS_EMPTY;
-	case GS_BAD:
-		/* Not poisoned after all: still the placeholder. */
-		return s & GS_NOPOISON ? GS_EMPTY : GS_BAD;
-	default:
-		return gs_state(s);
-	}
+	return gs_word(gmap_grant_get(w, ref, false));
 }
 
 static bool one_vma(uint32_t left, uint32_t right)
 {
-	switch (vma_kind(left) == vma_kind(right) ? vma_kind(left) : GS_BUSY) {
+	switch (gs_vma_kind(left) == gs_vma_kind(right) ? gs_vma_kind(left) :
+		GS_BUSY) {
 	case GS_MAPPED:
 		return right & GS_JOIN;
 	case GS_EMPTY:
@@ -99,9 +87,7 @@ static bool one_vma(uint32_t left, uint32_t right)
 	}
 }
 
-/* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
- * with @s as ref's state word. */
-static int borders(struct gmap_window *w, uint32_t ref, uint32_t s)
+int gmap_vmas_borders(struct gmap_window *w, uint32_t ref, uint32_t s)
 {
 	int n = 0;
 
@@ -112,74 +98,24 @@ static int borders(struct gmap_window *w, uint32_t ref, uint32_t s)
 	return n;
 }
 
-/*
- * @ref's page was just re-armed (its state goes from BUSY to EMPTY in
- * @word): ask the kernel where its placeholder VMA begins and ends, and
- * record in GS_PSPLIT of @ref and of ref + 1 whether each border is one
- * between VMAs.  Later changes at either border make their own query.
- */
-static uint32_t query_splits(struct gmap_window *w, uint32_t ref, uint32_t word)
+void gmap_vmas_add(struct gmap_window *w, int delta)
 {
-	struct gmap_procmap_query q = { .size = sizeof(q) };
-	uintptr_t a = (uintptr_t)gmap_addr_of(w, ref);
-	struct gmap_grant *next;
-
-	q.query_addr = a;
-	if (ioctl(w->maps_fd, GMAP_PROCMAP_QUERY, &q) < 0)
-		return word;
-	word &= ~GS_PSPLIT;
-	if (ref > 0 && q.vma_start == a)
-		word |= GS_PSPLIT;
-	if ((uint64_t)ref + 1 < w->nr_refs) {
-		bool split = q.vma_end == a + GMAP_PAGE_SIZE;
-
-		/* Only a placeholder's word has the bit (a mapped grant's
-		 * holds pins there).  A split next to an untouched ref needs
-		 * its leaf. */
-		next = gmap_grant_get(w, ref + 1, split);
-		if (next && vma_kind(atomic_load(&next->state)) == GS_EMPTY) {
-			if (split)
-				atomic_fetch_or(&next->state, GS_PSPLIT);
-			else
-				atomic_fetch_and(&next->state, ~GS_PSPLIT);
-		}
-	}
-	return word;
-}
-
-void gmap_grant_set(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
-		    uint32_t word)
-{
-	uint32_t old = atomic_load(&g->state);
-	int delta = -borders(w, ref, old);
-	uint64_t now;
+	uint64_t now = atomic_fetch_add(&w->c.vmas, (uint64_t)(int64_t)delta) +
+		       (uint64_t)(int64_t)delta;
 
 	window_assert_locked(w);
-	if (gs_state(old) == GS_MAPPED && gs_state(word) == GS_BUSY)
-		word |= GS_UNMAPPING | (old & GS_JOIN);
-	else if (gs_state(old) == GS_BUSY && (old & GS_UNMAPPING) &&
-		 gs_state(word) == GS_MAPPED)
-		word |= old & GS_JOIN;  /* not unmapped after all */
-	else if (vma_kind(old) == GS_EMPTY && vma_kind(word) == GS_EMPTY)
-		word |= old & GS_PSPLIT;  /* the same placeholder */
-	if (gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-	    w->maps_fd >= 0)
-		word = query_splits(w, ref, word);
-	atomic_store(&g->state, word);
-	if (vma_kind(old) == GS_MAPPED && vma_kind(word) != GS_MAPPED &&
-	    (uint64_t)ref + 1 < w->nr_refs) {
-		/* Mapped again later, ref is a map of its own: ref + 1 no
-		 * longer shares a VMA with it. */
-		struct gmap_grant *next = gmap_grant_get(w, ref + 1, false);
-
-		if (next)
-			atomic_fetch_and(&next->state, ~GS_JOIN);
-	}
-	delta += borders(w, ref, word);
-	if (!delta)
-		return;
-	now = atomic_fetch_add(&w->c.vmas, (uint64_t)(int64_t)delta) +
-	      (uint64_t)(int64_t)delta;
 	if (now > atomic_load(&w->c.vmas_peak))
 		atomic_store(&w->c.vmas_peak, now);
+}
+
+int gmap_vmas_query(struct gmap_window *w, uintptr_t addr, uintptr_t *start,
+		    uintptr_t *end)
+{
+	struct gmap_procmap_query q = { .size = sizeof(q), .query_addr = addr };
+
+	if (w->maps_fd < 0 || ioctl(w->maps_fd, GMAP_PROCMAP_QUERY, &q) < 0)
+		return -1;
+	*start = (uintptr_t)q.vma_start;
+	*end = (uintptr_t)q.vma_end;
+	return 0;
 }

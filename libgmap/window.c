@@ -193,7 +193,7 @@ static void window_free(struct gmap_window *w)
 	gmap_handlers_stop(w);
 	gmap_evict_stop(w);
 	gmap_signal_unregister(w);
-	gmap_grants_teardown(w, true);
+	gmap_dir_teardown(w, true);
 	gmap_vmas_close(w);
 	if (w->uffd >= 0)
 		close(w->uffd);
@@ -284,7 +284,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		return NULL;
 	w->uffd = w->stop_fd = w->maps_fd = -1;
 	w->slot = -1;
-	/* The window's range is reserved as one VMA (grants.c counts). */
+	/* The window's range is reserved as one VMA (vmas.c counts). */
 	atomic_store(&w->c.vmas, 1);
 	atomic_store(&w->c.vmas_peak, 1);
 	pthread_mutex_init(&w->lock, NULL);
@@ -367,11 +367,11 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		GMAP_LOG(w, XTL_ERROR, errno, "pthread_atfork failed");
 		goto fail;
 	}
-	if (gmap_grants_init(w) < 0 || gmap_uffd_open(w) < 0)
+	if (gmap_dir_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
 	gmap_vmas_open(w);
-	if (gmap_evict_start(w, max_mapped, max_vmas, max_meta,
-			     (uint32_t)idle) < 0) {
+	gmap_budget_init(w, max_mapped, max_vmas, max_meta);
+	if (gmap_evict_start(w, (uint32_t)idle) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot start the evictor thread");
 		goto fail;
 	}
@@ -417,7 +417,7 @@ fail:
 static void window_forget(struct gmap_window *w)
 {
 	gmap_signal_unregister(w);
-	gmap_grants_teardown(w, false);
+	gmap_dir_teardown(w, false);
 	gmap_vmas_close(w);
 	/* The inaccessible reservation fork.c made in this child. */
 	if (!w->base_lost)

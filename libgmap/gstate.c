@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * gstate.c - the only writer of the grant state words (grant.h).
+ *
+ * A thread that maps or unmaps a grant first claims it (any state but
+ * BUSY becomes BUSY, its own), drops the window lock for the system
+ * calls, then commits it to the state the calls left (or restores the
+ * word it had, when nothing was done).  The pin count and the evictor's
+ * GS_QUEUED bit change under the lock without a claim.  Every store goes
+ * through set_word(), which keeps the window's count of VMAs (vmas.c):
+ * the count cannot miss a change because nobody else changes a word.
+ *
+ * The one system call made here, under the lock, is vmas.c's
+ * PROCMAP_QUERY after a re-arm (a read of the VMA tree, once per run of
+ * re-armed refs): only the kernel knows whether it merged the new
+ * placeholder with its neighbours, and the answer is only right while
+ * the neighbours cannot change.
+ */
+#include "private.h"
+
+/* The VMA around the page last asked about (vmas.c), for a run. */
+struct span {
+	uintptr_t start, end;
+	bool valid;
+};
+
+/*
+ * @ref's page was just re-armed (BUSY to EMPTY, in @word): whether its
+ * placeholder VMA starts a VMA (GS_PSPLIT of @ref) and whether the next
+ * page starts another (GS_PSPLIT of ref + 1, when it is a placeholder).
+ * Later changes at either border make their own query.
+ */
+static uint32_t splits(struct gmap_window *w, uint32_t ref, uint32_t word,
+		       struct span *sp)
+{
+	uintptr_t a = (uintptr_t)gmap_addr_of(w, ref);
+	struct gmap_grant *next;
+
+	if (!sp->valid || a < sp->start || a >= sp->end) {
+		sp->valid = gmap_vmas_query(w, a, &sp->start, &sp->end) == 0;
+		if (!sp->valid)
+			return word;
+	}
+	word &= ~GS_PSPLIT;
+	if (ref > 0 && sp->start == a)
+		word |= GS_PSPLIT;
+	if ((uint64_t)ref + 1 < w->nr_refs) {
+		bool split = sp->end == a + GMAP_PAGE_SIZE;
+
+		/* Only a placeholder's word has the bit (a mapped grant's
+		 * holds pins there).  A split next to an untouched ref needs
+		 * its leaf. */
+		next = gmap_grant_get(w, ref + 1, split);
+		if (next && gs_vma_kind(atomic_load(&next->state)) == GS_EMPTY) {
+			if (split)
+				atomic_fetch_or(&next->state, GS_PSPLIT);
+			else
+				atomic_fetch_and(&next->state, ~GS_PSPLIT);
+		}
+	}
+	return word;
+}
+
+/* Store @word as @ref's state and count the VMAs it adds or removes.
+ * The bits that record VMA borders (GS_JOIN, GS_UNMAPPING, GS_PSPLIT)
+ * are carried over here from the old word. */
+static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
+		     uint32_t word, struct span *sp)
+{
+	uint32_t old = atomic_load(&g->state);
+	int delta = -gmap_vmas_borders(w, ref, old);
+
+	window_assert_locked(w);
+	if (gs_state(old) == GS_MAPPED && gs_state(word) == GS_BUSY)
+		word |= GS_UNMAPPING | (old & GS_JOIN);
+	else if (gs_state(old) == GS_BUSY && (old & GS_UNMAPPING) &&
+		 gs_state(word) == GS_MAPPED)
+		word |= old & GS_JOIN;  /* not unmapped after all */
+	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
+		word |= old & GS_PSPLIT;  /* the same placeholder */
+	if (gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
+	    w->maps_fd >= 0)
+		word = splits(w, ref, word, sp);
+	atomic_store(&g->state, word);
+	if (gs_vma_kind(old) == GS_MAPPED && gs_vma_kind(word) != GS_MAPPED &&
+	    (uint64_t)ref + 1 < w->nr_refs) {
+		/* Mapped again later, ref is a map of its own: ref + 1 no
+		 * longer shares a VMA with it. */
+		struct gmap_grant *next = gmap_grant_get(w, ref + 1, false);
+
+		if (next)
+			atomic_fetch_and(&next->state, ~GS_JOIN);
+	}
+	delta += gmap_vmas_borders(w, ref, word);
+	if (delta)
+		gmap_vmas_add(w, delta);
+}
+
+struct gmap_grant *gmap_grant_wait(struct gmap_window *w, uint32_t ref,
+				   bool create)
+{
+	struct gmap_grant *g;
+
+	window_assert_locked(w);
+	while ((g = gmap_grant_get(w, ref, create)) &&
+	       gs_state(atomic_load(&g->state)) == GS_BUSY)
+		window_wait(w, &w->cv, NULL);
+	return g;
+}
+
+uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
+			  struct gmap_grant *g)
+{
+	uint32_t old = atomic_load(&g->state);
+	uint32_t keep = GS_QUEUED | (gs_state(old) == GS_MAPPED ? GS_RO : 0);
+	struct span sp = { 0 };
+
+	set_word(w, ref, g, GS_BUSY | (old & keep), &sp);
+	return old;
+}
+
+static uint32_t commit_word(struct gmap_grant *g, unsigned int st,
+			    uint32_t bits, int16_t status)
+{
+	return st | bits | (atomic_load(&g->state) & GS_QUEUED) |
+	       ((uint32_t)(uint16_t)status << GS_STATUS_SHIFT);
+}
+
+void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
+		       struct gmap_grant *g, unsigned int st, uint32_t bits,
+		       int16_t status)
+{
+	struct span sp = { 0 };
+
+	set_word(w, ref, g, commit_word(g, st, bits, status), &sp);
+}
+
+void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
+			   unsigned int st, int16_t status)
+{
+	struct span sp = { 0 };
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
+		uint32_t ro = st == GS_MAPPED ? atomic_load(&g->state) & GS_RO : 0;
+
+		set_word(w, ref + i, g, commit_word(g, st, ro, status), &sp);
+	}
+}
+
+void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
+			struct gmap_grant *g, uint32_t prev)
+{
+	struct span sp = { 0 };
+
+	set_word(w, ref, g, (prev & ~GS_QUEUED) |
+		 (atomic_load(&g->state) & GS_QUEUED), &sp);
+}
+
+/* The pin count and GS_QUEUED are no VMA's business: plain atomics. */
+uint32_t gmap_grant_pin(struct gmap_window *w, struct gmap_grant *g)
+{
+	window_assert_locked(w);
+	return atomic_fetch_add(&g->state, GS_PIN_ONE);
+}
+
+uint32_t gmap_grant_unpin(struct gmap_window *w, struct gmap_grant *g)
+{
+	window_assert_locked(w);
+	return atomic_fetch_sub(&g->state, GS_PIN_ONE);
+}
+
+void gmap_grant_enqueue(struct gmap_window *w, struct gmap_grant *g)
+{
+	window_assert_locked(w);
+	atomic_fetch_or(&g->state, GS_QUEUED);
+}
+
+uint32_t gmap_grant_unqueue(struct gmap_window *w, struct gmap_grant *g)
+{
+	window_assert_locked(w);
+	return atomic_fetch_and(&g->state, ~GS_QUEUED);
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * map.c - the backend's maps and unmaps of grants the caller claimed
+ * (BUSY, gstate.c): one grant, a run of untouched refs, and the unmap that
+ * unpin, release and the evictor share.
+ *
+ * Each map takes a budget slot first (budget.c) and gives it back if the
+ * map fails; each unmap gives its slot back once the page is an armed
+ * placeholder again.  A failed map places nothing (the backend contract,
+ * private.h), so the caller restores the grant's word and nothing else.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "private.h"
+#include "xen_abi.h"
+
+/* GNTST_eagain: retry with a growing delay up to this total, as Linux's
+ * gntdev retries paged-out frames (it gives up after ~32 s; a window
+ * handler serves other faults, so it gives up sooner). */
+#define EAGAIN_BUDGET_MS 1000
+/* The longest run gmap_map_run() maps (a side of fault-around: 255):
+ * words of the backend's split bitmap. */
+#define RUN_SPLIT_WORDS 4
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000,
+			       .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* One backend map, retrying GNTST_eagain within a bounded time. */
+static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
+		     int16_t *st)
+{
+	unsigned int delay = 1, spent = 0;
+	int rc;
+
+	for (;;) {
+		uint64_t split = 0;
+
+		if (gmap_ref_lost(w, ref)) {
+			*st = GMAP_ST_LOST;
+			errno = EEXIST;
+			rc = -1;
+			break;
+		}
+		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
+				&split, st);
+		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
+		    atomic_load(&w->closing))
+			break;
+		sleep_ms(delay);
+		spent += delay;
+		if (delay < 64)
+			delay *= 2;
+	}
+	if (rc == 0) {
+		gmap_no_fork(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
+		atomic_fetch_add(&w->c.maps, 1);
+	} else {
+		atomic_fetch_add(&w->c.map_failures, 1);
+		gmap_budget_enomem(w);
+	}
+	return rc;
+}
+
+/*
+ * Writable first, so a read fault on a writable grant needs no second
+ * fault to write; if the grant refuses a writable map and @need_write is
+ * false, read-only: Xen says "general error" for a write map of a
+ * read-only grant and gives us no other hint.
+ */
+static int map_either(struct gmap_window *w, uint32_t ref, bool need_write,
+		      uint32_t *ro, int16_t *st)
+{
+	int rc = map_retry(w, ref, true, st);
+
+	*ro = 0;
+	if (rc < 0 && !need_write &&
+	    (*st == GNTST_general_error || *st == GNTST_permission_denied)) {
+		int16_t st2;
+
+		rc = map_retry(w, ref, false, &st2);
+		if (rc == 0) {
+			*ro = GS_RO;
+			*st = st2;
+		}
+	}
+	return rc;
+}
+
+int gmap_map_claimed(struct gmap_window *w, uint32_t ref, bool need_write,
+		     bool wait, uint32_t *ro, int16_t *st)
+{
+	int e;
+
+	*ro = 0;
+	if (gmap_budget_take(w, wait, st) < 0)
+		return -1;
+	if (map_either(w, ref, need_write, ro, st) == 0)
+		return 0;
+	e = errno;
+	gmap_budget_put(w);
+	errno = e;
+	return -1;
+}
+
+void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
+			struct gmap_grant *g, uint32_t bits)
+{
+	gmap_grant_commit(w, ref, g, GS_MAPPED, bits, 0);
+	atomic_fetch_add(&w->c.mapped_now, 1);
+	gmap_evict_queue(w, ref, g);
+}
+
+/*
+ * Unmap grants [@ref, @ref + @n) that we claimed (were MAPPED) and re-arm
+ * their pages, with one poison and one re-arm for the whole run.  Returns
+ * the state the grants must take: EMPTY; BAD if the pages could not be
+ * re-armed (they are then inaccessible, never silently anonymous); or
+ * MAPPED if they could not even be poisoned (out of VMAs or memory).
+ */
+static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
+			      int16_t *status)
+{
+	void *addr = gmap_addr_of(w, ref);
+	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
+	int rc;
+
+	*status = 0;
+	if (gmap_poison(w, addr, len) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
+			 w->domid, ref, n, addr);
+		gmap_budget_enomem(w);
+		return GS_MAPPED;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s = gs_word(gmap_grant_peek(w->dir, ref + i));
+
+		w->be->unmap(w, ref + i, 1, !(s & GS_RO));
+		atomic_fetch_add(&w->c.unmaps, 1);
+		atomic_fetch_sub(&w->c.mapped_now, 1);
+	}
+	/* The slots are given back once the pages are armed placeholders
+	 * again: until then each is a VMA of its own, and the budget bounds
+	 * VMAs. */
+	rc = gmap_rearm_poisoned(w, addr, len);
+	for (uint32_t i = 0; i < n; i++)
+		gmap_budget_put(w);
+	if (rc < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot re-arm "
+			 "%p; the pages stay inaccessible", w->domid, ref, n,
+			 addr);
+		*status = GMAP_ST_BACKEND;
+		return GS_BAD;
+	}
+	return GS_EMPTY;
+}
+
+static int cmp_ref(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Runs of contiguous refs (fault-around and runs map them together, the
+ * FIFO and a multi-page unpin keep them together) are poisoned and
+ * re-armed with one call each instead of one per page: the page-table and
+ * TLB work of a multi-threaded process is what costs.
+ */
+size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
+			  enum gmap_unmap_why why)
+{
+	size_t unmapped = 0;
+
+	if (n > 1)
+		qsort(refs, n, sizeof(*refs), cmp_ref);
+	for (size_t i = 0, k; i < n; i = k) {
+		uint32_t run;
+		unsigned int ns;
+		int16_t st;
+
+		for (k = i + 1; k < n && refs[k] == refs[k - 1] + 1; k++)
+			;
+		run = (uint32_t)(k - i);
+		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
+			atomic_fetch_add(&w->c.evicting_now, run);
+		ns = unmap_run(w, refs[i], run, &st);
+		if (ns == GS_EMPTY)
+			unmapped += run;
+		if (ns != GS_MAPPED) {
+			if (why == GMAP_UNMAP_EVICT)
+				atomic_fetch_add(&w->c.evictions, run);
+			else if (why == GMAP_UNMAP_RETRY)
+				GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: "
+					 "unmapped on retry", w->domid, refs[i],
+					 run);
+		}
+		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
+			atomic_fetch_sub(&w->c.evicting_now, run);
+		window_lock(w);
+		gmap_grant_commit_run(w, refs[i], run, ns, st);
+		if (ns == GS_MAPPED)  /* still mapped: try again later */
+			for (size_t j = i; j < k; j++)
+				gmap_unmap_due(w, refs[j]);
+		pthread_cond_broadcast(&w->cv);
+		window_unlock(w);
+	}
+	return unmapped;
+}
+
+/* ---- runs ---------------------------------------------------------------- */
+
+/* Give back what gmap_map_run() took for refs [@lo, @lo + @n): EMPTY
+ * again, and @slots budget slots. */
+static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
+			uint32_t slots)
+{
+	while (slots-- > 0)
+		gmap_budget_put(w);
+	window_lock(w);
+	gmap_grant_commit_run(w, lo, n, GS_EMPTY, 0);
+	pthread_cond_broadcast(&w->cv);
+	window_unlock(w);
+}
+
+/* Whether a page of [@ref, @ref + @n) is lost to the window (placeholder.c):
+ * then nothing may be placed over the range. */
+static bool run_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (gmap_ref_lost(w, ref + i))
+			return true;
+	return false;
+}
+
+/* After a failed map: refs of [@ref, @ref + @n) whose page is lost
+ * become BAD for good, so that nothing re-arms or poisons them. */
+static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+		return;
+	window_lock(w);
+	for (uint32_t i = 0; i < n; i++) {
+		struct gmap_grant *g;
+
+		if (!gmap_ref_lost(w, ref + i))
+			continue;
+		g = gmap_grant_get(w, ref + i, true);
+		if (g && gs_state(atomic_load(&g->state)) == GS_EMPTY) {
+			gmap_grant_claim(w, ref + i, g);
+			gmap_grant_commit(w, ref + i, g, GS_BAD, 0, GMAP_ST_LOST);
+		}
+	}
+	pthread_cond_broadcast(&w->cv);
+	window_unlock(w);
+}
+
+/*
+ * The refs taken are those EMPTY (never tried, not BAD) in a row from
+ * @start, going up (@dir 1) or down (-1), up to @max, each with a budget
+ * slot that is free without waiting; fewer than @min taken and nothing is
+ * mapped.  Writable, all or nothing (one gntdev map).  The core still
+ * unmaps grant by grant (the backend keeps the run together:
+ * backend_xen.c).  Threads waiting on faults in the run are woken.
+ */
+int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
+		 uint32_t min, uint32_t *lo)
+{
+	uint64_t split[RUN_SPLIT_WORDS];
+	uint32_t n, slots;
+	int16_t st;
+
+	if (max > RUN_SPLIT_WORDS * 64)
+		max = RUN_SPLIT_WORDS * 64;
+	window_lock(w);
+	for (n = 0; n < max; n++) {
+		uint32_t ref = start + (uint32_t)dir * n;
+		struct gmap_grant *g = gmap_grant_get(w, ref, true);
+
+		if (!g || (atomic_load(&g->state) & ~(GS_QUEUED | GS_PSPLIT)) !=
+			  GS_EMPTY)
+			break;
+		gmap_grant_claim(w, ref, g);
+	}
+	window_unlock(w);
+	for (slots = 0; slots < n; slots++)
+		if (gmap_budget_take(w, false, &st) < 0)
+			break;
+	if (slots < n) {
+		/* Keep the part next to @start that has slots. */
+		uint32_t far = start + (uint32_t)dir * (n - 1);
+
+		run_abandon(w, dir > 0 ? start + slots : far, n - slots, 0);
+		n = slots;
+	}
+	*lo = dir > 0 ? start : start - (n ? n - 1 : 0);
+	if (n < min) {  /* @min is at least 1 */
+		run_abandon(w, *lo, n, n);
+		return 0;
+	}
+	memset(split, 0, sizeof(split));
+	if (run_lost(w, *lo, n) ||
+	    w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, split, &st) < 0) {
+		/* A failed map places nothing (backend contract): the
+		 * placeholders are as they were, and a thread waiting on a
+		 * fault in the run still waits for its own. */
+		atomic_fetch_add(&w->c.map_failures, 1);
+		gmap_budget_enomem(w);
+		run_abandon(w, *lo, n, n);
+		mark_lost(w, *lo, n);
+		return -1;
+	}
+	gmap_no_fork(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
+	atomic_fetch_add(&w->c.maps, n);
+	window_lock(w);
+	for (uint32_t i = 0; i < n; i++)
+		gmap_commit_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false),
+				   split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
+	pthread_cond_broadcast(&w->cv);
+	window_unlock(w);
+	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
+	return (int)n;
+}
