@@ -495,6 +495,18 @@ void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr);
 /* Wait until no SIGSEGV handler is reading @w's grant state. */
 void gmap_signal_quiesce(struct gmap_window *w);
 
+/* outside.c: for the preload shim, the backend's maps outside the window
+ * (gmap_can_map_outside: only where the window's pages cannot be aliased;
+ * see map_extra above) and its grant copies (gmap_can_copy; @segs in
+ * libxengnttab's layout). */
+bool gmap_can_map_outside(const struct gmap_window *w);
+void *gmap_map_outside(struct gmap_window *w, uint32_t count,
+		       const uint32_t *refs, void *addr, bool writable,
+		       uint64_t *handle, int16_t *status);
+void gmap_unmap_outside(struct gmap_window *w, uint64_t handle, uint32_t count);
+bool gmap_can_copy(const struct gmap_window *w);
+int gmap_copy_segs(struct gmap_window *w, uint32_t count, void *segs);
+
 /* fork.c: a child has no window (MADV_DONTFORK) and may only close it */
 extern _Atomic unsigned int gmap_fork_gen;
 int gmap_fork_guard(struct gmap_window *w);

@@ -302,7 +302,7 @@ static void copy_flush(struct copy_batch *b,
 
 	if (!b->n)
 		return;
-	if (b->w->be->copy(b->w, b->n, b->seg) < 0) {
+	if (gmap_copy_segs(b->w, b->n, b->seg) < 0) {
 		b->err = errno;
 		for (i = 0; i < b->n; i++)
 			b->seg[i].status = GNTST_general_error;
@@ -330,7 +330,7 @@ EXPORT int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 		bool to_grant;
 		int16_t st = copy_side(s, &w, &ref, &off, &to_grant);
 
-		if (st == GNTST_okay && !w->be->copy) {
+		if (st == GNTST_okay && !gmap_can_copy(w)) {
 			st = copy_pinned(s, w, ref, off, to_grant);
 			window++;
 		} else if (st == GNTST_okay &&

@@ -61,7 +61,7 @@ static void drop_extra(struct shim_map *m, uint32_t i)
 		return;
 	w = shim_window(m->domids[i]);
 	if (w)
-		w->be->unmap_extra(w, m->extra[i] - 1, 1);
+		gmap_unmap_outside(w, m->extra[i] - 1, 1);
 	m->extra[i] = 0;
 }
 
@@ -120,7 +120,7 @@ static void map_release(struct shim_map *m)
 		struct gmap_window *w = shim_window(m->domids[0]);
 
 		if (w)
-			w->be->unmap_extra(w, m->whole - 1, m->count);
+			gmap_unmap_outside(w, m->whole - 1, m->count);
 		m->whole = 0;
 	}
 	for (i = 0; i < m->count; i++) {
@@ -241,7 +241,7 @@ static int map_extra(struct shim_map *m, uint32_t i, void *dst)
 		if (!m->extra)
 			return -1;
 	}
-	if (w->be->map_extra(w, 1, &m->refs[i], dst, m->writable, &handle,
+	if (gmap_map_outside(w, 1, &m->refs[i], dst, m->writable, &handle,
 			     &st) == MAP_FAILED) {
 		int e = errno;
 
@@ -282,7 +282,7 @@ static void *make_aliases(struct shim_map *m, void *fixed)
 		if (!m->pinned[i])
 			continue;
 		w = shim_window(m->domids[i]);
-		if (w->be->map_extra) {
+		if (gmap_can_map_outside(w)) {
 			/* Never an mremap here: on gntdev's pages it fails,
 			 * after it has unmapped @dst. */
 			if (map_extra(m, i, dst) == 0)
@@ -329,7 +329,7 @@ static void *map_whole(struct shim_map *m, void *fixed)
 			   MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED ||
 		      madvise(fixed, len, MADV_DONTFORK) < 0))
 		return NULL;
-	p = w->be->map_extra(w, m->count, m->refs, fixed, m->writable,
+	p = gmap_map_outside(w, m->count, m->refs, fixed, m->writable,
 			     &handle, &st);
 	if (p == MAP_FAILED) {
 		e = map_errno(st, errno);
@@ -358,7 +358,7 @@ static bool whole_map(uint32_t count, const uint32_t *domids,
 		if (domids[i] != domids[0])
 			return false;
 	w = shim_window(domids[0]);
-	return w && w->be->map_extra;
+	return w && gmap_can_map_outside(w);
 }
 
 void *shim_map_grants(struct shim_handle *h, uint32_t count,
