@@ -46,7 +46,7 @@ struct sim_priv {
 	pthread_mutex_t color_lock;
 };
 
-static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd);
+static int sim_setup(struct gmap_backend_ctx *b, int ctl_fd, int mem_fd);
 
 static void sim_close_files(struct sim_priv *p)
 {
@@ -57,35 +57,35 @@ static void sim_close_files(struct sim_priv *p)
 	close(p->mem_fd[0]);
 }
 
-static int sim_open(struct gmap_window *w)
+static int sim_open(struct gmap_backend_ctx *b)
 {
 	int ctl_fd, mem_fd;
 
 	/* A domain in this process first; else the one a gmap-simdom
 	 * process serves, if GMAP_SIM_SOCKET names it. */
-	if (gmap_sim_lookup_fds(w->domid, &ctl_fd, &mem_fd) < 0) {
+	if (gmap_sim_lookup_fds(b->domid, &ctl_fd, &mem_fd) < 0) {
 		const char *sock = getenv("GMAP_SIM_SOCKET");
 		int e = errno;
 
 		if (e != ESRCH) {
 			/* The domain is here, but its files could not be
 			 * had: say what failed (EMFILE stays EMFILE). */
-			GMAP_LOG(w, XTL_ERROR, e, "sim backend: domain %u: "
-				 "cannot duplicate its files", w->domid);
+			GMAP_LOG(b, XTL_ERROR, e, "sim backend: domain %u: "
+				 "cannot duplicate its files", b->domid);
 			errno = e;
 			return -1;
 		}
 		if (sock)
-			return gmap_sim_connect(w, sock, &ctl_fd, &mem_fd) < 0 ?
-			       -1 : sim_setup(w, ctl_fd, mem_fd);
-		GMAP_ERR(w, "sim backend: no simulated domain %u in this "
+			return gmap_sim_connect(b, sock, &ctl_fd, &mem_fd) < 0 ?
+			       -1 : sim_setup(b, ctl_fd, mem_fd);
+		GMAP_ERR(b, "sim backend: no simulated domain %u in this "
 			 "process (create it with gmap_sim_domain_create() or "
 			 "attach it with gmap_sim_domain_attach()), and "
-			 "GMAP_SIM_SOCKET does not name a gmap-simdom", w->domid);
+			 "GMAP_SIM_SOCKET does not name a gmap-simdom", b->domid);
 		errno = ESRCH;
 		return -1;
 	}
-	return sim_setup(w, ctl_fd, mem_fd);
+	return sim_setup(b, ctl_fd, mem_fd);
 }
 
 /*
@@ -96,7 +96,7 @@ static int sim_open(struct gmap_window *w)
  * control area must check out and name our domain; guest memory must
  * hold every frame.
  */
-static int sim_map_ctl(struct gmap_window *w, struct sim_priv *p, int ctl_fd,
+static int sim_map_ctl(struct gmap_backend_ctx *b, struct sim_priv *p, int ctl_fd,
 		       int mem_fd)
 {
 	const char *what = "control area", *why;
@@ -113,7 +113,7 @@ static int sim_map_ctl(struct gmap_window *w, struct sim_priv *p, int ctl_fd,
 	}
 	if (sim_ctl_check(p->ctl, p->ctl_size, &p->lay, &why) < 0)
 		goto unmap;
-	if (p->lay.domid != w->domid) {
+	if (p->lay.domid != b->domid) {
 		why = "names another domain";
 		goto unmap;
 	}
@@ -128,19 +128,19 @@ unmap:
 bad: {
 	int e = errno;
 
-	GMAP_ERR(w, "sim backend: domain %u: bad %s: %s", w->domid, what, why);
+	GMAP_ERR(b, "sim backend: domain %u: bad %s: %s", b->domid, what, why);
 	errno = e;
 	return -1;
 }
 }
 
 /* Map the domain's control area and keep its memory fd; takes both fds. */
-static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
+static int sim_setup(struct gmap_backend_ctx *b, int ctl_fd, int mem_fd)
 {
 	struct sim_priv *p;
 
 	p = calloc(1, sizeof(*p));
-	if (!p || sim_map_ctl(w, p, ctl_fd, mem_fd) < 0)
+	if (!p || sim_map_ctl(b, p, ctl_fd, mem_fd) < 0)
 		goto fail;
 	close(ctl_fd);
 	p->mem_fd[0] = mem_fd;
@@ -150,13 +150,13 @@ static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
 		p->mem_fd[i] = open(path, O_RDWR | O_CLOEXEC);
 		if (p->mem_fd[i] < 0) {
-			GMAP_LOG(w, XTL_WARN, errno, "sim backend: cannot reopen "
+			GMAP_LOG(b, XTL_WARN, errno, "sim backend: cannot reopen "
 				 "guest memory: neighbouring maps may merge, and "
 				 "the window's VMAs be fewer than counted");
 			p->mem_fd[i] = mem_fd;
 		}
 	}
-	p->color_len = (size_t)w->nr_refs;
+	p->color_len = (size_t)b->nr_refs;
 	p->color = gmap_mmap_raw(NULL, p->color_len, PROT_READ | PROT_WRITE,
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 				 -1, 0);
@@ -169,7 +169,7 @@ static int sim_setup(struct gmap_window *w, int ctl_fd, int mem_fd)
 		return -1;
 	}
 	pthread_mutex_init(&p->color_lock, NULL);
-	w->be_priv = p;
+	b->priv = p;
 	return 0;
 fail: {
 	int e = errno;
@@ -182,9 +182,9 @@ fail: {
 }
 }
 
-static void sim_close(struct gmap_window *w)
+static void sim_close(struct gmap_backend_ctx *b)
 {
-	struct sim_priv *p = w->be_priv;
+	struct sim_priv *p = b->priv;
 
 	if (!p)
 		return;
@@ -192,7 +192,7 @@ static void sim_close(struct gmap_window *w)
 	pthread_mutex_destroy(&p->color_lock);
 	sim_close_files(p);
 	free(p);
-	w->be_priv = NULL;
+	b->priv = NULL;
 }
 
 /*
@@ -202,7 +202,7 @@ static void sim_close(struct gmap_window *w)
  * page tables of a grant mapping: the retried access must not take a
  * second fault.
  */
-static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
+static int place(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
 		 uint32_t n, void *addr, bool writable, uint32_t frame)
 {
 	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
@@ -211,7 +211,7 @@ static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
 
 	pthread_mutex_lock(&p->color_lock);
 	left = ref ? p->color[ref - 1] : 0;
-	right = (uint64_t)ref + n < w->nr_refs ? p->color[ref + n] : 0;
+	right = (uint64_t)ref + n < b->nr_refs ? p->color[ref + n] : 0;
 	for (c = 1; c == left || c == right; c++)
 		;
 	m = gmap_mmap_raw(addr, len, PROT_READ | (writable ? PROT_WRITE : 0),
@@ -227,11 +227,11 @@ static int place(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
  * GMAP_SIM_INJECT_HOLE: gntdev's refusal as the kernel leaves it, the
  * run's range unmapped (its mmap took the placeholders before gntdev's
  * handler said no); with @taken, another thread's mmap is handed the
- * page of ref + @bad in that moment.  Then what xen_map() does after a
- * refused mmap: gmap_refill().  The status: the grant's refusal, or
- * GMAP_ST_LOST.
+ * page of ref + @bad in that moment.  The core fills the holes after the
+ * failed map, as after a refusal on xen.  The status: the grant's
+ * refusal.
  */
-static int16_t refused_with_hole(struct gmap_window *w, uint32_t ref,
+static int16_t refused_with_hole(struct gmap_backend_ctx *b, uint32_t ref,
 				 uint32_t count, void *addr, uint32_t bad,
 				 bool taken)
 {
@@ -243,10 +243,8 @@ static int16_t refused_with_hole(struct gmap_window *w, uint32_t ref,
 				   MAP_PRIVATE | MAP_ANONYMOUS |
 				   MAP_FIXED_NOREPLACE, -1, 0) == thief)
 		memset(thief, 0x5a, GMAP_PAGE_SIZE);
-	GMAP_LOG(w, XTL_DEBUG, -1, "sim backend: d%u refs %u+%u: refused "
-		 "with a hole (injected)", w->domid, ref, count);
-	if (gmap_refill(w, addr, len) < 0)
-		return GMAP_ST_LOST;
+	GMAP_LOG(b, XTL_DEBUG, -1, "sim backend: d%u refs %u+%u: refused "
+		 "with a hole (injected)", b->domid, ref, count);
 	return GNTST_general_error;
 }
 
@@ -255,33 +253,33 @@ static int16_t refused_with_hole(struct gmap_window *w, uint32_t ref,
  * holds that lock (shared memory every process of the domain can write),
  * and it died holding it, or it keeps it past the bound.
  */
-static void lock_note(struct gmap_window *w, uint32_t ref,
+static void lock_note(struct gmap_backend_ctx *b, uint32_t ref,
 		      const struct sim_lock_note *n, const char *op)
 {
 	if (n->res == SIM_LOCK_BROKEN && n->holder > SIM_PID_MAX)
-		GMAP_LOG(w, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
+		GMAP_LOG(b, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
 			 "ref's lock word held %#x, not a pid: taken over",
-			 w->domid, ref, op, n->holder);
+			 b->domid, ref, op, n->holder);
 	else if (n->res == SIM_LOCK_BROKEN)
-		GMAP_LOG(w, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
+		GMAP_LOG(b, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
 			 "ref's lock was held by pid %u, which is gone (killed "
-			 "in the middle of a map?): taken over", w->domid, ref,
+			 "in the middle of a map?): taken over", b->domid, ref,
 			 op, n->holder);
 	else if (n->res == SIM_LOCK_TIMEOUT)
-		GMAP_ERR(w, "sim backend: d%u ref %u: %s: the ref's lock is "
-			 "held by pid %u for more than %d ms: %s", w->domid, ref,
+		GMAP_ERR(b, "sim backend: d%u ref %u: %s: the ref's lock is "
+			 "held by pid %u for more than %d ms: %s", b->domid, ref,
 			 op, n->holder, SIM_LOCK_WAIT_MS,
 			 strcmp(op, "map") ? "unmapped without it" :
 			 "map refused");
 }
 
-static void hv_unmap(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
+static void hv_unmap(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
 		     bool writable)
 {
 	struct sim_lock_note n;
 
 	sim_hv_unmap(&p->lay, ref, writable, &n);
-	lock_note(w, ref, &n, "unmap");
+	lock_note(b, ref, &n, "unmap");
 }
 
 /*
@@ -290,10 +288,11 @@ static void hv_unmap(struct gmap_window *w, struct sim_priv *p, uint32_t ref,
  * placeholders stay as they were (a kernel access to one of them keeps
  * waiting on its fault instead of meeting a page being replaced).
  */
-static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *split, int16_t *status)
+static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *split, int16_t *status,
+		   uint32_t *placed)
 {
-	struct sim_priv *p = w->be_priv;
+	struct sim_priv *p = b->priv;
 	uint32_t i, j, few[16], *frames = few;
 	struct sim_lock_note n;
 	int16_t st;
@@ -308,16 +307,16 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		}
 	}
 	for (i = 0; i < count; i++) {
-		st = sim_hv_map(&p->lay, ref + i, w->self_domid, writable,
+		st = sim_hv_map(&p->lay, ref + i, b->self_domid, writable,
 				&frames[i], &n);
-		lock_note(w, ref + i, &n, "map");
+		lock_note(b, ref + i, &n, "map");
 		if (st != GNTST_okay) {
 			uint32_t bad = i;
 
 			while (i-- > 0)
-				hv_unmap(w, p, ref + i, writable);
+				hv_unmap(b, p, ref + i, writable);
 			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
-				st = refused_with_hole(w, ref, count, addr, bad,
+				st = refused_with_hole(b, ref, count, addr, bad,
 						       st == SIM_ST_HOLE_TAKEN);
 			*status = st;
 			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
@@ -331,27 +330,18 @@ static int sim_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		for (j = i + 1; j < count && frames[j] == frames[j - 1] + 1; j++)
 			;
 		split[i / 64] |= 1ull << (i % 64);
-		if (place(w, p, ref + i, j - i,
+		if (place(b, p, ref + i, j - i,
 			  (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT),
 			  writable, frames[i]) == 0)
 			continue;
 		/* Out of VMAs or memory halfway: the pages placed so far
-		 * become placeholders again (the failed mmap left its own
-		 * pages as they were), and no grant stays mapped. */
+		 * are the core's to re-arm (the failed mmap left its own
+		 * pages as they were, or holes), and no grant stays mapped. */
 		e = errno;
 		*status = GMAP_ST_BACKEND;
-		/* The kernel keeps a range whose mmap fails early (out of
-		 * VMAs) as it was; make sure, as on xen. */
-		if (gmap_refill(w, (uint8_t *)addr + ((size_t)i << GMAP_PAGE_SHIFT),
-				(size_t)(j - i) << GMAP_PAGE_SHIFT) < 0) {
-			*status = GMAP_ST_LOST;
-			e = EEXIST;
-		}
-		if (i && gmap_rearm(w, addr, (size_t)i << GMAP_PAGE_SHIFT) < 0)
-			GMAP_LOG(w, XTL_ERROR, errno, "sim backend: cannot "
-				 "re-arm refs %u+%u after a failed map", ref, i);
+		*placed = i;
 		for (i = 0; i < count; i++)
-			hv_unmap(w, p, ref + i, writable);
+			hv_unmap(b, p, ref + i, writable);
 		goto out;
 	}
 	*status = GNTST_okay;
@@ -363,14 +353,14 @@ out:
 	return e ? -1 : 0;
 }
 
-static int sim_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
+static int sim_unmap(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		     bool writable)
 {
-	struct sim_priv *p = w->be_priv;
+	struct sim_priv *p = b->priv;
 	uint32_t i;
 
 	for (i = 0; i < count; i++)
-		hv_unmap(w, p, ref + i, writable);
+		hv_unmap(b, p, ref + i, writable);
 	return 0;
 }
 

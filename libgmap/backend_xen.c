@@ -54,14 +54,14 @@ struct xen_priv {
 };
 
 /* index_put()/index_take(): the run index, counted as metadata. */
-static int index_put(struct gmap_window *w, struct xen_priv *p, uint32_t ref,
+static int index_put(struct gmap_backend_ctx *b, struct xen_priv *p, uint32_t ref,
 		     struct xen_run *run)
 {
 	size_t grown = 0;
 	int rc = gmap_refindex_put(&p->runs, ref, run, &grown);
 
 	if (grown)
-		atomic_fetch_add(&w->c.meta_bytes, grown);
+		atomic_fetch_add(b->meta_bytes, grown);
 	return rc;
 }
 
@@ -110,14 +110,14 @@ static void gt_load(void)
 	}
 }
 
-static int xen_open(struct gmap_window *w)
+static int xen_open(struct gmap_backend_ctx *b)
 {
 	struct xen_priv *p;
 	int e;
 
 	pthread_once(&gt_once, gt_load);
 	if (!gt.open) {
-		GMAP_ERR(w, "xen backend: cannot load libxengnttab.so.1: %s "
+		GMAP_ERR(b, "xen backend: cannot load libxengnttab.so.1: %s "
 			 "(Debian: apt-get install libxengnttab1)", gt_error);
 		errno = ENOSYS;
 		return -1;
@@ -125,10 +125,10 @@ static int xen_open(struct gmap_window *w)
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -1;
-	p->xgt = gt.open(w->log, 0);
+	p->xgt = gt.open(b->log, 0);
 	if (!p->xgt) {
 		e = errno;
-		GMAP_LOG(w, XTL_ERROR, -1, "xen backend: cannot open " GNTDEV_PATH
+		GMAP_LOG(b, XTL_ERROR, -1, "xen backend: cannot open " GNTDEV_PATH
 			 ": %s (no Xen here, or the xen-gntdev module is not "
 			 "loaded; use the sim backend to run without Xen)",
 			 strerror(e));
@@ -138,13 +138,13 @@ static int xen_open(struct gmap_window *w)
 	}
 	p->fd = gt.fd(p->xgt);
 	pthread_mutex_init(&p->lock, NULL);
-	w->be_priv = p;
+	b->priv = p;
 	return 0;
 }
 
-static void xen_close(struct gmap_window *w)
+static void xen_close(struct gmap_backend_ctx *b)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 
 	if (!p)
 		return;
@@ -152,7 +152,7 @@ static void xen_close(struct gmap_window *w)
 	pthread_mutex_destroy(&p->lock);
 	gmap_refindex_free(&p->runs);
 	free(p);
-	w->be_priv = NULL;
+	b->priv = NULL;
 }
 
 /*
@@ -193,10 +193,11 @@ static int gntdev_free(struct xen_priv *p, uint64_t index, uint32_t count)
 	return ioctl(p->fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &unop);
 }
 
-static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *split, int16_t *status)
+static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *split, int16_t *status,
+		   uint32_t *placed)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 	struct ioctl_gntdev_map_grant_ref *op;
 	size_t sz = sizeof(*op) + (count - 1) * sizeof(op->refs[0]);
 	struct xen_run *run;
@@ -211,7 +212,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	}
 	op->count = count;
 	for (i = 0; i < count; i++) {
-		op->refs[i].domid = w->domid;
+		op->refs[i].domid = b->domid;
 		op->refs[i].ref = ref + i;
 	}
 	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
@@ -233,20 +234,14 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 * has already taken our placeholders away: the range is a
 		 * hole now (seen on Xen 4.17: a writable map of a read-only
 		 * grant), which another thread's mmap may be handed at any
-		 * moment.  gmap_refill() fills it without replacing anything
-		 * and re-arms it; a page someone else got first is lost to
-		 * the window and never touched again.  Until then a user
-		 * access gets SIGSEGV and waits (the grants are BUSY); a
-		 * system call meeting the hole fails with EFAULT.
+		 * moment.  The core fills it (gmap_refill) as soon as we
+		 * return, without replacing anything; a page someone else
+		 * got first is lost to the window and never touched again.
+		 * Until then a user access gets SIGSEGV and waits (the
+		 * grants are BUSY); a system call meeting the hole fails
+		 * with EFAULT.
 		 */
-		if (gmap_refill(w, addr, (size_t)count << GMAP_PAGE_SHIFT) < 0) {
-			(void)gntdev_free(p, op->index, count);
-			free(op);
-			*status = GMAP_ST_LOST;
-			errno = EEXIST;
-			return -1;
-		}
-		*status = xen_probe_status(p, w->domid, ref, writable);
+		*status = xen_probe_status(p, b->domid, ref, writable);
 		/* Frees the reserved index; nothing was mapped. */
 		(void)gntdev_free(p, op->index, count);
 		free(op);
@@ -257,7 +252,7 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	e = run ? 0 : -1;
 	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < count && e == 0; i++)
-		e = index_put(w, p, ref + i, run);
+		e = index_put(b, p, ref + i, run);
 	if (e < 0) {
 		struct xen_run *r;
 
@@ -266,11 +261,15 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (e < 0) {
-		/* Cannot remember the run: undo the map rather than leak it. */
+		/* Cannot remember the run: undo the map rather than leak
+		 * it.  The grants' pages leave the address space first (a
+		 * placement over them: no hole), then gntdev releases them;
+		 * the core re-arms the range. */
 		free(run);
 		gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
 			      MAP_NORESERVE, -1, 0);
+		*placed = count;
 		(void)gntdev_free(p, op->index, count);
 		free(op);
 		*status = GMAP_ST_NOMEM;
@@ -278,17 +277,17 @@ static int xen_map(struct gmap_window *w, uint32_t ref, uint32_t count,
 		return -1;
 	}
 	*run = (struct xen_run){ op->index, count, count };
-	atomic_fetch_add(&w->c.meta_bytes, sizeof(*run));
+	atomic_fetch_add(b->meta_bytes, sizeof(*run));
 	split[0] |= 1;  /* one gntdev map, one VMA */
 	*status = GNTST_okay;
 	free(op);
 	return 0;
 }
 
-static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
+static int xen_unmap(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		     bool writable)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 	struct xen_run *run, *last;
 	int rc = 0;
 
@@ -300,8 +299,8 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 			last = run;
 		pthread_mutex_unlock(&p->lock);
 		if (!run) {
-			GMAP_ERR(w, "xen backend: unmap of d%u ref %u, which has "
-				 "no gntdev map", w->domid, ref + i);
+			GMAP_ERR(b, "xen backend: unmap of d%u ref %u, which has "
+				 "no gntdev map", b->domid, ref + i);
 			rc = -1;
 			errno = EINVAL;
 			continue;
@@ -314,14 +313,14 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
 		if (gntdev_free(p, last->index, last->count) < 0) {
 			int e = errno;
 
-			GMAP_LOG(w, XTL_ERROR, e, "xen backend: unmap of d%u "
-				 "ref %u (index %#llx, %u refs) failed", w->domid,
+			GMAP_LOG(b, XTL_ERROR, e, "xen backend: unmap of d%u "
+				 "ref %u (index %#llx, %u refs) failed", b->domid,
 				 ref + i, (unsigned long long)last->index,
 				 last->count);
 			rc = -1;
 			errno = e;
 		}
-		atomic_fetch_sub(&w->c.meta_bytes, sizeof(*last));
+		atomic_fetch_sub(b->meta_bytes, sizeof(*last));
 		free(last);
 	}
 	return rc;
@@ -335,11 +334,11 @@ static int xen_unmap(struct gmap_window *w, uint32_t ref, uint32_t count,
  * pages would do, which gntdev's mappings do not allow (mremap of them
  * fails with EFAULT: VM_DONTEXPAND).
  */
-static void *xen_map_extra(struct gmap_window *w, uint32_t count,
+static void *xen_map_extra(struct gmap_backend_ctx *b, uint32_t count,
 			   const uint32_t *refs, void *addr, bool writable,
 			   uint64_t *handle, int16_t *status)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 	struct ioctl_gntdev_map_grant_ref *op;
 	size_t len = (size_t)count << GMAP_PAGE_SHIFT;
 	uint8_t few[16], *fill = few;
@@ -354,7 +353,7 @@ static void *xen_map_extra(struct gmap_window *w, uint32_t count,
 	}
 	op->count = count;
 	for (i = 0; i < count; i++) {
-		op->refs[i].domid = w->domid;
+		op->refs[i].domid = b->domid;
 		op->refs[i].ref = refs[i];
 	}
 	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
@@ -387,9 +386,9 @@ static void *xen_map_extra(struct gmap_window *w, uint32_t count,
 			free(fill);
 	}
 	if (lost || !fill) {
-		GMAP_ERR(w, "xen backend: a refused map of %u grants of d%u "
+		GMAP_ERR(b, "xen backend: a refused map of %u grants of d%u "
 			 "left a hole at %p that another mapping took", count,
-			 w->domid, addr);
+			 b->domid, addr);
 		*status = GMAP_ST_LOST;
 		errno = EEXIST;
 		return MAP_FAILED;
@@ -398,29 +397,29 @@ static void *xen_map_extra(struct gmap_window *w, uint32_t count,
 	 * read fine, a writable map met a read-only grant. */
 	*status = GMAP_ST_BACKEND;
 	for (i = 0; i < count && *status == GMAP_ST_BACKEND; i++)
-		*status = xen_probe_status(p, w->domid, refs[i], false);
+		*status = xen_probe_status(p, b->domid, refs[i], false);
 	if (*status == GMAP_ST_BACKEND && writable)
 		*status = GNTST_general_error;
 	errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 	return MAP_FAILED;
 }
 
-static void xen_unmap_extra(struct gmap_window *w, uint64_t handle,
+static void xen_unmap_extra(struct gmap_backend_ctx *b, uint64_t handle,
 			    uint32_t count)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 
 	if (gntdev_free(p, handle, count) < 0)
-		GMAP_LOG(w, XTL_ERROR, errno, "xen backend: unmap of an extra "
+		GMAP_LOG(b, XTL_ERROR, errno, "xen backend: unmap of an extra "
 			 "map of %u grants of d%u (index %#llx) failed", count,
-			 w->domid, (unsigned long long)handle);
+			 b->domid, (unsigned long long)handle);
 }
 
 /* Grant copy is the hypervisor's own GNTTABOP_copy, batched by gntdev's
  * IOCTL_GNTDEV_GRANT_COPY: no mapping at all. */
-static int xen_copy(struct gmap_window *w, uint32_t count, void *segs)
+static int xen_copy(struct gmap_backend_ctx *b, uint32_t count, void *segs)
 {
-	struct xen_priv *p = w->be_priv;
+	struct xen_priv *p = b->priv;
 
 	return gt.grant_copy(p->xgt, count, segs);
 }

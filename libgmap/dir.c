@@ -59,7 +59,7 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 				uint32_t s = atomic_load(&leaf[j].state);
 
 				if (unmap && gs_state(s) == GS_MAPPED)
-					w->be->unmap(w, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
+					w->be.ops->unmap(&w->be, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
 						     1, !(s & GS_RO));
 			}
 			free(leaf);

@@ -34,6 +34,39 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
+/*
+ * One backend map of [@ref, @ref + @n) at its place, and after a failure
+ * the placeholders made whole again (the backend contract, private.h):
+ * the pages the backend placed are re-armed, the holes a refused mmap left
+ * are filled and re-armed.  A page another mapping of the process took in
+ * the meantime is lost to the window (placeholder.c): *@st GMAP_ST_LOST,
+ * errno EEXIST.  Otherwise errno and *@st are the backend's.
+ */
+static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
+		  bool writable, uint64_t *split, int16_t *st)
+{
+	uint8_t *addr = gmap_addr_of(w, ref);
+	uint32_t placed = 0;
+	int e;
+
+	if (w->be.ops->map(&w->be, ref, n, addr, writable, split, st,
+			   &placed) == 0)
+		return 0;
+	e = errno;
+	if (placed > n)
+		placed = n;
+	if (placed && gmap_rearm(w, addr, (size_t)placed << GMAP_PAGE_SHIFT) < 0)
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot re-arm "
+			 "them after a failed map", w->domid, ref, placed);
+	if (gmap_refill(w, addr + ((size_t)placed << GMAP_PAGE_SHIFT),
+			(size_t)(n - placed) << GMAP_PAGE_SHIFT) < 0) {
+		*st = GMAP_ST_LOST;
+		e = EEXIST;
+	}
+	errno = e;
+	return -1;
+}
+
 /* One backend map, retrying GNTST_eagain within a bounded time. */
 static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 		     int16_t *st)
@@ -50,8 +83,7 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 			rc = -1;
 			break;
 		}
-		rc = w->be->map(w, ref, 1, gmap_addr_of(w, ref), writable,
-				&split, st);
+		rc = be_map(w, ref, 1, writable, &split, st);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
 		    atomic_load(&w->closing))
 			break;
@@ -143,7 +175,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t s = gs_word(gmap_grant_peek(w->dir, ref + i));
 
-		w->be->unmap(w, ref + i, 1, !(s & GS_RO));
+		w->be.ops->unmap(&w->be, ref + i, 1, !(s & GS_RO));
 		atomic_fetch_add(&w->c.unmaps, 1);
 		atomic_fetch_sub(&w->c.mapped_now, 1);
 	}
@@ -311,7 +343,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	}
 	memset(split, 0, sizeof(split));
 	if (run_lost(w, *lo, n) ||
-	    w->be->map(w, *lo, n, gmap_addr_of(w, *lo), true, split, &st) < 0) {
+	    be_map(w, *lo, n, true, split, &st) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */

@@ -13,37 +13,37 @@
 
 bool gmap_can_map_outside(const struct gmap_window *w)
 {
-	return w->be->map_extra != NULL;
+	return w->be.ops->map_extra != NULL;
 }
 
 void *gmap_map_outside(struct gmap_window *w, uint32_t count,
 		       const uint32_t *refs, void *addr, bool writable,
 		       uint64_t *handle, int16_t *status)
 {
-	if (!w->be->map_extra) {
+	if (!w->be.ops->map_extra) {
 		*status = GMAP_ST_BACKEND;
 		errno = EOPNOTSUPP;
 		return MAP_FAILED;
 	}
-	return w->be->map_extra(w, count, refs, addr, writable, handle, status);
+	return w->be.ops->map_extra(&w->be, count, refs, addr, writable, handle, status);
 }
 
 void gmap_unmap_outside(struct gmap_window *w, uint64_t handle, uint32_t count)
 {
-	if (w->be->unmap_extra)
-		w->be->unmap_extra(w, handle, count);
+	if (w->be.ops->unmap_extra)
+		w->be.ops->unmap_extra(&w->be, handle, count);
 }
 
 bool gmap_can_copy(const struct gmap_window *w)
 {
-	return w->be->copy != NULL;
+	return w->be.ops->copy != NULL;
 }
 
 int gmap_copy_segs(struct gmap_window *w, uint32_t count, void *segs)
 {
-	if (!w->be->copy) {
+	if (!w->be.ops->copy) {
 		errno = EOPNOTSUPP;
 		return -1;
 	}
-	return w->be->copy(w, count, segs);
+	return w->be.ops->copy(&w->be, count, segs);
 }

@@ -19,39 +19,60 @@
 
 #include "grant.h"
 
-/* ---- backends ---------------------------------------------------------- */
+/* ---- backends ----------------------------------------------------------
+ *
+ * In the shape of Xen's osdep split: a backend sees its context, never the
+ * window.  It keeps what it needs in @priv; the core keeps the grants'
+ * state and the placeholders, and restores the latter after a failed map.
+ */
+struct gmap_backend_ctx {
+	const struct gmap_backend_ops *ops;
+	void *priv;                 /* the backend's own                   */
+	xentoollog_logger *log;     /* GMAP_LOG(b, ...) works on it too    */
+	uint32_t domid;             /* the granting domain                 */
+	uint16_t self_domid;        /* ours, as its grants name us         */
+	uint64_t nr_refs;           /* the window's refs                   */
+	/* The window's metadata count: what a backend allocates per map
+	 * (the xen backend's runs) counts against the window's budget. */
+	_Atomic uint64_t *meta_bytes;
+};
 
 struct gmap_backend_ops {
 	const char *name;
-	int (*open)(struct gmap_window *w);
-	void (*close)(struct gmap_window *w);
+	int (*open)(struct gmap_backend_ctx *b);
+	void (*close)(struct gmap_backend_ctx *b);
 	/*
 	 * Map @count grants from @ref at @addr (MAP_FIXED, replacing the
 	 * placeholder), writable or read-only, and return 0; whatever the
 	 * unmap needs (gntdev's index) the backend keeps itself, so that the
-	 * core's state stays one word per grant.  On failure return -1 with
-	 * errno set and *@status the GNTST_* status (or GMAP_ST_*), and the
-	 * range as it was: a failed map places nothing (gntdev's one mmap
-	 * places all or nothing; the sim checks every ref before it places
-	 * a page).  On success, bit i of @split (count bits, zeroed by the
-	 * caller) is set where ref + i starts a VMA of its own: bit 0 only,
-	 * for a gntdev map; each piece of contiguous frames, on sim.
+	 * core's state stays one word per grant.  On success, bit i of
+	 * @split (count bits, zeroed by the caller) is set where ref + i
+	 * starts a VMA of its own: bit 0 only, for a gntdev map; each piece
+	 * of contiguous frames, on sim.
+	 * On failure return -1 with errno set and *@status the GNTST_*
+	 * status (or GMAP_ST_*), every grant of the call released, and
+	 * *@placed the number of leading pages of the range that hold
+	 * something the backend placed (their grants released too); the
+	 * other pages are as they were, or holes (gntdev's mmap handler
+	 * refuses after mmap(MAP_FIXED) took the placeholders).  The core
+	 * then re-arms the placed pages and fills the holes.
 	 */
-	int (*map)(struct gmap_window *w, uint32_t ref, uint32_t count,
-		   void *addr, bool writable, uint64_t *split, int16_t *status);
+	int (*map)(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
+		   void *addr, bool writable, uint64_t *split, int16_t *status,
+		   uint32_t *placed);
 	/*
 	 * Release grants, mapped as @writable, whose pages were already
 	 * replaced in the address space by the core (so nothing of them is
 	 * mapped here any more).
 	 */
-	int (*unmap)(struct gmap_window *w, uint32_t ref, uint32_t count,
+	int (*unmap)(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		     bool writable);
 	/*
 	 * Optional, for the preload shim's maps that are not one run of a
-	 * window: map grants @refs[0..@count) (any order) as one mapping
-	 * of their own outside the window, as libxengnttab's own map does.
-	 * With @addr NULL the kernel chooses the place, so a refused map
-	 * touches nothing of ours; with @addr, MAP_FIXED over a range the
+	 * window (outside.c): map grants @refs[0..@count) (any order) as one
+	 * mapping of their own outside the window, as libxengnttab's own map
+	 * does.  With @addr NULL the kernel chooses the place, so a refused
+	 * map touches nothing of ours; with @addr, MAP_FIXED over a range the
 	 * caller reserved, and a refused map fills the hole the kernel
 	 * leaves without replacing anything (*@status GMAP_ST_LOST if
 	 * another mapping took a page first: the caller must never unmap
@@ -60,10 +81,10 @@ struct gmap_backend_ops {
 	 * the pages.  Only where the window's pages cannot be aliased
 	 * (gntdev's mappings cannot be duplicated); NULL on sim.
 	 */
-	void *(*map_extra)(struct gmap_window *w, uint32_t count,
+	void *(*map_extra)(struct gmap_backend_ctx *b, uint32_t count,
 			   const uint32_t *refs, void *addr, bool writable,
 			   uint64_t *handle, int16_t *status);
-	void (*unmap_extra)(struct gmap_window *w, uint64_t handle,
+	void (*unmap_extra)(struct gmap_backend_ctx *b, uint64_t handle,
 			    uint32_t count);
 	/*
 	 * Optional: grant copy as the hypervisor does it, one call for
@@ -72,7 +93,7 @@ struct gmap_backend_ops {
 	 * if the call itself failed.  NULL on sim, whose copies the shim
 	 * makes through the window.
 	 */
-	int (*copy)(struct gmap_window *w, uint32_t count, void *segs);
+	int (*copy)(struct gmap_backend_ctx *b, uint32_t count, void *segs);
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;
@@ -141,8 +162,7 @@ struct gmap_window {
 	xentoollog_logger *log;
 	xentoollog_logger *own_log; /* ours to destroy, or NULL            */
 
-	const struct gmap_backend_ops *be;
-	void *be_priv;
+	struct gmap_backend_ctx be;    /* be.ops NULL until chosen */
 
 	int uffd;
 	bool user_mode_only;
@@ -521,7 +541,7 @@ bool gmap_inherited_check(const struct gmap_window *w, const char *what);
 /* sim_domain.c: looking up an in-process simulated domain */
 int gmap_sim_lookup_fds(uint32_t domid, int *ctl_fd, int *mem_fd);
 /* sim_sock.c: ... or from a gmap-simdom process over a unix socket */
-int gmap_sim_connect(struct gmap_window *w, const char *path, int *ctl_fd,
+int gmap_sim_connect(struct gmap_backend_ctx *b, const char *path, int *ctl_fd,
 		     int *mem_fd);
 
 #endif /* GMAP_PRIVATE_H */

@@ -23,14 +23,14 @@
 /* A gmap-simdom that accepts and never answers must not hang us. */
 #define SIM_SOCK_TIMEOUT_S 5
 
-static int sock_connect(struct gmap_window *w, const char *path)
+static int sock_connect(struct gmap_backend_ctx *b, const char *path)
 {
 	struct timeval tv = { .tv_sec = SIM_SOCK_TIMEOUT_S };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, e;
 
 	if (!*path || strlen(path) >= sizeof(sa.sun_path)) {
-		GMAP_ERR(w, "GMAP_SIM_SOCKET='%s' is not valid: expected the "
+		GMAP_ERR(b, "GMAP_SIM_SOCKET='%s' is not valid: expected the "
 			 "path of a gmap-simdom socket, 1 to %zu bytes", path,
 			 sizeof(sa.sun_path) - 1);
 		errno = EINVAL;
@@ -46,7 +46,7 @@ static int sock_connect(struct gmap_window *w, const char *path)
 		/* EAGAIN: a full backlog for SO_SNDTIMEO (the server is
 		 * stuck); say it as the timeout it is. */
 		e = errno == EAGAIN ? ETIMEDOUT : errno;
-		GMAP_LOG(w, XTL_ERROR, e, "sim backend: cannot reach gmap-simdom "
+		GMAP_LOG(b, XTL_ERROR, e, "sim backend: cannot reach gmap-simdom "
 			 "at GMAP_SIM_SOCKET='%s'", path);
 		close(fd);
 		errno = e;
@@ -61,7 +61,7 @@ static int sock_connect(struct gmap_window *w, const char *path)
  * and feed a root backend crafted memory.  SO_PEERCRED gives the
  * credentials the server had when it called listen().
  */
-static int check_server(struct gmap_window *w, int fd, const char *path)
+static int check_server(struct gmap_backend_ctx *b, int fd, const char *path)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -70,14 +70,14 @@ static int check_server(struct gmap_window *w, int fd, const char *path)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
 		e = errno;
-		GMAP_LOG(w, XTL_ERROR, e, "sim backend: cannot get the "
+		GMAP_LOG(b, XTL_ERROR, e, "sim backend: cannot get the "
 			 "credentials of gmap-simdom at '%s'", path);
 		errno = e;
 		return -1;
 	}
 	if (cr.uid == me || cr.uid == 0)
 		return 0;
-	GMAP_ERR(w, "sim backend: the gmap-simdom at GMAP_SIM_SOCKET='%s' is "
+	GMAP_ERR(b, "sim backend: the gmap-simdom at GMAP_SIM_SOCKET='%s' is "
 		 "run by uid %u (pid %d), not by this process's uid %u or root: "
 		 "refusing its memory", path, (unsigned)cr.uid, (int)cr.pid,
 		 (unsigned)me);
@@ -153,24 +153,24 @@ static ssize_t recv_answer(int fd, char *buf, size_t len, int fds[2],
  * answer is an answer that is not a domain's (EPROTO), never the EPIPE of
  * our send.
  */
-static int no_answer(struct gmap_window *w, const char *path, int e)
+static int no_answer(struct gmap_backend_ctx *b, const char *path, int e)
 {
 	if (e == EAGAIN || e == EWOULDBLOCK) {
-		GMAP_ERR(w, "sim backend: gmap-simdom at '%s' did not answer "
+		GMAP_ERR(b, "sim backend: gmap-simdom at '%s' did not answer "
 			 "within %d s", path, SIM_SOCK_TIMEOUT_S);
 		return ETIMEDOUT;
 	}
 	if (e && e != EPIPE && e != ECONNRESET) {
-		GMAP_LOG(w, XTL_ERROR, e, "sim backend: no answer from "
+		GMAP_LOG(b, XTL_ERROR, e, "sim backend: no answer from "
 			 "gmap-simdom at '%s'", path);
 		return e;
 	}
-	GMAP_ERR(w, "sim backend: gmap-simdom at '%s' closed the connection "
+	GMAP_ERR(b, "sim backend: gmap-simdom at '%s' closed the connection "
 		 "without an answer", path);
 	return EPROTO;
 }
 
-int gmap_sim_connect(struct gmap_window *w, const char *path, int *ctl_fd,
+int gmap_sim_connect(struct gmap_backend_ctx *b, const char *path, int *ctl_fd,
 		     int *mem_fd)
 {
 	unsigned int domid, frames, grants;
@@ -178,34 +178,34 @@ int gmap_sim_connect(struct gmap_window *w, const char *path, int *ctl_fd,
 	char req[32], ans[256];
 	ssize_t n;
 
-	fd = sock_connect(w, path);
+	fd = sock_connect(b, path);
 	if (fd < 0)
 		return -1;
-	if (check_server(w, fd, path) < 0) {
+	if (check_server(b, fd, path) < 0) {
 		e = errno;
 		goto fail;
 	}
-	snprintf(req, sizeof(req), "attach %u\n", w->domid);
+	snprintf(req, sizeof(req), "attach %u\n", b->domid);
 	/* The answer is read even if the send failed: a server that
 	 * refuses us (busy, denied) may have closed before our request
 	 * arrived, and its reason waits in our receive queue. */
 	sent = send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 ? errno : 0;
 	n = recv_answer(fd, ans, sizeof(ans), fds, &nfds);
 	if (n <= 0) {
-		e = no_answer(w, path, n < 0 ? errno : sent);
+		e = no_answer(b, path, n < 0 ? errno : sent);
 		goto fail;
 	}
 	ans[strcspn(ans, "\n")] = 0;
 	if (!strncmp(ans, "error: ", 7)) {
-		GMAP_ERR(w, "sim backend: gmap-simdom at '%s' refused d%u: %s",
-			 path, w->domid, ans + 7);
+		GMAP_ERR(b, "sim backend: gmap-simdom at '%s' refused d%u: %s",
+			 path, b->domid, ans + 7);
 		e = refusal_errno(ans + 7);
 		goto fail;
 	}
 	if (sscanf(ans, "ok %u %u %u", &domid, &frames, &grants) != 3 ||
-	    nfds != 2 || domid != w->domid) {
-		GMAP_ERR(w, "sim backend: gmap-simdom at '%s' gave a bad answer "
-			 "for d%u: '%.64s' with %d descriptor(s)", path, w->domid,
+	    nfds != 2 || domid != b->domid) {
+		GMAP_ERR(b, "sim backend: gmap-simdom at '%s' gave a bad answer "
+			 "for d%u: '%.64s' with %d descriptor(s)", path, b->domid,
 			 ans, nfds);
 		e = EPROTO;
 		goto fail;

@@ -200,8 +200,8 @@ static void window_free(struct gmap_window *w)
 	if (w->base && gmap_each_owned(w, unmap_range) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "close: the window has lost "
 			 "pages to other mappings; left reserved");
-	if (w->be && w->be_priv)
-		w->be->close(w);
+	if (w->be.ops && w->be.priv)
+		w->be.ops->close(&w->be);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->lock);
 	if (w->own_log)
@@ -341,11 +341,16 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->around = (unsigned int)around;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
-	w->be = pick_backend(w, o->backend);
-	if (!w->be)
+	/* The backend's context: what it may know of the window. */
+	w->be = (struct gmap_backend_ctx){
+		.ops = pick_backend(w, o->backend), .log = w->log,
+		.domid = w->domid, .self_domid = w->self_domid,
+		.nr_refs = w->nr_refs, .meta_bytes = &w->c.meta_bytes,
+	};
+	if (!w->be.ops)
 		goto fail;
-	if (w->be->open(w) < 0) {
-		w->be_priv = NULL;
+	if (w->be.ops->open(&w->be) < 0) {
+		w->be.priv = NULL;
 		goto fail;
 	}
 	/* Reserve the window: anonymous, no swap reservation, so 16 TiB
@@ -399,7 +404,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
 		 "%s, %u handler(s)", domid, (void *)w->base, (void *)(w->base + w->len),
-		 (unsigned long long)w->nr_refs, w->be->name, w->nr_handlers);
+		 (unsigned long long)w->nr_refs, w->be.ops->name, w->nr_handlers);
 	return w;
 fail:
 	window_free(w);
@@ -430,7 +435,7 @@ static void window_forget(struct gmap_window *w)
 	 * mappings (xengnttab_close() is the one call libxengnttab allows
 	 * in a child).  The evictor's queue is left: its thread's state is
 	 * unknown here, and the child is about to exit or exec. */
-	w->be->close(w);
+	w->be.ops->close(&w->be);
 	if (w->own_log)
 		xtl_logger_destroy(w->own_log);
 	free(w);
@@ -486,7 +491,7 @@ GMAP_EXPORT uint32_t gmap_domid(const struct gmap_window *w)
 
 GMAP_EXPORT const char *gmap_backend_name(const struct gmap_window *w)
 {
-	return w ? w->be->name : NULL;
+	return w ? w->be.ops->name : NULL;
 }
 
 GMAP_EXPORT void *gmap_translate(const struct gmap_window *w, uint64_t dma,
