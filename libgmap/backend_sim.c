@@ -96,8 +96,8 @@ static int sim_open(struct gmap_backend_ctx *b)
  * control area must check out and name our domain; guest memory must
  * hold every frame.
  */
-static int sim_map_ctl(struct gmap_backend_ctx *b, struct sim_priv *p, int ctl_fd,
-		       int mem_fd)
+static int sim_map_ctl(struct gmap_backend_ctx *b, struct sim_priv *p,
+		       int ctl_fd, int mem_fd)
 {
 	const char *what = "control area", *why;
 	uint64_t size;
@@ -273,8 +273,8 @@ static void lock_note(struct gmap_backend_ctx *b, uint32_t ref,
 			 "map refused");
 }
 
-static void hv_unmap(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
-		     bool writable)
+static void hv_unmap(struct gmap_backend_ctx *b, struct sim_priv *p,
+		     uint32_t ref, bool writable)
 {
 	struct sim_lock_note n;
 

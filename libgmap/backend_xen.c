@@ -54,8 +54,8 @@ struct xen_priv {
 };
 
 /* index_put()/index_take(): the run index, counted as metadata. */
-static int index_put(struct gmap_backend_ctx *b, struct xen_priv *p, uint32_t ref,
-		     struct xen_run *run)
+static int index_put(struct gmap_backend_ctx *b, struct xen_priv *p,
+		     uint32_t ref, struct xen_run *run)
 {
 	size_t grown = 0;
 	int rc = gmap_refindex_put(&p->runs, ref, run, &grown);

@@ -25,7 +25,8 @@ void *gmap_map_outside(struct gmap_window *w, uint32_t count,
 		errno = EOPNOTSUPP;
 		return MAP_FAILED;
 	}
-	return w->be.ops->map_extra(&w->be, count, refs, addr, writable, handle, status);
+	return w->be.ops->map_extra(&w->be, count, refs, addr, writable,
+				    handle, status);
 }
 
 void gmap_unmap_outside(struct gmap_window *w, uint64_t handle, uint32_t count)
