@@ -47,8 +47,18 @@ extern "C" {
 
 /* The release: also the package's version (configure.ac reads it here). */
 #define GMAP_VERSION_MAJOR 0
-#define GMAP_VERSION_MINOR 1
+#define GMAP_VERSION_MINOR 2
 #define GMAP_VERSION_MICRO 0
+
+/*
+ * True if this header is at least version major.minor.micro of the same
+ * major version: the compile-time twin of gmap_check_version(), usable in
+ * #if.
+ */
+#define GMAP_CHECK_VERSION(major, minor, micro)				\
+	(GMAP_VERSION_MAJOR == (major) &&				\
+	 (GMAP_VERSION_MINOR > (minor) ||				\
+	  (GMAP_VERSION_MINOR == (minor) && GMAP_VERSION_MICRO >= (micro))))
 
 #define GMAP_PAGE_SHIFT 12
 #define GMAP_PAGE_SIZE  (1UL << GMAP_PAGE_SHIFT)
@@ -206,7 +216,8 @@ struct gmap_open_opts {
  * @domid, ENOENT/EACCES if the backend device is missing or closed to us,
  * ESRCH if the sim backend finds no simulated domain @domid, EINVAL for a
  * bad option or environment variable (named in the log), ENOMEM if the
- * address space cannot be reserved, EMFILE past 64 windows.  userfaultfd
+ * address space cannot be reserved, EMFILE past 64 windows, EOPNOTSUPP
+ * for the xen backend in a libgmap built without it.  userfaultfd
  * is opened so that faults from kernel mode (read(2) into the window) are
  * served; where the system only allows user-mode faults, open succeeds
  * with a warning that such system calls will fail with EFAULT, and fails
@@ -353,8 +364,16 @@ int gmap_stats(const struct gmap_window *w, struct gmap_stats *st, size_t size);
  */
 const char *gmap_status_str(int16_t status);
 
-/* "0.1.0": the library's version, to check against GMAP_VERSION_*. */
+/* "0.2.0": the library's version, to check against GMAP_VERSION_*. */
 const char *gmap_version(void);
+
+/*
+ * Whether the library loaded at run time is at least version
+ * @major.@minor.@micro: 0 if it has that major version and its (minor,
+ * micro) is not lower; else -1 with errno EINVAL (also for a negative
+ * number).  Added in 0.2.0 (symbol version LIBGMAP_0.2).  Never logs.
+ */
+int gmap_check_version(int major, int minor, int micro);
 
 /* ------------------------------------------------------------------------
  * Simulated granting domain (the sim backend's guest side).

@@ -97,7 +97,9 @@ struct gmap_backend_ops {
 };
 
 extern const struct gmap_backend_ops gmap_sim_ops;
+#ifdef HAVE_XEN_BACKEND /* configure --with-xen */
 extern const struct gmap_backend_ops gmap_xen_ops;
+#endif
 
 /* ---- the window -------------------------------------------------------- */
 

@@ -13,6 +13,19 @@
 
 #include "private.h"
 
+/* The xen backend, unless configure left it out: then asking for it is
+ * an error of its own (never a fallback to sim), saying how to get it. */
+static const struct gmap_backend_ops *xen_backend(struct gmap_window *w)
+{
+#ifdef HAVE_XEN_BACKEND
+	return &gmap_xen_ops;
+#else
+	GMAP_ERR(w, "the xen backend was not built (configure --with-xen)");
+	errno = EOPNOTSUPP;
+	return NULL;
+#endif
+}
+
 /* Pick the backend: the caller's choice, else GMAP_BACKEND, else sim. */
 static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 						   enum gmap_backend b)
@@ -24,7 +37,7 @@ static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 	case GMAP_BACKEND_SIM:
 		return &gmap_sim_ops;
 	case GMAP_BACKEND_XEN:
-		return &gmap_xen_ops;
+		return xen_backend(w);
 	case GMAP_BACKEND_DEFAULT:
 		break;
 	default:
@@ -39,7 +52,7 @@ static const struct gmap_backend_ops *pick_backend(struct gmap_window *w,
 		errno = EINVAL;
 		return NULL;
 	case 1:
-		return i == 1 ? &gmap_xen_ops : &gmap_sim_ops;
+		return i == 1 ? xen_backend(w) : &gmap_sim_ops;
 	}
 	return &gmap_sim_ops;
 }
@@ -599,4 +612,15 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 GMAP_EXPORT const char *gmap_version(void)
 {
 	return PACKAGE_VERSION;
+}
+
+/* Compiled here, GMAP_CHECK_VERSION() holds this library's numbers, not
+ * the caller's: one rule for both checks.  A negative number is a bad
+ * call, not an old version that the rule would let pass. */
+GMAP_EXPORT int gmap_check_version(int major, int minor, int micro)
+{
+	if (minor >= 0 && micro >= 0 && GMAP_CHECK_VERSION(major, minor, micro))
+		return 0;
+	errno = EINVAL;
+	return -1;
 }

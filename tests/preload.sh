@@ -9,6 +9,9 @@
 # top_builddir=. sh ../tests/preload.sh
 
 : "${top_builddir:=.}"
+# T_PRELOAD (make check): whether configure built the shim and gmap-run.
+[ "${T_PRELOAD:-yes}" = yes ] ||
+	{ echo "SKIP: the preload shim and gmap-run are not built (configure --enable-preload)"; exit 77; }
 simdom="$top_builddir/tools/gmap-simdom"
 run="$top_builddir/tools/gmap-run"
 client="$top_builddir/tests/xenapi-client"

@@ -95,6 +95,50 @@ static void test_every_symbol(void)
 	gmap_sim_domain_destroy(NULL);
 }
 
+/* The header's macro works in #if, and agrees with its own numbers. */
+#if !GMAP_CHECK_VERSION(GMAP_VERSION_MAJOR, GMAP_VERSION_MINOR, GMAP_VERSION_MICRO) || \
+	GMAP_CHECK_VERSION(GMAP_VERSION_MAJOR, GMAP_VERSION_MINOR, GMAP_VERSION_MICRO + 1) || \
+	GMAP_CHECK_VERSION(GMAP_VERSION_MAJOR + 1, 0, 0)
+#error "GMAP_CHECK_VERSION disagrees with GMAP_VERSION_*"
+#endif
+
+/*
+ * gmap_check_version(): the library's own version and older ones of its
+ * major pass; a newer one, another major and negative numbers fail with
+ * EINVAL.  Checked against what gmap_version() says, so a library whose
+ * numbers are not the ones it reports fails here.
+ */
+static void test_check_version(void)
+{
+	int major, minor, micro;
+
+	CU_ASSERT_FATAL(sscanf(gmap_version(), "%d.%d.%d", &major, &minor,
+			       &micro) == 3);
+	CU_ASSERT_EQUAL(major, GMAP_VERSION_MAJOR);
+	CU_ASSERT_EQUAL(gmap_check_version(major, minor, micro), 0);
+	CU_ASSERT_EQUAL(gmap_check_version(major, 0, 0), 0);
+	if (minor > 0)
+		CU_ASSERT_EQUAL(gmap_check_version(major, minor - 1, micro + 9), 0);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major, minor, micro + 1), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major, minor + 1, 0), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major + 1, 0, 0), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major - 1, minor, micro), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major, -1, 0), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_check_version(major, 0, -1), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+}
+
 /* A child after fork() sees the window inaccessible, never as zeros. */
 static void test_fork_child(void)
 {
@@ -178,6 +222,7 @@ int main(void)
 		{ "every exported function", test_every_symbol },
 		{ "fork: the child cannot use the window", test_fork_child },
 		{ "out of file descriptors: EMFILE, not a missing domain", test_open_out_of_fds },
+		{ "gmap_check_version: this one and older pass, newer fail", test_check_version },
 		{ NULL, NULL },
 	};
 	return t_main("api", cases);
