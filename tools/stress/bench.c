@@ -23,7 +23,12 @@ struct bench {
 	uint32_t pages;
 	struct gmap_sim_domain *dom;
 	int mem_fd;
+	int cpus, cpu[2];       /* CPUs allowed; the first two (-1: none)  */
 	struct st_hist kern_hist, win_hist;
+	/* Figures one row measures and later rows reuse. */
+	double kfault;          /* kernel fault, us/page: the floors' base */
+	double rss_kib;         /* resident memory of the full window      */
+	double meta[3];         /* B/grant: 1 in 4096, 1 in 4, dense       */
 };
 
 static struct gmap_window *open_win_around(struct bench *b,
@@ -126,48 +131,82 @@ static void pin_to(int cpu)
 
 /* ---- the rows --------------------------------------------------------- */
 
+/* What one row measured, lib and base in the row's unit. */
 struct row {
-	const char *name, *unit;
 	double lib, base, ratio;
-	const char *target;     /* text, e.g. "<= 2.5x"                    */
-	int met;                /* 1 met, 0 missed, -1 no target / n/a     */
+	/* 1 met, 0 missed, -1 no target, -2 not measured (note says why) */
+	int met;
 	const char *note;
 };
 
-static void print_row(const struct row *r)
+/* The parameters of a row's measuring function: each reads its own. */
+union row_args {
+	/* cpu: index into bench.cpu, or -1 for no pinning */
+	struct { int cpu; unsigned int spin_us, around; } touch;
+	struct { int cpu_a, cpu_b; } wake;         /* indices into bench.cpu */
+	struct { uint32_t k; enum gmap_unpin_policy unpin; } io;
+	struct { unsigned int t1, h1, t2, h2; } scale; /* faulters, handlers */
+	uint32_t k;                                /* floor: pages per mmap */
+	int idx;                                   /* into bench.meta */
+};
+
+enum cmp { NO_TARGET, AT_MOST, AT_LEAST };
+
+struct row_desc {
+	const char *name, *target, *unit, *note;
+	enum cmp cmp;
+	double limit;
+	bool on_value;          /* judge the libgmap figure, not the ratio */
+	bool no_base;           /* a value, no baseline: implies on_value */
+	int min_cpus;           /* left out on a machine with fewer CPUs */
+	void (*measure)(struct bench *b, const union row_args *a,
+			struct row *r);
+	union row_args arg;
+};
+
+static void print_row(const struct row_desc *d, const struct row *r)
 {
 	char lib[32], base[32], ratio[16];
 
 	if (r->met == -2) {
-		printf("%-44s %-31s %s\n", r->name, "not measured", r->note);
+		printf("%-44s %-31s %s\n", d->name, "not measured", r->note);
 		return;
 	}
-	snprintf(lib, sizeof(lib), "%.3g %s", r->lib, r->unit);
-	snprintf(base, sizeof(base), "%.3g %s", r->base, r->unit);
+	snprintf(lib, sizeof(lib), "%.3g %s", r->lib, d->unit);
+	snprintf(base, sizeof(base), "%.3g %s", r->base, d->unit);
 	snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
-	printf("%-44s %-15s %-15s %7s  %-8s %s%s%s\n", r->name, lib, base,
-	       ratio, r->target, r->met < 0 ? "" : r->met ? "met" : "MISSED",
+	printf("%-44s %-15s %-15s %7s  %-8s %s%s%s\n", d->name, lib, base,
+	       ratio, d->target, r->met < 0 ? "" : r->met ? "met" : "MISSED",
 	       r->note ? "  " : "", r->note ? r->note : "");
 }
 
 /* A row that is a value against a target, with no baseline. */
-static void print_value(const struct row *r)
+static void print_value(const struct row_desc *d, const struct row *r)
 {
 	char v[32];
 
-	snprintf(v, sizeof(v), "%.3g %s", r->lib, r->unit);
-	printf("%-44s %-15s %-15s %7s  %-8s %s\n", r->name, v, "-", "-",
-	       r->target, r->met < 0 ? "" : r->met ? "met" : "MISSED");
+	snprintf(v, sizeof(v), "%.3g %s", r->lib, d->unit);
+	printf("%-44s %-15s %-15s %7s  %-8s %s\n", d->name, v, "-", "-",
+	       d->target, r->met < 0 ? "" : r->met ? "met" : "MISSED");
+}
+
+static void judge(const struct row_desc *d, struct row *r)
+{
+	double x = d->on_value || d->no_base ? r->lib : r->ratio;
+
+	r->met = d->cmp == AT_MOST ? x <= d->limit : x >= d->limit;
 }
 
 /* First touch vs the kernel's write fault on a shared mapping of the same
- * guest pages, per page.  @around > 1: each fault maps that many pages
- * (fault-around).  @cpu >= 0: everything on that CPU.  @spin_us: the
- * handler polls that long before sleeping.  The plain row (neither) fills
- * the latency histograms. */
-static void first_touch(struct bench *b, int cpu, unsigned int spin_us,
-			unsigned int around, struct row *r)
+ * guest pages, per page.  around > 1: each fault maps that many pages
+ * (fault-around).  cpu >= 0: everything on that CPU.  spin_us: the
+ * handler polls that long before sleeping.  The plain row (none of them)
+ * fills the latency histograms and b->kfault. */
+static void first_touch(struct bench *b, const union row_args *a,
+			struct row *r)
 {
+	int cpu = a->touch.cpu < 0 ? -1 : b->cpu[a->touch.cpu];
+	unsigned int spin_us = a->touch.spin_us, around = a->touch.around;
 	bool record = cpu < 0 && !spin_us && around <= 1;
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 	cpu_set_t old;
@@ -195,19 +234,34 @@ static void first_touch(struct bench *b, int cpu, unsigned int spin_us,
 	r->lib = median(lib, ROUNDS) / 1e3;
 	r->base = median(base, ROUNDS) / 1e3;
 	r->ratio = median(ratio, ROUNDS);
-	r->unit = "us/page";
+	if (record)
+		b->kfault = r->base;
 }
 
-/* The floor under fault-around: @k pages placed with one mmap by the
+/* The tail: the window's first touch p99 against the kernel fault's p50,
+ * from the histograms the plain first-touch row filled. */
+static void tail_p99(struct bench *b, const union row_args *a, struct row *r)
+{
+	double p99 = (double)st_hist_pct(&b->win_hist, 99);
+	double k50 = (double)st_hist_pct(&b->kern_hist, 50);
+
+	(void)a;
+	r->lib = p99 / 1e3;
+	r->base = k50 / 1e3;
+	r->ratio = p99 / k50;
+}
+
+/* The floor under fault-around: k pages placed with one mmap by the
  * faulting thread itself (floor.c), per page, against the kernel's fault
  * per page; met = -2 (not measurable) where userfaultfd has no SIGBUS
  * mode. */
-static void floor_around(struct bench *b, unsigned int k, struct row *r)
+static void floor_around(struct bench *b, const union row_args *a,
+			 struct row *r)
 {
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		lib[i] = st_floor_inthread(b->mem_fd, b->pages, k, &base[i]);
+		lib[i] = st_floor_inthread(b->mem_fd, b->pages, a->k, &base[i]);
 		if (lib[i] < 0) {
 			r->met = -2;
 			r->note = "userfaultfd has no SIGBUS mode here";
@@ -218,7 +272,6 @@ static void floor_around(struct bench *b, unsigned int k, struct row *r)
 	r->lib = median(lib, ROUNDS) / 1e3;
 	r->base = median(base, ROUNDS) / 1e3;
 	r->ratio = median(ratio, ROUNDS);
-	r->unit = "us/page";
 }
 
 static long rss_kib(void)
@@ -235,10 +288,12 @@ static long rss_kib(void)
 }
 
 /*
- * Opening a full 32-bit window (16 TiB reserved): time and resident
- * memory, against the kernel's own reservation of the same range.
+ * Opening a full 32-bit window (16 TiB reserved): time, against the
+ * kernel's own reservation of the same range, and resident memory, kept
+ * in b->rss_kib for the next row.
  */
-static void reserve_full(struct bench *b, struct row *t, struct row *m)
+static void reserve_full(struct bench *b, const union row_args *a,
+			 struct row *r)
 {
 	double lib[ROUNDS], base[ROUNDS], ratio[ROUNDS], kib[ROUNDS];
 	struct gmap_open_opts o = {
@@ -268,24 +323,28 @@ static void reserve_full(struct bench *b, struct row *t, struct row *m)
 			munmap(p, GMAP_MAX_REFS << 12);
 		ratio[i] = lib[i] / base[i];
 	}
-	(void)b;
-	t->lib = median(lib, ROUNDS) / 1e3;
-	t->base = median(base, ROUNDS) / 1e3;
-	t->ratio = median(ratio, ROUNDS);
-	t->unit = "us";
-	t->met = t->lib <= 1000;
-	m->lib = median(kib, ROUNDS);
-	m->unit = "KiB";
-	m->met = m->lib <= 64;
+	(void)a;
+	r->lib = median(lib, ROUNDS) / 1e3;
+	r->base = median(base, ROUNDS) / 1e3;
+	r->ratio = median(ratio, ROUNDS);
+	b->rss_kib = median(kib, ROUNDS);
+}
+
+static void reserve_rss(struct bench *b, const union row_args *a,
+			struct row *r)
+{
+	(void)a;
+	r->lib = b->rss_kib;
 }
 
 /*
  * Metadata per touched grant in a full 32-bit window: scattered (one ref
  * in 4096), one ref in four, and dense, over 4 Mi refs of a separate
- * simulated domain.  Prefaulted, so the evictor may unmap them again: the
- * metadata stays, which is what is measured.
+ * simulated domain, into b->meta; the row is the first of them.
+ * Prefaulted, so the evictor may unmap them again: the metadata stays,
+ * which is what is measured.
  */
-static void metadata(struct row *scat, struct row *quarter, struct row *dense)
+static void metadata(struct bench *b, const union row_args *a, struct row *r)
 {
 	const uint32_t nsc = 1024, nq = 16384, nd = 16384;
 	struct gmap_sim_domain *d = gmap_sim_domain_create(BENCH_DOMID + 1, 1,
@@ -319,12 +378,18 @@ static void metadata(struct row *scat, struct row *quarter, struct row *dense)
 	gmap_stats(w, &s3, sizeof(s3));
 	gmap_close(w);
 	gmap_sim_domain_destroy(d);
-	scat->lib = (double)(s1.meta_bytes - s0.meta_bytes) / nsc;
-	quarter->lib = (double)(s2.meta_bytes - s1.meta_bytes) / nq;
-	dense->lib = (double)(s3.meta_bytes - s2.meta_bytes) / nd;
-	scat->unit = quarter->unit = dense->unit = "B/grant";
-	quarter->met = quarter->lib <= 32;
-	dense->met = dense->lib <= 32;
+	b->meta[0] = (double)(s1.meta_bytes - s0.meta_bytes) / nsc;
+	b->meta[1] = (double)(s2.meta_bytes - s1.meta_bytes) / nq;
+	b->meta[2] = (double)(s3.meta_bytes - s2.meta_bytes) / nd;
+	(void)a;
+	r->lib = b->meta[0];
+}
+
+/* The other figures metadata() measured. */
+static void metadata_again(struct bench *b, const union row_args *a,
+			   struct row *r)
+{
+	r->lib = b->meta[a->idx];
 }
 
 /* Read a word per cache line of [p, p + len); returns the ns it took. */
@@ -340,7 +405,7 @@ static double read_pass(const uint8_t *p, size_t len, volatile uint64_t *sink)
 }
 
 /* Second pass over populated pages: the window vs plain shared memory. */
-static void hit_path(struct bench *b, struct row *r)
+static void hit_path(struct bench *b, const union row_args *a, struct row *r)
 {
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 	struct gmap_window *w = open_win(b, 1, GMAP_UNPIN_UNMAP);
@@ -357,29 +422,28 @@ static void hit_path(struct bench *b, struct row *r)
 		ratio[i] = lib[i] / base[i];
 	}
 	(void)sink;
+	(void)a;
 	munmap(g, len);
 	gmap_close(w);
 	r->lib = median(lib, ROUNDS);
 	r->base = median(base, ROUNDS);
 	r->ratio = median(ratio, ROUNDS);
-	r->unit = "ns/page";
 }
 
 /*
- * Per I/O of @k pages over a ring of 64 requests: pin, touch, unpin through
+ * Per I/O of k pages over a ring of 64 requests: pin, touch, unpin through
  * the window vs an explicit mmap + munmap of the request's guest frames
  * (the grant-table bookkeeping a real map adds is not counted, which
- * favours the baseline).  @unpin picks what the window does at the last
+ * favours the baseline).  unpin picks what the window does at the last
  * unpin.  Ratio: baseline / libgmap ("x faster").
  */
-static void per_io(struct bench *b, uint32_t k, enum gmap_unpin_policy unpin,
-		   struct row *r)
+static void per_io(struct bench *b, const union row_args *a, struct row *r)
 {
-	const uint32_t ring = 64, ios = 20000;
+	const uint32_t ring = 64, ios = 20000, k = a->io.k;
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		struct gmap_window *w = open_win(b, 1, unpin);
+		struct gmap_window *w = open_win(b, 1, a->io.unpin);
 		uint8_t *wb = gmap_base(w);
 		uint64_t t0 = st_now_ns();
 
@@ -413,18 +477,18 @@ static void per_io(struct bench *b, uint32_t k, enum gmap_unpin_policy unpin,
 	r->lib = median(lib, ROUNDS) / 1e3;
 	r->base = median(base, ROUNDS) / 1e3;
 	r->ratio = median(ratio, ROUNDS);
-	r->unit = "us/IO";
 }
 
 /* Maps issued when one page of each 256-page bucket is touched: eager
  * buckets (as QEMU's mapcache maps) vs lazy faults.  Ratio: eager / lazy. */
-static void buckets(struct bench *b, struct row *r)
+static void buckets(struct bench *b, const union row_args *a, struct row *r)
 {
 	uint32_t nb = b->pages / 256;
 	uint64_t m0, eager, lazy;
 	struct gmap_window *w;
 	uint8_t *wb;
 
+	(void)a;
 	w = open_win(b, 1, GMAP_UNPIN_UNMAP);
 	wb = gmap_base(w);
 	m0 = sim_maps(b);
@@ -444,7 +508,6 @@ static void buckets(struct bench *b, struct row *r)
 	r->lib = (double)lazy / nb;
 	r->base = (double)eager / nb;
 	r->ratio = lazy ? (double)eager / (double)lazy : 0;
-	r->unit = "maps/bkt";
 }
 
 /* ---- the floor: what any handler-thread design pays per fault ---------- */
@@ -501,6 +564,15 @@ static double wake_round_trip_ns(int cpu_a, int cpu_b)
 	return (double)t0 / n;
 }
 
+/* The wake-up round trip against the plain row's kernel fault. */
+static void wake_floor(struct bench *b, const union row_args *a, struct row *r)
+{
+	r->lib = wake_round_trip_ns(b->cpu[a->wake.cpu_a],
+				    b->cpu[a->wake.cpu_b]) / 1e3;
+	r->base = b->kfault;
+	r->ratio = r->lib / b->kfault;
+}
+
 struct par {
 	uint8_t *base;
 	uint32_t from, n;
@@ -542,37 +614,102 @@ static double faults_per_s(struct bench *b, unsigned int threads,
 	return (double)(b->pages / threads * threads) / ((double)t0 / 1e9);
 }
 
-static void scaling(struct bench *b, unsigned int t1, unsigned int h1,
-		    unsigned int t2, unsigned int h2, struct row *r)
+/* Faults/s with t2 faulting threads and h2 handlers against t1 and h1. */
+static void scaling(struct bench *b, const union row_args *a, struct row *r)
 {
 	double ratio[ROUNDS], one[ROUNDS], two[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		one[i] = faults_per_s(b, t1, h1);
-		two[i] = faults_per_s(b, t2, h2);
+		one[i] = faults_per_s(b, a->scale.t1, a->scale.h1);
+		two[i] = faults_per_s(b, a->scale.t2, a->scale.h2);
 		ratio[i] = two[i] / one[i];
 	}
 	r->lib = median(two, ROUNDS) / 1e3;
 	r->base = median(one, ROUNDS) / 1e3;
 	r->ratio = median(ratio, ROUNDS);
-	r->unit = "k/s";
 }
 
-static void judge(struct row *r, double limit, bool at_most)
-{
-	r->met = at_most ? r->ratio <= limit : r->ratio >= limit;
-}
+/* ---- the table: measured, judged and printed in this order ------------ */
+
+#define X_FASTER "ratio: x faster"
+#define VS_KFAULT "pipe ping-pong vs kernel fault"
+
+static const struct row_desc rows[] = {
+	/* First: the floor and tail rows reuse its kernel fault and
+	 * histograms. */
+	{ .name = "first touch, 1 page/fault vs kernel fault",
+	  .target = "<= 2.5x", .cmp = AT_MOST, .limit = 2.5, .unit = "us/page",
+	  .measure = first_touch, .arg.touch = { -1, 0, 0 } },
+	{ .name = "  same, handler polls 50 us (spin)",
+	  .target = "-", .min_cpus = 2, .unit = "us/page",
+	  .measure = first_touch, .arg.touch = { -1, 50, 0 } },
+	{ .name = "  same, faulter and handler on one CPU",
+	  .target = "-", .min_cpus = 2, .unit = "us/page",
+	  .measure = first_touch, .arg.touch = { 0, 0, 0 } },
+	{ .name = "  floor: wake-up round trip, 2 CPUs",
+	  .target = "-", .min_cpus = 2, .unit = "us", .note = VS_KFAULT,
+	  .measure = wake_floor, .arg.wake = { 0, 1 } },
+	{ .name = "  floor: wake-up round trip, 1 CPU",
+	  .target = "-", .unit = "us", .note = VS_KFAULT,
+	  .measure = wake_floor, .arg.wake = { 0, 0 } },
+	{ .name = "first touch p99 vs kernel fault p50",
+	  .target = "<= 10x", .cmp = AT_MOST, .limit = 10, .unit = "us",
+	  .measure = tail_p99 },
+	{ .name = "first touch, fault-around 16, per page",
+	  .target = "<= 0.4x", .cmp = AT_MOST, .limit = 0.4, .unit = "us/page",
+	  .measure = first_touch, .arg.touch = { -1, 0, 16 } },
+	{ .name = "  same, faulter and handler on one CPU",
+	  .target = "-", .min_cpus = 2, .unit = "us/page",
+	  .measure = first_touch, .arg.touch = { 0, 0, 16 } },
+	{ .name = "  floor: 16 pages, 1 mmap, faulting thread",
+	  .target = "-", .unit = "us/page",
+	  .note = "no handler thread, no libgmap",
+	  .measure = floor_around, .arg.k = 16 },
+	{ .name = "hit path (2nd pass) vs plain memory",
+	  .target = "<= 1.02x", .cmp = AT_MOST, .limit = 1.02,
+	  .unit = "ns/page", .measure = hit_path },
+	{ .name = "4-page I/O: pin/unpin (keep) vs mmap",
+	  .target = ">= 3x", .cmp = AT_LEAST, .limit = 3, .unit = "us/IO",
+	  .note = X_FASTER,
+	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_KEEP } },
+	{ .name = "  same, unpin unmaps (the default)",
+	  .target = "-", .unit = "us/IO",
+	  .note = X_FASTER,
+	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP } },
+	{ .name = "maps, 256-page buckets: eager vs lazy",
+	  .target = ">= 20x", .cmp = AT_LEAST, .limit = 20, .unit = "maps/bkt",
+	  .note = "ratio: x fewer maps", .measure = buckets },
+	{ .name = "first-touch faults/s: 2 threads vs 1",
+	  .target = ">= 1.5x", .cmp = AT_LEAST, .limit = 1.5, .unit = "k/s",
+	  .measure = scaling, .arg.scale = { 1, 1, 2, 1 } },
+	{ .name = "  same, 2 handler threads vs 1",
+	  .target = "-", .unit = "k/s",
+	  .note = "2 faulting threads, 2 handlers vs 1",
+	  .measure = scaling, .arg.scale = { 2, 1, 2, 2 } },
+	/* The target is on the time itself, not on the ratio. */
+	{ .name = "open a 16 TiB window vs mmap of it",
+	  .target = "<= 1 ms", .cmp = AT_MOST, .limit = 1000, .on_value = true,
+	  .unit = "us", .measure = reserve_full },
+	{ .name = "  its resident memory (RSS)", .no_base = true,
+	  .target = "<= 64 KiB", .cmp = AT_MOST, .limit = 64, .unit = "KiB",
+	  .measure = reserve_rss },
+	{ .name = "metadata per touched grant, 1 in 4096", .no_base = true,
+	  .target = "-", .unit = "B/grant", .measure = metadata },
+	{ .name = "metadata per touched grant, 1 in 4", .no_base = true,
+	  .target = "<= 32 B", .cmp = AT_MOST, .limit = 32, .unit = "B/grant",
+	  .measure = metadata_again, .arg.idx = 1 },
+	{ .name = "metadata per touched grant, dense", .no_base = true,
+	  .target = "<= 32 B", .cmp = AT_MOST, .limit = 32, .unit = "B/grant",
+	  .measure = metadata_again, .arg.idx = 2 },
+};
 
 int st_bench(const struct st_config *c)
 {
-	struct bench b = { .cfg = c, .pages = c->bench_pages };
-	struct row rows[16];
+	struct bench b = { .cfg = c, .pages = c->bench_pages,
+			   .cpu = { -1, -1 } };
 	uint64_t page[ST_WORDS];
 	cpu_set_t allowed;
-	int cpus, cpu[2] = { -1, -1 };
-	int ctl, n = 0;
-	double p99, k50, kfault;
-	char note[96];
+	int ctl;
 
 	b.dom = gmap_sim_domain_create(BENCH_DOMID, b.pages, b.pages);
 	if (!b.dom || gmap_sim_domain_fds(b.dom, &ctl, &b.mem_fd) < 0) {
@@ -589,131 +726,27 @@ int st_bench(const struct st_config *c)
 	/* The CPUs this process may run on; the one- and two-CPU rows use
 	 * the first two of them. */
 	sched_getaffinity(0, sizeof(allowed), &allowed);
-	cpus = CPU_COUNT(&allowed);
+	b.cpus = CPU_COUNT(&allowed);
 	for (int i = 0, k = 0; i < CPU_SETSIZE && k < 2; i++)
 		if (CPU_ISSET(i, &allowed))
-			cpu[k++] = i;
+			b.cpu[k++] = i;
 	printf("gmap-stress --bench: sim backend, %u pages per pass, median of "
-	       "%d alternating rounds, %d CPUs\n", b.pages, ROUNDS, cpus);
+	       "%d alternating rounds, %d CPUs\n", b.pages, ROUNDS, b.cpus);
 	printf("%-44s %-15s %-15s %7s  %-8s\n", "benchmark", "libgmap",
 	       "baseline", "ratio", "target");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct row_desc *d = &rows[i];
+		struct row r = { .met = -1, .note = d->note };
 
-	memset(rows, 0, sizeof(rows));
-	rows[n] = (struct row){ .name = "first touch, 1 page/fault vs kernel fault",
-				.target = "<= 2.5x" };
-	first_touch(&b, -1, 0, 0, &rows[n]);
-	kfault = rows[n].base;
-	judge(&rows[n], 2.5, true);
-	print_row(&rows[n++]);
-
-	if (cpus > 1) {
-		rows[n] = (struct row){ .name = "  same, handler polls 50 us (spin)",
-					.target = "-", .met = -1 };
-		first_touch(&b, -1, 50, 0, &rows[n]);
-		print_row(&rows[n++]);
-		rows[n] = (struct row){ .name = "  same, faulter and handler on one CPU",
-					.target = "-", .met = -1 };
-		first_touch(&b, cpu[0], 0, 0, &rows[n]);
-		print_row(&rows[n++]);
-		rows[n] = (struct row){ .name = "  floor: wake-up round trip, 2 CPUs",
-					.target = "-", .met = -1, .unit = "us",
-					.note = "pipe ping-pong vs kernel fault" };
-		rows[n].lib = wake_round_trip_ns(cpu[0], cpu[1]) / 1e3;
-		rows[n].base = kfault;
-		rows[n].ratio = rows[n].lib / kfault;
-		print_row(&rows[n++]);
-	}
-	rows[n] = (struct row){ .name = "  floor: wake-up round trip, 1 CPU",
-				.target = "-", .met = -1, .unit = "us",
-				.note = "pipe ping-pong vs kernel fault" };
-	rows[n].lib = wake_round_trip_ns(cpu[0], cpu[0]) / 1e3;
-	rows[n].base = kfault;
-	rows[n].ratio = rows[n].lib / kfault;
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "first touch p99 vs kernel fault p50",
-				.target = "<= 10x", .unit = "us" };
-	p99 = (double)st_hist_pct(&b.win_hist, 99);
-	k50 = (double)st_hist_pct(&b.kern_hist, 50);
-	rows[n].lib = p99 / 1e3;
-	rows[n].base = k50 / 1e3;
-	rows[n].ratio = p99 / k50;
-	judge(&rows[n], 10, true);
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "first touch, fault-around 16, per page",
-				.target = "<= 0.4x" };
-	first_touch(&b, -1, 0, 16, &rows[n]);
-	judge(&rows[n], 0.4, true);
-	print_row(&rows[n++]);
-	if (cpus > 1) {
-		rows[n] = (struct row){ .name = "  same, faulter and handler on one CPU",
-					.target = "-", .met = -1 };
-		first_touch(&b, cpu[0], 0, 16, &rows[n]);
-		print_row(&rows[n++]);
-	}
-	rows[n] = (struct row){ .name = "  floor: 16 pages, 1 mmap, faulting thread",
-				.target = "-", .met = -1,
-				.note = "no handler thread, no libgmap" };
-	floor_around(&b, 16, &rows[n]);
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "hit path (2nd pass) vs plain memory",
-				.target = "<= 1.02x" };
-	hit_path(&b, &rows[n]);
-	judge(&rows[n], 1.02, true);
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "4-page I/O: pin/unpin (keep) vs mmap",
-				.target = ">= 3x" };
-	per_io(&b, 4, GMAP_UNPIN_KEEP, &rows[n]);
-	judge(&rows[n], 3, false);
-	rows[n].note = "ratio: x faster";
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "  same, unpin unmaps (the default)",
-				.target = "-", .met = -1,
-				.note = "ratio: x faster" };
-	per_io(&b, 4, GMAP_UNPIN_UNMAP, &rows[n]);
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "maps, 256-page buckets: eager vs lazy",
-				.target = ">= 20x" };
-	buckets(&b, &rows[n]);
-	judge(&rows[n], 20, false);
-	rows[n].note = "ratio: x fewer maps";
-	print_row(&rows[n++]);
-
-	rows[n] = (struct row){ .name = "first-touch faults/s: 2 threads vs 1",
-				.target = ">= 1.5x" };
-	scaling(&b, 1, 1, 2, 1, &rows[n]);
-	judge(&rows[n], 1.5, false);
-	print_row(&rows[n]);
-	snprintf(note, sizeof(note), "2 faulting threads, 2 handlers vs 1");
-	rows[n] = (struct row){ .name = "  same, 2 handler threads vs 1",
-				.target = "-", .met = -1, .note = note };
-	scaling(&b, 2, 1, 2, 2, &rows[n]);
-	print_row(&rows[n]);
-
-	{
-		struct row t = { .name = "open a 16 TiB window vs mmap of it",
-				 .target = "<= 1 ms" };
-		struct row m = { .name = "  its resident memory (RSS)",
-				 .target = "<= 64 KiB" };
-		struct row sc = { .name = "metadata per touched grant, 1 in 4096",
-				  .target = "-", .met = -1 };
-		struct row q = { .name = "metadata per touched grant, 1 in 4",
-				 .target = "<= 32 B" };
-		struct row de = { .name = "metadata per touched grant, dense",
-				  .target = "<= 32 B" };
-
-		reserve_full(&b, &t, &m);
-		print_row(&t);
-		print_value(&m);
-		metadata(&sc, &q, &de);
-		print_value(&sc);
-		print_value(&q);
-		print_value(&de);
+		if (b.cpus < d->min_cpus)
+			continue;
+		d->measure(&b, &d->arg, &r);
+		if (r.met != -2 && d->cmp != NO_TARGET)
+			judge(d, &r);
+		if (d->no_base)
+			print_value(d, &r);
+		else
+			print_row(d, &r);
 	}
 	printf("first-touch latency through the window (%llu samples): p50 %llu "
 	       "ns, p99 %llu ns; kernel fault p50 %llu ns, p99 %llu ns\n",
