@@ -393,7 +393,10 @@ build_libgmap() {
 	lib="$SYSROOT/usr/lib/aarch64-linux-gnu"
 	lib2="$SYSROOT/lib/aarch64-linux-gnu"
 	mkdir -p "$LIBGMAP_B"
-	if [ ! -f "$LIBGMAP_B/config.status" ]; then
+	# Configured again from scratch when configure changed: its own
+	# recheck would not see the sysroot (see make below).
+	if [ ! -f "$LIBGMAP_B/config.status" ] ||
+	   [ "$S/configure" -nt "$LIBGMAP_B/config.status" ]; then
 		(cd "$LIBGMAP_B" &&
 		 PKG_CONFIG_SYSROOT_DIR=$SYSROOT \
 		 PKG_CONFIG_LIBDIR=$lib/pkgconfig:$SYSROOT/usr/share/pkgconfig \
@@ -405,8 +408,14 @@ build_libgmap() {
 			die "libgmap configure failed: $(tail -15 "$BLD/libgmap-configure.log")"
 		}
 	fi
+	# The same pkg-config settings for make: when configure.ac changed,
+	# make reruns configure (config.status --recheck), which keeps
+	# PKG_CONFIG_LIBDIR but not PKG_CONFIG_SYSROOT_DIR; without it the
+	# flags name the host's directories (no libunwind.h for arm64).
 	# shellcheck disable=SC2086
-	(cd "$LIBGMAP_B" && $NICE make -j"$JOBS" >"$BLD/libgmap.log" 2>&1) ||
+	(cd "$LIBGMAP_B" && PKG_CONFIG_SYSROOT_DIR=$SYSROOT \
+	 PKG_CONFIG_LIBDIR=$lib/pkgconfig:$SYSROOT/usr/share/pkgconfig \
+	 $NICE make -j"$JOBS" >"$BLD/libgmap.log" 2>&1) ||
 		die "libgmap build failed: $(grep -m5 -B2 -A5 'error' "$BLD/libgmap.log" | head -30)"
 }
 
