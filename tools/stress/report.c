@@ -179,6 +179,7 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       "\"meta_bytes\":%llu,\"evictions\":%llu,\"mapped_peak\":%llu,"
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
 	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
+	       "\"window_vmas_kernel_splits\":%llu,"
 	       "\"window_vmas_sampled_max\":%llu,\"vmas_now\":%llu,"
 	       "\"vmas_peak\":%llu,\"max_vmas\":%llu,\"max_meta\":%llu,"
 	       "\"meta_freed\":%llu},",
@@ -196,6 +197,7 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages,
 	       (unsigned long long)r->vmas_end,
+	       (unsigned long long)r->vmas_kernel_splits,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->vmas_now,
 	       (unsigned long long)st->vmas_peak,
@@ -287,7 +289,8 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->meta_freed);
 	printf("  budget: %llu mapped grants, peak %llu (the guest saw %llu), "
 	       "evictions %llu; %llu VMAs: %llu at the end (%llu by the "
-	       "window's count, peak %llu), sampled up to %llu while running; "
+	       "window's count, peak %llu; %llu unmerged placeholder borders), "
+	       "sampled up to %llu while running; "
 	       "fault-around: %llu runs, %llu more pages\n",
 	       (unsigned long long)st->max_mapped,
 	       (unsigned long long)st->mapped_peak,
@@ -297,6 +300,7 @@ static void report_human(struct st_run *r, const struct totals *t,
 	       (unsigned long long)r->vmas_end,
 	       (unsigned long long)st->vmas_now,
 	       (unsigned long long)st->vmas_peak,
+	       (unsigned long long)r->vmas_kernel_splits,
 	       (unsigned long long)r->vmas_max,
 	       (unsigned long long)st->around_runs,
 	       (unsigned long long)st->around_pages);

@@ -139,6 +139,7 @@ struct st_run {
 	double elapsed;
 	/* The window's VMAs, sampled by the main thread from /proc. */
 	uint64_t vmas_max, vma_samples, vmas_end;
+	uint64_t vmas_kernel_splits; /* of vmas_end: see sample_vmas() */
 };
 
 /* The grant ref of page @idx. */
