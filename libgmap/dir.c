@@ -15,13 +15,13 @@ int gmap_dir_init(struct gmap_window *w)
 {
 	size_t n = (size_t)((w->nr_refs + GMAP_LEAF_REFS - 1) >> GMAP_LEAF_SHIFT);
 
-	w->dir_len = (n * sizeof(w->dir[0]) + 4095) & ~(size_t)4095;
+	w->dir.len = (n * sizeof(w->dir.slots[0]) + 4095) & ~(size_t)4095;
 	/* Reserved, not committed: only directory pages that point at a
 	 * leaf are ever touched, so a 16 TiB window costs what it uses. */
-	w->dir = gmap_mmap_raw(NULL, w->dir_len, PROT_READ | PROT_WRITE,
+	w->dir.slots = gmap_mmap_raw(NULL, w->dir.len, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (w->dir == MAP_FAILED) {
-		w->dir = NULL;
+	if (w->dir.slots == MAP_FAILED) {
+		w->dir.slots = NULL;
 		return -1;
 	}
 	return 0;
@@ -29,11 +29,11 @@ int gmap_dir_init(struct gmap_window *w)
 
 void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 {
-	size_t i, n = w->dir_len / sizeof(w->dir[0]);
+	size_t i, n = w->dir.len / sizeof(w->dir.slots[0]);
 	unsigned char vec[256];
 	uint32_t j;
 
-	if (!w->dir)
+	if (!w->dir.slots)
 		return;
 	for (i = 0; i < n; i += GMAP_DIR_PAGE_SLOTS) {
 		/* Skip directory pages never touched (mincore says absent)
@@ -42,16 +42,16 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 		size_t pg = i / GMAP_DIR_PAGE_SLOTS;
 
 		if (pg % 256 == 0) {
-			size_t left = w->dir_len / 4096 - pg;
+			size_t left = w->dir.len / 4096 - pg;
 
-			if (mincore((char *)w->dir + pg * 4096,
+			if (mincore((char *)w->dir.slots + pg * 4096,
 				    (left < 256 ? left : 256) * 4096, vec) < 0)
 				memset(vec, 1, sizeof(vec));
 		}
 		if (!(vec[pg % 256] & 1))
 			continue;
 		for (size_t k = i; k < i + GMAP_DIR_PAGE_SLOTS && k < n; k++) {
-			struct gmap_grant *leaf = atomic_load(&w->dir[k]);
+			struct gmap_grant *leaf = atomic_load(&w->dir.slots[k]);
 
 			if (!leaf)
 				continue;
@@ -65,15 +65,15 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 			free(leaf);
 		}
 	}
-	gmap_munmap_raw(w->dir, w->dir_len);
-	w->dir = NULL;
+	gmap_munmap_raw(w->dir.slots, w->dir.len);
+	w->dir.slots = NULL;
 }
 
 struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 				  bool create)
 {
 	size_t idx = ref >> GMAP_LEAF_SHIFT;
-	struct gmap_grant *g = gmap_grant_peek(w->dir, ref), *leaf;
+	struct gmap_grant *g = gmap_grant_peek(w->dir.slots, ref), *leaf;
 
 	if (g || !create)
 		return g;
@@ -83,7 +83,7 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 		return NULL;
 	atomic_fetch_add(&w->c.meta_bytes, GMAP_LEAF_BYTES +
 			 (gmap_dir_page_empty(w, idx) ? 4096 : 0));
-	atomic_store(&w->dir[idx], leaf);
+	atomic_store(&w->dir.slots[idx], leaf);
 	/* Over the budget of metadata: the evictor frees idle leaves
 	 * (reclaim.c). */
 	if (atomic_load(&w->c.meta_bytes) >= w->ev.mhigh)

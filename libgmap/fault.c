@@ -169,11 +169,11 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 static ssize_t spin_read(struct gmap_window *w, struct uffd_msg *msgs,
 			 size_t size)
 {
-	uint64_t until = gmap_mono_ns() + w->spin_ns;
+	uint64_t until = gmap_mono_ns() + w->h.spin_ns;
 	ssize_t n;
 
 	do {
-		n = read(w->uffd, msgs, size);
+		n = read(w->h.uffd, msgs, size);
 		if (n >= 0 || errno != EAGAIN || atomic_load(&w->closing))
 			return n;
 	} while (gmap_mono_ns() < until);
@@ -185,15 +185,15 @@ static void *handler_main(void *arg)
 	struct gmap_window *w = arg;
 	struct uffd_msg msgs[MSG_BATCH];
 	struct pollfd pfd[2] = {
-		{ .fd = w->uffd, .events = POLLIN },
-		{ .fd = w->stop_fd, .events = POLLIN },
+		{ .fd = w->h.uffd, .events = POLLIN },
+		{ .fd = w->h.stop_fd, .events = POLLIN },
 	};
 
 	for (;;) {
 		ssize_t n;
 		int i, j;
 
-		n = w->spin_ns ? spin_read(w, msgs, sizeof(msgs)) : -1;
+		n = w->h.spin_ns ? spin_read(w, msgs, sizeof(msgs)) : -1;
 		if (n > 0)
 			goto got;
 		/* poll() on a blocking userfaultfd reports POLLERR at once,
@@ -206,7 +206,7 @@ static void *handler_main(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
-		n = read(w->uffd, msgs, sizeof(msgs));
+		n = read(w->h.uffd, msgs, sizeof(msgs));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue; /* another handler took it */
@@ -239,26 +239,26 @@ int gmap_handlers_start(struct gmap_window *w)
 	char name[32];
 	int rc;
 
-	w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (w->stop_fd < 0)
+	w->h.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->h.stop_fd < 0)
 		return -1;
 	/* Handlers take no asynchronous signals: those belong to the
 	 * application's threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (i = 0; i < w->want_handlers; i++) {
-		rc = pthread_create(&w->handlers[i], NULL, handler_main, w);
+	for (i = 0; i < w->h.want; i++) {
+		rc = pthread_create(&w->h.threads[i], NULL, handler_main, w);
 		if (rc) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			gmap_handlers_stop(w);
 			errno = rc;
 			return -1;
 		}
-		w->nr_handlers = i + 1;
+		w->h.nr = i + 1;
 		/* Thread names are at most 15 characters. */
 		snprintf(name, sizeof(name), "gmap-d%u-h%u", w->domid, i);
 		name[15] = 0;
-		pthread_setname_np(w->handlers[i], name);
+		pthread_setname_np(w->h.threads[i], name);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
@@ -270,12 +270,12 @@ void gmap_handlers_stop(struct gmap_window *w)
 	unsigned int i;
 
 	atomic_store(&w->closing, true);
-	if (w->stop_fd >= 0 && write(w->stop_fd, &one, sizeof(one)) < 0)
+	if (w->h.stop_fd >= 0 && write(w->h.stop_fd, &one, sizeof(one)) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot stop handlers");
-	for (i = 0; i < w->nr_handlers; i++)
-		pthread_join(w->handlers[i], NULL);
-	w->nr_handlers = 0;
-	if (w->stop_fd >= 0)
-		close(w->stop_fd);
-	w->stop_fd = -1;
+	for (i = 0; i < w->h.nr; i++)
+		pthread_join(w->h.threads[i], NULL);
+	w->h.nr = 0;
+	if (w->h.stop_fd >= 0)
+		close(w->h.stop_fd);
+	w->h.stop_fd = -1;
 }

@@ -52,7 +52,7 @@ int gmap_fork_guard(struct gmap_window *w)
 		errno = once_err;
 		return -1;
 	}
-	w->fork_gen = atomic_load(&gmap_fork_gen);
+	w->fork.gen = atomic_load(&gmap_fork_gen);
 	return 0;
 }
 

@@ -173,7 +173,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 		return GS_MAPPED;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t s = gs_word(gmap_grant_peek(w->dir, ref + i));
+		uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref + i));
 
 		w->be.ops->unmap(&w->be, ref + i, 1, !(s & GS_RO));
 		atomic_fetch_add(&w->c.unmaps, 1);
@@ -268,7 +268,7 @@ static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
  * then nothing may be placed over the range. */
 static bool run_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
 {
-	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+	if (!atomic_load_explicit(&w->lost.n, memory_order_relaxed))
 		return false;
 	for (uint32_t i = 0; i < n; i++)
 		if (gmap_ref_lost(w, ref + i))
@@ -280,7 +280,7 @@ static bool run_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
  * become BAD for good, so that nothing re-arms or poisons them. */
 static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
 {
-	if (!atomic_load_explicit(&w->nr_lost, memory_order_relaxed))
+	if (!atomic_load_explicit(&w->lost.n, memory_order_relaxed))
 		return;
 	window_lock(w);
 	for (uint32_t i = 0; i < n; i++) {

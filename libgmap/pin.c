@@ -323,7 +323,7 @@ GMAP_EXPORT int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count
 		struct gmap_grant *g;
 		uint32_t s;
 
-		if (!gmap_grant_peek(w->dir, (uint32_t)r)) {
+		if (!gmap_grant_peek(w->dir.slots, (uint32_t)r)) {
 			/* Whole leaf untouched: skip to the next one. */
 			r = ((r >> GMAP_LEAF_SHIFT) + 1) * GMAP_LEAF_REFS - 1;
 			continue;

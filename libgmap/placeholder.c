@@ -262,12 +262,12 @@ void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
 
 bool gmap_ref_lost(struct gmap_window *w, uint32_t ref)
 {
-	uint32_t n = atomic_load_explicit(&w->nr_lost, memory_order_acquire);
+	uint32_t n = atomic_load_explicit(&w->lost.n, memory_order_acquire);
 
 	if (n > GMAP_MAX_LOST)
 		return true;  /* too many to remember: trust no page */
 	for (uint32_t i = 0; i < n; i++)
-		if (w->lost[i] == ref)
+		if (w->lost.refs[i] == ref)
 			return true;
 	return false;
 }
@@ -275,12 +275,12 @@ bool gmap_ref_lost(struct gmap_window *w, uint32_t ref)
 static void lost_add(struct gmap_window *w, uint32_t ref)
 {
 	window_lock(w);
-	uint32_t n = atomic_load(&w->nr_lost);
+	uint32_t n = atomic_load(&w->lost.n);
 
 	if (n < GMAP_MAX_LOST)
-		w->lost[n] = ref;
+		w->lost.refs[n] = ref;
 	if (n <= GMAP_MAX_LOST)
-		atomic_store_explicit(&w->nr_lost, n + 1, memory_order_release);
+		atomic_store_explicit(&w->lost.n, n + 1, memory_order_release);
 	window_unlock(w);
 }
 
@@ -330,7 +330,7 @@ int gmap_refill(struct gmap_window *w, void *addr, size_t len)
 int gmap_each_owned(struct gmap_window *w,
 		    int (*fn)(struct gmap_window *, void *, size_t))
 {
-	uint32_t n = atomic_load(&w->nr_lost), i, j;
+	uint32_t n = atomic_load(&w->lost.n), i, j;
 	uint32_t sorted[GMAP_MAX_LOST];
 	uint64_t from = 0;
 	int rc = 0;
@@ -339,7 +339,7 @@ int gmap_each_owned(struct gmap_window *w,
 		errno = EEXIST;
 		return -1;  /* cannot say which pages are ours: leave it all */
 	}
-	memcpy(sorted, w->lost, n * sizeof(sorted[0]));
+	memcpy(sorted, w->lost.refs, n * sizeof(sorted[0]));
 	for (i = 1; i < n; i++)  /* insertion sort of at most 64 */
 		for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
 			uint32_t t = sorted[j];

@@ -150,6 +150,45 @@ struct gmap_evictor {
 	pthread_t thread;
 };
 
+/* fault.c (the threads) and uffd.c (the descriptor and its ioctls). */
+struct gmap_handlers {
+	int uffd;
+	bool user_mode_only;       /* kernel-mode faults are not served    */
+	int stop_fd;               /* eventfd: handlers exit when readable */
+	unsigned int want;         /* handler threads asked for            */
+	unsigned int nr;           /* ... running                          */
+	uint64_t spin_ns;          /* poll this long before sleeping       */
+	pthread_t threads[GMAP_MAX_HANDLERS];
+};
+
+/* dir.c: where the state words live (grant.h); reclaim.c frees idle
+ * leaves. */
+struct gmap_dir {
+	_Atomic(struct gmap_grant *) *slots; /* lazily populated          */
+	size_t len;                /* bytes reserved for slots             */
+	size_t reclaim_at;         /* next slot reclaim.c scans            */
+};
+
+/* placeholder.c: refs whose page another mapping of the process took,
+ * after the kernel left a hole there (gmap_refill): libgmap never places,
+ * poisons or unmaps them again.  Append-only under the lock, read
+ * lock-free; a count past GMAP_MAX_LOST means "too many to remember": no
+ * placement at all any more. */
+#define GMAP_MAX_LOST 64
+struct gmap_lost {
+	uint32_t refs[GMAP_MAX_LOST];
+	_Atomic uint32_t n;
+};
+
+/* fork.c: how a child knows its window is not its own. */
+struct gmap_fork_state {
+	unsigned int gen;          /* gmap_fork_gen when opened            */
+	bool base_lost;            /* in a child: the range is not ours    */
+};
+
+/* The window: its identity and options first, then one part per owner.
+ * What is not in a sub-struct is set at open and read-only after, or
+ * says which file owns it. */
 struct gmap_window {
 	uint32_t domid;
 	uint16_t self_domid;
@@ -158,47 +197,29 @@ struct gmap_window {
 	size_t len;
 	enum gmap_bad_policy bad_policy;
 	bool unpin_keep;           /* GMAP_UNPIN_KEEP                      */
-	_Atomic bool keep_warned;  /* ... and that was said once (pin.c) */
-	int slot;                  /* index in the signal handler's table */
+	_Atomic bool keep_warned;  /* ... and that was said once (pin.c)   */
+	unsigned int around;       /* fault-around: pages per fault        */
+	enum gmap_around_dir around_dir;
+	int slot;                  /* in the signal handler's table (signal.c) */
+	_Atomic bool closing;      /* gmap_close() has begun (window.c)    */
 
 	xentoollog_logger *log;
 	xentoollog_logger *own_log; /* ours to destroy, or NULL            */
 
-	struct gmap_backend_ctx be;    /* be.ops NULL until chosen */
-
-	int uffd;
-	bool user_mode_only;
-	int stop_fd;               /* eventfd: handlers exit when readable */
-	unsigned int want_handlers;  /* asked for                      */
-	unsigned int nr_handlers;    /* running                        */
-	uint64_t spin_ns;            /* poll this long before sleeping */
-	pthread_t handlers[GMAP_MAX_HANDLERS];
-	_Atomic bool closing;
+	struct gmap_backend_ctx be; /* be.ops NULL until chosen            */
+	struct gmap_handlers h;
 
 	pthread_mutex_t lock;        /* window_lock(): see below         */
 	_Atomic pid_t lock_owner;    /* ... its holder, in checking builds */
-	pthread_cond_t cv;
-	_Atomic(struct gmap_grant *) *dir;  /* lazily populated directory */
-	size_t dir_len;                      /* bytes reserved for dir    */
-	size_t reclaim_at;                   /* next slot reclaim.c scans */
+	pthread_cond_t cv;           /* claims ended (gstate.c)          */
 
-	unsigned int around;         /* fault-around: pages per fault  */
-	enum gmap_around_dir around_dir;
-	struct gmap_evictor ev;
-
+	struct gmap_dir dir;
+	struct gmap_evictor ev;      /* budget.c and evict.c             */
 	struct gmap_counters c;
 	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
 				      * -1 where the kernel lacks it (vmas.c) */
-	unsigned int fork_gen;       /* gmap_fork_gen when opened (fork.c) */
-	bool base_lost;              /* in a child: the range is not ours   */
-	/* Refs whose page another mapping of the process took, after the
-	 * kernel left a hole there (placeholder.c, gmap_refill): libgmap never
-	 * places, poisons or unmaps them again.  Append-only under the
-	 * lock, read lock-free; a count past GMAP_MAX_LOST means "too many
-	 * to remember": no placement at all any more. */
-#define GMAP_MAX_LOST 64
-	uint32_t lost[GMAP_MAX_LOST];
-	_Atomic uint32_t nr_lost;
+	struct gmap_fork_state fork;
+	struct gmap_lost lost;
 };
 
 /* env.c: the GMAP_* environment variables */
@@ -471,7 +492,7 @@ static inline bool gmap_dir_page_empty(struct gmap_window *w, size_t idx)
 	size_t i, first = idx - idx % GMAP_DIR_PAGE_SLOTS;
 
 	for (i = first; i < first + GMAP_DIR_PAGE_SLOTS; i++)
-		if (atomic_load(&w->dir[i]))
+		if (atomic_load(&w->dir.slots[i]))
 			return false;
 	return true;
 }
@@ -534,7 +555,7 @@ extern _Atomic unsigned int gmap_fork_gen;
 int gmap_fork_guard(struct gmap_window *w);
 static inline bool gmap_inherited(const struct gmap_window *w)
 {
-	return w->fork_gen != atomic_load_explicit(&gmap_fork_gen,
+	return w->fork.gen != atomic_load_explicit(&gmap_fork_gen,
 						   memory_order_relaxed);
 }
 /* True (and EPERM, and a message naming @what) in a child. */

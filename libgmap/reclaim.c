@@ -41,7 +41,7 @@ static bool leaf_idle(struct gmap_grant *leaf)
 }
 
 /*
- * One pass: from w->reclaim_at, over at most @budget slots, unpublish up
+ * One pass: from w->dir.reclaim_at, over at most @budget slots, unpublish up
  * to RECLAIM_BATCH idle leaves into @out.  Directory pages never touched
  * (mincore says absent) are skipped whole.  Returns how many; *@bytes
  * the metadata they and any emptied directory pages held, *@scanned the
@@ -50,22 +50,22 @@ static bool leaf_idle(struct gmap_grant *leaf)
 static size_t unpublish(struct gmap_window *w, struct gmap_grant **out,
 			size_t budget, uint64_t *bytes, size_t *scanned)
 {
-	size_t nslots = w->dir_len / sizeof(w->dir[0]), n = 0;
+	size_t nslots = w->dir.len / sizeof(w->dir.slots[0]), n = 0;
 	unsigned char vec[RESIDENT_PAGES];
 	size_t vec_first = SIZE_MAX;
 
 	*bytes = 0;
 	*scanned = 0;
 	while (n < RECLAIM_BATCH && *scanned < budget) {
-		size_t i = w->reclaim_at, pg = i / GMAP_DIR_PAGE_SLOTS;
+		size_t i = w->dir.reclaim_at, pg = i / GMAP_DIR_PAGE_SLOTS;
 		struct gmap_grant *leaf;
 
 		if (vec_first == SIZE_MAX || pg < vec_first ||
 		    pg >= vec_first + RESIDENT_PAGES) {
-			size_t left = w->dir_len / 4096 - pg;
+			size_t left = w->dir.len / 4096 - pg;
 
 			vec_first = pg;
-			if (mincore((char *)w->dir + pg * 4096,
+			if (mincore((char *)w->dir.slots + pg * 4096,
 				    (left < RESIDENT_PAGES ? left : RESIDENT_PAGES) *
 				    4096, vec) < 0)
 				memset(vec, 1, sizeof(vec));
@@ -74,29 +74,29 @@ static size_t unpublish(struct gmap_window *w, struct gmap_grant **out,
 			size_t next = (pg + 1) * GMAP_DIR_PAGE_SLOTS;
 
 			*scanned += next - i;
-			w->reclaim_at = next >= nslots ? 0 : next;
+			w->dir.reclaim_at = next >= nslots ? 0 : next;
 			continue;
 		}
-		leaf = atomic_load(&w->dir[i]);
+		leaf = atomic_load(&w->dir.slots[i]);
 		if (leaf && leaf_idle(leaf)) {
-			atomic_store(&w->dir[i], NULL);
+			atomic_store(&w->dir.slots[i], NULL);
 			out[n++] = leaf;
 			*bytes += GMAP_LEAF_BYTES;
 			if (gmap_dir_page_empty(w, i)) {
-				madvise((char *)w->dir + pg * 4096, 4096,
+				madvise((char *)w->dir.slots + pg * 4096, 4096,
 					MADV_DONTNEED);
 				*bytes += 4096;
 			}
 		}
 		(*scanned)++;
-		w->reclaim_at = i + 1 >= nslots ? 0 : i + 1;
+		w->dir.reclaim_at = i + 1 >= nslots ? 0 : i + 1;
 	}
 	return n;
 }
 
 uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 {
-	size_t nslots = w->dir_len / sizeof(w->dir[0]), scanned = 0;
+	size_t nslots = w->dir.len / sizeof(w->dir.slots[0]), scanned = 0;
 	struct gmap_grant *batch[RECLAIM_BATCH];
 	uint64_t freed = 0;
 

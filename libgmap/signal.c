@@ -163,7 +163,7 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 		       "fork(): a child process has no window");
 		return 0;
 	}
-	g = gmap_grant_peek(w->dir, ref);
+	g = gmap_grant_peek(w->dir.slots, ref);
 	s = gs_word(g);
 
 	if (gs_state(s) == GS_BUSY) {
@@ -242,7 +242,7 @@ static bool is_kick(const siginfo_t *si)
 static int handle_kick(struct gmap_window *w, uintptr_t a, siginfo_t *si)
 {
 	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
-	struct gmap_grant *g = gmap_grant_peek(w->dir, ref);
+	struct gmap_grant *g = gmap_grant_peek(w->dir.slots, ref);
 	uint32_t s = gs_word(g);
 	char what[256];
 
@@ -308,7 +308,7 @@ void gmap_signal_after_fork(void)
 		if (w && gmap_mmap_raw(w->base, w->len, PROT_NONE,
 				       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
 				       MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
-			w->base_lost = true;
+			w->fork.base_lost = true;
 	}
 	pthread_mutex_init(&slots_lock, NULL);
 }

@@ -50,7 +50,7 @@ static int uffd_create(struct gmap_window *w)
 		errno = EPERM;
 		return -1;
 	}
-	w->user_mode_only = true;
+	w->h.user_mode_only = true;
 	GMAP_LOG(w, XTL_WARN, -1, "d%u: only user-mode faults can be served "
 		 "(no access to /dev/userfaultfd): read(2), recv(2) and other "
 		 "system calls into untouched window pages will fail with "
@@ -67,20 +67,20 @@ int gmap_uffd_open(struct gmap_window *w)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	w->uffd = uffd_create(w);
-	if (w->uffd < 0)
+	w->h.uffd = uffd_create(w);
+	if (w->h.uffd < 0)
 		return -1;
 	/* No UNMAP/REMAP/REMOVE events on purpose: with them, our own
 	 * munmap or MAP_FIXED inside the window would wait for a handler to
 	 * read the event, and the handler is the one calling it. */
-	if (ioctl(w->uffd, UFFDIO_API, &api) < 0) {
+	if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 		api.features = 0;
-		if (ioctl(w->uffd, UFFDIO_API, &api) < 0) {
+		if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 			GMAP_LOG(w, XTL_ERROR, errno, "UFFDIO_API failed");
 			return -1;
 		}
 	}
-	if (ioctl(w->uffd, UFFDIO_REGISTER, &reg) < 0) {
+	if (ioctl(w->h.uffd, UFFDIO_REGISTER, &reg) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot register window %p+%#zx "
 			 "with userfaultfd", w->base, w->len);
 		return -1;
@@ -97,7 +97,7 @@ int gmap_uffd_register(struct gmap_window *w, void *addr, size_t len)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	return ioctl(w->uffd, UFFDIO_REGISTER, &reg);
+	return ioctl(w->h.uffd, UFFDIO_REGISTER, &reg);
 }
 
 /* Wake every thread waiting on a fault in the range.  Needed after any
@@ -106,5 +106,5 @@ int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
 {
 	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
 
-	return ioctl(w->uffd, UFFDIO_WAKE, &r);
+	return ioctl(w->h.uffd, UFFDIO_WAKE, &r);
 }

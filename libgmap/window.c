@@ -208,8 +208,8 @@ static void window_free(struct gmap_window *w)
 	gmap_signal_unregister(w);
 	gmap_dir_teardown(w, true);
 	gmap_vmas_close(w);
-	if (w->uffd >= 0)
-		close(w->uffd);
+	if (w->h.uffd >= 0)
+		close(w->h.uffd);
 	if (w->base && gmap_each_owned(w, unmap_range) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "close: the window has lost "
 			 "pages to other mappings; left reserved");
@@ -295,7 +295,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	w->uffd = w->stop_fd = w->maps_fd = -1;
+	w->h.uffd = w->h.stop_fd = w->maps_fd = -1;
 	w->slot = -1;
 	/* The window's range is reserved as one VMA (vmas.c counts). */
 	atomic_store(&w->c.vmas, 1);
@@ -330,11 +330,11 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	w->self_domid = o->self_domid;
 	w->nr_refs = o->nr_refs ? o->nr_refs : GMAP_DEFAULT_REFS;
-	w->want_handlers = o->handler_threads ? o->handler_threads : 1;
+	w->h.want = o->handler_threads ? o->handler_threads : 1;
 	w->bad_policy = o->bad_policy;
 	w->unpin_keep = OPT_HAS(o, unpin_policy) &&
 			o->unpin_policy == GMAP_UNPIN_KEEP;
-	w->spin_ns = OPT_HAS(o, handler_spin_us) ?
+	w->h.spin_ns = OPT_HAS(o, handler_spin_us) ?
 		     (uint64_t)o->handler_spin_us * 1000 : 0;
 	max_mapped = OPT_HAS(o, max_mapped) ? o->max_mapped : 0;
 	max_vmas = OPT_HAS(o, max_vmas) ? o->max_vmas : 0;
@@ -417,7 +417,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	}
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
 		 "%s, %u handler(s)", domid, (void *)w->base, (void *)(w->base + w->len),
-		 (unsigned long long)w->nr_refs, w->be.ops->name, w->nr_handlers);
+		 (unsigned long long)w->nr_refs, w->be.ops->name, w->h.nr);
 	return w;
 fail:
 	window_free(w);
@@ -438,12 +438,12 @@ static void window_forget(struct gmap_window *w)
 	gmap_dir_teardown(w, false);
 	gmap_vmas_close(w);
 	/* The inaccessible reservation fork.c made in this child. */
-	if (!w->base_lost)
+	if (!w->fork.base_lost)
 		gmap_munmap_raw(w->base, w->len);
-	if (w->uffd >= 0)
-		close(w->uffd);
-	if (w->stop_fd >= 0)
-		close(w->stop_fd);
+	if (w->h.uffd >= 0)
+		close(w->h.uffd);
+	if (w->h.stop_fd >= 0)
+		close(w->h.stop_fd);
 	/* Both backends' close only drops this process's descriptors and
 	 * mappings (xengnttab_close() is the one call libxengnttab allows
 	 * in a child).  The evictor's queue is left: its thread's state is
