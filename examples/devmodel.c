@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include <gmap.h>
+#include <gmap-sim.h>
 
 #define GUEST_DOMID	5	/* the granting domain            */
 #define BACKEND_DOMID	0	/* the grantee: this device model */

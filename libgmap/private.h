@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gmap.h"
+#include "gmap-sim.h"
 
 #define GMAP_EXPORT __attribute__((visibility("default")))
 

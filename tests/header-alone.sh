@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The public header compiles on its own, in C11 and in C++.
+# The public headers compile on their own, in C11 and in C++.
 set -e
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -12,4 +12,12 @@ if command -v c++ >/dev/null; then
 	c++ -Wall -Wextra -Werror $XENTOOLLOG_CFLAGS -I"$top_srcdir/libgmap" \
 		-c "$tmp/a.cc" -o "$tmp/b.o"
 fi
-echo "gmap.h compiles alone (C11$(command -v c++ >/dev/null && echo ', C++'))"
+# ... and so does the simulated guest's.
+printf '#include <gmap-sim.h>\nint main(void) { struct gmap_sim_ref_info i; (void)i; return GMAP_SIM_INJECT_NONE; }\n' > "$tmp/s.c"
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic -I"$top_srcdir/libgmap" \
+	-c "$tmp/s.c" -o "$tmp/s.o"
+if command -v c++ >/dev/null; then
+	cp "$tmp/s.c" "$tmp/s.cc"
+	c++ -Wall -Wextra -Werror -I"$top_srcdir/libgmap" -c "$tmp/s.cc" -o "$tmp/t.o"
+fi
+echo "gmap.h and gmap-sim.h compile alone (C11$(command -v c++ >/dev/null && echo ', C++'))"

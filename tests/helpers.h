@@ -27,6 +27,7 @@
 #include <CUnit/Basic.h>
 
 #include <gmap.h>
+#include <gmap-sim.h>
 /* GTF_* and GNTST_*: the flags and statuses the sim must match. */
 #include <xen/xen.h>
 #include <xen/grant_table.h>

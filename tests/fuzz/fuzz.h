@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <gmap.h>
+#include <gmap-sim.h>
 
 /* ---- reading the input -------------------------------------------------- */
 

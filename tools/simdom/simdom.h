@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "gmap.h"
+#include "gmap-sim.h"
 
 #define SD_NAME "gmap-simdom"
 

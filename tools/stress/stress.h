@@ -26,6 +26,7 @@
 #include <stdio.h>
 
 #include "gmap.h"
+#include "gmap-sim.h"
 
 #define ST_MAX_THREADS 240  /* mailboxes 256..495; churners 496..511 */
 #define ST_MAX_CHURN 16
