@@ -242,6 +242,14 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 	return -1;
 }
 
+/* Whether the use of the budgets of grants and VMAs has reached a high
+ * watermark: grants must be evicted. */
+bool gmap_budget_over_high(struct gmap_window *w)
+{
+	return atomic_load(&w->ev.taken) >= w->ev.high ||
+	       atomic_load(&w->c.vmas) >= w->ev.vhigh;
+}
+
 void gmap_budget_put(struct gmap_window *w)
 {
 	atomic_fetch_sub(&w->ev.taken, 1);

@@ -1,21 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * evict.c - the evictor: the thread that keeps a window under its budgets
- * (budget.c), its FIFO of mapped grants, and the unmaps it must retry.
+ * (budget.c) and its metadata under its own (reclaim.c), and retries the
+ * unmaps the kernel refused, taking its work from the queues (queue.c).
  *
- * How: a FIFO of refs in the order they were mapped (in the manner of
- * UMap's FIFO evictor: a backend's accesses after the map are invisible to
- * userspace, so map order is the best age there is).  When a budget's use
- * reaches its high watermark the evictor wakes and unmaps the oldest
- * unpinned grants, in batches, until it is down to the low watermark.
- * Pinned grants go back to the tail (a second chance).  Eviction is the
- * re-arm of map.c: an access that meets it waits and retries, it never
- * sees a zero page.  The evictor picks and claims its victims here and
- * hands them to gmap_unmap_claimed(), as unpin and release do theirs.
- *
- * The FIFO holds each ref at most once (GS_QUEUED in its state word); a
- * ref unmapped by release or unpin stays queued until the evictor meets it
- * and drops it.
+ * When a budget's use reaches its high watermark the evictor wakes and
+ * unmaps the oldest unpinned grants, in batches, until it is down to the
+ * low watermark: FIFO order, in the manner of UMap's FIFO evictor (a
+ * backend's accesses after the map are invisible to userspace, so map
+ * order is the best age there is), pinned grants going back to the tail
+ * (a second chance).  Eviction is the unmap of map.c, which unpin and
+ * release share: an access that meets it waits and retries, it never
+ * sees a zero page.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,66 +24,8 @@
 #include "private.h"
 
 #define EVICT_BATCH 64
-#define RING_MIN 1024
 
 static int thread_start(struct gmap_window *w);
-
-/* ---- the FIFO (window lock held) -------------------------------------- */
-
-/* Milliseconds since the window opened (wraps after 49 days, which only
- * makes an idle grant look young once). */
-static uint32_t now_ms(struct gmap_evictor *ev)
-{
-	return (uint32_t)(gmap_mono_ms() - ev->t0_ms);
-}
-
-static int ring_push(struct gmap_window *w, uint32_t ref)
-{
-	struct gmap_evictor *ev = &w->ev;
-
-	if (ev->len == ev->cap) {
-		size_t ncap = ev->cap ? ev->cap * 2 : RING_MIN;
-		struct gmap_fifo_entry *n = malloc(ncap * sizeof(*n));
-
-		if (!n)
-			return -1;
-		for (size_t i = 0; i < ev->len; i++)
-			n[i] = ev->ring[(ev->head + i) % ev->cap];
-		free(ev->ring);
-		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
-		ev->ring = n;
-		ev->cap = ncap;
-		ev->head = 0;
-	}
-	ev->ring[(ev->head + ev->len) % ev->cap] =
-		(struct gmap_fifo_entry){ ref, ev->idle_ms ? now_ms(ev) : 0 };
-	ev->len++;
-	return 0;
-}
-
-static uint32_t ring_pop(struct gmap_evictor *ev)
-{
-	uint32_t ref = ev->ring[ev->head].ref;
-
-	ev->head = (ev->head + 1) % ev->cap;
-	ev->len--;
-	return ref;
-}
-
-/* Whether the oldest entry has been mapped for idle_ms. */
-static bool head_idle(struct gmap_evictor *ev)
-{
-	return ev->idle_ms && ev->len &&
-	       now_ms(ev) - ev->ring[ev->head].when >= ev->idle_ms;
-}
-
-/* Whether the use of the budgets of grants and VMAs has reached a high
- * watermark: grants must be evicted. */
-static bool over_high(struct gmap_window *w)
-{
-	return atomic_load(&w->ev.taken) >= w->ev.high ||
-	       atomic_load(&w->c.vmas) >= w->ev.vhigh;
-}
 
 /* Whether the metadata has reached its high watermark, and may have
  * leaves free to go: after a pass that found none, only once it has grown
@@ -112,173 +50,6 @@ void gmap_evict_kick(struct gmap_window *w)
 	pthread_cond_signal(&ev->cv);
 }
 
-/*
- * Drop the FIFO entries of refs that are no longer mapped (released or
- * unpinned since: they stay queued until the evictor meets them), so
- * that their leaves can be freed.  Window lock held.
- */
-void gmap_evict_compact(struct gmap_window *w)
-{
-	struct gmap_evictor *ev = &w->ev;
-
-	for (size_t k = ev->len; k > 0; k--) {
-		struct gmap_fifo_entry e = ev->ring[ev->head];
-		struct gmap_grant *g = gmap_grant_get(w, e.ref, false);
-
-		ev->head = (ev->head + 1) % ev->cap;
-		ev->len--;
-		/* Kept: mapped grants, and those being unmapped (an unmap
-		 * that fails leaves them mapped, to be evicted later). */
-		if (g && (gs_state(atomic_load(&g->state)) == GS_MAPPED ||
-			  gs_state(atomic_load(&g->state)) == GS_BUSY)) {
-			/* Back at the tail, in the same order, age kept. */
-			ev->ring[(ev->head + ev->len) % ev->cap] = e;
-			ev->len++;
-		} else if (g) {
-			gmap_grant_unqueue(w, g);
-		}
-	}
-}
-
-/* A grant was just mapped: queue it for eviction, wake the evictor when
- * a budget's use reaches its high watermark.  Window lock held. */
-void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
-{
-	struct gmap_evictor *ev = &w->ev;
-	uint64_t now = atomic_load(&w->c.mapped_now), peak;
-
-	window_assert_locked(w);
-	peak = atomic_load(&w->c.mapped_peak);
-	while (now > peak &&
-	       !atomic_compare_exchange_weak(&w->c.mapped_peak, &peak, now))
-		;
-	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
-		gmap_grant_enqueue(w, g);
-	/* Without a FIFO entry (no memory) the grant is never evicted; it
-	 * is still released, unpinned and closed as usual. */
-	/* Unmaps to retry, and no thread to retry them: it could not start
-	 * when they failed (no VMAs for its stack); a map means room now. */
-	if (ev->ndue && !ev->running && !atomic_load(&w->closing))
-		thread_start(w);
-	if (over_high(w)) {
-		/* If the thread cannot start, maps wait for a slot in vain
-		 * and then fail with GMAP_ST_BUDGET: nothing hangs. */
-		if (!ev->running && !atomic_load(&w->closing))
-			thread_start(w);
-		pthread_cond_signal(&ev->cv);
-	}
-}
-
-/* ---- the evictor thread ------------------------------------------------- */
-
-/* Whether @use is still above the watermark @mark once @freed more is
- * freed (a watermark of UINT64_MAX is never reached: no overflow). */
-static bool above(uint64_t use, uint64_t mark, uint64_t freed)
-{
-	return use > mark && use - mark > freed;
-}
-
-/*
- * Take up to @max of the oldest unpinned mapped grants (BUSY, ours): down
- * to the low watermark, or with @idle those mapped for idle_ms.  Window
- * lock held.
- */
-static size_t pick(struct gmap_window *w, uint32_t *out, size_t max,
-		   bool idle)
-{
-	struct gmap_evictor *ev = &w->ev;
-	size_t n = 0, scan = ev->len;
-
-	window_assert_locked(w);
-	/* Each grant taken frees a slot and (once it is unmapped) up to two
-	 * VMAs, more if its whole map goes. */
-	while (n < max && scan-- > 0 &&
-	       (idle ? head_idle(ev) :
-		above(atomic_load(&ev->taken), ev->low, n) ||
-		above(atomic_load(&w->c.vmas), ev->vlow, 2 * n))) {
-		uint32_t ref = ring_pop(ev);
-		struct gmap_grant *g = gmap_grant_get(w, ref, false);
-		uint32_t s;
-
-		if (!g)
-			continue;
-		s = gmap_grant_unqueue(w, g);
-		if (gs_state(s) != GS_MAPPED)
-			continue;           /* unmapped since: drop it */
-		if (gs_pins(s)) {
-			/* In use: back to the tail. */
-			if (ring_push(w, ref) == 0)
-				gmap_grant_enqueue(w, g);
-			continue;
-		}
-		gmap_grant_claim(w, ref, g);
-		out[n++] = ref;
-	}
-	return n;
-}
-
-/* ---- unmaps to retry ----------------------------------------------------
- *
- * An unmap can fail: the poison that replaces a grant's page may split a
- * VMA, and at the process's limit the kernel refuses that (ENOMEM).  The
- * grant then stays mapped, and its guest cannot end access until it goes;
- * so it is remembered here, and the evictor retries, backing off from
- * DUE_MIN_MS to DUE_MAX_MS, until it is unmapped, pinned again (its last
- * unpin unmaps it), released or closed.  Window lock held throughout.
- */
-#define DUE_MIN_MS 10
-#define DUE_MAX_MS 1000
-
-void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
-{
-	struct gmap_evictor *ev = &w->ev;
-
-	window_assert_locked(w);
-	atomic_fetch_add(&w->c.unmap_failures, 1);
-	if (ev->ndue == ev->due_cap) {
-		size_t ncap = ev->due_cap ? ev->due_cap * 2 : 64;
-		uint32_t *n = realloc(ev->due, ncap * sizeof(*n));
-
-		if (!n) {
-			/* Still mapped, still in the FIFO: the evictor or
-			 * gmap_close() unmaps it later. */
-			GMAP_LOG(w, XTL_ERROR, ENOMEM, "d%u ref %u: no memory "
-				 "to remember the unmap to retry", w->domid, ref);
-			return;
-		}
-		ev->due = n;
-		ev->due_cap = ncap;
-	}
-	ev->due[ev->ndue++] = ref;
-	atomic_store(&w->c.unmaps_due, ev->ndue);
-	if (!ev->due_at) {
-		ev->due_backoff = DUE_MIN_MS;
-		ev->due_at = gmap_mono_ms() + DUE_MIN_MS;
-	}
-	gmap_evict_kick(w);
-}
-
-/* Take up to @max due refs that are still mapped and unpinned (BUSY,
- * ours); drop the others. */
-static size_t due_take(struct gmap_window *w, uint32_t *out, size_t max)
-{
-	struct gmap_evictor *ev = &w->ev;
-	size_t n = 0;
-
-	window_assert_locked(w);
-	while (n < max && ev->ndue) {
-		uint32_t ref = ev->due[--ev->ndue];
-		struct gmap_grant *g = gmap_grant_get(w, ref, false);
-		uint32_t s = g ? atomic_load(&g->state) : 0;
-
-		if (gs_state(s) != GS_MAPPED || gs_pins(s))
-			continue;
-		gmap_grant_claim(w, ref, g);
-		out[n++] = ref;
-	}
-	atomic_store(&w->c.unmaps_due, ev->ndue);
-	return n;
-}
 
 /* Retry the due unmaps if their time has come; true if it did. */
 static bool due_retry(struct gmap_window *w, uint32_t *refs)
@@ -290,7 +61,7 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 	if (!ev->ndue || gmap_mono_ms() < ev->due_at)
 		return false;
 	failed = atomic_load(&w->c.unmap_failures);
-	n = due_take(w, refs, EVICT_BATCH);
+	n = gmap_due_take(w, refs, EVICT_BATCH);
 	if (n) {
 		window_unlock(w);
 		gmap_unmap_claimed(w, refs, n, GMAP_UNMAP_RETRY);
@@ -300,8 +71,8 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 		ev->due_at = 0;
 	} else if (atomic_load(&w->c.unmap_failures) != failed) {
 		/* Still refused: back off. */
-		ev->due_backoff = ev->due_backoff * 2 > DUE_MAX_MS ?
-				  DUE_MAX_MS : ev->due_backoff * 2;
+		ev->due_backoff = ev->due_backoff * 2 > GMAP_DUE_MAX_MS ?
+				  GMAP_DUE_MAX_MS : ev->due_backoff * 2;
 		ev->due_at = gmap_mono_ms() + ev->due_backoff;
 	}
 	return true;
@@ -366,8 +137,8 @@ static void *evictor_main(void *arg)
 		}
 		if (due_retry(w, refs))
 			continue;
-		if (!over_high(w)) {
-			if (!head_idle(ev)) {
+		if (!gmap_budget_over_high(w)) {
+			if (!gmap_evict_head_idle(ev)) {
 				/* With an idle timeout, look again at a
 				 * quarter of it (at most every second). */
 				if (ev->idle_ms)
@@ -379,7 +150,7 @@ static void *evictor_main(void *arg)
 			}
 			idle = true;
 		}
-		n = pick(w, refs, EVICT_BATCH, idle);
+		n = gmap_evict_pick(w, refs, EVICT_BATCH, idle);
 		if (idle && n)
 			atomic_fetch_add(&w->c.idle_evictions, n);
 		if (n == 0 && idle)

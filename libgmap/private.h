@@ -467,18 +467,36 @@ void gmap_budget_refresh(struct gmap_window *w, bool enomem);
  * process out of VMAs), gmap_budget_refresh(w, true); errno kept. */
 void gmap_budget_enomem(struct gmap_window *w);
 
-/* evict.c: the evictor thread, its FIFO and the unmaps to retry */
+/* Whether the use of the budgets of grants or VMAs has reached a high
+ * watermark: grants must be evicted. */
+bool gmap_budget_over_high(struct gmap_window *w);
+
+/* queue.c: the evictor's queues (window lock held) */
+/* A grant was just mapped: queue it. */
+void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
+/* Drop FIFO entries of refs no longer mapped. */
+void gmap_evict_compact(struct gmap_window *w);
+/* Take (claim) up to @max of the oldest unpinned mapped grants: down to
+ * the low watermarks, or with @idle those mapped for idle_ms. */
+size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
+		       bool idle);
+/* Whether the oldest FIFO entry has been mapped for idle_ms. */
+bool gmap_evict_head_idle(struct gmap_evictor *ev);
+/* A grant whose unmap failed stays mapped: retry it, first after
+ * GMAP_DUE_MIN_MS, backing off to GMAP_DUE_MAX_MS (evict.c). */
+#define GMAP_DUE_MIN_MS 10
+#define GMAP_DUE_MAX_MS 1000
+void gmap_unmap_due(struct gmap_window *w, uint32_t ref);
+/* Take (claim) up to @max due refs still mapped and unpinned; drop the
+ * others. */
+size_t gmap_due_take(struct gmap_window *w, uint32_t *out, size_t max);
+
+/* evict.c: the evictor thread */
 int gmap_evict_start(struct gmap_window *w, uint32_t idle_ms);
 /* Wake the evictor, starting it if need be (window lock held).  The one
  * call that goes up the layers: every producer of work for it makes it. */
 void gmap_evict_kick(struct gmap_window *w);
-/* Drop FIFO entries of refs no longer mapped (window lock held). */
-void gmap_evict_compact(struct gmap_window *w);
 void gmap_evict_stop(struct gmap_window *w);
-/* A grant was just mapped: queue it (window lock held). */
-void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
-/* A grant whose unmap failed stays mapped: retry it (window lock held). */
-void gmap_unmap_due(struct gmap_window *w, uint32_t ref);
 
 /* reclaim.c: free leaves whose refs are all EMPTY until the metadata is
  * at most @target bytes (window lock held; dropped while freeing).
