@@ -86,7 +86,8 @@ struct gmap_window *shim_window(uint32_t domid)
 struct tally {
 	uint32_t domid;
 	const char *backend;
-	uint64_t maps, unmaps, mapped, faults, pins, unpins, evictions;
+	uint64_t maps, map_failures, unmaps, mapped, faults, pins, unpins,
+		 evictions;
 };
 static struct tally closed[MAX_DOMAINS];  /* under @lock */
 static unsigned int nr_closed;
@@ -111,6 +112,7 @@ static struct tally *tally_add(struct tally *t, unsigned int *n,
 		(*n)++;
 	}
 	t[i].maps += st.maps;
+	t[i].map_failures += st.map_failures;
 	t[i].unmaps += st.unmaps;
 	t[i].mapped += st.mapped_now;
 	t[i].faults += st.faults;
@@ -133,9 +135,11 @@ void shim_report_windows(FILE *f)
 	pthread_mutex_unlock(&lock);
 	for (i = 0; i < n; i++)
 		fprintf(f, "gmap-preload: report: window domid=%u backend=%s "
-			"maps=%llu unmaps=%llu mapped=%llu faults=%llu pins=%llu "
-			"unpins=%llu evictions=%llu\n", t[i].domid, t[i].backend,
+			"maps=%llu map_failures=%llu unmaps=%llu mapped=%llu "
+			"faults=%llu pins=%llu unpins=%llu evictions=%llu\n",
+			t[i].domid, t[i].backend,
 			(unsigned long long)t[i].maps,
+			(unsigned long long)t[i].map_failures,
 			(unsigned long long)t[i].unmaps,
 			(unsigned long long)t[i].mapped,
 			(unsigned long long)t[i].faults,
