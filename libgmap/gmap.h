@@ -322,8 +322,10 @@ struct gmap_stats {
 	uint64_t evictions;     /* grants unmapped by the evictor        */
 	uint64_t idle_evictions; /* ... of them, for the idle timeout    */
 	/* Grants being evicted at this moment (counted in evictions once
-	 * their pages are armed again).  While a page is evicted a system
-	 * call copying to or from it fails with EFAULT: see gmap_release. */
+	 * their pages are armed again and their state says so: at 0, the
+	 * other counters describe one moment).  While a page is evicted a
+	 * system call copying to or from it fails with EFAULT: see
+	 * gmap_release. */
 	uint64_t evicting_now;
 	uint64_t mapped_peak;   /* most grants mapped at once            */
 	uint64_t max_mapped;    /* the budget of mapped grants           */

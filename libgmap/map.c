@@ -228,23 +228,23 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 		ns = unmap_run(w, refs[i], run, &st);
 		if (ns == GS_EMPTY)
 			unmapped += run;
-		if (ns != GS_MAPPED) {
-			if (why == GMAP_UNMAP_EVICT)
-				atomic_fetch_add(&w->c.evictions, run);
-			else if (why == GMAP_UNMAP_RETRY)
-				GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: "
-					 "unmapped on retry", w->domid, refs[i],
-					 run);
-		}
-		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
-			atomic_fetch_sub(&w->c.evicting_now, run);
 		window_lock(w);
 		gmap_grant_commit_run(w, refs[i], run, ns, st);
 		if (ns == GS_MAPPED)  /* still mapped: try again later */
 			for (size_t j = i; j < k; j++)
 				gmap_unmap_due(w, refs[j]);
+		/* Counted only now, with the grants' words: once evicting_now
+		 * is 0, the stats, the window's count of VMAs and the address
+		 * space all say the same. */
+		if (why == GMAP_UNMAP_EVICT && ns != GS_MAPPED)
+			atomic_fetch_add(&w->c.evictions, run);
+		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
+			atomic_fetch_sub(&w->c.evicting_now, run);
 		pthread_cond_broadcast(&w->cv);
 		window_unlock(w);
+		if (why == GMAP_UNMAP_RETRY && ns != GS_MAPPED)
+			GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: unmapped on "
+				 "retry", w->domid, refs[i], run);
 	}
 	return unmapped;
 }

@@ -116,13 +116,14 @@ static void test_budget_bounds(void)
 	       "budget %llu: %u bad, %llu evictions, peak %llu mapped (the "
 	       "sim: %llu; sampled: %llu in %llu samples), %u VMAs at the end "
 	       "(%u at most while running, from non-atomic reads of /proc; "
-	       "%llu by the window's count) ",
+	       "%llu by the window's count, at most %llu) ",
 	       (unsigned long long)st.max_mapped, bad,
 	       (unsigned long long)st.evictions,
 	       (unsigned long long)st.mapped_peak,
 	       (unsigned long long)di.maps_peak,
 	       (unsigned long long)wt.max_live,
 	       (unsigned long long)wt.samples, vmas, wt.max_vmas,
+	       (unsigned long long)st.vmas_now,
 	       (unsigned long long)st.vmas_peak);
 	CU_ASSERT_EQUAL(hung, 0);
 	CU_ASSERT_EQUAL(bad, 0);
