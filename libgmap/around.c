@@ -25,11 +25,12 @@ static uint32_t around_side(struct gmap_window *w, uint32_t start,
 
 	if (!max)
 		return 0;
-	n = gmap_map_run(w, start, max, dir, 1, &lo);
+	n = gmap_map_run(w, start, max, dir, 1, true, &lo);
 	if (n >= 0)
 		return (uint32_t)n;
 	while (done < max &&
-	       gmap_map_run(w, start + (uint32_t)dir * done, 1, dir, 1, &lo) == 1)
+	       gmap_map_run(w, start + (uint32_t)dir * done, 1, dir, 1, true,
+			    &lo) == 1)
 		done++;
 	return done;
 }

@@ -71,7 +71,7 @@ static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
 	gmap_grant_claim(w, ref, g);
 	window_unlock(w);
 
-	rc = gmap_map_claimed(w, ref, false, true, &ro, &st);
+	rc = gmap_map_claimed(w, ref, GMAP_ACCESS_ANY, true, &ro, &st);
 	err = errno;
 	if (rc < 0 && st == GMAP_ST_LOST) {
 		/* Not our page any more: neither retried nor poisoned. */

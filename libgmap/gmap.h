@@ -260,6 +260,15 @@ int gmap_dma_of(const struct gmap_window *w, const void *p, uint64_t *dma);
 /* Flags for gmap_pin() and gmap_prefault(). */
 #define GMAP_PIN_READ  0x0  /* read access is enough (read-only grants ok) */
 #define GMAP_PIN_WRITE 0x1  /* the grant must be mapped writable           */
+/*
+ * Only read access will be used (libxengnttab's PROT_READ): a grant not
+ * mapped yet is mapped read-only at once.  GMAP_PIN_READ tries writable
+ * first (a later write then needs no new map), which for a read-only
+ * grant costs a refused map.  While the page stays mapped read-only (this
+ * pin held, or GMAP_UNPIN_KEEP), a GMAP_PIN_WRITE pin of it fails with
+ * EACCES.  Added in 0.2.0.
+ */
+#define GMAP_PIN_READONLY 0x2
 
 /* Where a range operation stopped, for reporting to the guest. */
 struct gmap_error {

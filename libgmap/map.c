@@ -103,18 +103,28 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 }
 
 /*
- * Writable first, so a read fault on a writable grant needs no second
- * fault to write; if the grant refuses a writable map and @need_write is
- * false, read-only: Xen says "general error" for a write map of a
- * read-only grant and gives us no other hint.
+ * GMAP_ACCESS_ANY: writable first, so a read fault on a writable grant
+ * needs no second fault to write; if the grant refuses a writable map,
+ * read-only: Xen says "general error" for a write map of a read-only
+ * grant and gives us no other hint.  That first try costs a refused
+ * gntdev map (and the hole it leaves to fill) for every read-only grant,
+ * so a caller that will only read says so (GMAP_ACCESS_READ) and gets a
+ * read-only map at once.
  */
-static int map_either(struct gmap_window *w, uint32_t ref, bool need_write,
-		      uint32_t *ro, int16_t *st)
+static int map_either(struct gmap_window *w, uint32_t ref,
+		      enum gmap_access access, uint32_t *ro, int16_t *st)
 {
-	int rc = map_retry(w, ref, true, st);
+	int rc;
 
 	*ro = 0;
-	if (rc < 0 && !need_write &&
+	if (access == GMAP_ACCESS_READ) {
+		rc = map_retry(w, ref, false, st);
+		if (rc == 0)
+			*ro = GS_RO;
+		return rc;
+	}
+	rc = map_retry(w, ref, true, st);
+	if (rc < 0 && access == GMAP_ACCESS_ANY &&
 	    (*st == GNTST_general_error || *st == GNTST_permission_denied)) {
 		int16_t st2;
 
@@ -127,15 +137,16 @@ static int map_either(struct gmap_window *w, uint32_t ref, bool need_write,
 	return rc;
 }
 
-int gmap_map_claimed(struct gmap_window *w, uint32_t ref, bool need_write,
-		     bool wait, uint32_t *ro, int16_t *st)
+int gmap_map_claimed(struct gmap_window *w, uint32_t ref,
+		     enum gmap_access access, bool wait, uint32_t *ro,
+		     int16_t *st)
 {
 	int e;
 
 	*ro = 0;
 	if (gmap_budget_take(w, wait, st) < 0)
 		return -1;
-	if (map_either(w, ref, need_write, ro, st) == 0)
+	if (map_either(w, ref, access, ro, st) == 0)
 		return 0;
 	e = errno;
 	gmap_budget_put(w);
@@ -302,12 +313,12 @@ static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
  * The refs taken are those EMPTY (never tried, not BAD) in a row from
  * @start, going up (@dir 1) or down (-1), up to @max, each with a budget
  * slot that is free without waiting; fewer than @min taken and nothing is
- * mapped.  Writable, all or nothing (one gntdev map).  The core still
+ * mapped.  Writable or read-only, all or nothing (one gntdev map).  The core still
  * unmaps grant by grant (the backend keeps the run together:
  * backend_xen.c).  Threads waiting on faults in the run are woken.
  */
 int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
-		 uint32_t min, uint32_t *lo)
+		 uint32_t min, bool writable, uint32_t *lo)
 {
 	uint64_t split[RUN_SPLIT_WORDS];
 	uint32_t n, slots;
@@ -343,7 +354,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	}
 	memset(split, 0, sizeof(split));
 	if (run_lost(w, *lo, n) ||
-	    be_map(w, *lo, n, true, split, &st) < 0) {
+	    be_map(w, *lo, n, writable, split, &st) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
@@ -358,7 +369,8 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	window_lock(w);
 	for (uint32_t i = 0; i < n; i++)
 		gmap_commit_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false),
-				   split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
+				   (split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN) |
+				   (writable ? 0 : GS_RO));
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);
 	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);

@@ -45,9 +45,10 @@ static void fill_err(struct gmap_error *err, uint32_t ref, int16_t st, int e)
  * Make @ref mapped (for a pin when @pin): the shared core of pin and
  * prefault.  Returns 0, or -1 with errno and *@st.
  */
-static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
-		    int16_t *st)
+static int hold_one(struct gmap_window *w, uint32_t ref,
+		    enum gmap_access access, bool pin, int16_t *st)
 {
+	bool write = access == GMAP_ACCESS_WRITE;
 	struct gmap_grant *g;
 	uint32_t prev, ro;
 	int rc;
@@ -80,7 +81,7 @@ static int hold_one(struct gmap_window *w, uint32_t ref, bool write, bool pin,
 	gmap_grant_claim(w, ref, g);
 	window_unlock(w);
 
-	rc = gmap_map_claimed(w, ref, write, true, &ro, st);
+	rc = gmap_map_claimed(w, ref, access, true, &ro, st);
 
 	window_lock(w);
 	if (rc < 0) {
@@ -137,12 +138,16 @@ int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
 static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		    int flags, struct gmap_error *err, bool pin)
 {
+	enum gmap_access access = flags & GMAP_PIN_WRITE ? GMAP_ACCESS_WRITE :
+				  flags & GMAP_PIN_READONLY ? GMAP_ACCESS_READ :
+				  GMAP_ACCESS_ANY;
 	uint32_t run_end = 0;
 	uint32_t i;
 	int16_t st;
 	int e;
 
-	if (!w || (flags & ~GMAP_PIN_WRITE)) {
+	if (!w || (flags & ~(GMAP_PIN_WRITE | GMAP_PIN_READONLY)) ||
+	    (flags & GMAP_PIN_WRITE && flags & GMAP_PIN_READONLY)) {
 		errno = EINVAL;
 		fill_err(err, ref, 0, EINVAL);
 		return -1;
@@ -157,14 +162,15 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		if (i >= run_end) {
 			uint32_t left = count - i, lo;
 			int n = gmap_map_run(w, ref + i, left < RUN_MAX ?
-					     left : RUN_MAX, 1, 2, &lo);
+					     left : RUN_MAX, 1, 2,
+					     access != GMAP_ACCESS_READ, &lo);
 
 			/* After a failed run (a read-only or bad grant in
 			 * it), the rest goes ref by ref: no run retried over
 			 * the same refs again and again. */
 			run_end = n < 0 ? count : i + (n > 0 ? (uint32_t)n : 1);
 		}
-		if (hold_one(w, ref + i, flags & GMAP_PIN_WRITE, pin, &st) == 0)
+		if (hold_one(w, ref + i, access, pin, &st) == 0)
 			continue;
 		e = errno;
 		fill_err(err, ref + i, st, e);

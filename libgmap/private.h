@@ -371,22 +371,27 @@ void gmap_grant_enqueue(struct gmap_window *w, struct gmap_grant *g);
 uint32_t gmap_grant_unqueue(struct gmap_window *w, struct gmap_grant *g);
 
 /* map.c: the backend's maps and unmaps of claimed grants */
+/* How a grant may be mapped: writable, or read-only if it refuses that
+ * (ANY: faults, GMAP_PIN_READ); writable only (WRITE: GMAP_PIN_WRITE);
+ * read-only at once (READ: GMAP_PIN_READONLY). */
+enum gmap_access { GMAP_ACCESS_ANY, GMAP_ACCESS_WRITE, GMAP_ACCESS_READ };
 /* Map claimed @ref within the budget (a slot first, waiting for the
- * evictor if @wait): writable, or read-only if the grant refuses that and
- * @need_write is false (*@ro is then GS_RO).  0, or -1 with errno and
- * *@st, and nothing placed. */
-int gmap_map_claimed(struct gmap_window *w, uint32_t ref, bool need_write,
-		     bool wait, uint32_t *ro, int16_t *st);
+ * evictor if @wait), as @access allows (*@ro GS_RO if read-only).  0, or
+ * -1 with errno and *@st, and nothing placed. */
+int gmap_map_claimed(struct gmap_window *w, uint32_t ref,
+		     enum gmap_access access, bool wait, uint32_t *ro,
+		     int16_t *st);
 /* Commit a claimed grant that is now mapped, and queue it for eviction. */
 void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
 			struct gmap_grant *g, uint32_t bits);
 /* Map untouched (EMPTY) refs as one run from @start going @dir (1 or -1),
  * up to @max, each with a budget slot free without waiting: one backend
- * map (on xen one gntdev map and one VMA).  Returns how many were mapped
- * (the run is [*@lo, *@lo + n)), 0 if fewer than @min could be taken, -1
- * if the map failed (a read-only or bad grant in the run). */
+ * map (on xen one gntdev map and one VMA), @writable or read-only.
+ * Returns how many were mapped (the run is [*@lo, *@lo + n)), 0 if fewer
+ * than @min could be taken, -1 if the map failed (a read-only grant in a
+ * writable run, or a bad grant). */
 int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
-		 uint32_t min, uint32_t *lo);
+		 uint32_t min, bool writable, uint32_t *lo);
 /* Why claimed grants are unmapped: the counters and the log differ. */
 enum gmap_unmap_why {
 	GMAP_UNMAP_UNPIN, GMAP_UNMAP_RELEASE, GMAP_UNMAP_EVICT, GMAP_UNMAP_RETRY

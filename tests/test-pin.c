@@ -152,6 +152,69 @@ static void test_pin_bad_grants(void)
 	t_teardown(&fx);
 }
 
+/*
+ * GMAP_PIN_READONLY: a read-only grant is mapped at once, with no refused
+ * writable try (GMAP_PIN_READ makes one per grant, which on xen costs a
+ * refused gntdev map and the hole it leaves); a run of them is one map; a
+ * writable grant pinned so is mapped read-only, and a write pin of it is
+ * refused until it is unmapped.
+ */
+static void test_pin_readonly(void)
+{
+	struct gmap_sim_domain_info d0, d1;
+	struct gmap_stats st0, st1;
+	struct gmap_error err;
+	struct t_fx fx;
+	volatile uint64_t *p;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	for (uint32_t r = 20; r < 28; r++) {
+		gmap_sim_end_access(fx.d, r);
+		CU_ASSERT_EQUAL(gmap_sim_grant(fx.d, r, r, T_SELF, 1), 0);
+	}
+	/* GMAP_PIN_READ of a read-only grant: one refused writable map. */
+	gmap_stats(fx.w, &st0, sizeof(st0));
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 20, 1, GMAP_PIN_READ, &err), 0);
+	gmap_stats(fx.w, &st1, sizeof(st1));
+	CU_ASSERT_EQUAL(st1.map_failures - st0.map_failures, 1);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 1), 0);
+	/* GMAP_PIN_READONLY of 8 of them: none refused, one map call. */
+	gmap_stats(fx.w, &st0, sizeof(st0));
+	gmap_sim_domain_info(fx.d, &d0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 20, 8, GMAP_PIN_READONLY, &err), 0);
+	gmap_stats(fx.w, &st1, sizeof(st1));
+	gmap_sim_domain_info(fx.d, &d1);
+	CU_ASSERT_EQUAL(st1.map_failures, st0.map_failures);
+	CU_ASSERT_EQUAL(d1.map_fails, d0.map_fails);
+	CU_ASSERT_EQUAL(d1.maps_total - d0.maps_total, 8);
+	CU_ASSERT_EQUAL(st1.maps - st0.maps, 8);
+	p = gmap_ref_ptr(fx.w, 23);
+	CU_ASSERT_EQUAL(p[1], t_sig(23, 1));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 8), 0);
+	for (uint32_t r = 20; r < 28; r++)
+		CU_ASSERT_EQUAL(t_ref(&fx, r).maps_now, 0);
+	/* A writable grant pinned read-only is mapped read-only ... */
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 40, 1, GMAP_PIN_READONLY, &err), 0);
+	CU_ASSERT_EQUAL(t_ref(&fx, 40).maps_now, 1);
+	CU_ASSERT(!(t_ref(&fx, 40).flags & GTF_writing));
+	/* ... so a write pin of it is refused while that lasts ... */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 40, 1, GMAP_PIN_WRITE, &err), -1);
+	CU_ASSERT_EQUAL(errno, EACCES);
+	/* ... and works once it is unmapped. */
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 40, 1), 0);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 40, 1, GMAP_PIN_WRITE, &err), 0);
+	CU_ASSERT(t_ref(&fx, 40).flags & GTF_writing);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 40, 1), 0);
+	/* Both flags at once make no sense. */
+	errno = 0;
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 41, 1, GMAP_PIN_WRITE |
+				 GMAP_PIN_READONLY, &err), -1);
+	CU_ASSERT_EQUAL(errno, EINVAL);
+	CU_ASSERT_EQUAL(t_ref(&fx, 41).maps_total, 0);
+	t_teardown(&fx);
+}
+
 static void test_prefault(void)
 {
 	struct t_fx fx;
@@ -383,6 +446,7 @@ int main(void)
 		{ "unpin of 2^32 - 1 refs is refused at once", test_unpin_huge_count },
 		{ "pin of bad grants: error, ref, status, rollback", test_pin_bad_grants },
 		{ "prefault maps without pinning", test_prefault },
+		{ "read-only pins: no refused writable try, mapped read-only", test_pin_readonly },
 		{ "unpin policy keep: stays mapped until released", test_unpin_keep },
 		{ "pins across 8 threads: at most one live map per ref", test_pins_across_threads },
 		{ NULL, NULL },

@@ -195,7 +195,7 @@ static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 	if (r < 0)
 		return r;
 	if (gmap_pin(w, ref, 1,
-		     writable ? GMAP_PIN_WRITE : GMAP_PIN_READ, &ge) < 0)
+		     writable ? GMAP_PIN_WRITE : GMAP_PIN_READONLY, &ge) < 0)
 		return -pin_errno(&ge);
 	return 0;
 }
@@ -217,7 +217,7 @@ static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
 		*e = EINVAL;
 		return -1;
 	}
-	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
+	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : GMAP_PIN_READONLY,
 		     &ge) < 0) {
 		*e = pin_errno(&ge);
 		return -1;
