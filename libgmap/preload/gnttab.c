@@ -278,7 +278,7 @@ static int16_t copy_pinned(xengnttab_grant_copy_segment_t *s,
 {
 	struct gmap_error ge;
 
-	if (gmap_pin(w, ref, 1, to_grant ? GMAP_PIN_WRITE : GMAP_PIN_READONLY,
+	if (gmap_pin(w, ref, 1, to_grant ? GMAP_PIN_WRITE : GMAP_PIN_READ,
 		     &ge) < 0)
 		return ge.status ? ge.status : GNTST_general_error;
 	copy_page(s, w, ref, off, to_grant);

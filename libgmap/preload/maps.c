@@ -184,6 +184,22 @@ static int pin_errno(const struct gmap_error *ge)
 	return map_errno(ge->status, ge->err);
 }
 
+/*
+ * How a run without PROT_WRITE is pinned.  Where the backend can map a
+ * grant outside the window (xen), read-only at once, as libxengnttab maps
+ * it: a writable try would be refused for every read-only grant, and each
+ * refusal costs a gntdev map and a hole to fill (the arm64 bed's disk
+ * writes ran 11-15x slower than plain QEMU for it).  The window then
+ * holds the grant read-only, and a writable map of it while that lasts
+ * gets a mapping of its own outside the window (shim_map_grants), as two
+ * libxengnttab maps would.  Elsewhere (sim) there is no such mapping:
+ * writable first, so that both maps share the window page.
+ */
+static int read_flag(struct gmap_window *w)
+{
+	return gmap_can_map_outside(w) ? GMAP_PIN_READONLY : GMAP_PIN_READ;
+}
+
 /* Pin refs[i]; 0 or -errno.  A ref past the window is EINVAL, as a
  * frame the hypervisor does not know. */
 static int pin_one(uint32_t domid, uint32_t ref, bool writable)
@@ -194,8 +210,8 @@ static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 
 	if (r < 0)
 		return r;
-	if (gmap_pin(w, ref, 1,
-		     writable ? GMAP_PIN_WRITE : GMAP_PIN_READONLY, &ge) < 0)
+	if (gmap_pin(w, ref, 1, writable ? GMAP_PIN_WRITE : GMAP_PIN_READ,
+		     &ge) < 0)
 		return -pin_errno(&ge);
 	return 0;
 }
@@ -217,7 +233,7 @@ static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
 		*e = EINVAL;
 		return -1;
 	}
-	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : GMAP_PIN_READONLY,
+	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : read_flag(w),
 		     &ge) < 0) {
 		*e = pin_errno(&ge);
 		return -1;
@@ -407,6 +423,18 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 		/* A run, all or nothing: one pin call (gmap_pin undoes
 		 * its own pins if one ref fails). */
 		if (pin_run(domids[0], refs[0], count, writable, &e) < 0) {
+			/* A grant that a read-only map holds read-only in the
+			 * window (read_flag) is mapped writable on its own;
+			 * if the grant itself refuses, that map says so. */
+			w = shim_window(domids[0]);
+			if (writable && w && gmap_can_map_outside(w)) {
+				m->addr = map_whole(m, NULL);
+				if (m->addr) {
+					m->alias = true;
+					goto live;
+				}
+				e = errno;
+			}
 			map_free(m);
 			errno = e;
 			return NULL;
