@@ -18,10 +18,11 @@
  */
 #include "private.h"
 
-/* The VMA around the page last asked about (vmas.c), for a run. */
+/* The VMA around the page last asked about (vmas.c), for a run; with
+ * @keep, nothing was done to the pages: the border bits stand, unasked. */
 struct span {
 	uintptr_t start, end;
-	bool valid;
+	bool valid, keep;
 };
 
 /*
@@ -79,7 +80,7 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
 		word |= old & GS_PSPLIT;  /* the same placeholder */
 	if (gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-	    w->maps_fd >= 0)
+	    w->maps_fd >= 0 && !sp->keep)
 		word = splits(w, ref, word, sp);
 	atomic_store(&g->state, word);
 	if (gs_vma_kind(old) == GS_MAPPED && gs_vma_kind(word) != GS_MAPPED &&
@@ -146,6 +147,20 @@ void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 
 		set_word(w, ref + i, g, commit_word(g, st, ro, status), &sp);
 	}
+}
+
+void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	struct span sp = { .keep = true };
+
+	/* Claimed EMPTY, so the claim kept GS_PSPLIT, and a neighbour's
+	 * commit may have changed it since (gs_vma_kind() counts a BUSY
+	 * that is not unmapping as a placeholder): the bit is the current
+	 * word's, which set_word() carries from EMPTY-kind to EMPTY-kind. */
+	for (uint32_t i = 0; i < n; i++)
+		set_word(w, ref + i, gmap_grant_get(w, ref + i, false),
+			 commit_word(gmap_grant_get(w, ref + i, false), GS_EMPTY,
+				     0, 0), &sp);
 }
 
 void gmap_grant_restore(struct gmap_window *w, uint32_t ref,

@@ -263,14 +263,21 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 /* ---- runs ---------------------------------------------------------------- */
 
 /* Give back what gmap_map_run() took for refs [@lo, @lo + @n): EMPTY
- * again, and @slots budget slots. */
+ * again, and @slots budget slots.  @placed: a map was tried over them
+ * (be_map() has restored the placeholders), so the kernel is asked where
+ * their VMAs lie now. */
 static void run_abandon(struct gmap_window *w, uint32_t lo, uint32_t n,
-			uint32_t slots)
+			uint32_t slots, bool placed)
 {
 	while (slots-- > 0)
 		gmap_budget_put(w);
+	if (!n)
+		return;
 	window_lock(w);
-	gmap_grant_commit_run(w, lo, n, GS_EMPTY, 0);
+	if (placed)
+		gmap_grant_commit_run(w, lo, n, GS_EMPTY, 0);
+	else
+		gmap_grant_unclaim_run(w, lo, n);
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);
 }
@@ -337,6 +344,8 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		gmap_grant_claim(w, ref, g);
 	}
 	window_unlock(w);
+	if (!n)  /* @start is not untouched: nothing taken, nothing to undo */
+		return 0;
 	for (slots = 0; slots < n; slots++)
 		if (gmap_budget_take(w, false, &st) < 0)
 			break;
@@ -344,12 +353,13 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		/* Keep the part next to @start that has slots. */
 		uint32_t far = start + (uint32_t)dir * (n - 1);
 
-		run_abandon(w, dir > 0 ? start + slots : far, n - slots, 0);
+		run_abandon(w, dir > 0 ? start + slots : far, n - slots, 0,
+			    false);
 		n = slots;
 	}
 	*lo = dir > 0 ? start : start - (n ? n - 1 : 0);
 	if (n < min) {  /* @min is at least 1 */
-		run_abandon(w, *lo, n, n);
+		run_abandon(w, *lo, n, n, false);
 		return 0;
 	}
 	memset(split, 0, sizeof(split));
@@ -360,7 +370,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		 * fault in the run still waits for its own. */
 		atomic_fetch_add(&w->c.map_failures, 1);
 		gmap_budget_enomem(w);
-		run_abandon(w, *lo, n, n);
+		run_abandon(w, *lo, n, n, true);
 		mark_lost(w, *lo, n);
 		return -1;
 	}

@@ -158,8 +158,12 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 	}
 	for (i = 0; i < count; i++) {
 		/* Untouched refs ahead: map them as runs first; hold_one()
-		 * then finds them mapped and pins them. */
-		if (i >= run_end) {
+		 * then finds them mapped and pins them.  A ref that is
+		 * touched already (a lock-free look: hold_one() decides) is
+		 * not worth a try, which would take the lock for nothing. */
+		if (i >= run_end &&
+		    !(gs_word(gmap_grant_peek(w->dir.slots, ref + i)) &
+		      ~(GS_QUEUED | GS_PSPLIT))) {
 			uint32_t left = count - i, lo;
 			int n = gmap_map_run(w, ref + i, left < RUN_MAX ?
 					     left : RUN_MAX, 1, 2,

@@ -359,8 +359,11 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
  * is GS_MAPPED (an unmap that failed). */
 void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 			   unsigned int st, int16_t status);
+/* Claimed EMPTY refs [@ref, @ref + @n) go back to EMPTY with nothing done
+ * to their pages: no system call, unlike a commit after a re-arm. */
+void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n);
 /* A claimed grant goes back to @prev, the word gmap_grant_claim()
- * returned: nothing was done to its page. */
+ * returned, after a failed map (its page was refilled). */
 void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
 			struct gmap_grant *g, uint32_t prev);
 /* One pin more or less on a MAPPED grant; the word before. */
