@@ -135,6 +135,44 @@ int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
 	return rc;
 }
 
+/* The longest range the fast path takes under one hold of the lock. */
+#define FAST_MAX 256
+
+/*
+ * The fast path (the persistent-grant case): every ref of the range is
+ * mapped already, as @access allows, and has room for one more pin.  Then
+ * the range is pinned (with @pin) under one hold of the lock, with no
+ * broadcast, since no grant changes state.  False, and nothing done, if a
+ * ref is not so: the slow path then goes ref by ref.
+ */
+static bool hold_mapped(struct gmap_window *w, uint32_t ref, uint32_t count,
+			enum gmap_access access, bool pin)
+{
+	uint32_t i;
+
+	if (count > FAST_MAX)
+		return false;
+	window_lock(w);
+	for (i = 0; i < count; i++) {
+		uint32_t s = gs_word(gmap_grant_get(w, ref + i, false));
+
+		if (gs_state(s) != GS_MAPPED || gs_pins(s) == GS_PINS_MAX ||
+		    (access == GMAP_ACCESS_WRITE && (s & GS_RO))) {
+			window_unlock(w);
+			return false;
+		}
+	}
+	for (i = 0; pin && i < count; i++) {
+		if (gs_pins(gmap_grant_pin(w, gmap_grant_get(w, ref + i,
+							    false))) == 0)
+			atomic_fetch_add(&w->c.pinned_now, 1);
+	}
+	if (pin)
+		atomic_fetch_add(&w->c.pins, count);
+	window_unlock(w);
+	return true;
+}
+
 static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		    int flags, struct gmap_error *err, bool pin)
 {
@@ -156,6 +194,8 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		fill_err(err, ref, 0, errno);
 		return -1;
 	}
+	if (hold_mapped(w, ref, count, access, pin))
+		return 0;
 	for (i = 0; i < count; i++) {
 		/* Untouched refs ahead: map them as runs first; hold_one()
 		 * then finds them mapped and pins them.  A ref that is
