@@ -136,10 +136,12 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
 	set_word(w, ref, g, commit_word(g, st, bits, status), &sp);
 }
 
-void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
-			   unsigned int st, int16_t status)
+/* Commit claimed refs [@ref, @ref + @n) to @st; with @keep, nothing was
+ * done to their pages, so the kernel is not asked about their VMAs. */
+static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
+			 unsigned int st, int16_t status, bool keep)
 {
-	struct span sp = { 0 };
+	struct span sp = { .keep = keep };
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
@@ -149,18 +151,19 @@ void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	}
 }
 
+void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
+			   unsigned int st, int16_t status)
+{
+	commit_range(w, ref, n, st, status, false);
+}
+
+/* Claimed EMPTY, so the claim kept GS_PSPLIT, and a neighbour's commit may
+ * have changed it since (gs_vma_kind() counts a BUSY that is not unmapping
+ * as a placeholder): the bit is the current word's, which set_word()
+ * carries from EMPTY-kind to EMPTY-kind. */
 void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n)
 {
-	struct span sp = { .keep = true };
-
-	/* Claimed EMPTY, so the claim kept GS_PSPLIT, and a neighbour's
-	 * commit may have changed it since (gs_vma_kind() counts a BUSY
-	 * that is not unmapping as a placeholder): the bit is the current
-	 * word's, which set_word() carries from EMPTY-kind to EMPTY-kind. */
-	for (uint32_t i = 0; i < n; i++)
-		set_word(w, ref + i, gmap_grant_get(w, ref + i, false),
-			 commit_word(gmap_grant_get(w, ref + i, false), GS_EMPTY,
-				     0, 0), &sp);
+	commit_range(w, ref, n, GS_EMPTY, 0, true);
 }
 
 void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
