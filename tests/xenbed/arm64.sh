@@ -238,6 +238,7 @@ cp "$LINUX_OUT/Image" "$I/boot/domu-Image"
 cp "$WORK/domu.gz" "$I/boot/domu.gz"
 mv "$WORK/PA" "$I/t/PA"
 
+bed_init_helpers "$I"
 cat >"$I/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -255,42 +256,7 @@ export LD_LIBRARY_PATH=/usr/lib:/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gn
 export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin:/t
 PA_MD5=@PA_MD5@ WA_MD5=@WA_MD5@ MIB=@MIB@ FOREIGN=@FOREIGN@ SMALL=@SMALL@
 QEMU=@XENQEMU@
-now() { cut -d' ' -f1 /proc/uptime; }
-# As in qemu.sh: a step after a failed one is not run.
-failed=
-run() {
-	local step=$1 step_t0=$(now) rc
-	shift
-	echo "GMAPBED: BEGIN $step"
-	if [ -n "$failed" ]; then
-		echo "FAIL: not run: step $failed failed"
-		rc=1
-	else
-		"$@" 2>&1
-		rc=$?
-	fi
-	[ $rc = 0 ] || failed=${failed:-$step}
-	echo "($step: $(echo "$(now) $step_t0" | awk '{printf "%.1f", $1 - $2}') s)"
-	echo "GMAPBED: END $step rc=$rc"
-}
-# wait_for SECS WHAT COMMAND...: COMMAND until it succeeds, at most SECS
-# seconds by the clock.
-wait_for() {
-	local lim=$1 what=$2 t0=$(now)
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if [ "$(echo "$(now) $t0 $lim" | awk '{print ($1 - $2 > $3)}')" = 1 ]; then
-			echo "FAIL: timed out after ${lim}s waiting for $what"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-glog() { echo /var/log/xen/console/guest-$1.log; }
-domu_said() { grep -q "^DOMU: $2" "$(glog $1)"; }
-domu_ended() { grep -q '^DOMU: \(DONE\|FAIL\)' "$(glog $1)" || qemu_gone $1; }
-only_dom0() { [ "$(xl list | awk 'NR > 1' | wc -l)" = 1 ] && xl list | grep -q '^Domain-0 '; }
-qemu_gone() { ! kill -0 "$(cat /tmp/qemu-$1.pid)" 2>/dev/null; }
+. /bed.sh  # run, wait_for, domu_said, domu_ended, qemu_gone ... (lib.sh)
 # QEMU is ready for the domain: its virtio-mmio transports are made
 # right after its ioreq server is registered (xenpvh writes no
 # device-model state into xenstore, as x86's machines do: its trace

@@ -104,6 +104,56 @@ bed_add_libgmap() {
 	done
 }
 
+# The dom0 init's helpers for the beds that drive domUs (qemu.sh,
+# arm64.sh), written to $1/bed.sh, which their init sources: steps that
+# stop after the first failure, bounded waits, what a domU said, whether
+# its QEMU is gone.
+bed_init_helpers() {
+	cat >"$1/bed.sh" <<'EOF'
+now() { cut -d' ' -f1 /proc/uptime; }
+# run STEP COMMAND...: one GMAPBED block for lib.sh to read.  A step after
+# a failed one is not run (it would wait its bounds out for nothing: a
+# frontend waits up to 300 s for a backend that never comes).
+failed=
+run() {
+	local step=$1 step_t0=$(now) rc
+	shift
+	echo "GMAPBED: BEGIN $step"
+	if [ -n "$failed" ]; then
+		echo "FAIL: not run: step $failed failed"
+		rc=1
+	else
+		"$@" 2>&1
+		rc=$?
+	fi
+	[ $rc = 0 ] || failed=${failed:-$step}
+	echo "($step: $(echo "$(now) $step_t0" | awk '{printf "%.1f", $1 - $2}') s)"
+	echo "GMAPBED: END $step rc=$rc"
+}
+# wait_for SECS WHAT COMMAND...: run COMMAND until it succeeds, at most
+# SECS seconds (by the clock, not by tries).
+wait_for() {
+	local lim=$1 what=$2 t0=$(now)
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if [ "$(echo "$(now) $t0 $lim" | awk '{print ($1 - $2 > $3)}')" = 1 ]; then
+			echo "FAIL: timed out after ${lim}s waiting for $what"
+			return 1
+		fi
+		sleep 0.2
+	done
+}
+glog() { echo /var/log/xen/console/guest-$1.log; }
+domu_said() { grep -q "^DOMU: $2" "$(glog $1)"; }
+# The domU said it is done or failed, or its QEMU is gone (and will not
+# serve it).
+domu_ended() { grep -q '^DOMU: \(DONE\|FAIL\)' "$(glog $1)" || qemu_gone $1; }
+# Only Domain-0 left: no domain of ours, and none dying.
+only_dom0() { [ "$(xl list | awk 'NR > 1' | wc -l)" = 1 ] && xl list | grep -q '^Domain-0 '; }
+qemu_gone() { ! kill -0 "$(cat /tmp/qemu-$1.pid)" 2>/dev/null; }
+EOF
+}
+
 # Pack the tree $1 into the gzipped cpio $2.
 bed_pack() {
 	(cd "$1" && find . | cpio -o -H newc 2>/dev/null | gzip -1 >"$2") ||

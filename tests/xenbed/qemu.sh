@@ -238,6 +238,7 @@ EOF
 chmod +x "$I/t/qemu-wrap"
 for m in plain gmap gmap-small; do ln -s qemu-wrap "$I/t/qemu-$m"; done
 
+bed_init_helpers "$I"
 cat >"$I/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -256,47 +257,8 @@ export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin:/t
 # The patterns: tag, MiB, md5sum (computed on the build host).
 PATTERNS="@PATTERNS@"
 md5_of() { echo "$PATTERNS" | awk -v t=$1 '$1 == t {print $3}'; }
-# A step after a failed one is not run (it would wait its bounds out for
-# nothing: a frontend waits up to 300 s for a backend that never comes).
-failed=
-run() {
-	local step=$1 step_t0=$(now) rc
-	shift
-	echo "GMAPBED: BEGIN $step"
-	if [ -n "$failed" ]; then
-		echo "FAIL: not run: step $failed failed"
-		rc=1
-	else
-		"$@" 2>&1
-		rc=$?
-	fi
-	[ $rc = 0 ] || failed=${failed:-$step}
-	echo "($step: $(echo "$(now) $step_t0" | awk '{printf "%.1f", $1 - $2}') s)"
-	echo "GMAPBED: END $step rc=$rc"
-}
-now() { cut -d' ' -f1 /proc/uptime; }
-# wait_for SECS WHAT COMMAND...: run COMMAND until it succeeds, at most
-# SECS seconds (by the clock, not by tries).
-wait_for() {
-	local lim=$1 what=$2 t0=$(now)
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if [ "$(echo "$(now) $t0 $lim" | awk '{print ($1 - $2 > $3)}')" = 1 ]; then
-			echo "FAIL: timed out after ${lim}s waiting for $what"
-			return 1
-		fi
-		sleep 0.2
-	done
-}
-glog() { echo /var/log/xen/console/guest-$1.log; }
-domu_said() { grep -q "^DOMU: $2" "$(glog $1)"; }
-# The domU said it is done or failed, or its QEMU is gone (and will not
-# serve it).
-domu_ended() { grep -q '^DOMU: \(DONE\|FAIL\)' "$(glog $1)" || qemu_gone $1; }
+. /bed.sh  # run, wait_for, domu_said, domu_ended, qemu_gone ... (lib.sh)
 domu_looped() { domu_said $1 "pass 2" || qemu_gone $1; }
-# Only Domain-0 left: no domain of ours, and none dying.
-only_dom0() { [ "$(xl list | awk 'NR > 1' | wc -l)" = 1 ] && xl list | grep -q '^Domain-0 '; }
-qemu_gone() { ! kill -0 "$(cat /tmp/qemu-$1.pid)"; }
 show() {
 	echo "-- $1: xl list"; xl list
 	for f in "$(glog $1)" /var/log/xen/qemu-dm-$1.log /var/log/xen/xl-$1.log /tmp/xl-$1.log; do
