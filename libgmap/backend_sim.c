@@ -209,7 +209,7 @@ static int place(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
 	uint8_t left, right, c;
 	void *m;
 
-	pthread_mutex_lock(&p->color_lock);
+	gmap_mutex_lock(&p->color_lock);
 	left = ref ? p->color[ref - 1] : 0;
 	right = (uint64_t)ref + n < b->nr_refs ? p->color[ref + n] : 0;
 	for (c = 1; c == left || c == right; c++)
@@ -219,7 +219,7 @@ static int place(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
 			  p->mem_fd[c - 1], (off_t)frame << GMAP_PAGE_SHIFT);
 	if (m != MAP_FAILED)
 		memset(p->color + ref, c, n);
-	pthread_mutex_unlock(&p->color_lock);
+	gmap_mutex_unlock(&p->color_lock);
 	return m == MAP_FAILED ? -1 : 0;
 }
 
@@ -293,12 +293,15 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		   uint32_t *placed)
 {
 	struct sim_priv *p = b->priv;
-	uint32_t i, j, few[16], *frames = few;
+	/* On the stack up to the longest run the core maps on a fault: a
+	 * fault served inline maps in a signal handler, where malloc may
+	 * not be called (inline.c).  Longer ones come from the shim. */
+	uint32_t i, j, few[GMAP_RUN_MAX], *frames = few;
 	struct sim_lock_note n;
 	int16_t st;
 	int e;
 
-	if (count > 16) {
+	if (count > GMAP_RUN_MAX) {
 		frames = malloc(count * sizeof(*frames));
 		if (!frames) {
 			*status = GMAP_ST_NOMEM;

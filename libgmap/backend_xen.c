@@ -51,7 +51,37 @@ struct xen_priv {
 	int fd;
 	pthread_mutex_t lock;
 	struct gmap_refindex runs;
+	/* The runs themselves, from a slab (slab.c): a fault served inline
+	 * maps in a signal handler, where malloc may not be called. */
+	struct gmap_slab run_slab;
 };
+
+/* A map ioctl's argument for up to GMAP_RUN_MAX refs, on the stack (2 KiB)
+ * for the same reason; longer maps (the shim's) allocate theirs. */
+union map_op {
+	struct ioctl_gntdev_map_grant_ref op;
+	uint8_t bytes[sizeof(struct ioctl_gntdev_map_grant_ref) +
+		      (GMAP_RUN_MAX - 1) * sizeof(struct ioctl_gntdev_grant_ref)];
+};
+
+static struct ioctl_gntdev_map_grant_ref *op_get(union map_op *few,
+						 uint32_t count)
+{
+	struct ioctl_gntdev_map_grant_ref *op;
+
+	if (count <= GMAP_RUN_MAX) {
+		memset(&few->op, 0, sizeof(few->op));
+		return &few->op;
+	}
+	op = calloc(1, sizeof(*op) + (count - 1) * sizeof(op->refs[0]));
+	return op;
+}
+
+static void op_put(union map_op *few, struct ioctl_gntdev_map_grant_ref *op)
+{
+	if (op != &few->op)
+		free(op);
+}
 
 /* index_put()/index_take(): the run index, counted as metadata. */
 static int index_put(struct gmap_backend_ctx *b, struct xen_priv *p,
@@ -138,6 +168,7 @@ static int xen_open(struct gmap_backend_ctx *b)
 	}
 	p->fd = gt.fd(p->xgt);
 	pthread_mutex_init(&p->lock, NULL);
+	gmap_slab_init(&p->run_slab, sizeof(struct xen_run), 16 * 1024);
 	b->priv = p;
 	return 0;
 }
@@ -151,6 +182,7 @@ static void xen_close(struct gmap_backend_ctx *b)
 	gt.close(p->xgt);
 	pthread_mutex_destroy(&p->lock);
 	gmap_refindex_free(&p->runs);
+	gmap_slab_destroy(&p->run_slab);
 	free(p);
 	b->priv = NULL;
 }
@@ -165,7 +197,10 @@ static void xen_close(struct gmap_backend_ctx *b)
 static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
 				uint32_t ref, bool writable)
 {
-	xengnttab_grant_copy_segment_t seg;
+	/* gntdev's own ioctl, not libxengnttab's call: this runs on the
+	 * fault path, in a signal handler for a fault served inline. */
+	struct ioctl_gntdev_grant_copy_segment seg;
+	struct ioctl_gntdev_grant_copy copy = { .count = 1, .segments = &seg };
 	uint8_t byte;
 
 	memset(&seg, 0, sizeof(seg));
@@ -174,7 +209,7 @@ static int16_t xen_probe_status(struct xen_priv *p, uint32_t domid,
 	seg.dest.virt = &byte;
 	seg.len = 1;
 	seg.flags = GNTCOPY_source_gref;
-	if (gt.grant_copy(p->xgt, 1, &seg) < 0)
+	if (ioctl(p->fd, IOCTL_GNTDEV_GRANT_COPY, &copy) < 0)
 		return GMAP_ST_BACKEND;
 	if (seg.status == GNTST_okay && writable)
 		return GNTST_general_error; /* read-only grant, as Xen says */
@@ -199,13 +234,13 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 {
 	struct xen_priv *p = b->priv;
 	struct ioctl_gntdev_map_grant_ref *op;
-	size_t sz = sizeof(*op) + (count - 1) * sizeof(op->refs[0]);
+	union map_op few;
 	struct xen_run *run;
 	uint32_t i;
 	void *m;
 	int e;
 
-	op = calloc(1, sz);
+	op = op_get(&few, count);
 	if (!op) {
 		*status = GMAP_ST_NOMEM;
 		return -1;
@@ -217,7 +252,7 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	}
 	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
 		e = errno;
-		free(op);
+		op_put(&few, op);
 		*status = GMAP_ST_BACKEND;
 		errno = e;
 		return -1;
@@ -244,13 +279,13 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		*status = xen_probe_status(p, b->domid, ref, writable);
 		/* Frees the reserved index; nothing was mapped. */
 		(void)gntdev_free(p, op->index, count);
-		free(op);
+		op_put(&few, op);
 		errno = *status == GMAP_ST_BACKEND ? e : gmap_status_errno(*status);
 		return -1;
 	}
-	run = malloc(sizeof(*run));
+	gmap_mutex_lock(&p->lock);
+	run = gmap_slab_alloc(&p->run_slab);
 	e = run ? 0 : -1;
-	pthread_mutex_lock(&p->lock);
 	for (i = 0; i < count && e == 0; i++)
 		e = index_put(b, p, ref + i, run);
 	if (e < 0) {
@@ -258,20 +293,20 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 
 		while (i-- > 0)
 			index_take(p, ref + i, &r);
+		gmap_slab_free(&p->run_slab, run);
 	}
-	pthread_mutex_unlock(&p->lock);
+	gmap_mutex_unlock(&p->lock);
 	if (e < 0) {
 		/* Cannot remember the run: undo the map rather than leak
 		 * it.  The grants' pages leave the address space first (a
 		 * placement over them: no hole), then gntdev releases them;
 		 * the core re-arms the range. */
-		free(run);
 		gmap_mmap_raw(addr, (size_t)count << GMAP_PAGE_SHIFT, PROT_NONE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
 			      MAP_NORESERVE, -1, 0);
 		*placed = count;
 		(void)gntdev_free(p, op->index, count);
-		free(op);
+		op_put(&few, op);
 		*status = GMAP_ST_NOMEM;
 		errno = ENOMEM;
 		return -1;
@@ -280,7 +315,7 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	atomic_fetch_add(b->meta_bytes, sizeof(*run));
 	split[0] |= 1;  /* one gntdev map, one VMA */
 	*status = GNTST_okay;
-	free(op);
+	op_put(&few, op);
 	return 0;
 }
 
@@ -293,11 +328,11 @@ static int xen_unmap(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 
 	(void)writable;
 	for (uint32_t i = 0; i < count; i++) {
-		pthread_mutex_lock(&p->lock);
+		gmap_mutex_lock(&p->lock);
 		last = run = NULL;
 		if (index_take(p, ref + i, &run) == 0 && --run->live == 0)
 			last = run;
-		pthread_mutex_unlock(&p->lock);
+		gmap_mutex_unlock(&p->lock);
 		if (!run) {
 			GMAP_ERR(b, "xen backend: unmap of d%u ref %u, which has "
 				 "no gntdev map", b->domid, ref + i);
@@ -321,7 +356,9 @@ static int xen_unmap(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 			errno = e;
 		}
 		atomic_fetch_sub(b->meta_bytes, sizeof(*last));
-		free(last);
+		gmap_mutex_lock(&p->lock);
+		gmap_slab_free(&p->run_slab, last);
+		gmap_mutex_unlock(&p->lock);
 	}
 	return rc;
 }

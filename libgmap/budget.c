@@ -274,6 +274,11 @@ void gmap_budget_refresh(struct gmap_window *w, bool enomem)
 	uint64_t mine, left, budget, old, ceil;
 	long max, used;
 
+	/* Not in a fault served inline, in a signal handler (inline.c): it
+	 * reads /proc through stdio.  The next map or unmap that fails
+	 * outside one refreshes. */
+	if (gmap_tls.in_fault)
+		return;
 	if (!ev->cv_ready || (!enomem && now - last < 1000) ||
 	    !atomic_compare_exchange_strong(&ev->refreshed_ms, &last, now))
 		return;

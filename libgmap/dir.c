@@ -3,7 +3,8 @@
  * dir.c - where the grant state words live: a directory reserved for the
  * whole window and populated lazily, pointing at leaves of GMAP_LEAF_REFS
  * words (grant.h) made at a ref's first use.  reclaim.c frees leaves whose
- * refs are all idle again.
+ * refs are all idle again.  Leaves come from a slab (slab.c), not malloc:
+ * a fault served inline makes them in a signal handler.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ int gmap_dir_init(struct gmap_window *w)
 	size_t n = (size_t)((w->nr_refs + GMAP_LEAF_REFS - 1) >> GMAP_LEAF_SHIFT);
 
 	w->dir.len = (n * sizeof(w->dir.slots[0]) + 4095) & ~(size_t)4095;
+	/* 255 leaves (16320 refs) per 64 KiB chunk, touched as used. */
+	gmap_slab_init(&w->dir.leaves, GMAP_LEAF_BYTES, 64 * 1024);
 	/* Reserved, not committed: only directory pages that point at a
 	 * leaf are ever touched, so a 16 TiB window costs what it uses. */
 	w->dir.slots = gmap_mmap_raw(NULL, w->dir.len, PROT_READ | PROT_WRITE,
@@ -35,7 +38,7 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 
 	if (!w->dir.slots)
 		return;
-	for (i = 0; i < n; i += GMAP_DIR_PAGE_SLOTS) {
+	for (i = 0; unmap && i < n; i += GMAP_DIR_PAGE_SLOTS) {
 		/* Skip directory pages never touched (mincore says absent)
 		 * instead of reading 512 MiB of zeros; asked 256 pages at a
 		 * time. */
@@ -62,9 +65,9 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 					w->be.ops->unmap(&w->be, (uint32_t)((k << GMAP_LEAF_SHIFT) + j),
 						     1, !(s & GS_RO));
 			}
-			free(leaf);
 		}
 	}
+	gmap_slab_destroy(&w->dir.leaves);
 	gmap_munmap_raw(w->dir.slots, w->dir.len);
 	w->dir.slots = NULL;
 }
@@ -78,7 +81,7 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	if (g || !create)
 		return g;
 	window_assert_locked(w);
-	leaf = calloc(GMAP_LEAF_REFS, sizeof(*leaf));
+	leaf = gmap_slab_alloc(&w->dir.leaves);
 	if (!leaf)
 		return NULL;
 	atomic_fetch_add(&w->c.meta_bytes, GMAP_LEAF_BYTES +

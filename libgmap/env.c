@@ -25,6 +25,8 @@ static const char *const levels[] = {
 static const char *const bad_policies[] = { "signal", "quiet", NULL };
 static const char *const unpin_policies[] = { "unmap", "keep", NULL };
 static const char *const foreign_policies[] = { "allow", "deny", NULL };
+/* In the order of enum gmap_fault_mode. */
+static const char *const fault_modes[] = { "auto", "thread", "inline", NULL };
 
 #define NUM(n, l, h, d, w) { n, GMAP_ENV_NUM, l, h, NULL, d, w }
 #define WORD(n, ws, d, w) { n, GMAP_ENV_WORD, 0, 0, ws, d, w }
@@ -41,6 +43,9 @@ const struct gmap_env_var gmap_env_vars[] = {
 	NUM("GMAP_MAX_META", 65536, 1ull << 40, "2.25 KiB per VMA of the budget",
 	    "budget of metadata bytes per window"),
 	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
+	WORD("GMAP_FAULT_MODE", fault_modes, "auto", "who serves faults: "
+	     "handler threads, the faulting thread (SIGBUS), or inline only "
+	     "where system calls cannot be served anyway"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),
 	/* A unix socket's path must fit sun_path (108 bytes with its NUL). */

@@ -45,7 +45,9 @@ void gmap_evict_kick(struct gmap_window *w)
 
 	if (!ev->cv_ready || atomic_load(&w->closing))
 		return;
-	if (!ev->running)
+	/* A fault served inline (in a signal handler) may not start a
+	 * thread: inline windows start theirs at open. */
+	if (!ev->running && !gmap_tls.in_fault)
 		thread_start(w);
 	pthread_cond_signal(&ev->cv);
 }
@@ -114,6 +116,11 @@ static void *evictor_main(void *arg)
 		bool idle = false;
 		size_t n;
 
+		if (gmap_log_deferred()) {
+			window_unlock(w);
+			gmap_log_flush();
+			window_lock(w);
+		}
 		if (meta_over_high(w)) {
 			uint64_t m;
 
@@ -213,8 +220,10 @@ int gmap_evict_start(struct gmap_window *w, uint32_t idle_ms)
 	pthread_condattr_destroy(&ca);
 	ev->cv_ready = true;
 	/* Most windows never come near their budget: the thread starts
-	 * when first needed, unless the idle timeout needs it from now. */
-	if (ev->idle_ms && thread_start(w) < 0)
+	 * when first needed, unless the idle timeout needs it from now, or
+	 * faults are served inline, where it cannot be started (above) and
+	 * writes the log lines they defer. */
+	if ((ev->idle_ms || w->h.inline_mode) && thread_start(w) < 0)
 		return -1;
 	return 0;
 }
@@ -236,9 +245,7 @@ void gmap_evict_stop(struct gmap_window *w)
 		ev->cv_ready = false;
 	}
 	gmap_budget_fini(w);
-	free(ev->ring);
-	ev->ring = NULL;
-	ev->cap = ev->len = ev->head = 0;
+	gmap_evict_ring_free(ev);
 	/* What is still mapped is unmapped by gmap_close() itself. */
 	free(ev->due);
 	ev->due = NULL;

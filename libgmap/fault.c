@@ -30,11 +30,15 @@ static void log_bad(struct gmap_window *w, uint32_t ref, const char *what,
 }
 
 /*
- * Serve one fault on @ref.  Always ends with the page mapped or poisoned
- * and the waiters woken: a faulting thread never stays blocked.
+ * Serve one fault on @ref, @what ("a write fault", ...) for the log.  In a
+ * handler thread (@tid: the faulting thread, 0 if unknown) or, inline, in
+ * the faulting thread itself (inline.c): then nobody waits to be woken
+ * and nobody needs a kick, since the thread retries its access as soon as
+ * this returns.  Always ends with the page mapped or poisoned and the
+ * waiters woken: a faulting thread never stays blocked.
  */
-static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
-		      pid_t tid)
+int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
+		     pid_t tid)
 {
 	void *addr = gmap_addr_of(w, ref);
 	struct gmap_grant *g;
@@ -51,7 +55,8 @@ static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
 		/* Without state the page can only be made inaccessible;
 		 * the SIGSEGV handler chains when it finds no state.  If
 		 * even that fails, the thread is sent the signal. */
-		if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0)
+		if (gmap_poison(w, addr, GMAP_PAGE_SIZE) < 0 &&
+		    !w->h.inline_mode)
 			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return -1;
@@ -63,7 +68,8 @@ static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
 		 * page that could not be poisoned: a thread that touches it
 		 * faults here again, and only a signal ends its wait. */
 		window_unlock(w);
-		if (gs_state(s) == GS_BAD && (s & GS_NOPOISON))
+		if (gs_state(s) == GS_BAD && (s & GS_NOPOISON) &&
+		    !w->h.inline_mode)
 			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return 0;
@@ -80,7 +86,7 @@ static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
 		atomic_fetch_add(&w->c.bad_grants, 1);
 		pthread_cond_broadcast(&w->cv);
 		window_unlock(w);
-		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
+		log_bad(w, ref, what, st, err);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return rc;
 	}
@@ -127,8 +133,8 @@ static int serve_page(struct gmap_window *w, uint32_t ref, bool write,
 	window_unlock(w);
 
 	if (rc < 0) {
-		log_bad(w, ref, write ? "a write fault" : "a read fault", st, err);
-		if (bits & GS_NOPOISON)
+		log_bad(w, ref, what, st, err);
+		if ((bits & GS_NOPOISON) && !w->h.inline_mode)
 			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return rc;
@@ -156,9 +162,10 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 		GMAP_ERR(w, "fault at %#lx outside the window", (unsigned long)a);
 		return;
 	}
-	serve_page(w, (uint32_t)(off >> GMAP_PAGE_SHIFT),
-		   m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE,
-		   (pid_t)m->arg.pagefault.feat.ptid);
+	gmap_fault_serve(w, (uint32_t)(off >> GMAP_PAGE_SHIFT),
+			 m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
+			 "a write fault" : "a read fault",
+			 (pid_t)m->arg.pagefault.feat.ptid);
 }
 
 /*
@@ -239,6 +246,8 @@ int gmap_handlers_start(struct gmap_window *w)
 	char name[32];
 	int rc;
 
+	if (w->h.inline_mode)
+		return 0;  /* the faulting threads serve themselves */
 	w->h.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (w->h.stop_fd < 0)
 		return -1;

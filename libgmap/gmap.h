@@ -127,6 +127,34 @@ enum gmap_around_dir {
 	GMAP_AROUND_BOTH,        /* half after, half before               */
 };
 
+/* Who serves a fault on an untouched window page (gmap_open(3)). */
+enum gmap_fault_mode {
+	/*
+	 * Default: INLINE where only user-mode faults can be served anyway
+	 * (no access to /dev/userfaultfd, no CAP_SYS_PTRACE,
+	 * vm.unprivileged_userfaultfd=0), THREAD where system calls into
+	 * untouched pages can be served too.
+	 */
+	GMAP_FAULT_AUTO = 0,
+	/*
+	 * Handler threads read the window's userfaultfd and map the page
+	 * while the faulting thread sleeps; a read(2) into an untouched
+	 * page waits for its map too (where the system allows).  Each fault
+	 * costs two cross-thread wake-ups.
+	 */
+	GMAP_FAULT_THREAD,
+	/*
+	 * The faulting thread maps its own page: userfaultfd raises SIGBUS
+	 * in it, libgmap's SIGBUS handler maps the grant (and fault-around's
+	 * neighbours) and returns, and the access is retried.  No handler
+	 * threads, no wake-ups.  A system call into an untouched page fails
+	 * with EFAULT instead of waiting: pin or prefault buffers that the
+	 * kernel fills.  SIGBUS outside every window goes to the handler
+	 * installed before libgmap's.
+	 */
+	GMAP_FAULT_INLINE,
+};
+
 struct gmap_open_opts {
 	/* Size of this struct, for forward compatibility: set it to
 	 * sizeof(struct gmap_open_opts).  0 means "the 0.1 layout". */
@@ -208,6 +236,12 @@ struct gmap_open_opts {
 	 * bound those), so the window may stay above it, with a warning.
 	 */
 	uint64_t max_meta;
+	/*
+	 * Who serves faults (GMAP_FAULT_MODE overrides it: thread, inline
+	 * or auto).  handler_threads and handler_spin_us apply to
+	 * GMAP_FAULT_THREAD only.
+	 */
+	enum gmap_fault_mode fault_mode;
 };
 
 /*
@@ -317,7 +351,7 @@ int gmap_prefault(struct gmap_window *w, uint32_t ref, uint32_t count,
 int gmap_release(struct gmap_window *w, uint32_t ref, uint32_t count);
 
 struct gmap_stats {
-	uint64_t faults;        /* userfaultfd messages served           */
+	uint64_t faults;        /* faults served (either mode)           */
 	uint64_t maps;          /* successful backend maps               */
 	uint64_t map_failures;  /* backend maps that failed              */
 	uint64_t unmaps;        /* backend unmaps                        */
@@ -357,6 +391,9 @@ struct gmap_stats {
 	 * for such a retry now. */
 	uint64_t unmap_failures;
 	uint64_t unmaps_due;
+	/* The fault mode in use: GMAP_FAULT_THREAD or GMAP_FAULT_INLINE
+	 * (what GMAP_FAULT_AUTO chose). */
+	uint64_t fault_mode;
 	/* New counters are added here, at the end. */
 };
 

@@ -21,9 +21,9 @@
  * gntdev retries paged-out frames (it gives up after ~32 s; a window
  * handler serves other faults, so it gives up sooner). */
 #define EAGAIN_BUDGET_MS 1000
-/* The longest run gmap_map_run() maps (a side of fault-around: 255):
- * words of the backend's split bitmap. */
-#define RUN_SPLIT_WORDS 4
+/* Words of the backend's split bitmap for the longest run
+ * gmap_map_run() maps. */
+#define RUN_SPLIT_WORDS (GMAP_RUN_MAX / 64)
 
 static void sleep_ms(unsigned int ms)
 {

@@ -155,6 +155,11 @@ struct gmap_evictor {
 struct gmap_handlers {
 	int uffd;
 	bool user_mode_only;       /* kernel-mode faults are not served    */
+	/* GMAP_FAULT_INLINE: the userfaultfd raises SIGBUS in the faulting
+	 * thread, which serves its own fault (inline.c); no handler threads
+	 * and nobody to wake.  Set at open, read-only after. */
+	bool inline_mode;
+	enum gmap_fault_mode mode_asked; /* option or GMAP_FAULT_MODE      */
 	int stop_fd;               /* eventfd: handlers exit when readable */
 	unsigned int want;         /* handler threads asked for            */
 	unsigned int nr;           /* ... running                          */
@@ -162,12 +167,27 @@ struct gmap_handlers {
 	pthread_t threads[GMAP_MAX_HANDLERS];
 };
 
+/* slab.c: fixed-size objects from chunks of our own mmaps, for what the
+ * fault path allocates (a signal handler in the inline fault mode, where
+ * malloc may not be called).  The caller locks. */
+struct gmap_slab {
+	size_t size, chunk;        /* bytes per object, per chunk          */
+	void *free;                /* freed objects, linked by first word  */
+	void *chunks;              /* every chunk, linked by first word    */
+	uint8_t *next, *end;       /* the newest chunk's unused part       */
+};
+void gmap_slab_init(struct gmap_slab *s, size_t size, size_t chunk);
+void *gmap_slab_alloc(struct gmap_slab *s);  /* zeroed; NULL, ENOMEM */
+void gmap_slab_free(struct gmap_slab *s, void *p);
+void gmap_slab_destroy(struct gmap_slab *s);
+
 /* dir.c: where the state words live (grant.h); reclaim.c frees idle
  * leaves. */
 struct gmap_dir {
 	_Atomic(struct gmap_grant *) *slots; /* lazily populated          */
 	size_t len;                /* bytes reserved for slots             */
 	size_t reclaim_at;         /* next slot reclaim.c scans            */
+	struct gmap_slab leaves;   /* window lock held                     */
 };
 
 /* placeholder.c: refs whose page another mapping of the process took,
@@ -251,8 +271,15 @@ int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen);
 
 /* log.c */
 xentoollog_logger *gmap_default_logger(int *err_out);
+/* xtl_log(), or deferred while the thread serves its own fault: the line
+ * is formatted into a static ring and written by the next thread that
+ * logs outside a fault, the evictor or gmap_close() (gmap_log_flush). */
+void gmap_log(xentoollog_logger *log, xentoollog_level lvl, int errnoval,
+	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void gmap_log_flush(void);
+bool gmap_log_deferred(void);   /* lines wait for gmap_log_flush() */
 #define GMAP_LOG(w, lvl, errnoval, ...) \
-	xtl_log((w)->log, (lvl), (errnoval), "gmap", __VA_ARGS__)
+	gmap_log((w)->log, (lvl), (errnoval), __VA_ARGS__)
 #define GMAP_ERR(w, ...) GMAP_LOG(w, XTL_ERROR, -1, __VA_ARGS__)
 
 /* ---- the window lock ----------------------------------------------------
@@ -263,6 +290,49 @@ xentoollog_logger *gmap_default_logger(int *err_out);
  * -DGMAP_LOCK_CHECKS) checks that the calling thread holds it and aborts
  * with a message otherwise; elsewhere it costs nothing.
  */
+/*
+ * What the calling thread is doing inside libgmap, for the inline fault
+ * path (inline.c), which runs in a SIGBUS handler and so must not take a
+ * lock this thread may already hold.  @locks counts the libgmap locks the
+ * thread holds or is taking (the window lock, the backends' locks): it is
+ * raised before pthread_mutex_lock() and lowered after the unlock, so a
+ * fault that interrupts either finds it raised.  @in_fault is set while
+ * the thread serves its own fault: log lines are deferred (log.c) and
+ * nothing that may call malloc runs.  Initial-exec TLS: a signal handler
+ * may read it.
+ */
+struct gmap_tls {
+	unsigned int locks;
+	bool in_fault;
+};
+extern __thread struct gmap_tls gmap_tls
+	__attribute__((tls_model("initial-exec")));
+
+static inline void gmap_lock_enter(void)
+{
+	gmap_tls.locks++;
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void gmap_lock_leave(void)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	gmap_tls.locks--;
+}
+
+/* pthread_mutex_lock/unlock of a libgmap lock other than the window's. */
+static inline void gmap_mutex_lock(pthread_mutex_t *m)
+{
+	gmap_lock_enter();
+	pthread_mutex_lock(m);
+}
+
+static inline void gmap_mutex_unlock(pthread_mutex_t *m)
+{
+	pthread_mutex_unlock(m);
+	gmap_lock_leave();
+}
+
 #if defined(GMAP_LOCK_CHECKS) || defined(__SANITIZE_ADDRESS__) || \
 	defined(__SANITIZE_THREAD__)
 #define GMAP_CHECK_LOCKS 1
@@ -274,7 +344,7 @@ pid_t gmap_self_tid(void);
 
 static inline void window_lock(struct gmap_window *w)
 {
-	pthread_mutex_lock(&w->lock);
+	gmap_mutex_lock(&w->lock);
 	atomic_store_explicit(&w->lock_owner, gmap_self_tid(),
 			      memory_order_relaxed);
 }
@@ -282,7 +352,7 @@ static inline void window_lock(struct gmap_window *w)
 static inline void window_unlock(struct gmap_window *w)
 {
 	atomic_store_explicit(&w->lock_owner, 0, memory_order_relaxed);
-	pthread_mutex_unlock(&w->lock);
+	gmap_mutex_unlock(&w->lock);
 }
 
 #define window_assert_locked(w) do {					\
@@ -309,12 +379,12 @@ static inline int window_wait(struct gmap_window *w, pthread_cond_t *cv,
 #else
 static inline void window_lock(struct gmap_window *w)
 {
-	pthread_mutex_lock(&w->lock);
+	gmap_mutex_lock(&w->lock);
 }
 
 static inline void window_unlock(struct gmap_window *w)
 {
-	pthread_mutex_unlock(&w->lock);
+	gmap_mutex_unlock(&w->lock);
 }
 
 #define window_assert_locked(w) ((void)(w))
@@ -374,6 +444,9 @@ void gmap_grant_enqueue(struct gmap_window *w, struct gmap_grant *g);
 uint32_t gmap_grant_unqueue(struct gmap_window *w, struct gmap_grant *g);
 
 /* map.c: the backend's maps and unmaps of claimed grants */
+/* The longest run gmap_map_run() maps (a side of fault-around: 255, a
+ * piece of a pin): backends keep per-map arrays of it on the stack. */
+#define GMAP_RUN_MAX 256
 /* How a grant may be mapped: writable, or read-only if it refuses that
  * (ANY: faults, GMAP_PIN_READ); writable only (WRITE: GMAP_PIN_WRITE);
  * read-only at once (READ: GMAP_PIN_READONLY). */
@@ -484,6 +557,8 @@ bool gmap_budget_over_high(struct gmap_window *w);
 void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
 /* Drop FIFO entries of refs no longer mapped. */
 void gmap_evict_compact(struct gmap_window *w);
+/* Free the FIFO's memory (gmap_close). */
+void gmap_evict_ring_free(struct gmap_evictor *ev);
 /* Take (claim) up to @max of the oldest unpinned mapped grants: down to
  * the low watermarks, or with @idle those mapped for idle_ms. */
 size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
@@ -553,9 +628,18 @@ int gmap_uffd_register(struct gmap_window *w, void *addr, size_t len);
 /* wake the threads waiting on a fault in a range */
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
 
-/* fault.c: the handler threads */
+/* fault.c: the handler threads, and serving one fault */
 int gmap_handlers_start(struct gmap_window *w);
 void gmap_handlers_stop(struct gmap_window *w);
+int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
+		     pid_t tid);
+
+/* inline.c: a fault served by the faulting thread, from signal.c's SIGBUS
+ * handler (window's slot entered).  1: retry the access; 0: deliver
+ * SIGSEGV, @why (of @len bytes) says why; -1: not a fault of the window's
+ * (SIGBUS goes to the handler installed before ours). */
+int gmap_inline_fault(struct gmap_window *w, uintptr_t addr, char *why,
+		      size_t len);
 
 /* signal.c: the SIGSEGV handler and the table it reads */
 int gmap_signal_register(struct gmap_window *w);

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "private.h"
 
@@ -23,19 +24,32 @@ static uint32_t now_ms(struct gmap_evictor *ev)
 	return (uint32_t)(gmap_mono_ms() - ev->t0_ms);
 }
 
+/* The ring's memory is our own mmap, not malloc's: a fault served inline
+ * queues its grant in a signal handler (inline.c). */
+void gmap_evict_ring_free(struct gmap_evictor *ev)
+{
+	if (ev->ring)
+		gmap_munmap_raw(ev->ring, ev->cap * sizeof(*ev->ring));
+	ev->ring = NULL;
+	ev->cap = ev->len = ev->head = 0;
+}
+
 static int ring_push(struct gmap_window *w, uint32_t ref)
 {
 	struct gmap_evictor *ev = &w->ev;
 
 	if (ev->len == ev->cap) {
 		size_t ncap = ev->cap ? ev->cap * 2 : RING_MIN;
-		struct gmap_fifo_entry *n = malloc(ncap * sizeof(*n));
+		struct gmap_fifo_entry *n = gmap_mmap_raw(NULL, ncap * sizeof(*n),
+					PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		if (!n)
+		if (n == MAP_FAILED)
 			return -1;
 		for (size_t i = 0; i < ev->len; i++)
 			n[i] = ev->ring[(ev->head + i) % ev->cap];
-		free(ev->ring);
+		if (ev->ring)
+			gmap_munmap_raw(ev->ring, ev->cap * sizeof(*n));
 		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
 		ev->ring = n;
 		ev->cap = ncap;

@@ -118,12 +118,12 @@ uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 		}
 		window_unlock(w);
 		gmap_signal_quiesce(w);
+		window_lock(w);
 		for (size_t i = 0; i < n; i++)
-			free(batch[i]);
+			gmap_slab_free(&w->dir.leaves, batch[i]);
 		atomic_fetch_sub(&w->c.meta_bytes, bytes);
 		atomic_fetch_add(&w->c.meta_freed, bytes);
 		freed += bytes;
-		window_lock(w);
 	}
 	return freed;
 }

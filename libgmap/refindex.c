@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "refindex.h"
 
@@ -13,10 +14,28 @@ static size_t slot_of(uint32_t ref, size_t cap)
 	return (size_t)((ref * 2654435761u) & (cap - 1));
 }
 
+/* Tables are mmapped, not malloc'd: the xen backend grows its index on
+ * the fault path, which the inline fault mode runs in a signal handler
+ * (libgmap/inline.c).  256 slots are 4 KiB, a page. */
+static struct gmap_refindex_slot *table_alloc(size_t cap)
+{
+	void *p = mmap(NULL, cap * sizeof(struct gmap_refindex_slot),
+		       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void table_free(struct gmap_refindex_slot *t, size_t cap)
+{
+	if (t)
+		munmap(t, cap * sizeof(*t));
+}
+
 static int grow(struct gmap_refindex *x, size_t *grown)
 {
 	size_t ncap = x->cap ? x->cap * 2 : 256, i;
-	struct gmap_refindex_slot *n = calloc(ncap, sizeof(*n));
+	struct gmap_refindex_slot *n = table_alloc(ncap);
 
 	if (!n) {
 		errno = ENOMEM;
@@ -31,7 +50,7 @@ static int grow(struct gmap_refindex *x, size_t *grown)
 		n[i] = x->slots[k];
 	}
 	*grown += (ncap - x->cap) * sizeof(*n);
-	free(x->slots);
+	table_free(x->slots, x->cap);
 	x->slots = n;
 	x->cap = ncap;
 	return 0;
@@ -103,7 +122,7 @@ int gmap_refindex_take(struct gmap_refindex *x, uint32_t ref, void **val)
 
 void gmap_refindex_free(struct gmap_refindex *x)
 {
-	free(x->slots);
+	table_free(x->slots, x->cap);
 	x->slots = NULL;
 	x->cap = x->len = 0;
 }

@@ -13,6 +13,10 @@
  *  - a race that has already resolved itself: retry (bounded).
  * Anything outside every window goes straight to the previous handler.
  *
+ * SIGBUS in a window whose faults are served inline is such a fault
+ * raised by the userfaultfd (inline.c serves it); any other SIGBUS goes to
+ * the handler installed before ours.
+ *
  * The table of windows is read lock-free: a slot's reader count keeps
  * gmap_close() from freeing a window that a handler is looking at.
  */
@@ -45,9 +49,10 @@ struct slot {
 
 static struct slot slots[MAX_WINDOWS];
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction old_segv;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT;
-static int install_err;
+static struct sigaction old_segv, old_bus;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT,
+		      install_bus_once = PTHREAD_ONCE_INIT;
+static int install_err, install_bus_err;
 
 static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
 static __thread uint64_t last_seq __attribute__((tls_model("initial-exec")));
@@ -60,23 +65,25 @@ static pid_t my_tid(void)
 
 static void deliver_to_previous(int sig, siginfo_t *si, void *uc)
 {
+	const struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
 	struct sigaction dfl;
 
-	if (old_segv.sa_handler != SIG_DFL && old_segv.sa_handler != SIG_IGN) {
-		if (old_segv.sa_flags & SA_SIGINFO)
-			old_segv.sa_sigaction(sig, si, uc);
+	if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		if (old->sa_flags & SA_SIGINFO)
+			old->sa_sigaction(sig, si, uc);
 		else
-			old_segv.sa_handler(sig);
+			old->sa_handler(sig);
 		return;
 	}
 	/*
 	 * Default action: restore it and queue the same siginfo to this
 	 * thread; it is blocked while we run and delivered as we return, so
-	 * the process dies of SIGSEGV at the faulting address, with a core.
+	 * the process dies of the signal at the faulting address, with a
+	 * core.
 	 */
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
-	sigaction(SIGSEGV, &dfl, NULL);
+	sigaction(sig, &dfl, NULL);
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), my_tid(), sig, si);
 }
 
@@ -290,6 +297,44 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 }
 
 /*
+ * SIGBUS: in a window whose faults are served inline, the userfaultfd's
+ * signal for an untouched page (inline.c).  What cannot be served there
+ * gets the SIGSEGV a bad grant gets, reported the same way; a SIGBUS that
+ * is not a window's fault goes to the previous handler.
+ */
+static void gmap_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno, rc = -1;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	struct gmap_window *w;
+	struct slot *s = NULL;
+	char why[256];
+
+	if (si->si_code > 0)
+		s = slot_enter(a, &w);
+	if (s) {
+		if (w->h.inline_mode && !gmap_inherited(w))
+			rc = gmap_inline_fault(w, a, why, sizeof(why));
+		if (rc == 0)
+			report(w, (uint32_t)((a - (uintptr_t)w->base) >>
+					     GMAP_PAGE_SHIFT), (void *)a, why);
+		atomic_fetch_sub(&s->readers, 1);
+	}
+	if (rc == 0) {
+		siginfo_t segv;
+
+		memset(&segv, 0, sizeof(segv));
+		segv.si_signo = SIGSEGV;
+		segv.si_code = SEGV_ACCERR;
+		segv.si_addr = si->si_addr;
+		deliver_to_previous(SIGSEGV, &segv, uc);
+	} else if (rc < 0) {
+		deliver_to_previous(sig, si, uc);
+	}
+	errno = saved;
+}
+
+/*
  * In a child after fork() (fork.c): the windows' entries stay, so that a
  * touch of an inherited window is reported as such; but the lock and the
  * reader counts may have been held by parent threads that do not exist
@@ -327,6 +372,20 @@ static void install(void)
 	}
 }
 
+/* The SIGBUS handler, installed with the first inline window; not on the
+ * alternate stack (inline.c says why). */
+static void install_bus(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = gmap_sigbus;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old_bus) < 0)
+		install_bus_err = errno;
+}
+
 int gmap_signal_register(struct gmap_window *w)
 {
 	int i;
@@ -335,6 +394,13 @@ int gmap_signal_register(struct gmap_window *w)
 	if (install_err) {
 		errno = install_err;
 		return -1;
+	}
+	if (w->h.inline_mode) {
+		pthread_once(&install_bus_once, install_bus);
+		if (install_bus_err) {
+			errno = install_bus_err;
+			return -1;
+		}
 	}
 	pthread_mutex_lock(&slots_lock);
 	for (i = 0; i < MAX_WINDOWS; i++) {

@@ -51,11 +51,25 @@ static int uffd_create(struct gmap_window *w)
 		return -1;
 	}
 	w->h.user_mode_only = true;
-	GMAP_LOG(w, XTL_WARN, -1, "d%u: only user-mode faults can be served "
-		 "(no access to /dev/userfaultfd): read(2), recv(2) and other "
-		 "system calls into untouched window pages will fail with "
-		 "EFAULT; pin or prefault such buffers first", w->domid);
+	/* In the inline mode that is the rule anyway (gmap.h says so). */
+	if (w->h.mode_asked == GMAP_FAULT_THREAD)
+		GMAP_LOG(w, XTL_WARN, -1, "d%u: only user-mode faults can be "
+			 "served (no access to /dev/userfaultfd): read(2), "
+			 "recv(2) and other system calls into untouched window "
+			 "pages will fail with EFAULT; pin or prefault such "
+			 "buffers first", w->domid);
 	return fd;
+}
+
+/*
+ * The fault mode (gmap.h): AUTO serves faults inline where kernel-mode
+ * faults cannot be served anyway, since that costs nothing and saves two
+ * cross-thread wake-ups per fault.
+ */
+static bool want_inline(const struct gmap_window *w)
+{
+	return w->h.mode_asked == GMAP_FAULT_INLINE ||
+	       (w->h.mode_asked == GMAP_FAULT_AUTO && w->h.user_mode_only);
 }
 
 int gmap_uffd_open(struct gmap_window *w)
@@ -70,10 +84,21 @@ int gmap_uffd_open(struct gmap_window *w)
 	w->h.uffd = uffd_create(w);
 	if (w->h.uffd < 0)
 		return -1;
+	w->h.inline_mode = want_inline(w);
+	/* SIGBUS: a missing page raises SIGBUS in the faulting thread (a
+	 * kernel-mode access fails with EFAULT) instead of queueing a
+	 * message; the same registration arms the pages either way. */
+	if (w->h.inline_mode)
+		api.features = UFFD_FEATURE_SIGBUS;
 	/* No UNMAP/REMAP/REMOVE events on purpose: with them, our own
 	 * munmap or MAP_FIXED inside the window would wait for a handler to
 	 * read the event, and the handler is the one calling it. */
-	if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
+	if (w->h.inline_mode && ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "d%u: the inline fault mode needs "
+			 "userfaultfd's SIGBUS feature (Linux 4.14), which "
+			 "this kernel refuses", w->domid);
+		return -1;
+	} else if (!w->h.inline_mode && ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 		api.features = 0;
 		if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 			GMAP_LOG(w, XTL_ERROR, errno, "UFFDIO_API failed");
@@ -106,5 +131,8 @@ int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
 {
 	struct uffdio_range r = { .start = (uintptr_t)addr, .len = len };
 
+	/* Inline: no thread ever waits in the userfaultfd. */
+	if (w->h.inline_mode)
+		return 0;
 	return ioctl(w->h.uffd, UFFDIO_WAKE, &r);
 }

@@ -137,6 +137,13 @@ static int check_opts(struct gmap_window *w, const struct gmap_open_opts *o)
 			 (int)o->fault_around_dir);
 		return -1;
 	}
+	if (OPT_HAS(o, fault_mode) && o->fault_mode != GMAP_FAULT_AUTO &&
+	    o->fault_mode != GMAP_FAULT_THREAD &&
+	    o->fault_mode != GMAP_FAULT_INLINE) {
+		GMAP_ERR(w, "fault_mode %d is not a gmap_fault_mode",
+			 (int)o->fault_mode);
+		return -1;
+	}
 	if (OPT_HAS(o, idle_ms) && o->idle_ms > idle->hi) {
 		GMAP_ERR(w, "idle_ms %u is too long: expected %llu .. %llu",
 			 o->idle_ms, (unsigned long long)idle->lo,
@@ -287,7 +294,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 {
 	static const struct gmap_open_opts defaults;
 	const struct gmap_open_opts *o = opts ? opts : &defaults;
-	uint64_t max_mapped, max_vmas, max_meta, around, idle;
+	uint64_t max_mapped, max_vmas, max_meta, around, idle, mode;
 	pthread_condattr_t ca;
 	struct gmap_window *w;
 	int e;
@@ -343,7 +350,9 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->around_dir = OPT_HAS(o, fault_around_dir) ? o->fault_around_dir :
 			GMAP_AROUND_FORWARD;
 	idle = OPT_HAS(o, idle_ms) ? o->idle_ms : 0;
-	if (env_num(w, "GMAP_MAX_MAPPED", &max_mapped) < 0 ||
+	mode = OPT_HAS(o, fault_mode) ? o->fault_mode : GMAP_FAULT_AUTO;
+	if (env_num(w, "GMAP_FAULT_MODE", &mode) < 0 ||
+	    env_num(w, "GMAP_MAX_MAPPED", &max_mapped) < 0 ||
 	    env_num(w, "GMAP_MAX_VMAS", &max_vmas) < 0 ||
 	    env_num(w, "GMAP_MAX_META", &max_meta) < 0 ||
 	    env_num(w, "GMAP_FAULT_AROUND", &around) < 0 ||
@@ -352,6 +361,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		goto fail;
 	}
 	w->around = (unsigned int)around;
+	w->h.mode_asked = (enum gmap_fault_mode)mode;
 	w->len = (size_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 
 	/* The backend's context: what it may know of the window. */
@@ -416,8 +426,10 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		goto fail;
 	}
 	GMAP_LOG(w, XTL_INFO, -1, "d%u: window %p..%p (%llu refs), backend "
-		 "%s, %u handler(s)", domid, (void *)w->base, (void *)(w->base + w->len),
-		 (unsigned long long)w->nr_refs, w->be.ops->name, w->h.nr);
+		 "%s, %s", domid, (void *)w->base, (void *)(w->base + w->len),
+		 (unsigned long long)w->nr_refs, w->be.ops->name,
+		 w->h.inline_mode ? "faults served inline" :
+		 w->h.nr > 1 ? "handler threads" : "one handler thread");
 	return w;
 fail:
 	window_free(w);
@@ -601,6 +613,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->meta_freed = atomic_load(&c->meta_freed);
 	st->unmap_failures = atomic_load(&c->unmap_failures);
 	st->unmaps_due = atomic_load(&c->unmaps_due);
+	st->fault_mode = w->h.inline_mode ? GMAP_FAULT_INLINE : GMAP_FAULT_THREAD;
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);
