@@ -222,6 +222,27 @@ static inline int t_log_has_since_open(const char *needle)
 	return strstr(t_open_log, needle) != NULL;
 }
 
+/* Whether @w serves faults in the faulting thread (GMAP_FAULT_INLINE: the
+ * suite runs in each mode, GMAP_FAULT_MODE choosing). */
+static inline bool t_inline(struct gmap_window *w)
+{
+	struct gmap_stats st;
+
+	return gmap_stats(w, &st, sizeof(st)) == 0 &&
+	       st.fault_mode == GMAP_FAULT_INLINE;
+}
+
+static inline void t_teardown(struct t_fx *fx);
+
+/* Skip a case that is about the handler threads' way (a fault waiting in
+ * the kernel, a system call served), saying so; the window goes. */
+#define T_SKIP_IF_INLINE(fx, what) do {					\
+	if (t_inline((fx)->w)) {					\
+		t_teardown(fx);						\
+		T_SKIP("inline fault mode: " what);			\
+	}								\
+} while (0)
+
 static inline void t_teardown(struct t_fx *fx)
 {
 	gmap_close(fx->w);

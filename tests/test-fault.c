@@ -63,6 +63,7 @@ static void test_pread_into_window(void)
 	size_t i;
 
 	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	T_SKIP_IF_INLINE(&fx, "system calls into untouched pages get EFAULT (test-inline)");
 	for (i = 0; i < sizeof(data); i++)
 		data[i] = (char)(i * 7 + 1);
 	fd = mkstemp(path);
@@ -95,6 +96,7 @@ static void test_recv_into_window(void)
 	void *p;
 
 	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	T_SKIP_IF_INLINE(&fx, "system calls into untouched pages get EFAULT (test-inline)");
 	CU_ASSERT_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
 	CU_ASSERT_FATAL(send(sv[0], msg, sizeof(msg), 0) == (ssize_t)sizeof(msg));
 	p = gmap_ref_ptr(fx.w, 33);
@@ -234,11 +236,20 @@ static int user_mode_child(void)
 	volatile uint64_t *p;
 	int fd;
 
+	struct gmap_open_opts o = {
+		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 64,
+		.logger = &t_log.xtl, .self_domid = T_SELF,
+		.fault_mode = GMAP_FAULT_THREAD,
+	};
+	struct gmap_stats st;
+
+	/* The modes are this test's to choose. */
+	unsetenv("GMAP_FAULT_MODE");
 	if (setgid(65534) < 0 || setuid(65534) < 0)
 		return 10;
-	if (t_setup(&fx, 16, 64, 1) < 0)
+	if (t_setup_opts(&fx, 16, &o) < 0)
 		return 11;
-	/* The clear word at open... */
+	/* The clear word at open, where handler threads were asked for... */
 	if (!t_log_has_since_open("only user-mode faults can be served"))
 		return 12;
 	/* ...user-mode touches are served... */
@@ -254,6 +265,23 @@ static int user_mode_child(void)
 	if (gmap_prefault(fx.w, 7, 1, GMAP_PIN_WRITE, NULL) < 0 ||
 	    read(fd, gmap_ref_ptr(fx.w, 7), 8) != 8)
 		return 15;
+	t_teardown(&fx);
+	/* The default (GMAP_FAULT_AUTO) serves faults inline here, where
+	 * system calls cannot be served anyway: nothing to warn about, and
+	 * the same outcomes. */
+	if (t_setup(&fx, 16, 64, 1) < 0)
+		return 16;
+	if (gmap_stats(fx.w, &st, sizeof(st)) < 0 ||
+	    st.fault_mode != GMAP_FAULT_INLINE)
+		return 17;
+	if (t_log_has_since_open("only user-mode faults can be served"))
+		return 18;
+	p = gmap_ref_ptr(fx.w, 2);
+	if (p[3] != t_sig(2, 3))
+		return 19;
+	errno = 0;
+	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
+		return 20;
 	close(fd);
 	t_teardown(&fx);
 	return 0;
@@ -293,7 +321,7 @@ int main(void)
 		{ "16 threads fault one page: one map (4 handlers)", test_race_many_handlers },
 		{ "16 threads fault one page: one map (2 polling handlers)", test_race_polling_handlers },
 		{ "touched pages stay mapped until released", test_touched_stay_mapped_until_release },
-		{ "user-mode-only userfaultfd: warned, read(2) gets EFAULT", test_user_mode_only },
+		{ "user-mode-only userfaultfd: warned (thread) or inline (auto), read(2) gets EFAULT", test_user_mode_only },
 		{ NULL, NULL },
 	};
 	return t_main("fault", cases);
