@@ -305,6 +305,17 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	r->base = gmap_base(r->w);
+	{
+		struct gmap_stats ws;
+
+		r->inline_faults = gmap_stats(r->w, &ws, sizeof(ws)) == 0 &&
+				   ws.fault_mode == GMAP_FAULT_INLINE;
+		if (r->inline_faults && r->cfg.kernel_pct)
+			printf("gmap-stress: faults are served inline "
+			       "(GMAP_FAULT_MODE): the kernel-mode accesses "
+			       "touch their page from user mode after EFAULT, "
+			       "then try again\n");
+	}
 	if (start_threads(r) < 0) {
 		fprintf(stderr, "gmap-stress: cannot start %u threads: %s\n",
 			r->cfg.threads + r->cfg.churn, strerror(errno));

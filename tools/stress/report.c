@@ -168,11 +168,15 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       dir_names[c->around_dir]);
 	printf("\"seconds\":%.3f,\"accesses\":%llu,\"reads\":%llu,"
 	       "\"writes\":%llu,\"kernel_accesses\":%llu,\"first_touches\":%llu,"
-	       "\"skipped\":%llu,\"kernel_efault_retries\":%llu,", r->elapsed,
+	       "\"skipped\":%llu,\"kernel_efault_retries\":%llu,"
+	       "\"kernel_touched_first\":%llu,\"fault_mode\":\"%s\",",
+	       r->elapsed,
 	       (unsigned long long)t->accesses, (unsigned long long)t->reads,
 	       (unsigned long long)t->writes, (unsigned long long)t->kernel,
 	       (unsigned long long)t->first, (unsigned long long)t->skipped,
-	       (unsigned long long)atomic_load(&r->kernel_raced));
+	       (unsigned long long)atomic_load(&r->kernel_raced),
+	       (unsigned long long)atomic_load(&r->kernel_touched),
+	       r->inline_faults ? "inline" : "thread");
 	printf("\"gmap\":{\"faults\":%llu,\"maps\":%llu,\"map_failures\":%llu,"
 	       "\"unmaps\":%llu,\"pins\":%llu,\"unpins\":%llu,"
 	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"mapped_now\":%llu,"
@@ -275,6 +279,10 @@ static void report_human(struct st_run *r, const struct totals *t,
 		printf("  kernel accesses retried after EFAULT from a concurrent "
 		       "release or eviction: %llu times\n",
 		       (unsigned long long)atomic_load(&r->kernel_raced));
+	if (r->inline_faults && c->kernel_pct)
+		printf("  faults served inline: kernel accesses that met an "
+		       "untouched page and touched it first: %llu\n",
+		       (unsigned long long)atomic_load(&r->kernel_touched));
 	printf("  libgmap: faults %llu, maps %llu, map failures %llu, bad "
 	       "grants %llu, unmaps %llu, pins %llu, unpins %llu, re-arm "
 	       "waits %llu, metadata %llu B (budget %llu B, %llu B freed)\n",

@@ -129,6 +129,11 @@ struct st_run {
 	 * st_release_begin() */
 	_Atomic uint32_t *rel_epoch;
 	_Atomic uint64_t kernel_raced; /* EFAULTs that met a release: retried */
+	/* The window serves faults inline (GMAP_FAULT_INLINE): the kernel
+	 * does not fault pages in, so an EFAULT is followed by a user-mode
+	 * touch and the call again, as a backend would (or it pins). */
+	bool inline_faults;
+	_Atomic uint64_t kernel_touched; /* ... such touches first         */
 	/* re-grants that found the ref mapped again after the release */
 	_Atomic uint64_t speculative_maps;
 	struct st_worker *workers;

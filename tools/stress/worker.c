@@ -201,6 +201,17 @@ static bool kernel_copy(struct st_run *r, uint32_t idx, bool to_window,
 
 		if (n == (ssize_t)len)
 			return to_window || pread(fd, buf, len, off) == (ssize_t)len;
+		if (n < 0 && errno == EFAULT && r->inline_faults) {
+			uint64_t v;
+
+			/* Inline: the kernel cannot fault the page in; a
+			 * user-mode touch can (a bad grant: SIGSEGV). */
+			atomic_fetch_add(&r->kernel_touched, 1);
+			if (st_touch((volatile uint64_t *)win, false, 0, &v))
+				continue;
+			errno = EFAULT;
+			break;
+		}
 		if (n >= 0 || errno != EFAULT ||
 		    (!st_release_met(r, idx, e0) && !st_eviction_met(r, ev0)))
 			break;
