@@ -15,6 +15,7 @@
 simdom="$top_builddir/tools/gmap-simdom"
 run="$top_builddir/tools/gmap-run"
 client="$top_builddir/tests/xenapi-client"
+shimbench="$top_builddir/tools/stress/shimbench"
 GMAP_PRELOAD="$(cd "$top_builddir" && pwd)/libgmap/.libs/libgmap-preload.so"
 export GMAP_PRELOAD
 # The shim is built with the sanitizer too; its runtime is in the client,
@@ -47,7 +48,7 @@ expect_in_out() {
 	grep -F -q -- "$1" "$T/out" || fail "$2: no \"$1\" in the output"
 }
 
-for p in "$simdom" "$run" "$client" "$GMAP_PRELOAD"; do
+for p in "$simdom" "$run" "$client" "$shimbench" "$GMAP_PRELOAD"; do
 	[ -e "$p" ] || fail "$p is missing: run make first"
 done
 
@@ -144,6 +145,17 @@ ok "bad frames, counts, refs, addresses and handles refused; nothing left mapped
 gr --bad-policy quiet -- "$client" rowrite $D 11 201 || fail "rowrite run"
 sd check 201 11 >/dev/null || fail "the write reached the read-only grant"
 ok "read-only grant: writable map refused, a write faults, page unchanged"
+
+# 7b. QEMU's mapcache pattern, make bench's program checking instead of
+#     timing: 1 grant per request mapped, touched and unmapped, 64
+#     requests on 4 writable and on 4 read-only refs, through the shim and
+#     as its baseline (mmap of guest memory); every page and write
+#     checked, and the pages are the guest's again after.
+gr -- "$shimbench" -c -n 64 $D 11 120 200 4 || fail "shimbench -c run"
+expect_in_out "shimbench: check: 64 requests" "shimbench -c"
+sd check 120-123 11 >/dev/null && sd check 200-203 11 >/dev/null ||
+	fail "shimbench -c: the guest's pages changed: $(sd check 120-123 11)"
+ok "mapcache pattern (make bench's shimbench -c): every page and write checked"
 
 # 8. fork: the child has no window; exec starts fresh.  Not under TSan,
 #    which cannot start threads in the child of a threaded process (the

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "benchrow.h"
 #include "stress.h"
 
 #define ROUNDS 5
@@ -75,19 +76,6 @@ static uint64_t sim_maps(struct bench *b)
 
 	gmap_sim_domain_info(b->dom, &di);
 	return di.maps_total;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /* Write one word into each of @n pages from @base, timing each touch;
@@ -179,18 +167,12 @@ struct row_desc {
 
 static void print_row(const struct row_desc *d, const struct row *r)
 {
-	char lib[32], base[32], ratio[16];
-
 	if (r->met == -2) {
 		printf("%-44s %-31s %s\n", d->name, "not measured", r->note);
 		return;
 	}
-	snprintf(lib, sizeof(lib), "%.3g %s", r->lib, d->unit);
-	snprintf(base, sizeof(base), "%.3g %s", r->base, d->unit);
-	snprintf(ratio, sizeof(ratio), "%.2fx", r->ratio);
-	printf("%-44s %-15s %-15s %7s  %-8s %s%s%s\n", d->name, lib, base,
-	       ratio, d->target, r->met < 0 ? "" : r->met ? "met" : "MISSED",
-	       r->note ? "  " : "", r->note ? r->note : "");
+	bench_print_row(d->name, r->lib, r->base, d->unit, r->ratio, d->target,
+			r->met, r->note);
 }
 
 /* A row that is a value against a target, with no baseline. */
@@ -247,9 +229,9 @@ static void first_touch(struct bench *b, const union row_args *a,
 	}
 	if (cpu >= 0)
 		sched_setaffinity(0, sizeof(old), &old);
-	r->lib = median(lib, ROUNDS) / 1e3;
-	r->base = median(base, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
 	if (record)
 		b->kfault = r->base;
 	if (mode == GMAP_FAULT_INLINE && around == 16 && cpu < 0)
@@ -287,9 +269,9 @@ static void floor_around(struct bench *b, const union row_args *a,
 		}
 		ratio[i] = lib[i] / base[i];
 	}
-	r->lib = median(lib, ROUNDS) / 1e3;
-	r->base = median(base, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
 	if (a->k == 16)
 		b->floor16 = r->lib;
 }
@@ -360,10 +342,10 @@ static void reserve_full(struct bench *b, const union row_args *a,
 		ratio[i] = lib[i] / base[i];
 	}
 	(void)a;
-	r->lib = median(lib, ROUNDS) / 1e3;
-	r->base = median(base, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
-	b->rss_kib = median(kib, ROUNDS);
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
+	b->rss_kib = bench_median(kib, ROUNDS);
 }
 
 static void reserve_rss(struct bench *b, const union row_args *a,
@@ -461,9 +443,9 @@ static void hit_path(struct bench *b, const union row_args *a, struct row *r)
 	(void)a;
 	munmap(g, len);
 	gmap_close(w);
-	r->lib = median(lib, ROUNDS);
-	r->base = median(base, ROUNDS);
-	r->ratio = median(ratio, ROUNDS);
+	r->lib = bench_median(lib, ROUNDS);
+	r->base = bench_median(base, ROUNDS);
+	r->ratio = bench_median(ratio, ROUNDS);
 }
 
 /*
@@ -510,9 +492,9 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 		base[i] = (double)(st_now_ns() - t0) / ios;
 		ratio[i] = base[i] / lib[i];
 	}
-	r->lib = median(lib, ROUNDS) / 1e3;
-	r->base = median(base, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
 }
 
 /* Maps issued when one page of each 256-page bucket is touched: eager
@@ -661,9 +643,9 @@ static void scaling(struct bench *b, const union row_args *a, struct row *r)
 		two[i] = faults_per_s(b, a->scale.t2, a->scale.h2, a->scale.mode);
 		ratio[i] = two[i] / one[i];
 	}
-	r->lib = median(two, ROUNDS) / 1e3;
-	r->base = median(one, ROUNDS) / 1e3;
-	r->ratio = median(ratio, ROUNDS);
+	r->lib = bench_median(two, ROUNDS) / 1e3;
+	r->base = bench_median(one, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
 }
 
 /* ---- the table: measured, judged and printed in this order ------------ */
@@ -785,8 +767,7 @@ int st_bench(const struct st_config *c)
 			b.cpu[k++] = i;
 	printf("gmap-stress --bench: sim backend, %u pages per pass, median of "
 	       "%d alternating rounds, %d CPUs\n", b.pages, ROUNDS, b.cpus);
-	printf("%-44s %-15s %-15s %7s  %-8s\n", "benchmark", "libgmap",
-	       "baseline", "ratio", "target");
+	bench_print_header();
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		const struct row_desc *d = &rows[i];
 		struct row r = { .met = -1, .note = d->note };

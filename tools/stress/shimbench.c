@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * shimbench.c - make bench's rows for QEMU's grant mapcache through the
+ * preload shim.
+ *
+ *   shimbench [-c] [-n REQUESTS] DOMID SEED RW_FIRST RO_FIRST RING
+ *
+ * QEMU maps each request's grant with xengnttab_map_domain_grant_refs (one
+ * page in 96% of requests), uses it and unmaps it as soon as the request
+ * completes: Linux's grant DMA disables a device whose grant is still
+ * mapped when the guest ends access.  So every request pays a map and an
+ * unmap.  Per request, over a ring of RING refs: the map of one grant
+ * through the shim, a touch, xengnttab_unmap; against what the same costs
+ * without libgmap, gntdev-style on sim: an mmap of the guest's frame and a
+ * munmap.  Both in this process, round after round, on the same pages.
+ * Writable grants are mapped read-write (QEMU's disk reads fill them), and
+ * read-only grants PROT_READ (its disk writes only read them).
+ *
+ * Like tests/xenapi-client it includes only Debian's <xengnttab.h> and
+ * links only libxengnttab: it is run under gmap-run, which serves those
+ * calls from a libgmap window.  tools/stress/shimbench.sh starts the
+ * gmap-simdom and grants the rings: refs RW_FIRST.. writable and
+ * RO_FIRST.. read-only, ref r as frame r, filled with the pattern SEED.
+ * The baseline needs the guest's memory, which it takes as the shim does:
+ * it attaches to the gmap-simdom at GMAP_SIM_SOCKET (gmap-simdom(1), THE
+ * ATTACH HANDSHAKE).
+ *
+ * Every touch is checked against what the guest holds.  -c checks instead
+ * of timing (tests/preload.sh): each page mapped is the guest's whole page,
+ * each write reaches guest memory, and the rings are left as they were.
+ *
+ * Exit status: 0 done (whether targets were met or not: benchmarks are
+ * not tests), 1 a map failed or a page was not the guest's, 2 usage.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xengnttab.h>
+
+#include "benchrow.h"
+#include "pattern.h"
+
+#define PAGE 4096u
+#define ROUNDS 5
+#define TARGET 0.83     /* as fast: at most 1.2x the baseline's time */
+#define WORD 1          /* the 64-bit word a request touches */
+
+static xengnttab_handle *xgt;
+static uint32_t domid, seed;
+static int mem_fd;              /* the guest's memory, for the baseline */
+static bool check;
+static uint64_t seq;            /* what the next write stores */
+
+struct ring {
+	uint32_t first, n;
+	int prot;
+	uint64_t *word;         /* the guest's word WORD of each page */
+	volatile uint8_t *guest;        /* -c: the ring in guest memory */
+};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+						       noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shimbench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The guest's memory: the memfd a gmap-simdom hands to "attach DOMID",
+ * the second of the two descriptors of its "ok" answer.  The server is
+ * the one the shim maps from, started by our own script.
+ */
+static int attach_mem(const char *path)
+{
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };  /* a stuck server: no hang */
+	char req[32], ans[128];
+	struct iovec iov = { .iov_base = ans, .iov_len = sizeof(ans) - 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.space,
+			    .msg_controllen = sizeof(u.space) };
+	struct cmsghdr *c = NULL;
+	int fd, fds[2];
+	ssize_t n;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		die("GMAP_SIM_SOCKET='%s' is too long", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("cannot reach gmap-simdom at '%s': %s", path,
+		    strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	snprintf(req, sizeof(req), "attach %u\n", domid);
+	n = send(fd, req, strlen(req), MSG_NOSIGNAL) < 0 ? -1 :
+		recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
+	close(fd);
+	if (n > 0) {
+		ans[n] = 0;
+		c = CMSG_FIRSTHDR(&m);
+	}
+	if (!c || strncmp(ans, "ok ", 3) || c->cmsg_level != SOL_SOCKET ||
+	    c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(fds)))
+		die("gmap-simdom at '%s' did not attach d%u: %.100s", path,
+		    domid, n > 0 ? ans : strerror(n < 0 ? errno : EPROTO));
+	memcpy(fds, CMSG_DATA(c), sizeof(fds));
+	close(fds[0]);
+	return fds[1];
+}
+
+/* One grant, mapped as the request's pages are: through the shim, or as
+ * the baseline from the guest's memory. */
+static volatile uint64_t *map1(const struct ring *r, uint32_t ref, bool shim)
+{
+	void *p;
+
+	if (shim) {
+		p = xengnttab_map_domain_grant_refs(xgt, 1, domid, &ref,
+						    r->prot);
+	} else {
+		p = mmap(NULL, PAGE, r->prot, MAP_SHARED, mem_fd,
+			 (off_t)ref << 12);
+		if (p == MAP_FAILED)
+			p = NULL;
+	}
+	if (!p)
+		die("%s of ref %u: %s", shim ? "xengnttab_map_domain_grant_refs"
+		    : "mmap", ref, strerror(errno));
+	return p;
+}
+
+static void unmap1(volatile uint64_t *p, uint32_t ref, bool shim)
+{
+	if (shim ? xengnttab_unmap(xgt, (void *)p, 1) :
+	    munmap((void *)p, PAGE))
+		die("%s of ref %u: %s", shim ? "xengnttab_unmap" : "munmap",
+		    ref, strerror(errno));
+}
+
+/* -c: the page is the guest's, but for the word that writes change. */
+static void check_page(const struct ring *r, const volatile uint64_t *p,
+		       uint32_t ref)
+{
+	const volatile uint8_t *b = (const volatile uint8_t *)p;
+
+	for (size_t off = 0; off < PAGE; off++) {
+		if (r->prot & PROT_WRITE && off / 8 == WORD)
+			continue;
+		if (b[off] != gmap_pattern_byte(ref, seed, off))
+			die("ref %u: byte %zu is not the guest's", ref, off);
+	}
+}
+
+/* -c: what guest memory holds in the word a request touches. */
+static uint64_t guest_word(const struct ring *r, uint32_t i)
+{
+	return ((const volatile uint64_t *)(r->guest + (size_t)i * PAGE))[WORD];
+}
+
+/* @reqs requests over the ring, through the shim or as the baseline;
+ * returns the ns per request. */
+static double requests(const struct ring *r, uint32_t reqs, bool shim)
+{
+	uint64_t t0 = now_ns();
+
+	for (uint32_t q = 0; q < reqs; q++) {
+		uint32_t i = q % r->n, ref = r->first + i;
+		volatile uint64_t *p = map1(r, ref, shim);
+		uint64_t v = ++seq;
+
+		if (check)
+			check_page(r, p, ref);
+		/* The touch: write a word and read it back, or read the
+		 * guest's word. */
+		if (r->prot & PROT_WRITE) {
+			p[WORD] = v;
+			if (p[WORD] != v)
+				die("ref %u: a write did not read back", ref);
+		} else if (p[WORD] != r->word[i]) {
+			die("ref %u: not the guest's word", ref);
+		}
+		unmap1(p, ref, shim);
+		if (check && r->prot & PROT_WRITE && guest_word(r, i) != v)
+			die("ref %u: a write did not reach guest memory", ref);
+	}
+	return (double)(now_ns() - t0) / reqs;
+}
+
+/* One row: ROUNDS alternating rounds; ratio baseline / shim ("x faster"). */
+static void row(const char *name, const struct ring *r, uint32_t reqs)
+{
+	double lib[ROUNDS], base[ROUNDS], ratio[ROUNDS], x;
+
+	/* Not timed: the window's opening, the first faults. */
+	requests(r, r->n, true);
+	requests(r, r->n, false);
+	for (int i = 0; i < ROUNDS; i++) {
+		lib[i] = requests(r, reqs, true);
+		base[i] = requests(r, reqs, false);
+		ratio[i] = base[i] / lib[i];
+	}
+	x = bench_median(ratio, ROUNDS);
+	bench_print_row(name, bench_median(lib, ROUNDS) / 1e3,
+			bench_median(base, ROUNDS) / 1e3, "us/req", x,
+			">= 0.83x", x >= TARGET, "ratio: x faster");
+}
+
+static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
+{
+	*r = (struct ring){ first, n, prot, calloc(n, sizeof(uint64_t)),
+			    NULL };
+	if (!r->word)
+		die("out of memory");
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t b[8];
+
+		for (size_t k = 0; k < 8; k++)
+			b[k] = gmap_pattern_byte(first + i, seed, WORD * 8 + k);
+		memcpy(&r->word[i], b, 8);
+	}
+	if (check) {
+		r->guest = mmap(NULL, (size_t)n * PAGE, PROT_READ, MAP_SHARED,
+				mem_fd, (off_t)first << 12);
+		if (r->guest == MAP_FAILED)
+			die("mmap of the guest's memory: %s", strerror(errno));
+	}
+}
+
+/* -c: give the writable ring its guest words back, through the shim, so
+ * that the guest can check the whole pages. */
+static void ring_restore(const struct ring *r)
+{
+	for (uint32_t i = 0; i < r->n; i++) {
+		volatile uint64_t *p = map1(r, r->first + i, true);
+
+		p[WORD] = r->word[i];
+		unmap1(p, r->first + i, true);
+	}
+}
+
+static uint32_t num(const char *s)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (!*s || *end || v > UINT32_MAX) {
+		fprintf(stderr, "shimbench: '%s' is not a number\n", s);
+		exit(2);
+	}
+	return (uint32_t)v;
+}
+
+int main(int argc, char **argv)
+{
+	const char *sock = getenv("GMAP_SIM_SOCKET");
+	uint32_t reqs = 20000, n;
+	struct ring rw, ro;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "cn:")) != -1) {
+		if (opt == 'c')
+			check = true;
+		else if (opt == 'n')
+			reqs = num(optarg);
+		else
+			goto usage;
+	}
+	if (argc - optind != 5 || !reqs)
+		goto usage;
+	domid = num(argv[optind]);
+	seed = num(argv[optind + 1]);
+	n = num(argv[optind + 4]);
+	if (!n)
+		goto usage;
+	if (!sock)
+		die("GMAP_SIM_SOCKET is not set: run under gmap-run -S");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	mem_fd = attach_mem(sock);
+	xgt = xengnttab_open(NULL, 0);
+	if (!xgt)
+		die("xengnttab_open: %s", strerror(errno));
+	ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
+	ring_init(&ro, num(argv[optind + 3]), n, PROT_READ);
+	if (check) {
+		requests(&rw, reqs, true);
+		requests(&rw, reqs, false);
+		requests(&ro, reqs, true);
+		requests(&ro, reqs, false);
+		ring_restore(&rw);
+		printf("shimbench: check: %u requests on each ring, through "
+		       "the shim and mmap, verified\n", reqs);
+	} else {
+		printf("shimbench: QEMU's grant mapcache under gmap-run, sim "
+		       "(gmap-simdom d%u): 1 grant per request, ring of %u "
+		       "refs, %u requests, median of %d alternating rounds\n",
+		       domid, n, reqs, ROUNDS);
+		bench_print_header();
+		row("mapcache: map/unmap 1 grant vs mmap+munmap", &rw, reqs);
+		row("  same, read-only grants, PROT_READ maps", &ro, reqs);
+	}
+	xengnttab_close(xgt);
+	return 0;
+usage:
+	fprintf(stderr, "usage: shimbench [-c] [-n REQUESTS] DOMID SEED "
+		"RW_FIRST RO_FIRST RING  (under gmap-run -S)\n");
+	return 2;
+}
