@@ -279,6 +279,11 @@ void gmap_handlers_stop(struct gmap_window *w)
 	unsigned int i;
 
 	atomic_store(&w->closing, true);
+	/* Inline: the faults being served end soon (a wait for the budget
+	 * or a paged-out frame gives up on closing); nothing below may go
+	 * before they do. */
+	if (w->h.inline_mode)
+		gmap_signal_drain(w);
 	if (w->h.stop_fd >= 0 && write(w->h.stop_fd, &one, sizeof(one)) < 0)
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot stop handlers");
 	for (i = 0; i < w->h.nr; i++)

@@ -43,7 +43,8 @@ __thread struct gmap_tls gmap_tls __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
 static __thread unsigned int repeats __attribute__((tls_model("initial-exec")));
 
-int gmap_inline_fault(struct gmap_window *w, uintptr_t a, char *why, size_t len)
+int gmap_inline_check(struct gmap_window *w, uintptr_t a, char *why,
+		      size_t len)
 {
 	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
 	uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref));
@@ -78,6 +79,13 @@ int gmap_inline_fault(struct gmap_window *w, uintptr_t a, char *why, size_t len)
 			 "serve: prefault or pin the pages such handlers use");
 		return 0;
 	}
+	return 2;
+}
+
+void gmap_inline_serve(struct gmap_window *w, uintptr_t a)
+{
+	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+
 	atomic_fetch_add(&w->c.faults, 1);
 	gmap_tls.in_fault = true;
 	gmap_fault_serve(w, ref, "a fault", 0);
@@ -89,5 +97,4 @@ int gmap_inline_fault(struct gmap_window *w, uintptr_t a, char *why, size_t len)
 	/* Mapped, poisoned (the retried access gets the SIGSEGV that reports
 	 * it), or armed again after a first failure (it faults again, and a
 	 * second failure poisons it). */
-	return 1;
 }

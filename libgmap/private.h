@@ -635,11 +635,16 @@ int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
 		     pid_t tid);
 
 /* inline.c: a fault served by the faulting thread, from signal.c's SIGBUS
- * handler (window's slot entered).  1: retry the access; 0: deliver
- * SIGSEGV, @why (of @len bytes) says why; -1: not a fault of the window's
- * (SIGBUS goes to the handler installed before ours). */
-int gmap_inline_fault(struct gmap_window *w, uintptr_t addr, char *why,
+ * handler.  The check reads the grant lock-free (the window's slot
+ * entered): 2: serve it; 1: retry the access; 0: deliver SIGSEGV, @why
+ * (of @len bytes) says why; -1: not a fault of the window's (SIGBUS goes
+ * to the handler installed before ours).  The serving itself runs outside
+ * the slot's reader count, which the evictor's reclaim waits to drain
+ * while the fault may wait for the evictor; gmap_close() waits for it
+ * (gmap_signal_drain). */
+int gmap_inline_check(struct gmap_window *w, uintptr_t addr, char *why,
 		      size_t len);
+void gmap_inline_serve(struct gmap_window *w, uintptr_t addr);
 
 /* signal.c: the SIGSEGV handler and the table it reads */
 int gmap_signal_register(struct gmap_window *w);
@@ -648,6 +653,8 @@ void gmap_signal_after_fork(void);
 void gmap_signal_kick(struct gmap_window *w, pid_t tid, void *addr);
 /* Wait until no SIGSEGV handler is reading @w's grant state. */
 void gmap_signal_quiesce(struct gmap_window *w);
+/* Wait until no fault of @w is being served inline (w->closing set). */
+void gmap_signal_drain(struct gmap_window *w);
 
 /* outside.c: for the preload shim, the backend's maps outside the window
  * (gmap_can_map_outside: only where the window's pages cannot be aliased;

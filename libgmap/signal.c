@@ -45,6 +45,9 @@ struct slot {
 	_Atomic(struct gmap_window *) w;
 	_Atomic uintptr_t base, end;
 	_Atomic int readers;
+	/* Faults of the window being served inline (inline.c): the window
+	 * stays until they are done, but they hold no leaf. */
+	_Atomic int servers;
 };
 
 static struct slot slots[MAX_WINDOWS];
@@ -314,11 +317,21 @@ static void gmap_sigbus(int sig, siginfo_t *si, void *uc)
 		s = slot_enter(a, &w);
 	if (s) {
 		if (w->h.inline_mode && !gmap_inherited(w))
-			rc = gmap_inline_fault(w, a, why, sizeof(why));
+			rc = gmap_inline_check(w, a, why, sizeof(why));
 		if (rc == 0)
 			report(w, (uint32_t)((a - (uintptr_t)w->base) >>
 					     GMAP_PAGE_SHIFT), (void *)a, why);
-		atomic_fetch_sub(&s->readers, 1);
+		if (rc == 2) {
+			/* A server, no longer a reader: the reclaim that
+			 * waits for readers may be what frees our slot. */
+			atomic_fetch_add(&s->servers, 1);
+			atomic_fetch_sub(&s->readers, 1);
+			gmap_inline_serve(w, a);
+			atomic_fetch_sub(&s->servers, 1);
+			rc = 1;
+		} else {
+			atomic_fetch_sub(&s->readers, 1);
+		}
 	}
 	if (rc == 0) {
 		siginfo_t segv;
@@ -450,7 +463,7 @@ void gmap_signal_unregister(struct gmap_window *w)
 	pthread_mutex_lock(&slots_lock);
 	atomic_store(&s->w, NULL);
 	/* A handler that entered before us may still read the window. */
-	while (atomic_load(&s->readers))
+	while (atomic_load(&s->readers) || atomic_load(&s->servers))
 		sched_yield();
 	atomic_store(&s->end, 0);
 	atomic_store(&s->base, 0);
@@ -470,6 +483,14 @@ void gmap_signal_quiesce(struct gmap_window *w)
 	if (w->slot < 0)
 		return;
 	while (atomic_load(&slots[w->slot].readers))
+		sched_yield();
+}
+
+void gmap_signal_drain(struct gmap_window *w)
+{
+	if (w->slot < 0)
+		return;
+	while (atomic_load(&slots[w->slot].servers))
 		sched_yield();
 }
 
