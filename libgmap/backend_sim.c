@@ -304,6 +304,7 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	if (count > GMAP_RUN_MAX) {
 		frames = malloc(count * sizeof(*frames));
 		if (!frames) {
+			*placed = GMAP_UNTOUCHED;
 			*status = GMAP_ST_NOMEM;
 			errno = ENOMEM;
 			return -1;
@@ -321,6 +322,8 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
 				st = refused_with_hole(b, ref, count, addr, bad,
 						       st == SIM_ST_HOLE_TAKEN);
+			else
+				*placed = GMAP_UNTOUCHED;  /* as gntdev's ioctl */
 			*status = st;
 			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
 			goto out;

@@ -242,6 +242,7 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 
 	op = op_get(&few, count);
 	if (!op) {
+		*placed = GMAP_UNTOUCHED;
 		*status = GMAP_ST_NOMEM;
 		return -1;
 	}
@@ -253,6 +254,7 @@ static int xen_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	if (ioctl(p->fd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0) {
 		e = errno;
 		op_put(&few, op);
+		*placed = GMAP_UNTOUCHED;
 		*status = GMAP_ST_BACKEND;
 		errno = e;
 		return -1;

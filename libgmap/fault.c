@@ -140,7 +140,8 @@ int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
 		return rc;
 	}
 	/* The faulting thread is woken once its neighbours are mapped too:
-	 * it finds them there (their runs wake whoever waits on them). */
+	 * it finds them there.  Threads waiting on them are woken as the
+	 * handlers read their messages and find them mapped. */
 	if (w->around > 1)
 		gmap_fault_around(w, ref);
 	gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
@@ -221,6 +222,7 @@ static void *handler_main(void *arg)
 			break;
 		}
 got:
+		atomic_fetch_add(&w->h.busy, 1);
 		n /= (ssize_t)sizeof(msgs[0]);
 		for (i = 0; i < n; i++) {
 			/* Several threads faulting one page queue one message
@@ -235,6 +237,7 @@ got:
 			else
 				atomic_fetch_add(&w->c.faults, 1);
 		}
+		atomic_fetch_sub(&w->h.busy, 1);
 	}
 	return NULL;
 }

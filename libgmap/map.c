@@ -40,10 +40,11 @@ static void sleep_ms(unsigned int ms)
  * the pages the backend placed are re-armed, the holes a refused mmap left
  * are filled and re-armed.  A page another mapping of the process took in
  * the meantime is lost to the window (placeholder.c): *@st GMAP_ST_LOST,
- * errno EEXIST.  Otherwise errno and *@st are the backend's.
+ * errno EEXIST.  Otherwise errno and *@st are the backend's.  *@touched
+ * (if not NULL): whether the failed map touched the range at all.
  */
 static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
-		  bool writable, uint64_t *split, int16_t *st)
+		  bool writable, uint64_t *split, int16_t *st, bool *touched)
 {
 	uint8_t *addr = gmap_addr_of(w, ref);
 	uint32_t placed = 0;
@@ -53,6 +54,12 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 			   &placed) == 0)
 		return 0;
 	e = errno;
+	if (touched)
+		*touched = placed != GMAP_UNTOUCHED;
+	if (placed == GMAP_UNTOUCHED) {
+		errno = e;
+		return -1;
+	}
 	if (placed > n)
 		placed = n;
 	if (placed && gmap_rearm(w, addr, (size_t)placed << GMAP_PAGE_SHIFT) < 0)
@@ -83,7 +90,7 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 			rc = -1;
 			break;
 		}
-		rc = be_map(w, ref, 1, writable, &split, st);
+		rc = be_map(w, ref, 1, writable, &split, st, NULL);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
 		    atomic_load(&w->closing))
 			break;
@@ -322,13 +329,14 @@ static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
  * slot that is free without waiting; fewer than @min taken and nothing is
  * mapped.  Writable or read-only, all or nothing (one gntdev map).  The core still
  * unmaps grant by grant (the backend keeps the run together:
- * backend_xen.c).  Threads waiting on faults in the run are woken.
+ * backend_xen.c).
  */
 int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		 uint32_t min, bool writable, uint32_t *lo)
 {
 	uint64_t split[RUN_SPLIT_WORDS];
 	uint32_t n, slots;
+	bool touched = false;
 	int16_t st;
 
 	if (max > RUN_SPLIT_WORDS * 64)
@@ -364,13 +372,13 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	}
 	memset(split, 0, sizeof(split));
 	if (run_lost(w, *lo, n) ||
-	    be_map(w, *lo, n, writable, split, &st) < 0) {
+	    be_map(w, *lo, n, writable, split, &st, &touched) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
 		atomic_fetch_add(&w->c.map_failures, 1);
 		gmap_budget_enomem(w);
-		run_abandon(w, *lo, n, n, true);
+		run_abandon(w, *lo, n, n, touched);
 		mark_lost(w, *lo, n);
 		return -1;
 	}
@@ -383,6 +391,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 				   (writable ? 0 : GS_RO));
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);
-	gmap_uffd_wake(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
+	/* Threads may be waiting on faults in the run (see pin.c). */
+	gmap_wake_waiters(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	return (int)n;
 }

@@ -102,8 +102,9 @@ static int hold_one(struct gmap_window *w, uint32_t ref,
 	gmap_commit_mapped(w, ref, g, ro);
 	pthread_cond_broadcast(&w->cv);
 	/* Threads may be waiting on a fault here; the map did not wake
-	 * them. */
-	gmap_uffd_wake(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
+	 * them.  Their handler will, when it reads their message and finds
+	 * the page mapped, unless it is busy: then we do. */
+	gmap_wake_waiters(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
 held:
 	if (pin) {
 		if (gs_pins(gmap_grant_pin(w, g)) == 0)

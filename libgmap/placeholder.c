@@ -288,7 +288,8 @@ int gmap_refill(struct gmap_window *w, void *addr, size_t len)
 {
 	uint32_t ref0 = (uint32_t)(((uint8_t *)addr - w->base) >> GMAP_PAGE_SHIFT);
 	size_t i, n = len >> GMAP_PAGE_SHIFT, lost = 0;
-	uint8_t few[64], *fill = n <= 64 ? few : malloc(n);
+	/* On the stack for the longest run a fault maps (inline.c). */
+	uint8_t few[GMAP_RUN_MAX], *fill = n <= sizeof(few) ? few : malloc(n);
 
 	if (!fill) {
 		/* Cannot even track the pages: treat them all as lost. */

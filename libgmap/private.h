@@ -26,6 +26,9 @@
  * window.  It keeps what it needs in @priv; the core keeps the grants'
  * state and the placeholders, and restores the latter after a failed map.
  */
+/* A backend map refused before it touched the range (map's *placed). */
+#define GMAP_UNTOUCHED UINT32_MAX
+
 struct gmap_backend_ctx {
 	const struct gmap_backend_ops *ops;
 	void *priv;                 /* the backend's own                   */
@@ -56,7 +59,10 @@ struct gmap_backend_ops {
 	 * something the backend placed (their grants released too); the
 	 * other pages are as they were, or holes (gntdev's mmap handler
 	 * refuses after mmap(MAP_FIXED) took the placeholders).  The core
-	 * then re-arms the placed pages and fills the holes.
+	 * then re-arms the placed pages and fills the holes.  A refusal
+	 * before any mmap (the hypervisor's checks, gntdev's ioctl) sets
+	 * *@placed to GMAP_UNTOUCHED: the range is as it was, and the core
+	 * skips the search for holes, which reads /proc/self/smaps.
 	 */
 	int (*map)(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		   void *addr, bool writable, uint64_t *split, int16_t *status,
@@ -164,6 +170,11 @@ struct gmap_handlers {
 	unsigned int want;         /* handler threads asked for            */
 	unsigned int nr;           /* ... running                          */
 	uint64_t spin_ns;          /* poll this long before sleeping       */
+	/* Handlers serving messages now: a message that comes meanwhile
+	 * may wait, so a map elsewhere wakes its range (gmap_wake_waiters);
+	 * with none busy, the next message is read at once, and its
+	 * handler wakes the thread when it finds the page mapped. */
+	_Atomic unsigned int busy;
 	pthread_t threads[GMAP_MAX_HANDLERS];
 };
 
@@ -627,6 +638,9 @@ int gmap_uffd_open(struct gmap_window *w);
 int gmap_uffd_register(struct gmap_window *w, void *addr, size_t len);
 /* wake the threads waiting on a fault in a range */
 int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len);
+/* ... after a map outside the fault path, only if a handler is busy (see
+ * gmap_handlers.busy): one system call less per pin otherwise */
+void gmap_wake_waiters(struct gmap_window *w, void *addr, size_t len);
 
 /* fault.c: the handler threads, and serving one fault */
 int gmap_handlers_start(struct gmap_window *w);

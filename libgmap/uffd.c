@@ -136,3 +136,9 @@ int gmap_uffd_wake(struct gmap_window *w, void *addr, size_t len)
 		return 0;
 	return ioctl(w->h.uffd, UFFDIO_WAKE, &r);
 }
+
+void gmap_wake_waiters(struct gmap_window *w, void *addr, size_t len)
+{
+	if (atomic_load(&w->h.busy))
+		gmap_uffd_wake(w, addr, len);
+}
