@@ -255,6 +255,13 @@ static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
 	}
 }
 
+static void ring_fini(struct ring *r)
+{
+	if (r->guest)
+		munmap((void *)r->guest, (size_t)r->n * PAGE);
+	free(r->word);
+}
+
 /* -c: give the writable ring its guest words back, through the shim, so
  * that the guest can check the whole pages. */
 static void ring_restore(const struct ring *r)
@@ -327,6 +334,8 @@ int main(int argc, char **argv)
 		row("mapcache: map/unmap 1 grant vs mmap+munmap", &rw, reqs);
 		row("  same, read-only grants, PROT_READ maps", &ro, reqs);
 	}
+	ring_fini(&rw);
+	ring_fini(&ro);
 	xengnttab_close(xgt);
 	return 0;
 usage:
