@@ -37,8 +37,11 @@ struct sim_priv {
 	 * files), and each mapping goes through a file its two neighbours
 	 * do not use.  color[ref] is the file index + 1 of ref's last
 	 * mapping (0: never mapped); a stale color only makes a choice
-	 * narrower.  The choice and the mmap are made under color_lock, so
-	 * that two neighbours mapped at once cannot pick the same file.
+	 * narrower.  The choice is made and recorded under color_lock, so
+	 * that two neighbours mapped at once cannot pick the same file; the
+	 * mmap is made after, outside it, so that placements in one window
+	 * do not wait for each other (until the mmap is done the page is a
+	 * placeholder, which no file mapping merges with).
 	 */
 	int mem_fd[SIM_FILES];
 	uint8_t *color;            /* nr_refs bytes, reserved NORESERVE */
@@ -214,12 +217,11 @@ static int place(struct gmap_backend_ctx *b, struct sim_priv *p, uint32_t ref,
 	right = (uint64_t)ref + n < b->nr_refs ? p->color[ref + n] : 0;
 	for (c = 1; c == left || c == right; c++)
 		;
+	memset(p->color + ref, c, n);
+	gmap_mutex_unlock(&p->color_lock);
 	m = gmap_mmap_raw(addr, len, PROT_READ | (writable ? PROT_WRITE : 0),
 			  MAP_SHARED | MAP_FIXED | MAP_POPULATE,
 			  p->mem_fd[c - 1], (off_t)frame << GMAP_PAGE_SHIFT);
-	if (m != MAP_FAILED)
-		memset(p->color + ref, c, n);
-	gmap_mutex_unlock(&p->color_lock);
 	return m == MAP_FAILED ? -1 : 0;
 }
 

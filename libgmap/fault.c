@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -188,14 +189,68 @@ static ssize_t spin_read(struct gmap_window *w, struct uffd_msg *msgs,
 	return n;
 }
 
-static void *handler_main(void *arg)
+/*
+ * Each handler waits in an epoll set of its own, with the userfaultfd in
+ * it as EPOLLEXCLUSIVE: a fault wakes one sleeping handler, not all of
+ * them (with poll() every handler woke for every fault, and the others
+ * found nothing to read).  The stop fd is in every set, not exclusive:
+ * it wakes them all.  Returns the epoll fd, or -1 to fall back to poll().
+ */
+static int handler_epoll(struct gmap_window *w)
 {
-	struct gmap_window *w = arg;
-	struct uffd_msg msgs[MSG_BATCH];
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0)
+		return -1;
+	ev.data.fd = w->h.uffd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, w->h.uffd, &ev) < 0)
+		goto fail;
+	ev.events = EPOLLIN;
+	ev.data.fd = w->h.stop_fd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, w->h.stop_fd, &ev) < 0)
+		goto fail;
+	return ep;
+fail:
+	close(ep);
+	return -1;
+}
+
+/* Wait until the userfaultfd has a message (1), the handlers must stop
+ * (0), or waiting failed (-1, logged). */
+static int handler_wait(struct gmap_window *w, int ep)
+{
 	struct pollfd pfd[2] = {
 		{ .fd = w->h.uffd, .events = POLLIN },
 		{ .fd = w->h.stop_fd, .events = POLLIN },
 	};
+	struct epoll_event ev[2];
+	int n;
+
+	for (;;) {
+		/* poll() on a blocking userfaultfd reports POLLERR at once,
+		 * so the fd is non-blocking and waited on with the stop fd. */
+		n = ep >= 0 ? epoll_wait(ep, ev, 2, -1) : poll(pfd, 2, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			GMAP_LOG(w, XTL_CRITICAL, errno, "handler wait failed");
+			return -1;
+		}
+		if (ep < 0)
+			return pfd[1].revents ? 0 : 1;
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.fd == w->h.stop_fd)
+				return 0;
+		return 1;
+	}
+}
+
+static void *handler_main(void *arg)
+{
+	struct gmap_window *w = arg;
+	struct uffd_msg msgs[MSG_BATCH];
+	int ep = handler_epoll(w);
 
 	for (;;) {
 		ssize_t n;
@@ -204,15 +259,7 @@ static void *handler_main(void *arg)
 		n = w->h.spin_ns ? spin_read(w, msgs, sizeof(msgs)) : -1;
 		if (n > 0)
 			goto got;
-		/* poll() on a blocking userfaultfd reports POLLERR at once,
-		 * so the fd is non-blocking and we poll it with the stop fd. */
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			GMAP_LOG(w, XTL_CRITICAL, errno, "handler poll failed");
-			break;
-		}
-		if (pfd[1].revents)
+		if (handler_wait(w, ep) <= 0)
 			break;
 		n = read(w->h.uffd, msgs, sizeof(msgs));
 		if (n < 0) {
@@ -239,6 +286,8 @@ got:
 		}
 		atomic_fetch_sub(&w->h.busy, 1);
 	}
+	if (ep >= 0)
+		close(ep);
 	return NULL;
 }
 
