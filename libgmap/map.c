@@ -50,13 +50,19 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 	uint32_t placed = 0;
 	int e;
 
+	/* The map, and after a failure the range made whole again, before a
+	 * fork may copy the address space (fork.c). */
+	gmap_place_enter();
 	if (w->be.ops->map(&w->be, ref, n, addr, writable, split, st,
-			   &placed) == 0)
+			   &placed) == 0) {
+		gmap_place_leave();
 		return 0;
+	}
 	e = errno;
 	if (touched)
 		*touched = placed != GMAP_UNTOUCHED;
 	if (placed == GMAP_UNTOUCHED) {
+		gmap_place_leave();
 		errno = e;
 		return -1;
 	}
@@ -70,6 +76,7 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 		*st = GMAP_ST_LOST;
 		e = EEXIST;
 	}
+	gmap_place_leave();
 	errno = e;
 	return -1;
 }
@@ -100,7 +107,6 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 			delay *= 2;
 	}
 	if (rc == 0) {
-		gmap_no_fork(w, gmap_addr_of(w, ref), GMAP_PAGE_SIZE);
 		atomic_fetch_add(&w->c.maps, 1);
 	} else {
 		atomic_fetch_add(&w->c.map_failures, 1);
@@ -382,7 +388,6 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		mark_lost(w, *lo, n);
 		return -1;
 	}
-	gmap_no_fork(w, gmap_addr_of(w, *lo), (size_t)n << GMAP_PAGE_SHIFT);
 	atomic_fetch_add(&w->c.maps, n);
 	window_lock(w);
 	for (uint32_t i = 0; i < n; i++)

@@ -86,10 +86,15 @@ void gmap_no_fork(struct gmap_window *w, void *addr, size_t len)
  * (a grant, or nothing) is gone when this returns 0. */
 int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 {
+	/* The mmap and its madvise: no fork between them (fork.c). */
+	gmap_place_enter();
 	if (gmap_mmap_raw(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) ==
-	    MAP_FAILED)
+	    MAP_FAILED) {
+		gmap_place_leave();
 		return -1;
+	}
 	gmap_no_fork(w, addr, len);
+	gmap_place_leave();
 	return 0;
 }
 
@@ -238,6 +243,7 @@ void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
 		void *m = MAP_FAILED;
 
 		errno = EEXIST;
+		gmap_place_enter();
 		if (!page_mapped(page))
 			m = gmap_mmap_raw(page, GMAP_PAGE_SIZE, PROT_NONE,
 					  MAP_PRIVATE | MAP_ANONYMOUS |
@@ -245,9 +251,11 @@ void gmap_fill_holes(void *addr, size_t len, uint8_t *fill)
 					  -1, 0);
 		if (m == page) {
 			madvise(page, GMAP_PAGE_SIZE, MADV_DONTFORK);
+			gmap_place_leave();
 			fill[i] = GMAP_FILL_HOLE;
 			continue;
 		}
+		gmap_place_leave();
 		if (m != MAP_FAILED)  /* a kernel without NOREPLACE: a hint */
 			gmap_munmap_raw(m, GMAP_PAGE_SIZE);
 		/* EEXIST: mapped, by whom is checked below; anything else

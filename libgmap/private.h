@@ -216,6 +216,7 @@ struct gmap_lost {
 struct gmap_fork_state {
 	unsigned int gen;          /* gmap_fork_gen when opened            */
 	bool base_lost;            /* in a child: the range is not ours    */
+	bool guarded;              /* in fork.c's table of ranges          */
 };
 
 /* The window: its identity and options first, then one part per owner.
@@ -685,6 +686,11 @@ int gmap_copy_segs(struct gmap_window *w, uint32_t count, void *segs);
 /* fork.c: a child has no window (MADV_DONTFORK) and may only close it */
 extern _Atomic unsigned int gmap_fork_gen;
 int gmap_fork_guard(struct gmap_window *w);
+void gmap_fork_unguard(struct gmap_window *w);
+/* Around each backend map: a fork waits for the maps in flight and marks
+ * the windows MADV_DONTFORK, as maps no longer do one by one. */
+void gmap_place_enter(void);
+void gmap_place_leave(void);
 static inline bool gmap_inherited(const struct gmap_window *w)
 {
 	return w->fork.gen != atomic_load_explicit(&gmap_fork_gen,

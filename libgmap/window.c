@@ -210,6 +210,7 @@ static void window_free(struct gmap_window *w)
 {
 	int saved = errno;
 
+	gmap_fork_unguard(w);
 	gmap_handlers_stop(w);
 	gmap_evict_stop(w);
 	gmap_signal_unregister(w);
