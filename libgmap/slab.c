@@ -39,7 +39,7 @@ void *gmap_slab_alloc(struct gmap_slab *s)
 	if (p) {
 		memcpy(&s->free, p, sizeof(void *));
 	} else {
-		if (s->next + s->size > s->end) {
+		if (!s->next || (size_t)(s->end - s->next) < s->size) {
 			struct chunk *c = gmap_mmap_raw(NULL, s->chunk,
 						PROT_READ | PROT_WRITE,
 						MAP_PRIVATE | MAP_ANONYMOUS |

@@ -203,6 +203,7 @@ static bool fuzz_opts(struct fz *f, struct gmap_open_opts *o)
 	o->idle_ms = fz_u8(f) < 200 ? 0 : fz_u32(f) % 4000000;
 	o->max_vmas = fz_u8(f) < 128 ? 0 : pick64(f);
 	o->max_meta = fz_u8(f) < 128 ? 0 : pick64(f);
+	o->fault_mode = (enum gmap_fault_mode)(fz_u8(f) % 4);
 
 	if (o->size && o->size < OPT_END(self_domid))
 		ok = false;
@@ -227,6 +228,8 @@ static bool fuzz_opts(struct fz *f, struct gmap_open_opts *o)
 		ok = false;
 	if (has(o, OPT_END(max_meta)) && o->max_meta &&
 	    (o->max_meta < 65536 || o->max_meta > (1ull << 40)))
+		ok = false;
+	if (has(o, OPT_END(fault_mode)) && o->fault_mode > GMAP_FAULT_INLINE)
 		ok = false;
 	return ok;
 }
@@ -267,7 +270,7 @@ static void try_open(struct open_case *c)
 {
 	static const char *const read_by_open[] = {
 		"GMAP_MAX_MAPPED", "GMAP_MAX_VMAS", "GMAP_MAX_META",
-		"GMAP_FAULT_AROUND", "GMAP_IDLE_MS",
+		"GMAP_FAULT_AROUND", "GMAP_IDLE_MS", "GMAP_FAULT_MODE",
 	};
 	const struct gmap_open_opts *o = &c->o;
 	bool env_ok = true, domid_ok = c->domid < 0x7ff0, sim;
