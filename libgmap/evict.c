@@ -121,6 +121,7 @@ static void *evictor_main(void *arg)
 			gmap_log_flush();
 			window_lock(w);
 		}
+
 		if (meta_over_high(w)) {
 			uint64_t m;
 

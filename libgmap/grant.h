@@ -23,6 +23,12 @@
  *             inaccessible (out of VMAs or memory): it is still an armed
  *             placeholder, and a fault on it is answered with a signal
  *             (gmap_signal_kick) instead of a map
+ *   bit  9    GS_UNARMED: EMPTY (or BUSY for a map), and the page is
+ *             PROT_NONE, not registered with the userfaultfd: an unmap in
+ *             a window whose faults are served inline leaves it so (no
+ *             re-arm: a map goes over it as over a placeholder, and a
+ *             touch raises SIGSEGV, which serves it inline as SIGBUS
+ *             would).  For the count of VMAs it is a poisoned page.
  *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
  *   bits 16-31 BAD: the backend status (int16) that made the page bad
  *             (a BAD page has no pins, a MAPPED one no status)
@@ -52,6 +58,7 @@ enum {
 #define GS_UNMAPPING 0x40u /* BUSY: was MAPPED                     */
 #define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
 #define GS_NOPOISON 0x100u /* BAD: not poisoned, still armed        */
+#define GS_UNARMED 0x200u  /* EMPTY: PROT_NONE, not registered      */
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */
@@ -91,14 +98,18 @@ static inline int16_t gs_status(uint32_t s)
 /* What the page of a grant in state @s is, for the count of VMAs: a BUSY
  * grant counts as what it was until its map or unmap is done (a
  * placeholder, or a mapped page if GS_UNMAPPING), a bad page that could
- * not be poisoned as the placeholder it still is. */
+ * not be poisoned as the placeholder it still is, an unarmed page as the
+ * poisoned page it is. */
 static inline unsigned int gs_vma_kind(uint32_t s)
 {
 	switch (gs_state(s)) {
 	case GS_BUSY:
-		return s & GS_UNMAPPING ? GS_MAPPED : GS_EMPTY;
+		return s & GS_UNMAPPING ? GS_MAPPED :
+		       s & GS_UNARMED ? GS_BAD : GS_EMPTY;
 	case GS_BAD:
 		return s & GS_NOPOISON ? GS_EMPTY : GS_BAD;
+	case GS_EMPTY:
+		return s & GS_UNARMED ? GS_BAD : GS_EMPTY;
 	default:
 		return gs_state(s);
 	}

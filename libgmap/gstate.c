@@ -62,6 +62,14 @@ static uint32_t splits(struct gmap_window *w, uint32_t ref, uint32_t word,
 	return word;
 }
 
+/* GS_UNARMED is an EMPTY word's bit (kept while BUSY for a map); in a
+ * MAPPED word the same bit counts pins. */
+static bool is_unarmed(uint32_t s)
+{
+	return (gs_state(s) == GS_EMPTY || gs_state(s) == GS_BUSY) &&
+	       (s & GS_UNARMED);
+}
+
 /* Store @word as @ref's state and count the VMAs it adds or removes.
  * The bits that record VMA borders (GS_JOIN, GS_UNMAPPING, GS_PSPLIT)
  * are carried over here from the old word. */
@@ -80,9 +88,12 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
 		word |= old & GS_PSPLIT;  /* the same placeholder */
 	if (gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-	    w->maps_fd >= 0 && !sp->keep)
+	    !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep)
 		word = splits(w, ref, word, sp);
 	atomic_store(&g->state, word);
+	if (is_unarmed(old) != is_unarmed(word))
+		atomic_fetch_add(&w->c.unarmed_now,
+				 is_unarmed(word) ? 1 : (uint64_t)-1);
 	if (gs_vma_kind(old) == GS_MAPPED && gs_vma_kind(word) != GS_MAPPED &&
 	    (uint64_t)ref + 1 < w->nr_refs) {
 		/* Mapped again later, ref is a map of its own: ref + 1 no
@@ -113,7 +124,8 @@ uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
 			  struct gmap_grant *g)
 {
 	uint32_t old = atomic_load(&g->state);
-	uint32_t keep = GS_QUEUED | (gs_state(old) == GS_MAPPED ? GS_RO : 0);
+	uint32_t keep = GS_QUEUED | (gs_state(old) == GS_MAPPED ? GS_RO : 0) |
+			(gs_state(old) == GS_EMPTY ? GS_UNARMED : 0);
 	struct span sp = { 0 };
 
 	set_word(w, ref, g, GS_BUSY | (old & keep), &sp);
@@ -136,8 +148,9 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
 	set_word(w, ref, g, commit_word(g, st, bits, status), &sp);
 }
 
-/* Commit claimed refs [@ref, @ref + @n) to @st; with @keep, nothing was
- * done to their pages, so the kernel is not asked about their VMAs. */
+/* Commit claimed refs [@ref, @ref + @n) to @st (GS_EMPTY may carry
+ * GS_UNARMED); with @keep, nothing was done to their pages, so the kernel
+ * is not asked about their VMAs. */
 static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 			 unsigned int st, int16_t status, bool keep)
 {
@@ -145,9 +158,13 @@ static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
-		uint32_t ro = st == GS_MAPPED ? atomic_load(&g->state) & GS_RO : 0;
+		uint32_t cur = atomic_load(&g->state);
+		/* A failed unmap keeps its GS_RO; nothing done keeps an
+		 * unarmed page's GS_UNARMED. */
+		uint32_t bits = (st == GS_MAPPED ? cur & GS_RO : 0) |
+				(keep ? cur & GS_UNARMED : 0);
 
-		set_word(w, ref + i, g, commit_word(g, st, ro, status), &sp);
+		set_word(w, ref + i, g, commit_word(g, st, bits, status), &sp);
 	}
 }
 
@@ -171,6 +188,10 @@ void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
 {
 	struct span sp = { 0 };
 
+	/* A failed map leaves the page armed (map.c), unarmed before or
+	 * not. */
+	if (gs_state(prev) == GS_EMPTY)
+		prev &= ~GS_UNARMED;
 	set_word(w, ref, g, (prev & ~GS_QUEUED) |
 		 (atomic_load(&g->state) & GS_QUEUED), &sp);
 }

@@ -35,6 +35,35 @@ static void sleep_ms(unsigned int ms)
 }
 
 /*
+ * After a failed map of claimed [@ref, @ref + @n): arm the pages that were
+ * unarmed (GS_UNARMED, kept in their BUSY words), that is PROT_NONE and
+ * unregistered, so that the failure leaves armed placeholders only, as
+ * the callers commit or restore them.  Lost pages are not ours to touch.
+ * Returns whether any was.
+ */
+static bool arm_unarmed(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	bool any = false;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref + i));
+		uint8_t *p = gmap_addr_of(w, ref + i);
+
+		if (gs_state(s) != GS_BUSY || !(s & GS_UNARMED) ||
+		    gmap_ref_lost(w, ref + i))
+			continue;
+		any = true;
+		/* A placed page was re-armed, a hole filled: poisoned again
+		 * first, which is idempotent for an unarmed page. */
+		if (gmap_rearm(w, p, GMAP_PAGE_SIZE) < 0)
+			GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %u: cannot "
+				 "re-arm %p after a failed map; it stays "
+				 "inaccessible", w->domid, ref + i, (void *)p);
+	}
+	return any;
+}
+
+/*
  * One backend map of [@ref, @ref + @n) at its place, and after a failure
  * the placeholders made whole again (the backend contract, private.h):
  * the pages the backend placed are re-armed, the holes a refused mmap left
@@ -62,6 +91,10 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 	if (touched)
 		*touched = placed != GMAP_UNTOUCHED;
 	if (placed == GMAP_UNTOUCHED) {
+		/* Unarmed pages are armed now: a failed map leaves armed
+		 * placeholders, whatever it met (gmap_grant_restore). */
+		if (arm_unarmed(w, ref, n) && touched)
+			*touched = true;
 		gmap_place_leave();
 		errno = e;
 		return -1;
@@ -76,6 +109,8 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 		*st = GMAP_ST_LOST;
 		e = EEXIST;
 	}
+	/* Pages the refusal left in place may be unarmed ones. */
+	arm_unarmed(w, ref, n);
 	gmap_place_leave();
 	errno = e;
 	return -1;
@@ -183,7 +218,7 @@ void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
  * MAPPED if they could not even be poisoned (out of VMAs or memory).
  */
 static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
-			      int16_t *status)
+			      bool lazy, int16_t *status)
 {
 	void *addr = gmap_addr_of(w, ref);
 	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
@@ -202,6 +237,22 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 		w->be.ops->unmap(&w->be, ref + i, 1, !(s & GS_RO));
 		atomic_fetch_add(&w->c.unmaps, 1);
 		atomic_fetch_sub(&w->c.mapped_now, 1);
+	}
+	/*
+	 * Inline, the poisoned pages stay so, unarmed (GS_UNARMED): a map
+	 * goes over them as over a placeholder, and a touch raises SIGSEGV
+	 * instead of SIGBUS, which is served the same way (signal.c).  That
+	 * saves the registration and the mprotect of every unmap, and the
+	 * kernel's word on the VMAs (a poisoned page's are known).  They
+	 * stay so until mapped again, a bounded number (unarmed_cap).  With
+	 * handler threads the page is armed again at once: a system call
+	 * into it must wait for its fault, not fail.  Nor for an eviction,
+	 * which is there to give VMAs back.
+	 */
+	if (lazy) {
+		for (uint32_t i = 0; i < n; i++)
+			gmap_budget_put(w);
+		return GS_EMPTY | GS_UNARMED;
 	}
 	/* The slots are given back once the pages are armed placeholders
 	 * again: until then each is a VMA of its own, and the budget bounds
@@ -227,6 +278,24 @@ static int cmp_ref(const void *a, const void *b)
 }
 
 /*
+ * How many pages an inline window's unmaps may leave unarmed (GS_UNARMED,
+ * unmap_run): each is a VMA apart from the armed placeholders around it
+ * (two more, at worst) and keeps its leaf from being freed, so at most a
+ * sixteenth of the budgets of VMAs and of metadata go to them, and no more
+ * than GMAP_UNARMED_MAX.  They stay so until mapped again; past the cap,
+ * unmaps re-arm as with handler threads.
+ */
+static uint64_t unarmed_cap(struct gmap_window *w)
+{
+	uint64_t cap = GMAP_UNARMED_MAX, v = atomic_load(&w->ev.max_vmas) / 16,
+		 m = w->ev.max_meta / (16 * GMAP_LEAF_BYTES);
+
+	if (v < cap)
+		cap = v;
+	return m < cap ? m : cap;
+}
+
+/*
  * Runs of contiguous refs (fault-around and runs map them together, the
  * FIFO and a multi-page unpin keep them together) are poisoned and
  * re-armed with one call each instead of one per page: the page-table and
@@ -235,7 +304,10 @@ static int cmp_ref(const void *a, const void *b)
 size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 			  enum gmap_unmap_why why)
 {
+	bool lazy = w->h.inline_mode &&
+		    (why == GMAP_UNMAP_UNPIN || why == GMAP_UNMAP_RELEASE);
 	size_t unmapped = 0;
+	uint64_t cap = unarmed_cap(w);
 
 	if (n > 1)
 		qsort(refs, n, sizeof(*refs), cmp_ref);
@@ -249,8 +321,9 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 		run = (uint32_t)(k - i);
 		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
 			atomic_fetch_add(&w->c.evicting_now, run);
-		ns = unmap_run(w, refs[i], run, &st);
-		if (ns == GS_EMPTY)
+		ns = unmap_run(w, refs[i], run, lazy &&
+			       atomic_load(&w->c.unarmed_now) + run <= cap, &st);
+		if (gs_state(ns) == GS_EMPTY)
 			unmapped += run;
 		window_lock(w);
 		gmap_grant_commit_run(w, refs[i], run, ns, st);
@@ -352,8 +425,8 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		uint32_t ref = start + (uint32_t)dir * n;
 		struct gmap_grant *g = gmap_grant_get(w, ref, true);
 
-		if (!g || (atomic_load(&g->state) & ~(GS_QUEUED | GS_PSPLIT)) !=
-			  GS_EMPTY)
+		if (!g || (atomic_load(&g->state) &
+			   ~(GS_QUEUED | GS_PSPLIT | GS_UNARMED)) != GS_EMPTY)
 			break;
 		gmap_grant_claim(w, ref, g);
 	}

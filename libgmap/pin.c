@@ -204,7 +204,7 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		 * not worth a try, which would take the lock for nothing. */
 		if (i >= run_end &&
 		    !(gs_word(gmap_grant_peek(w->dir.slots, ref + i)) &
-		      ~(GS_QUEUED | GS_PSPLIT))) {
+		      ~(GS_QUEUED | GS_PSPLIT | GS_UNARMED))) {
 			uint32_t left = count - i, lo;
 			int n = gmap_map_run(w, ref + i, left < RUN_MAX ?
 					     left : RUN_MAX, 1, 2,

@@ -117,7 +117,8 @@ struct gmap_counters {
 		bad_grants, rearm_waits, mapped_now, pinned_now, meta_bytes,
 		evictions, idle_evictions, evicting_now, mapped_peak,
 		around_runs, around_pages, vmas, vmas_peak, meta_freed,
-		unmap_failures, unmaps_due;
+		unmap_failures, unmaps_due,
+		unarmed_now;  /* GS_UNARMED words (gstate.c), for map.c's cap */
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -456,6 +457,8 @@ void gmap_grant_enqueue(struct gmap_window *w, struct gmap_grant *g);
 uint32_t gmap_grant_unqueue(struct gmap_window *w, struct gmap_grant *g);
 
 /* map.c: the backend's maps and unmaps of claimed grants */
+/* The most pages an inline window's unmaps leave unarmed (map.c). */
+#define GMAP_UNARMED_MAX 1024
 /* The longest run gmap_map_run() maps (a side of fault-around: 255, a
  * piece of a pin): backends keep per-map arrays of it on the stack. */
 #define GMAP_RUN_MAX 256
@@ -491,6 +494,7 @@ enum gmap_unmap_why {
  * EMPTY again. */
 size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 			  enum gmap_unmap_why why);
+
 
 /* around.c: map untouched neighbours of a served fault */
 void gmap_fault_around(struct gmap_window *w, uint32_t ref);
@@ -571,6 +575,7 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 void gmap_evict_compact(struct gmap_window *w);
 /* Free the FIFO's memory (gmap_close). */
 void gmap_evict_ring_free(struct gmap_evictor *ev);
+
 /* Take (claim) up to @max of the oldest unpinned mapped grants: down to
  * the low watermarks, or with @idle those mapped for idle_ms. */
 size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,

@@ -271,6 +271,32 @@ static int handle_kick(struct gmap_window *w, uintptr_t a, siginfo_t *si)
 	return 0;
 }
 
+/*
+ * A fault of an inline window (slot @s entered as a reader, left here):
+ * checked as a reader, then served as a "server", which gmap_close()
+ * waits for but the evictor's reclaim of leaves does not, since the fault
+ * may wait for the evictor.  1: retry the access; 0: reported, deliver
+ * SIGSEGV; -1: not the window's fault.
+ */
+static int serve_inline(struct slot *s, struct gmap_window *w, uintptr_t a)
+{
+	char why[256];
+	int rc = gmap_inline_check(w, a, why, sizeof(why));
+
+	if (rc == 0)
+		report(w, (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT),
+		       (void *)a, why);
+	if (rc != 2) {
+		atomic_fetch_sub(&s->readers, 1);
+		return rc;
+	}
+	atomic_fetch_add(&s->servers, 1);
+	atomic_fetch_sub(&s->readers, 1);
+	gmap_inline_serve(w, a);
+	atomic_fetch_sub(&s->servers, 1);
+	return 1;
+}
+
 static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno, retry = 0;
@@ -286,7 +312,13 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	s = slot_enter(a, &w);
-	if (s) {
+	if (s && !is_kick(si) && w->h.inline_mode && !gmap_inherited(w) &&
+	    gs_state(gs_word(gmap_grant_peek(w->dir.slots, (uint32_t)((a -
+		     (uintptr_t)w->base) >> GMAP_PAGE_SHIFT)))) == GS_EMPTY) {
+		/* An unarmed page (GS_UNARMED) of an inline window: its fault,
+		 * served as gmap_sigbus() serves an armed one's. */
+		retry = serve_inline(s, w, a) == 1;
+	} else if (s) {
 		retry = is_kick(si) ? handle_kick(w, a, si) :
 			handle_in_window(w, a);
 		atomic_fetch_sub(&s->readers, 1);
@@ -311,27 +343,13 @@ static void gmap_sigbus(int sig, siginfo_t *si, void *uc)
 	uintptr_t a = (uintptr_t)si->si_addr;
 	struct gmap_window *w;
 	struct slot *s = NULL;
-	char why[256];
 
 	if (si->si_code > 0)
 		s = slot_enter(a, &w);
-	if (s) {
-		if (w->h.inline_mode && !gmap_inherited(w))
-			rc = gmap_inline_check(w, a, why, sizeof(why));
-		if (rc == 0)
-			report(w, (uint32_t)((a - (uintptr_t)w->base) >>
-					     GMAP_PAGE_SHIFT), (void *)a, why);
-		if (rc == 2) {
-			/* A server, no longer a reader: the reclaim that
-			 * waits for readers may be what frees our slot. */
-			atomic_fetch_add(&s->servers, 1);
-			atomic_fetch_sub(&s->readers, 1);
-			gmap_inline_serve(w, a);
-			atomic_fetch_sub(&s->servers, 1);
-			rc = 1;
-		} else {
-			atomic_fetch_sub(&s->readers, 1);
-		}
+	if (s && w->h.inline_mode && !gmap_inherited(w)) {
+		rc = serve_inline(s, w, a);
+	} else if (s) {
+		atomic_fetch_sub(&s->readers, 1);
 	}
 	if (rc == 0) {
 		siginfo_t segv;

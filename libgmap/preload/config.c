@@ -34,6 +34,11 @@ static int load(struct shim_config *c, FILE *report)
 	c->domid = -1;
 	c->opts.size = sizeof(c->opts);
 	c->opts.backend = GMAP_BACKEND_DEFAULT;
+	/* Faults served inline: every page the shim hands out is pinned, so
+	 * no fault of its windows needs a handler thread, and an unmap
+	 * leaves its pages unarmed (no re-arm on the I/O path: map.c).
+	 * GMAP_FAULT_MODE, read by gmap_open(), still chooses. */
+	c->opts.fault_mode = GMAP_FAULT_INLINE;
 	/* Every GMAP_ name must be one of the table's, whatever its length:
 	 * a misspelt one would otherwise be ignored in silence. */
 	for (e = environ; e && (n = gmap_env_next_unknown(&e)); e++) {
@@ -62,7 +67,8 @@ static int load(struct shim_config *c, FILE *report)
 	if (gmap_env_get("GMAP_SELF_DOMID", &val, msg, sizeof(msg)) == 1)
 		c->opts.self_domid = (uint16_t)val;
 	/* GMAP_BACKEND, GMAP_LOG, GMAP_MAX_MAPPED, GMAP_FAULT_AROUND,
-	 * GMAP_IDLE_MS and GMAP_SIM_SOCKET are read by gmap_open() itself. */
+	 * GMAP_FAULT_MODE, GMAP_IDLE_MS and GMAP_SIM_SOCKET are read by
+	 * gmap_open() itself. */
 	return bad;
 }
 

@@ -142,7 +142,11 @@ union row_args {
 		enum gmap_fault_mode mode;  /* AUTO in the table: THREAD */
 	} touch;
 	struct { int cpu_a, cpu_b; } wake;         /* indices into bench.cpu */
-	struct { uint32_t k; enum gmap_unpin_policy unpin; } io;
+	struct {
+		uint32_t k;
+		enum gmap_unpin_policy unpin;
+		enum gmap_fault_mode mode;  /* AUTO in the table: THREAD */
+	} io;
 	struct {
 		unsigned int t1, h1, t2, h2;  /* faulters, handlers */
 		enum gmap_fault_mode mode;    /* AUTO in the table: THREAD */
@@ -461,7 +465,9 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		struct gmap_window *w = open_win(b, 1, a->io.unpin);
+		struct gmap_window *w = open_win_mode(b, 1, a->io.unpin, 0, 0,
+						      a->io.mode ? a->io.mode :
+						      GMAP_FAULT_THREAD);
 		uint8_t *wb = gmap_base(w);
 		uint64_t t0 = st_now_ns();
 
@@ -703,11 +709,19 @@ static const struct row_desc rows[] = {
 	{ .name = "4-page I/O: pin/unpin (keep) vs mmap",
 	  .target = ">= 3x", .cmp = AT_LEAST, .limit = 3, .unit = "us/IO",
 	  .note = X_FASTER,
-	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_KEEP } },
+	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_KEEP, 0 } },
 	{ .name = "  same, unpin unmaps (the default)",
 	  .target = "-", .unit = "us/IO",
 	  .note = X_FASTER,
-	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP } },
+	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP, 0 } },
+	{ .name = "  same, inline window (unmaps leave pages unarmed)",
+	  .target = ">= 1x", .cmp = AT_LEAST, .limit = 1.0, .unit = "us/IO",
+	  .note = X_FASTER,
+	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
+	{ .name = "1-page I/O, inline window, unpin unmaps",
+	  .target = "-", .unit = "us/IO",
+	  .note = X_FASTER,
+	  .measure = per_io, .arg.io = { 1, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
 	{ .name = "maps, 256-page buckets: eager vs lazy",
 	  .target = ">= 20x", .cmp = AT_LEAST, .limit = 20, .unit = "maps/bkt",
 	  .note = "ratio: x fewer maps", .measure = buckets },
