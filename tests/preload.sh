@@ -102,6 +102,17 @@ maps=$(sed -n 's/^threads: 2 threads, \([0-9]*\) maps.*/\1/p' "$T/out")
 	[ "$(rep window mapped)" = 0 ] && [ "$(rep xengnttab_unmap failed)" = 0 ] ||
 	fail "report: $maps maps by the program; the report says: $(cat "$T/report")"
 ok "--report: $maps maps and unmaps counted, nothing left mapped"
+# The shim's windows serve faults inline unless told otherwise, and the
+# same run with handler threads serves the same maps.
+grep -q "^gmap-preload: report: window .* faults_served=inline " "$T/report" ||
+	fail "the shim's window does not serve faults inline: $(cat "$T/report")"
+rm -f "$T/report"
+gr --fault-mode thread --report "$T/report" -- "$client" threads $D 11 2 50 \
+	$(seq 400 447) || fail "threads run with --fault-mode thread"
+grep -q "^gmap-preload: report: window .* faults_served=by-threads " "$T/report" &&
+	[ "$(rep window mapped)" = 0 ] ||
+	fail "--fault-mode thread: $(cat "$T/report")"
+ok "--fault-mode: inline by default, handler threads when asked"
 
 # 4c. Grant copy, a qdisk-shaped backend: batches in and out, refused
 #     segments alone; on sim every segment goes through the window:

@@ -86,6 +86,7 @@ struct gmap_window *shim_window(uint32_t domid)
 struct tally {
 	uint32_t domid;
 	const char *backend;
+	bool inline_faults;         /* the last window's fault mode      */
 	uint64_t maps, map_failures, unmaps, mapped, faults, pins, unpins,
 		 evictions;
 };
@@ -111,6 +112,7 @@ static struct tally *tally_add(struct tally *t, unsigned int *n,
 				       .backend = gmap_backend_name(w) };
 		(*n)++;
 	}
+	t[i].inline_faults = st.fault_mode == GMAP_FAULT_INLINE;
 	t[i].maps += st.maps;
 	t[i].map_failures += st.map_failures;
 	t[i].unmaps += st.unmaps;
@@ -135,9 +137,11 @@ void shim_report_windows(FILE *f)
 	pthread_mutex_unlock(&lock);
 	for (i = 0; i < n; i++)
 		fprintf(f, "gmap-preload: report: window domid=%u backend=%s "
+			"faults_served=%s "
 			"maps=%llu map_failures=%llu unmaps=%llu mapped=%llu "
 			"faults=%llu pins=%llu unpins=%llu evictions=%llu\n",
 			t[i].domid, t[i].backend,
+			t[i].inline_faults ? "inline" : "by-threads",
 			(unsigned long long)t[i].maps,
 			(unsigned long long)t[i].map_failures,
 			(unsigned long long)t[i].unmaps,

@@ -43,6 +43,8 @@ static void usage(FILE *f)
 "      --max-vmas N       budget of the window's VMAs (GMAP_MAX_VMAS)\n"
 "      --max-meta BYTES   budget of metadata memory (GMAP_MAX_META)\n"
 "      --fault-around N   refs mapped per fault (GMAP_FAULT_AROUND)\n"
+"      --fault-mode M     inline, thread or auto (GMAP_FAULT_MODE; the\n"
+"                         shim's default: inline)\n"
 "      --idle-ms N        idle unmap timeout (GMAP_IDLE_MS)\n"
 "      --log LEVEL        debug .. none (GMAP_LOG)\n"
 "      --preload PATH     the shim (GMAP_PRELOAD; default %s/%s)\n"
@@ -78,7 +80,7 @@ static const struct { int val; const char *var; } vars[] = {
 	{ 7, "GMAP_FAULT_AROUND" }, { 8, "GMAP_IDLE_MS" },
 	{ 9, "GMAP_LOG" },          { 10, "GMAP_PRELOAD" },
 	{ 11, "GMAP_MAX_VMAS" },    { 12, "GMAP_MAX_META" },
-	{ 13, "GMAP_REPORT" },
+	{ 13, "GMAP_REPORT" },      { 14, "GMAP_FAULT_MODE" },
 };
 
 static const struct option longopts[] = {
@@ -95,6 +97,7 @@ static const struct option longopts[] = {
 	{ "max-vmas", required_argument, NULL, 11 },
 	{ "max-meta", required_argument, NULL, 12 },
 	{ "fault-around", required_argument, NULL, 7 },
+	{ "fault-mode", required_argument, NULL, 14 },
 	{ "idle-ms", required_argument, NULL, 8 },
 	{ "log", required_argument, NULL, 9 },
 	{ "preload", required_argument, NULL, 10 },
