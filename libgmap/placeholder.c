@@ -69,11 +69,13 @@ int gmap_munmap_raw(void *addr, size_t len)
 #define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
 
 /*
- * Keep a new mapping in the window out of child processes (fork.c): every
- * mmap there makes a VMA without the flag.  Done before the range can be
- * accessed where we choose the protection (a placeholder is PROT_NONE until
- * registered), right after the map for a grant.  Also keeps the window's
- * VMAs mergeable: they all carry the same flags.
+ * Keep a new placeholder in the window out of child processes (fork.c):
+ * every mmap there makes a VMA without the flag.  Done before the range
+ * can be accessed (a placeholder is PROT_NONE until registered), and with
+ * the mmap as one placement, so that no fork falls between them.  Mostly,
+ * it keeps the window's placeholder VMAs mergeable: they all carry the
+ * same flags.  Grant mappings get the flag from fork()'s prepare handler
+ * instead, which marks the whole window.
  */
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len)
 {
