@@ -44,9 +44,11 @@ int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
 	void *addr = gmap_addr_of(w, ref);
 	struct gmap_grant *g;
 	uint32_t ro, s, bits = 0;
+	bool run_tried = false;
 	int16_t st = 0;
 	int rc, err;
 
+again:
 	window_lock(w);
 	g = gmap_grant_wait(w, ref, true);
 	if (!g) {
@@ -74,6 +76,35 @@ int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
 			gmap_signal_kick(w, tid, addr);
 		gmap_uffd_wake(w, addr, GMAP_PAGE_SIZE);
 		return 0;
+	}
+	if (w->around > 1 && w->around_dir == GMAP_AROUND_FORWARD &&
+	    !(s & GS_TRIED) && !run_tried) {
+		/*
+		 * Fault-around forward: the faulting ref and the neighbours
+		 * after it as one run, one backend map (on sim one mmap) for
+		 * all of them.  If that maps nothing (a read-only or bad grant
+		 * in the run, the budget used up, another thread first), the
+		 * ref alone below, and its neighbours after it, as before.
+		 */
+		uint64_t room = w->nr_refs - ref;
+		uint32_t lo;
+		int n;
+
+		window_unlock(w);
+		run_tried = true;
+		n = gmap_map_run(w, ref, room < w->around ? (uint32_t)room :
+				 w->around, 1, 1, true, &lo);
+		if (n > 0) {
+			if (n > 1) {
+				atomic_fetch_add(&w->c.around_runs, 1);
+				atomic_fetch_add(&w->c.around_pages,
+						 (uint64_t)n - 1);
+			}
+			/* The run woke its waiters, this thread's included:
+			 * a handler is busy (gmap_wake_waiters). */
+			return 0;
+		}
+		goto again;
 	}
 	gmap_grant_claim(w, ref, g);
 	window_unlock(w);
