@@ -231,12 +231,19 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 		gmap_budget_enomem(w);
 		return GS_MAPPED;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref + i));
+	/* One backend call per piece mapped the same way (a run is mapped
+	 * writable or read-only as a whole). */
+	for (uint32_t i = 0, j; i < n; i = j) {
+		uint32_t ro = gs_word(gmap_grant_peek(w->dir.slots, ref + i)) &
+			      GS_RO;
 
-		w->be.ops->unmap(&w->be, ref + i, 1, !(s & GS_RO));
-		atomic_fetch_add(&w->c.unmaps, 1);
-		atomic_fetch_sub(&w->c.mapped_now, 1);
+		for (j = i + 1; j < n &&
+		     (gs_word(gmap_grant_peek(w->dir.slots, ref + j)) & GS_RO) == ro;
+		     j++)
+			;
+		w->be.ops->unmap(&w->be, ref + i, j - i, !ro);
+		atomic_fetch_add(&w->c.unmaps, j - i);
+		atomic_fetch_sub(&w->c.mapped_now, j - i);
 	}
 	/*
 	 * Inline, the poisoned pages stay so, unarmed (GS_UNARMED): a map
