@@ -718,7 +718,7 @@ static const struct row_desc rows[] = {
 	  .target = "-", .unit = "us/IO",
 	  .note = X_FASTER,
 	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP, 0 } },
-	{ .name = "  same, inline window (unmaps leave pages unarmed)",
+	{ .name = "  same, inline window (pages left unarmed)",
 	  .target = ">= 1x", .cmp = AT_LEAST, .limit = 1.0, .unit = "us/IO",
 	  .note = X_FASTER,
 	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
