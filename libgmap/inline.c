@@ -46,7 +46,7 @@ static __thread unsigned int repeats __attribute__((tls_model("initial-exec")));
 int gmap_inline_check(struct gmap_window *w, uintptr_t a, char *why,
 		      size_t len)
 {
-	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	uint32_t ref = gmap_ref_of(w, a);
 	uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref));
 
 	if (gs_state(s) == GS_BAD && (s & GS_NOPOISON)) {
@@ -84,7 +84,7 @@ int gmap_inline_check(struct gmap_window *w, uintptr_t a, char *why,
 
 void gmap_inline_serve(struct gmap_window *w, uintptr_t a)
 {
-	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	uint32_t ref = gmap_ref_of(w, a);
 
 	atomic_fetch_add(&w->c.faults, 1);
 	gmap_tls.in_fault = true;

@@ -413,8 +413,8 @@ static void mark_lost(struct gmap_window *w, uint32_t ref, uint32_t n)
  * The refs taken are those EMPTY (never tried, not BAD) in a row from
  * @start, going up (@dir 1) or down (-1), up to @max, each with a budget
  * slot that is free without waiting; fewer than @min taken and nothing is
- * mapped.  Writable or read-only, all or nothing (one gntdev map).  The core still
- * unmaps grant by grant (the backend keeps the run together:
+ * mapped.  Writable or read-only, all or nothing (one gntdev map).  It may
+ * be unmapped in parts later (the backend keeps the run together:
  * backend_xen.c).
  */
 int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,

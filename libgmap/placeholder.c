@@ -296,7 +296,7 @@ static void lost_add(struct gmap_window *w, uint32_t ref)
 
 int gmap_refill(struct gmap_window *w, void *addr, size_t len)
 {
-	uint32_t ref0 = (uint32_t)(((uint8_t *)addr - w->base) >> GMAP_PAGE_SHIFT);
+	uint32_t ref0 = gmap_ref_of(w, (uintptr_t)addr);
 	size_t i, n = len >> GMAP_PAGE_SHIFT, lost = 0;
 	/* On the stack for the longest run a fault maps (inline.c). */
 	uint8_t few[GMAP_RUN_MAX], *fill = n <= sizeof(few) ? few : malloc(n);

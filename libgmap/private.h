@@ -536,6 +536,12 @@ static inline void *gmap_addr_of(const struct gmap_window *w, uint32_t ref)
 	return w->base + ((uint64_t)ref << GMAP_PAGE_SHIFT);
 }
 
+/* The ref whose page holds @a, an address inside the window. */
+static inline uint32_t gmap_ref_of(const struct gmap_window *w, uintptr_t a)
+{
+	return (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+}
+
 /* vmas.c: the window's count of VMAs (window lock held) */
 void gmap_vmas_open(struct gmap_window *w);
 void gmap_vmas_close(struct gmap_window *w);

@@ -234,4 +234,3 @@ size_t gmap_due_take(struct gmap_window *w, uint32_t *out, size_t max)
 	atomic_store(&w->c.unmaps_due, ev->ndue);
 	return n;
 }
-

@@ -163,7 +163,7 @@ static struct slot *slot_enter(uintptr_t a, struct gmap_window **wp)
 /* Returns 1 if the access should simply be retried. */
 static int handle_in_window(struct gmap_window *w, uintptr_t a)
 {
-	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	uint32_t ref = gmap_ref_of(w, a);
 	struct gmap_grant *g;
 	char what[256];
 	uint32_t s;
@@ -251,7 +251,7 @@ static bool is_kick(const siginfo_t *si)
  */
 static int handle_kick(struct gmap_window *w, uintptr_t a, siginfo_t *si)
 {
-	uint32_t ref = (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT);
+	uint32_t ref = gmap_ref_of(w, a);
 	struct gmap_grant *g = gmap_grant_peek(w->dir.slots, ref);
 	uint32_t s = gs_word(g);
 	char what[256];
@@ -284,8 +284,7 @@ static int serve_inline(struct slot *s, struct gmap_window *w, uintptr_t a)
 	int rc = gmap_inline_check(w, a, why, sizeof(why));
 
 	if (rc == 0)
-		report(w, (uint32_t)((a - (uintptr_t)w->base) >> GMAP_PAGE_SHIFT),
-		       (void *)a, why);
+		report(w, gmap_ref_of(w, a), (void *)a, why);
 	if (rc != 2) {
 		atomic_fetch_sub(&s->readers, 1);
 		return rc;
@@ -313,8 +312,8 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 	}
 	s = slot_enter(a, &w);
 	if (s && !is_kick(si) && w->h.inline_mode && !gmap_inherited(w) &&
-	    gs_state(gs_word(gmap_grant_peek(w->dir.slots, (uint32_t)((a -
-		     (uintptr_t)w->base) >> GMAP_PAGE_SHIFT)))) == GS_EMPTY) {
+	    gs_state(gs_word(gmap_grant_peek(w->dir.slots,
+					     gmap_ref_of(w, a)))) == GS_EMPTY) {
 		/* An unarmed page (GS_UNARMED) of an inline window: its fault,
 		 * served as gmap_sigbus() serves an armed one's. */
 		retry = serve_inline(s, w, a) == 1;
