@@ -160,10 +160,8 @@ static int sim_setup(struct gmap_backend_ctx *b, int ctl_fd, int mem_fd)
 		}
 	}
 	p->color_len = (size_t)b->nr_refs;
-	p->color = gmap_mmap_raw(NULL, p->color_len, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-				 -1, 0);
-	if (p->color == MAP_FAILED) {
+	p->color = gmap_mem_map(p->color_len);
+	if (!p->color) {
 		int e = errno;
 
 		sim_close_files(p);
@@ -191,7 +189,7 @@ static void sim_close(struct gmap_backend_ctx *b)
 
 	if (!p)
 		return;
-	gmap_munmap_raw(p->color, p->color_len);
+	gmap_mem_unmap(p->color, p->color_len);
 	pthread_mutex_destroy(&p->color_lock);
 	sim_close_files(p);
 	free(p);

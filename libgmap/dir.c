@@ -21,12 +21,9 @@ int gmap_dir_init(struct gmap_window *w)
 	gmap_slab_init(&w->dir.leaves, GMAP_LEAF_BYTES, 64 * 1024);
 	/* Reserved, not committed: only directory pages that point at a
 	 * leaf are ever touched, so a 16 TiB window costs what it uses. */
-	w->dir.slots = gmap_mmap_raw(NULL, w->dir.len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (w->dir.slots == MAP_FAILED) {
-		w->dir.slots = NULL;
+	w->dir.slots = gmap_mem_map(w->dir.len);
+	if (!w->dir.slots)
 		return -1;
-	}
 	return 0;
 }
 
@@ -68,7 +65,7 @@ void gmap_dir_teardown(struct gmap_window *w, bool unmap)
 		}
 	}
 	gmap_slab_destroy(&w->dir.leaves);
-	gmap_munmap_raw(w->dir.slots, w->dir.len);
+	gmap_mem_unmap(w->dir.slots, w->dir.len);
 	w->dir.slots = NULL;
 }
 

@@ -192,6 +192,11 @@ void gmap_slab_init(struct gmap_slab *s, size_t size, size_t chunk);
 void *gmap_slab_alloc(struct gmap_slab *s);  /* zeroed; NULL, ENOMEM */
 void gmap_slab_free(struct gmap_slab *s, void *p);
 void gmap_slab_destroy(struct gmap_slab *s);
+/* The library's own memory (slab chunks, the evictor's ring, the grant
+ * directory, the sim backend's colours): anonymous, zeroed, unreserved
+ * (MAP_NORESERVE: touched as used); NULL with errno set on failure. */
+void *gmap_mem_map(size_t len);
+void gmap_mem_unmap(void *p, size_t len);
 
 /* dir.c: where the state words live (grant.h); reclaim.c frees idle
  * leaves. */

@@ -28,8 +28,7 @@ static uint32_t now_ms(struct gmap_evictor *ev)
  * queues its grant in a signal handler (inline.c). */
 void gmap_evict_ring_free(struct gmap_evictor *ev)
 {
-	if (ev->ring)
-		gmap_munmap_raw(ev->ring, ev->cap * sizeof(*ev->ring));
+	gmap_mem_unmap(ev->ring, ev->cap * sizeof(*ev->ring));
 	ev->ring = NULL;
 	ev->cap = ev->len = ev->head = 0;
 }
@@ -40,16 +39,13 @@ static int ring_push(struct gmap_window *w, uint32_t ref)
 
 	if (ev->len == ev->cap) {
 		size_t ncap = ev->cap ? ev->cap * 2 : RING_MIN;
-		struct gmap_fifo_entry *n = gmap_mmap_raw(NULL, ncap * sizeof(*n),
-					PROT_READ | PROT_WRITE,
-					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct gmap_fifo_entry *n = gmap_mem_map(ncap * sizeof(*n));
 
-		if (n == MAP_FAILED)
+		if (!n)
 			return -1;
 		for (size_t i = 0; i < ev->len; i++)
 			n[i] = ev->ring[(ev->head + i) % ev->cap];
-		if (ev->ring)
-			gmap_munmap_raw(ev->ring, ev->cap * sizeof(*n));
+		gmap_mem_unmap(ev->ring, ev->cap * sizeof(*n));
 		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
 		ev->ring = n;
 		ev->cap = ncap;

@@ -40,12 +40,9 @@ void *gmap_slab_alloc(struct gmap_slab *s)
 		memcpy(&s->free, p, sizeof(void *));
 	} else {
 		if (!s->next || (size_t)(s->end - s->next) < s->size) {
-			struct chunk *c = gmap_mmap_raw(NULL, s->chunk,
-						PROT_READ | PROT_WRITE,
-						MAP_PRIVATE | MAP_ANONYMOUS |
-						MAP_NORESERVE, -1, 0);
+			struct chunk *c = gmap_mem_map(s->chunk);
 
-			if (c == MAP_FAILED) {
+			if (!c) {
 				errno = ENOMEM;
 				return NULL;
 			}
@@ -75,9 +72,32 @@ void gmap_slab_destroy(struct gmap_slab *s)
 
 	for (; c; c = next) {
 		next = c->next;
-		gmap_munmap_raw(c, s->chunk);
+		gmap_mem_unmap(c, s->chunk);
 	}
 	s->chunks = NULL;
 	s->free = NULL;
 	s->next = s->end = NULL;
+}
+
+/*
+ * Not gmap_mmap_raw: this memory is the library's, and the sanitizers must
+ * see it come and go.  ThreadSanitizer keeps the shadow of a range until an
+ * mmap or munmap it intercepts resets it; memory we mapped and unmapped
+ * behind its back (or that libunwind unmapped behind its back, after a
+ * backtrace) would carry the last owner's accesses into the next use, and
+ * a ring pushed under the window lock would be reported as racing with
+ * them.  mmap is async-signal-safe, intercepted or not.
+ */
+void *gmap_mem_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void gmap_mem_unmap(void *p, size_t len)
+{
+	if (p)
+		munmap(p, len);
 }
