@@ -20,14 +20,19 @@ struct st_run *st_the_run;
  * A touch that ends in SIGSEGV (libgmap's outcome for a grant it cannot
  * map: it logs, then chains to this handler) must be counted, not kill
  * the run.  sigsetjmp(.., 0) keeps the fast path free of system calls; the
- * handler unblocks SIGSEGV itself before jumping out. */
+ * handler restores the thread's signal mask itself before jumping out.
+ * The whole mask, not just SIGSEGV: an inline window's SIGBUS handler can
+ * call this one from inside itself (SIGBUS is blocked there), and a
+ * runtime may block more around a handler (ThreadSanitizer blocks all
+ * signals in its wrapper); a signal left blocked would kill the thread at
+ * its next fault. */
 static __thread sigjmp_buf *volatile tl_jmp;
 static __thread void *volatile tl_addr;
+static __thread sigset_t tl_mask;
+static __thread bool tl_mask_saved;
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
-	sigset_t s;
-
 	(void)uc;
 	if (!tl_jmp) {
 		/* Not a guarded touch: a real crash.  Die of it. */
@@ -35,9 +40,7 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	tl_addr = si->si_addr;
-	sigemptyset(&s);
-	sigaddset(&s, SIGSEGV);
-	pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+	pthread_sigmask(SIG_SETMASK, &tl_mask, NULL);
 	siglongjmp(*tl_jmp, 1);
 }
 
@@ -57,6 +60,10 @@ bool st_touch(volatile uint64_t *p, bool write, uint64_t val, uint64_t *out)
 {
 	sigjmp_buf jb;
 
+	if (!tl_mask_saved) {
+		pthread_sigmask(SIG_BLOCK, NULL, &tl_mask);
+		tl_mask_saved = true;
+	}
 	if (sigsetjmp(jb, 0)) {
 		tl_jmp = NULL;
 		return false;
