@@ -71,9 +71,12 @@ static bool arm_unarmed(struct gmap_window *w, uint32_t ref, uint32_t n)
  * the meantime is lost to the window (placeholder.c): *@st GMAP_ST_LOST,
  * errno EEXIST.  Otherwise errno and *@st are the backend's.  *@touched
  * (if not NULL): whether the failed map touched the range at all.
+ * @arm: whether unarmed pages are armed after a failure; a caller that
+ * tries again (map_either) arms them once, after its last try.
  */
 static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
-		  bool writable, uint64_t *split, int16_t *st, bool *touched)
+		  bool writable, uint64_t *split, int16_t *st, bool *touched,
+		  bool arm)
 {
 	uint8_t *addr = gmap_addr_of(w, ref);
 	uint32_t placed = 0;
@@ -93,7 +96,7 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 	if (placed == GMAP_UNTOUCHED) {
 		/* Unarmed pages are armed now: a failed map leaves armed
 		 * placeholders, whatever it met (gmap_grant_restore). */
-		if (arm_unarmed(w, ref, n) && touched)
+		if (arm && arm_unarmed(w, ref, n) && touched)
 			*touched = true;
 		gmap_place_leave();
 		errno = e;
@@ -110,7 +113,8 @@ static int be_map(struct gmap_window *w, uint32_t ref, uint32_t n,
 		e = EEXIST;
 	}
 	/* Pages the refusal left in place may be unarmed ones. */
-	arm_unarmed(w, ref, n);
+	if (arm)
+		arm_unarmed(w, ref, n);
 	gmap_place_leave();
 	errno = e;
 	return -1;
@@ -132,7 +136,7 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 			rc = -1;
 			break;
 		}
-		rc = be_map(w, ref, 1, writable, &split, st, NULL);
+		rc = be_map(w, ref, 1, writable, &split, st, NULL, false);
 		if (rc == 0 || *st != GNTST_eagain || spent >= EAGAIN_BUDGET_MS ||
 		    atomic_load(&w->closing))
 			break;
@@ -158,18 +162,23 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
  * gntdev map (and the hole it leaves to fill) for every read-only grant,
  * so a caller that will only read says so (GMAP_ACCESS_READ) and gets a
  * read-only map at once.
+ *
+ * An unarmed page (inline windows) is armed after the last try only: the
+ * tries between go over it as it is.  Arming it for a read-only try that
+ * replaces it at once cost a poison and a re-arm (4 system calls) for
+ * every read-only grant mapped for ANY.
  */
 static int map_either(struct gmap_window *w, uint32_t ref,
 		      enum gmap_access access, uint32_t *ro, int16_t *st)
 {
-	int rc;
+	int rc, e;
 
 	*ro = 0;
 	if (access == GMAP_ACCESS_READ) {
 		rc = map_retry(w, ref, false, st);
 		if (rc == 0)
 			*ro = GS_RO;
-		return rc;
+		goto out;
 	}
 	rc = map_retry(w, ref, true, st);
 	if (rc < 0 && access == GMAP_ACCESS_ANY &&
@@ -181,6 +190,12 @@ static int map_either(struct gmap_window *w, uint32_t ref,
 			*ro = GS_RO;
 			*st = st2;
 		}
+	}
+out:
+	if (rc < 0) {
+		e = errno;
+		arm_unarmed(w, ref, 1);
+		errno = e;
 	}
 	return rc;
 }
@@ -458,7 +473,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	}
 	memset(split, 0, sizeof(split));
 	if (run_lost(w, *lo, n) ||
-	    be_map(w, *lo, n, writable, split, &st, &touched) < 0) {
+	    be_map(w, *lo, n, writable, split, &st, &touched, true) < 0) {
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */

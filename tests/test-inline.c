@@ -271,6 +271,71 @@ static void test_readonly_write_segv(void)
 	t_teardown(&fx);
 }
 
+/* The permissions of the page at @addr in /proc/self/maps ("rw-p"). */
+static void page_perms(const void *addr, char perms[5])
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+
+	strcpy(perms, "none");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 &&
+		    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			memcpy(perms, p, 5);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+/*
+ * A pin over an unarmed page (left so by the last unpin): a read-only
+ * grant pinned for reading (writable tried first) is mapped read-only; a
+ * revoked one fails both tries and leaves the page an armed placeholder
+ * again, not an inaccessible one, whose touch is then reported.
+ */
+static void test_pin_over_unarmed(void)
+{
+	struct gmap_open_opts o = inline_opts(0, 0);
+	struct t_fx fx;
+	struct gmap_error ge;
+	void *addr = NULL;
+	volatile uint64_t *p;
+	char perms[5];
+
+	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	p = gmap_ref_ptr(fx.w, 20);
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 20, 1, GMAP_PIN_WRITE, &ge) == 0);
+	CU_ASSERT_EQUAL(p[3], t_sig(20, 3));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 1), 0);
+	page_perms((void *)p, perms);
+	CU_ASSERT_STRING_EQUAL(perms, "---p");
+
+	gmap_sim_end_access(fx.d, 20);
+	gmap_sim_grant(fx.d, 20, 20, T_SELF, GTF_readonly);
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 20, 1, GMAP_PIN_READ, &ge) == 0);
+	page_perms((void *)p, perms);
+	CU_ASSERT_STRING_EQUAL(perms, "r--s");
+	CU_ASSERT_EQUAL(p[3], t_sig(20, 3));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 1), 0);
+	page_perms((void *)p, perms);
+	CU_ASSERT_STRING_EQUAL(perms, "---p");
+
+	gmap_sim_end_access(fx.d, 20);
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 20, 1, GMAP_PIN_READ, &ge), -1);
+	page_perms((void *)p, perms);
+	CU_ASSERT_STRING_EQUAL(perms, "rw-p");
+	CU_ASSERT_EQUAL(t_touch(p, 0, 0, NULL, &addr), 1);
+	CU_ASSERT_PTR_EQUAL(addr, (void *)p);
+	t_teardown(&fx);
+}
+
 /* GMAP_FAULT_MODE chooses the mode of a window whose options do not, and
  * a bad value is refused at open, named. */
 static void test_env(void)
@@ -318,6 +383,8 @@ int main(void)
 		{ "read(2) into an untouched page: EFAULT, then pinned",
 		  test_syscall_efault },
 		{ "bad grant: SIGSEGV at the address", test_bad_grant_segv },
+		{ "a pin over an unarmed page: read-only at once, or armed again",
+		  test_pin_over_unarmed },
 		{ "read-only grant: read served, write SIGSEGV",
 		  test_readonly_write_segv },
 		{ "GMAP_FAULT_MODE and the option", test_env },
