@@ -215,9 +215,10 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 	}
 	kind = grant_frames(pages, arr);
 	if (kind == 1) {
+		uint64_t t0 = shim_now_ns();
 		void *p = map_grants(f, dom, addr, prot, flags, pages, arr, err);
 
-		shim_count(SC_FMEM_MAP_GRANTS, pages, !p);
+		shim_count(SC_FMEM_MAP_GRANTS, pages, !p, t0);
 		return p;
 	}
 	if (kind < 0) {
@@ -234,7 +235,8 @@ EXPORT void *xenforeignmemory_map2(xenforeignmemory_handle *fh, uint32_t dom,
 	}
 	real = real_handle(f);
 	real_map2 = real ? REAL(map2) : NULL;
-	shim_count(SC_FMEM_MAP_FOREIGN, pages, !real_map2);
+	/* Counted, not timed: the real library's map is not the shim's. */
+	shim_count(SC_FMEM_MAP_FOREIGN, pages, !real_map2, shim_now_ns());
 	return real_map2 ? real_map2(real, dom, addr, prot, flags, pages, arr,
 				     err) : NULL;
 }
@@ -254,6 +256,7 @@ EXPORT int xenforeignmemory_unmap(xenforeignmemory_handle *fh, void *addr,
 {
 	struct fmem *f = ours(fh);
 	unmap_fn *real_unmap = REAL(unmap);
+	uint64_t t0;
 	int rc;
 
 	if (!f)
@@ -264,9 +267,10 @@ EXPORT int xenforeignmemory_unmap(xenforeignmemory_handle *fh, void *addr,
 		errno = EINVAL;
 		return -1;
 	}
+	t0 = shim_now_ns();
 	rc = shim_unmap(&f->h, addr, (uint32_t)pages, f->real != NULL);
 	if (rc <= 0) {
-		shim_count(SC_FMEM_UNMAP, pages, rc < 0);
+		shim_count(SC_FMEM_UNMAP, pages, rc < 0, t0);
 		return rc;
 	}
 	/* Not ours and outside every window: a foreign map (which needed

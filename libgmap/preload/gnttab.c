@@ -101,9 +101,10 @@ static void *map_counted(enum shim_call c, struct gnt *g, uint32_t count,
 			 const uint32_t *domids, const uint32_t *refs, int prot,
 			 int notify_off)
 {
+	uint64_t t0 = shim_now_ns();
 	void *p = g ? map(g, count, domids, refs, prot, notify_off) : NULL;
 
-	shim_count(c, count, !p);
+	shim_count(c, count, !p, t0);
 	return p;
 }
 
@@ -190,6 +191,7 @@ EXPORT int xengnttab_unmap(xengnttab_handle *xgt, void *start_address,
 			   uint32_t count)
 {
 	struct gnt *g = ours(xgt, "xengnttab_unmap");
+	uint64_t t0 = shim_now_ns();
 	int rc;
 
 	if (!g)
@@ -199,7 +201,7 @@ EXPORT int xengnttab_unmap(xengnttab_handle *xgt, void *start_address,
 		return -1;
 	}
 	rc = shim_unmap(&g->h, start_address, count, false);
-	shim_count(SC_GNT_UNMAP, count, rc != 0);
+	shim_count(SC_GNT_UNMAP, count, rc != 0, t0);
 	return rc;
 }
 
@@ -317,7 +319,7 @@ EXPORT int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 {
 	struct gnt *g = ours(xgt, "xengnttab_grant_copy");
 	struct copy_batch b = { .n = 0, .err = 0 };
-	uint64_t window = 0, hv = 0;
+	uint64_t window = 0, hv = 0, t0 = shim_now_ns();
 	uint32_t i, failed = 0;
 
 	if (!g)
@@ -352,7 +354,7 @@ EXPORT int xengnttab_grant_copy(xengnttab_handle *xgt, uint32_t count,
 	copy_flush(&b, segs);
 	for (i = 0; i < count; i++)
 		failed += segs[i].status != GNTST_okay;
-	shim_count(SC_GNT_COPY, count, failed || b.err);
+	shim_count(SC_GNT_COPY, count, failed || b.err, t0);
 	shim_count_copy(hv, window);
 	if (b.err) {
 		SHIM_ERR("xengnttab_grant_copy: the hypervisor's copy failed: %s",

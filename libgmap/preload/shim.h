@@ -115,8 +115,10 @@ enum shim_call {
 	SC_GNT_COPY, SC_FMEM_MAP_GRANTS, SC_FMEM_MAP_FOREIGN, SC_FMEM_UNMAP,
 	SHIM_NR_CALLS
 };
-/* Count a call of @c over @pages pages (segments for a copy). */
-void shim_count(enum shim_call c, uint64_t pages, bool failed);
+/* Count a call of @c over @pages pages (segments for a copy), begun at
+ * @t0 (shim_now_ns()): the report says how long the shim spent in them. */
+void shim_count(enum shim_call c, uint64_t pages, bool failed, uint64_t t0);
+uint64_t shim_now_ns(void);
 /* Where a grant copy's segments were served. */
 void shim_count_copy(uint64_t hypervisor, uint64_t window);
 /* The report's lines: the calls (report.c), then each window (state.c). */

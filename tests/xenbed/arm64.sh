@@ -32,6 +32,10 @@
 #              not start it).  Under gmap-run the shim's report must show
 #              grant maps, none failed, and every window's maps matched
 #              by unmaps.
+#              Both run $ROUNDS times (plain-rw1, gmap-rw1, ...), in
+#              alternating order (plain first in odd rounds, gmap-run in
+#              even ones), and the times are compared by their medians:
+#              one pair of runs in a boot under TCG varied 5x.
 #   gmap-small the same under gmap-run --max-mapped 512 (the evictions are
 #              printed, not checked: QEMU unmaps each request's grants
 #              when it completes, so the evictor may have nothing).
@@ -55,7 +59,8 @@
 # Environment: XENBED_CACHE, XENBED_JOBS, XENBED_NICE (as arm64-build.sh),
 # XENBED_ARM64_TIMEOUT (the boot's bound, default 900 s), XENBED_ARM64_MIB
 # (the disk, default 16 MiB), XENBED_ARM64_FOREIGN (gmap-run's --foreign,
-# default deny), XENBED_ARM64_MAX_MAPPED (gmap-small's budget, 512).
+# default deny), XENBED_ARM64_MAX_MAPPED (gmap-small's budget, 512),
+# XENBED_ARM64_ROUNDS (the plain and gmap-run runs of each, default 3).
 set -u
 BED=check-xen-arm64
 . "$(dirname "$0")/lib.sh"
@@ -69,6 +74,10 @@ FOREIGN=${XENBED_ARM64_FOREIGN:-deny}
 # so a budget under what is in flight fails the map (ENOSPC) and QEMU
 # exits: with --max-mapped 8 it did, at the domU's first read.
 SMALL=${XENBED_ARM64_MAX_MAPPED:-512}
+ROUNDS=${XENBED_ARM64_ROUNDS:-3}
+case $ROUNDS in
+''|*[!0-9]*|0) die "XENBED_ARM64_ROUNDS='$ROUNDS': a number of rounds, 1 or more" ;;
+esac
 : "${XENBED_CACHE:=$B/xenbed-cache-arm64}"
 export XENBED_CACHE
 CROSS=aarch64-linux-gnu-
@@ -254,7 +263,7 @@ mkdir -p /var/run/xen /var/run/xenstored /var/lib/xen /var/lib/xenstored \
 	/var/log/xen/console /var/lock /run
 export LD_LIBRARY_PATH=/usr/lib:/usr/lib/aarch64-linux-gnu:/lib/aarch64-linux-gnu
 export PATH=/bin:/usr/bin:/usr/lib/xen-4.17/bin:/t
-PA_MD5=@PA_MD5@ WA_MD5=@WA_MD5@ MIB=@MIB@ FOREIGN=@FOREIGN@ SMALL=@SMALL@
+PA_MD5=@PA_MD5@ WA_MD5=@WA_MD5@ MIB=@MIB@ FOREIGN=@FOREIGN@ SMALL=@SMALL@ ROUNDS=@ROUNDS@
 QEMU=@XENQEMU@
 . /bed.sh  # run, wait_for, domu_said, domu_ended, qemu_gone ... (lib.sh)
 # QEMU is ready for the domain: its virtio-mmio transports are made
@@ -442,8 +451,17 @@ report() {
 
 cd /tmp
 run setup setup
-run plain-rw rw ap plain
-run gmap-rw rw ag gmap
+k=1
+while [ $k -le $ROUNDS ]; do
+	if [ $((k % 2)) = 1 ]; then
+		run plain-rw$k rw ap$k plain
+		run gmap-rw$k rw ag$k gmap
+	else
+		run gmap-rw$k rw ag$k gmap
+		run plain-rw$k rw ap$k plain
+	fi
+	k=$((k + 1))
+done
 run gmap-small rw as gmap-small
 run destroy destroy
 echo "GMAPBED: DONE"
@@ -451,7 +469,8 @@ sync
 poweroff -f
 INIT
 sed -i -e "s|@PA_MD5@|$PA_MD5|" -e "s|@WA_MD5@|$WA_MD5|" -e "s|@MIB@|$MIB|" \
-	-e "s|@FOREIGN@|$FOREIGN|" -e "s|@SMALL@|$SMALL|" -e "s|@XENQEMU@|$XENQEMU|" "$I/init"
+	-e "s|@FOREIGN@|$FOREIGN|" -e "s|@SMALL@|$SMALL|" -e "s|@XENQEMU@|$XENQEMU|" \
+	-e "s|@ROUNDS@|$ROUNDS|" "$I/init"
 chmod +x "$I/init"
 bed_pack "$I" "$WORK/initrd.gz"
 echo "$BED: dom0's initramfs: $(( $(stat -c %s "$WORK/initrd.gz") / 1048576 )) MiB packed"
@@ -479,18 +498,36 @@ tr -d '\r' <"$LOG" >"$LOG.txt"
 # ---- 7. results ----------------------------------------------------------
 # shellcheck disable=SC2034 # read by bed_result and bed_finish (lib.sh)
 fail=0
-for name in setup plain-rw gmap-rw gmap-small destroy; do
+names=setup
+k=1
+while [ $k -le "$ROUNDS" ]; do
+	names="$names plain-rw$k gmap-rw$k"
+	k=$((k + 1))
+done
+for name in $names gmap-small destroy; do
 	bed_result $name
 done
 bed_finish
 echo "---- the shim's report ----"
-grep '^a[gsd] gmap-preload: report:' "$LOG.txt"
+grep '^a[gsd][0-9]* gmap-preload: report:' "$LOG.txt"
 grep -h '^REPORT-' "$LOG.txt"
 time_of() { sed -n "s/^TIMES: $1 .*$2=\([0-9.]*\).*/\1/p" "$LOG.txt"; }
+# The times of every round of $1 (ap, ag) for $2 (read, write), in order.
+times_of() {
+	k=1
+	while [ $k -le "$ROUNDS" ]; do
+		printf '%s ' "$(time_of "$1$k" "$2")"
+		k=$((k + 1))
+	done
+}
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END {
+	if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2];
+	else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for op in read write; do
-	p=$(time_of ap $op) g=$(time_of ag $op)
-	echo "$BED: $op $MIB MiB: plain $p s, gmap-run $g s ($(echo "$g $p" |
-		awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'))"
+	p=$(times_of ap $op) g=$(times_of ag $op)
+	pm=$(echo "$p" | median) gm=$(echo "$g" | median)
+	echo "$BED: $op $MIB MiB, median of $ROUNDS rounds: plain $pm s, gmap-run $gm s ($(echo "$gm $pm" |
+		awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }')); plain ${p% }, gmap-run ${g% } s"
 done
 echo "$BED: --max-mapped $SMALL: read $(time_of as read) s, write $(time_of as write) s, $(sed -n 's/^as gmap-preload: report: window .*evictions=\([0-9]*\).*/\1/p' "$LOG.txt") evictions (QEMU unmaps each request's grants when it completes: the evictor has only what is mapped and unpinned)"
 echo "$BED: PASS (QEMU $(basename "$QEMU_OUT") xenpvh serving a grant-DMA virtio-blk domU on Xen $XEN_VER arm64, plain and under gmap-run --foreign $FOREIGN: data both ways, --max-mapped $SMALL, xl destroy during I/O, the shim's reports; ${secs}s)"
