@@ -70,6 +70,13 @@ static bool is_unarmed(uint32_t s)
 	       (s & GS_UNARMED);
 }
 
+/* What of a word its VMA borders depend on (gmap_vmas_borders): its
+ * kind, and whether it joins or is split from the ref before it. */
+static uint32_t vma_bits(uint32_t s)
+{
+	return gs_vma_kind(s) | (s & (GS_JOIN | GS_PSPLIT));
+}
+
 /* Store @word as @ref's state and count the VMAs it adds or removes.
  * The bits that record VMA borders (GS_JOIN, GS_UNMAPPING, GS_PSPLIT)
  * are carried over here from the old word. */
@@ -77,7 +84,8 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		     uint32_t word, struct span *sp)
 {
 	uint32_t old = atomic_load(&g->state);
-	int delta = -gmap_vmas_borders(w, ref, old);
+	bool rearmed, counted;
+	int delta = 0;
 
 	window_assert_locked(w);
 	if (gs_state(old) == GS_MAPPED && gs_state(word) == GS_BUSY)
@@ -87,8 +95,15 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		word |= old & GS_JOIN;  /* not unmapped after all */
 	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
 		word |= old & GS_PSPLIT;  /* the same placeholder */
-	if (gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-	    !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep)
+	rearmed = gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
+		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep;
+	/* A claim (placeholder or mapped page to BUSY as the same) changes
+	 * no border: the neighbours are not read for it.  A re-arm may
+	 * change the neighbours' bits (splits()), so it is always counted. */
+	counted = rearmed || vma_bits(old) != vma_bits(word);
+	if (counted)
+		delta = -gmap_vmas_borders(w, ref, old);
+	if (rearmed)
 		word = splits(w, ref, word, sp);
 	atomic_store(&g->state, word);
 	if (is_unarmed(old) != is_unarmed(word))
@@ -103,7 +118,8 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		if (next)
 			atomic_fetch_and(&next->state, ~GS_JOIN);
 	}
-	delta += gmap_vmas_borders(w, ref, word);
+	if (counted)
+		delta += gmap_vmas_borders(w, ref, word);
 	if (delta)
 		gmap_vmas_add(w, delta);
 }
