@@ -45,9 +45,11 @@ static void map_free(struct shim_map *m)
 {
 	free(m->lost);
 	free(m->extra);
-	free(m->domids);
-	free(m->refs);
-	free(m->pinned);
+	if (m->count > 1) {
+		free(m->domids);
+		free(m->refs);
+		free(m->pinned);
+	}
 	free(m);
 }
 
@@ -396,9 +398,15 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	m->count = count;
 	m->notify_off = notify_off;
 	m->writable = writable;
-	m->domids = malloc(count * sizeof(*m->domids));
-	m->refs = malloc(count * sizeof(*m->refs));
-	m->pinned = calloc(count, 1);
+	if (count == 1) {
+		m->domids = &m->one_domid;
+		m->refs = &m->one_ref;
+		m->pinned = &m->one_pinned;
+	} else {
+		m->domids = malloc(count * sizeof(*m->domids));
+		m->refs = malloc(count * sizeof(*m->refs));
+		m->pinned = calloc(count, 1);
+	}
 	if (!m->domids || !m->refs || !m->pinned) {
 		map_free(m);
 		errno = ENOMEM;

@@ -68,6 +68,11 @@ struct shim_map {
 	/* count, or NULL: pages of the area that another mapping took after
 	 * a failed placement left a hole; never unmapped by us */
 	uint8_t *lost;
+	/* domids, refs and pinned of a one-page map, the common case (QEMU's
+	 * mapcache maps most requests' grants one by one): no allocations
+	 * but the map's own. */
+	uint32_t one_domid, one_ref;
+	uint8_t one_pinned;
 };
 
 /* What both families' handles have: a list of live maps and the fork
