@@ -22,7 +22,10 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { uint32_t domid; struct gmap_window *w; } wins[MAX_DOMAINS];
-static unsigned int nr_wins;
+/* Written under the lock, after the entry it counts: shim_window() reads
+ * the entries of open windows without it.  Windows close only when the
+ * last handle does, when no call on a handle can be running. */
+static _Atomic unsigned int nr_wins;
 static _Atomic unsigned int shim_gen;
 
 /* Handles we gave out, to tell them from the real libraries' handles:
@@ -61,6 +64,11 @@ struct gmap_window *shim_window(uint32_t domid)
 		return NULL;
 	}
 	pthread_once(&fork_once, fork_install);
+	/* Every map and unmap asks: the domain's window is found without
+	 * the lock once it is open. */
+	for (i = 0; i < atomic_load(&nr_wins); i++)
+		if (wins[i].domid == domid)
+			return wins[i].w;
 	pthread_mutex_lock(&lock);
 	for (i = 0; i < nr_wins; i++)
 		if (wins[i].domid == domid)
@@ -72,8 +80,11 @@ struct gmap_window *shim_window(uint32_t domid)
 	} else if (!w) {
 		w = gmap_open(domid, &c->opts);
 		if (w) {
-			wins[nr_wins].domid = domid;
-			wins[nr_wins++].w = w;
+			unsigned int n = atomic_load(&nr_wins);
+
+			wins[n].domid = domid;
+			wins[n].w = w;
+			atomic_store(&nr_wins, n + 1);  /* then readers see it */
 		}
 	}
 	pthread_mutex_unlock(&lock);
