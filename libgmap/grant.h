@@ -98,18 +98,19 @@ static inline int16_t gs_status(uint32_t s)
 /* What the page of a grant in state @s is, for the count of VMAs: a BUSY
  * grant counts as what it was until its map or unmap is done (a
  * placeholder, or a mapped page if GS_UNMAPPING), a bad page that could
- * not be poisoned as the placeholder it still is, an unarmed page as the
- * poisoned page it is. */
+ * not be poisoned as the placeholder it still is, an unarmed page as a
+ * kind of its own (a mapping of the window's memfd, placeholder.c). */
+#define GS_VMA_UNARMED 4u
 static inline unsigned int gs_vma_kind(uint32_t s)
 {
 	switch (gs_state(s)) {
 	case GS_BUSY:
 		return s & GS_UNMAPPING ? GS_MAPPED :
-		       s & GS_UNARMED ? GS_BAD : GS_EMPTY;
+		       s & GS_UNARMED ? GS_VMA_UNARMED : GS_EMPTY;
 	case GS_BAD:
 		return s & GS_NOPOISON ? GS_EMPTY : GS_BAD;
 	case GS_EMPTY:
-		return s & GS_UNARMED ? GS_BAD : GS_EMPTY;
+		return s & GS_UNARMED ? GS_VMA_UNARMED : GS_EMPTY;
 	default:
 		return gs_state(s);
 	}

@@ -240,7 +240,8 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	int rc;
 
 	*status = 0;
-	if (gmap_poison(w, addr, len) < 0) {
+	if ((lazy ? gmap_poison_unarmed(w, addr, len) :
+		    gmap_poison(w, addr, len)) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
 			 w->domid, ref, n, addr);
 		gmap_budget_enomem(w);
@@ -312,6 +313,8 @@ static uint64_t unarmed_cap(struct gmap_window *w)
 	uint64_t cap = GMAP_UNARMED_MAX, v = atomic_load(&w->ev.max_vmas) / 16,
 		 m = w->ev.max_meta / (16 * GMAP_LEAF_BYTES);
 
+	if (w->unarmed_fd < 0)
+		return 0;  /* no file to map them (gmap_poison_unarmed) */
 	if (v < cap)
 		cap = v;
 	return m < cap ? m : cap;

@@ -101,6 +101,29 @@ int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 }
 
 /*
+ * Replace [addr, addr+len) with an unarmed page (map.c): inaccessible as a
+ * poisoned page, but a private mapping of the window's memfd at the
+ * range's offset in the window, not an anonymous one.  Unarmed pages next
+ * to each other merge (one file, offsets in step), and the mapping says
+ * whose it is by its name in /proc/self/smaps (check_owner()), so it needs
+ * no MADV_DONTFORK of its own: one system call per unpin instead of two.
+ * fork()'s prepare handler marks it with the rest of the window.  Never
+ * read or written: a touch is a SIGSEGV (PROT_NONE) served inline, and
+ * the file stays empty.
+ */
+int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len)
+{
+	void *m;
+
+	gmap_place_enter();
+	m = gmap_mmap_raw(addr, len, PROT_NONE,
+			  MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, w->unarmed_fd,
+			  (off_t)((uint8_t *)addr - (uint8_t *)w->base));
+	gmap_place_leave();
+	return m == MAP_FAILED ? -1 : 0;
+}
+
+/*
  * Make [addr, addr+len) a fault-armed placeholder again.  The caller owns
  * the grants of the range (GS_BUSY).  On failure the range is left
  * PROT_NONE (never accessible and unregistered) and -1 returned.
@@ -135,7 +158,9 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
  * the kernel put the range back, as newer kernels do for early failures)
  * or someone else's: every range libgmap and the shim own carries
  * MADV_DONTFORK ("dc" in /proc/self/smaps), which a mapping fresh from
- * another thread's mmap does not.  Slow, and only ever on a failure path.
+ * another thread's mmap does not, or is an unarmed page, a mapping of the
+ * window's memfd named GMAP_UNARMED_NAME.  Slow, and only ever on a
+ * failure path.
  */
 
 /*
@@ -186,6 +211,7 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 {
 	uintptr_t a = (uintptr_t)addr, end = a + (n << GMAP_PAGE_SHIFT);
 	uintptr_t lo = 0, hi = 0;
+	bool unarmed = false;
 	struct line_reader r = { .fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC) };
 	char *line;
 
@@ -205,13 +231,15 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &l, &h) == 2) {
 			lo = l;
 			hi = h;
+			/* An unarmed page: the window's memfd, by name. */
+			unarmed = strstr(line, " /memfd:" GMAP_UNARMED_NAME);
 			if (lo >= end)
 				break;
 			continue;
 		}
 		if (strncmp(line, "VmFlags:", 8) || hi <= a)
 			continue;
-		if (strstr(line, " dc"))
+		if (unarmed || strstr(line, " dc"))
 			continue;
 		for (uintptr_t p = lo > a ? lo : a; p < hi && p < end;
 		     p += GMAP_PAGE_SIZE) {

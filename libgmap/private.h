@@ -257,6 +257,8 @@ struct gmap_window {
 	struct gmap_counters c;
 	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
 				      * -1 where the kernel lacks it (vmas.c) */
+	int unarmed_fd;              /* inline: the memfd unarmed pages map
+				      * (placeholder.c), or -1: none left */
 	struct gmap_fork_state fork;
 	struct gmap_lost lost;
 };
@@ -632,6 +634,10 @@ void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
+/* An inline window's unmapped page, left unarmed: the window's memfd,
+ * PROT_NONE, at the page's offset in the window. */
+#define GMAP_UNARMED_NAME "libgmap-unarmed"
+int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len);
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);

@@ -10,7 +10,9 @@
  *  - a mapped grant shares a VMA only with the neighbours of its own
  *    backend map (GS_JOIN): two maps never merge (gntdev's VMAs cannot;
  *    the sim keeps them apart), and an unmap splits its map;
- *  - poisoned pages next to each other are one VMA;
+ *  - poisoned pages next to each other are one VMA, and so are unarmed
+ *    ones (an inline window's unmapped pages, a mapping of its memfd at
+ *    their offsets: placeholder.c), but not the two together;
  *  - armed placeholders next to each other are one VMA, unless the kernel
  *    did not merge them (GS_PSPLIT).  It may not: a write fault on a
  *    placeholder gives its VMA an anon_vma before userfaultfd sees the
@@ -29,6 +31,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "private.h"
@@ -42,10 +45,18 @@ struct gmap_procmap_query {
 };
 #define GMAP_PROCMAP_QUERY _IOWR('f', 17, struct gmap_procmap_query)
 
-/* Open /proc/self/maps for PROCMAP_QUERY if the kernel answers it. */
+/* Open /proc/self/maps for PROCMAP_QUERY if the kernel answers it, and
+ * an inline window's file for unarmed pages (placeholder.c). */
 void gmap_vmas_open(struct gmap_window *w)
 {
 	struct gmap_procmap_query q = { .size = sizeof(q) };
+
+	if (w->h.inline_mode) {
+		w->unarmed_fd = memfd_create(GMAP_UNARMED_NAME, MFD_CLOEXEC);
+		if (w->unarmed_fd < 0)
+			GMAP_LOG(w, XTL_INFO, errno, "d%u: no memfd for unarmed "
+				 "pages: unpins re-arm their pages", w->domid);
+	}
 
 	w->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (w->maps_fd < 0)
@@ -64,7 +75,9 @@ void gmap_vmas_close(struct gmap_window *w)
 {
 	if (w->maps_fd >= 0)
 		close(w->maps_fd);
-	w->maps_fd = -1;
+	if (w->unarmed_fd >= 0)
+		close(w->unarmed_fd);
+	w->maps_fd = w->unarmed_fd = -1;
 }
 
 static uint32_t word_at(struct gmap_window *w, uint32_t ref)
@@ -81,6 +94,7 @@ static bool one_vma(uint32_t left, uint32_t right)
 	case GS_EMPTY:
 		return !(right & GS_PSPLIT);
 	case GS_BAD:
+	case GS_VMA_UNARMED:
 		return true;
 	default:
 		return false;

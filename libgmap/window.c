@@ -303,7 +303,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	w->h.uffd = w->h.stop_fd = w->maps_fd = -1;
+	w->h.uffd = w->h.stop_fd = w->maps_fd = w->unarmed_fd = -1;
 	w->slot = -1;
 	/* The window's range is reserved as one VMA (vmas.c counts). */
 	atomic_store(&w->c.vmas, 1);

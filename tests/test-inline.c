@@ -336,6 +336,54 @@ static void test_pin_over_unarmed(void)
 	t_teardown(&fx);
 }
 
+/*
+ * Unarmed pages are a mapping of the window's memfd: one system call per
+ * unpin, no madvise.  Neighbours unpinned one by one are one VMA; next to
+ * a poisoned (bad) page they are not; the window's count of its VMAs says
+ * what /proc/self/maps says at each step; and a pin over them, a touch of
+ * one, work as over any placeholder.
+ */
+static void test_unarmed_vmas(void)
+{
+	struct gmap_open_opts o = inline_opts(0, 0);
+	struct gmap_error ge;
+	struct t_fx fx;
+	uintptr_t lo, hi, base;
+	void *addr = NULL;
+	unsigned int before;
+
+	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	base = (uintptr_t)gmap_base(fx.w);
+	before = t_window_vmas(fx.w);
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 10, 4, GMAP_PIN_WRITE, &ge) == 0);
+	for (uint32_t r = 10; r < 14; r++)
+		CU_ASSERT_EQUAL(gmap_unpin(fx.w, r, 1), 0);
+	/* 10-13: one VMA, its own (placeholders both sides). */
+	CU_ASSERT(t_vma_of(gmap_ref_ptr(fx.w, 11), &lo, &hi));
+	CU_ASSERT_EQUAL(lo, base + (10u << GMAP_PAGE_SHIFT));
+	CU_ASSERT_EQUAL(hi, base + (14u << GMAP_PAGE_SHIFT));
+	CU_ASSERT_EQUAL(t_window_vmas(fx.w), before + 2);
+	CU_ASSERT(vmas_agree(fx.w));
+	/* A bad grant at 14: poisoned, next to the unarmed pages, apart. */
+	gmap_sim_end_access(fx.d, 14);
+	CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, 14), 0, 0, NULL, &addr), 1);
+	CU_ASSERT(t_vma_of(gmap_ref_ptr(fx.w, 14), &lo, &hi));
+	CU_ASSERT_EQUAL(lo, base + (14u << GMAP_PAGE_SHIFT));
+	CU_ASSERT_EQUAL(hi, base + (15u << GMAP_PAGE_SHIFT));
+	CU_ASSERT(vmas_agree(fx.w));
+	/* A touch of one, and a pin over another: mapped as placeholders. */
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 12))[2],
+			t_sig(12, 2));
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 13, 1, GMAP_PIN_WRITE, &ge) == 0);
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 13))[5],
+			t_sig(13, 5));
+	CU_ASSERT(vmas_agree(fx.w));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 13, 1), 0);
+	CU_ASSERT(vmas_agree(fx.w));
+	t_teardown(&fx);
+}
+
 /* GMAP_FAULT_MODE chooses the mode of a window whose options do not, and
  * a bad value is refused at open, named. */
 static void test_env(void)
@@ -385,6 +433,8 @@ int main(void)
 		{ "bad grant: SIGSEGV at the address", test_bad_grant_segv },
 		{ "a pin over an unarmed page: read-only at once, or armed again",
 		  test_pin_over_unarmed },
+		{ "unarmed pages: merged with each other, counted as maps shows",
+		  test_unarmed_vmas },
 		{ "read-only grant: read served, write SIGSEGV",
 		  test_readonly_write_segv },
 		{ "GMAP_FAULT_MODE and the option", test_env },
