@@ -30,6 +30,16 @@ struct toucher {
 	uint64_t checked, bad;
 };
 
+/* A 64-ref inline window whose bad grants are reported without a
+ * backtrace: the cases about single pages. */
+static int setup_quiet(struct t_fx *fx)
+{
+	struct gmap_open_opts o = inline_opts(0, 0);
+
+	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
+	return t_setup_opts(fx, 64, &o);
+}
+
 /* Every page, each thread in its own order (a stride prime to NR), every
  * word read and checked against the guest's signature; every page also
  * written by one thread. */
@@ -226,14 +236,12 @@ static void test_chains_foreign_sigbus(void)
  * status, as in the thread mode. */
 static void test_bad_grant_segv(void)
 {
-	struct gmap_open_opts o = inline_opts(0, 0);
 	struct gmap_stats st;
 	struct t_fx fx;
 	void *addr = NULL;
 	volatile uint64_t *p;
 
-	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
-	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_FATAL(setup_quiet(&fx) == 0);
 	gmap_sim_end_access(fx.d, 30);
 	p = gmap_ref_ptr(fx.w, 30);
 	CU_ASSERT_EQUAL(t_touch(p, 0, 0, NULL, &addr), 1);
@@ -251,14 +259,12 @@ static void test_bad_grant_segv(void)
  * reach the page. */
 static void test_readonly_write_segv(void)
 {
-	struct gmap_open_opts o = inline_opts(0, 0);
 	struct t_fx fx;
 	void *addr = NULL;
 	uint64_t seen = 0;
 	volatile uint64_t *p;
 
-	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
-	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_FATAL(setup_quiet(&fx) == 0);
 	gmap_sim_end_access(fx.d, 12);
 	gmap_sim_grant(fx.d, 12, 12, T_SELF, GTF_readonly);
 	p = gmap_ref_ptr(fx.w, 12);
@@ -301,15 +307,13 @@ static void page_perms(const void *addr, char perms[5])
  */
 static void test_pin_over_unarmed(void)
 {
-	struct gmap_open_opts o = inline_opts(0, 0);
 	struct t_fx fx;
 	struct gmap_error ge;
 	void *addr = NULL;
 	volatile uint64_t *p;
 	char perms[5];
 
-	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
-	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_FATAL(setup_quiet(&fx) == 0);
 	p = gmap_ref_ptr(fx.w, 20);
 	CU_ASSERT_FATAL(gmap_pin(fx.w, 20, 1, GMAP_PIN_WRITE, &ge) == 0);
 	CU_ASSERT_EQUAL(p[3], t_sig(20, 3));
@@ -345,15 +349,13 @@ static void test_pin_over_unarmed(void)
  */
 static void test_unarmed_vmas(void)
 {
-	struct gmap_open_opts o = inline_opts(0, 0);
 	struct gmap_error ge;
 	struct t_fx fx;
 	uintptr_t lo, hi, base;
 	void *addr = NULL;
 	unsigned int before;
 
-	o.bad_policy = GMAP_BAD_SIGNAL_QUIET;
-	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	CU_ASSERT_FATAL(setup_quiet(&fx) == 0);
 	base = (uintptr_t)gmap_base(fx.w);
 	before = t_window_vmas(fx.w);
 	CU_ASSERT_FATAL(gmap_pin(fx.w, 10, 4, GMAP_PIN_WRITE, &ge) == 0);
