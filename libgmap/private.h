@@ -150,6 +150,7 @@ struct gmap_evictor {
 	uint32_t idle_ms;          /* release unpinned grants this old; 0 off */
 	uint32_t *due;             /* refs whose unmap failed, to retry    */
 	size_t ndue, due_cap;
+	size_t due_busy;            /* taken by a retry in flight          */
 	uint64_t due_at;           /* mono_ms() of the next retry, or 0    */
 	unsigned int due_backoff;  /* ms between retries                   */
 	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */

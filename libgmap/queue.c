@@ -203,7 +203,7 @@ void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
 		ev->due_cap = ncap;
 	}
 	ev->due[ev->ndue++] = ref;
-	atomic_store(&w->c.unmaps_due, ev->ndue);
+	atomic_store(&w->c.unmaps_due, ev->ndue + ev->due_busy);
 	if (!ev->due_at) {
 		ev->due_backoff = GMAP_DUE_MIN_MS;
 		ev->due_at = gmap_mono_ms() + GMAP_DUE_MIN_MS;
@@ -227,6 +227,9 @@ size_t gmap_due_take(struct gmap_window *w, uint32_t *out, size_t max)
 		gmap_grant_claim(w, ref, g);
 		out[n++] = ref;
 	}
-	atomic_store(&w->c.unmaps_due, ev->ndue);
+	/* Those taken are still due until their retry is done (due_retry()
+	 * counts again then): a caller that sees 0 may find them unmapped. */
+	ev->due_busy = n;
+	atomic_store(&w->c.unmaps_due, ev->ndue + ev->due_busy);
 	return n;
 }
