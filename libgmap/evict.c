@@ -90,6 +90,12 @@ static void nap(struct gmap_window *w, unsigned int ms)
 	struct gmap_evictor *ev = &w->ev;
 	struct timespec t;
 
+	/* The loop may have dropped the lock since it looked (to write the
+	 * deferred log lines, say), and gmap_evict_stop()'s broadcast may
+	 * have come then: closing is set before it, so look again here,
+	 * under the lock, or sleep for ever. */
+	if (atomic_load(&w->closing))
+		return;
 	if (ev->ndue) {
 		uint64_t now = gmap_mono_ms();
 		unsigned int d = ev->due_at > now ?
