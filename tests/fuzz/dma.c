@@ -373,11 +373,15 @@ static void check_write(uint32_t ref, uint16_t off, uint8_t x)
 		 ref, off, x, back);
 }
 
+/* 0, GMAP_PIN_WRITE, or flags that are refused (EINVAL).  Not
+ * GMAP_PIN_READONLY: this model does not follow read-only maps of
+ * writable grants, so a random word's high bit keeps it invalid (the
+ * fuzzer once found a bare GMAP_PIN_READONLY, which is valid). */
 static int pick_flags(struct fz *f)
 {
 	uint8_t k = fz_u8(f);
 
-	return k < 250 ? (k & GMAP_PIN_WRITE) : (int)fz_u32(f);
+	return k < 250 ? (k & GMAP_PIN_WRITE) : (int)(fz_u32(f) | 0x80000000u);
 }
 
 /* A request's buffer: translate, pin the refs it covers, use, keep. */
