@@ -69,9 +69,8 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 		gmap_unmap_claimed(w, refs, n, GMAP_UNMAP_RETRY);
 		window_lock(w);
 	}
-	/* Done: those refused again are due again (gmap_unmap_due()). */
-	ev->due_busy = 0;
-	atomic_store(&w->c.unmaps_due, ev->ndue);
+	/* Those refused again are due again (gmap_unmap_due()). */
+	gmap_due_done(w);
 	if (!ev->ndue) {
 		ev->due_at = 0;
 	} else if (atomic_load(&w->c.unmap_failures) != failed) {

@@ -604,6 +604,7 @@ void gmap_unmap_due(struct gmap_window *w, uint32_t ref);
 /* Take (claim) up to @max due refs still mapped and unpinned; drop the
  * others. */
 size_t gmap_due_take(struct gmap_window *w, uint32_t *out, size_t max);
+void gmap_due_done(struct gmap_window *w);  /* the retry of those is over */
 
 /* evict.c: the evictor thread */
 int gmap_evict_start(struct gmap_window *w, uint32_t idle_ms);

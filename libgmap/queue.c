@@ -172,6 +172,13 @@ size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
 	return n;
 }
 
+/* gmap_stats()'s unmaps_due: the refused unmaps waiting for a retry, and
+ * those a retry has taken and not finished.  Window lock held. */
+static void due_publish(struct gmap_window *w)
+{
+	atomic_store(&w->c.unmaps_due, w->ev.ndue + w->ev.due_busy);
+}
+
 /* ---- unmaps to retry ----------------------------------------------------
  *
  * An unmap can fail: the poison that replaces a grant's page may split a
@@ -203,7 +210,7 @@ void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
 		ev->due_cap = ncap;
 	}
 	ev->due[ev->ndue++] = ref;
-	atomic_store(&w->c.unmaps_due, ev->ndue + ev->due_busy);
+	due_publish(w);
 	if (!ev->due_at) {
 		ev->due_backoff = GMAP_DUE_MIN_MS;
 		ev->due_at = gmap_mono_ms() + GMAP_DUE_MIN_MS;
@@ -227,9 +234,16 @@ size_t gmap_due_take(struct gmap_window *w, uint32_t *out, size_t max)
 		gmap_grant_claim(w, ref, g);
 		out[n++] = ref;
 	}
-	/* Those taken are still due until their retry is done (due_retry()
-	 * counts again then): a caller that sees 0 may find them unmapped. */
+	/* Those taken are still due until their retry is done
+	 * (gmap_due_done()): a caller that sees 0 may find them unmapped. */
 	ev->due_busy = n;
-	atomic_store(&w->c.unmaps_due, ev->ndue + ev->due_busy);
+	due_publish(w);
 	return n;
+}
+
+void gmap_due_done(struct gmap_window *w)
+{
+	window_assert_locked(w);
+	w->ev.due_busy = 0;
+	due_publish(w);
 }
