@@ -28,7 +28,11 @@
  *             a window whose faults are served inline leaves it so (no
  *             re-arm: a map goes over it as over a placeholder, and a
  *             touch raises SIGSEGV, which serves it inline as SIGBUS
- *             would).  For the count of VMAs it is a poisoned page.
+ *             would).  For the count of VMAs it is a kind of its own.
+ *   bits 10-11 GS_COLOUR: UNARMED, which of three offsets of the window's
+ *             memfd the page is mapped at (placeholder.c): unarmed pages
+ *             next to each other are one VMA when they have the same
+ *             colour, which only the pages of one unmap are given (map.c)
  *   bits 6-31 MAPPED: the pin count (gmap_pin), up to 2^26 - 1
  *   bits 16-31 BAD: the backend status (int16) that made the page bad
  *             (a BAD page has no pins, a MAPPED one no status)
@@ -59,6 +63,12 @@ enum {
 #define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
 #define GS_NOPOISON 0x100u /* BAD: not poisoned, still armed        */
 #define GS_UNARMED 0x200u  /* EMPTY: PROT_NONE, not registered      */
+#define GS_COLOUR_SHIFT 10
+#define GS_COLOUR (3u << GS_COLOUR_SHIFT) /* UNARMED: its VMA's colour */
+#define GS_COLOURS 3u
+/* What an EMPTY word may carry and still be an untouched ref that a run
+ * may map (map.c, pin.c): neither tried nor bad. */
+#define GS_EMPTY_BITS (GS_QUEUED | GS_PSPLIT | GS_UNARMED | GS_COLOUR)
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */

@@ -71,10 +71,12 @@ static bool is_unarmed(uint32_t s)
 }
 
 /* What of a word its VMA borders depend on (gmap_vmas_borders): its
- * kind, and whether it joins or is split from the ref before it. */
+ * kind, whether it joins or is split from the ref before it, and an
+ * unarmed page's colour. */
 static uint32_t vma_bits(uint32_t s)
 {
-	return gs_vma_kind(s) | (s & (GS_JOIN | GS_PSPLIT));
+	return gs_vma_kind(s) | (s & (GS_JOIN | GS_PSPLIT)) |
+	       (is_unarmed(s) ? s & GS_COLOUR : 0);
 }
 
 /* Store @word as @ref's state and count the VMAs it adds or removes.
@@ -141,7 +143,7 @@ uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
 {
 	uint32_t old = atomic_load(&g->state);
 	uint32_t keep = GS_QUEUED | (gs_state(old) == GS_MAPPED ? GS_RO : 0) |
-			(gs_state(old) == GS_EMPTY ? GS_UNARMED : 0);
+			(gs_state(old) == GS_EMPTY ? GS_UNARMED | GS_COLOUR : 0);
 	struct span sp = { 0 };
 
 	set_word(w, ref, g, GS_BUSY | (old & keep), &sp);
@@ -165,8 +167,8 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
 }
 
 /* Commit claimed refs [@ref, @ref + @n) to @st (GS_EMPTY may carry
- * GS_UNARMED); with @keep, nothing was done to their pages, so the kernel
- * is not asked about their VMAs. */
+ * GS_UNARMED and a GS_COLOUR); with @keep, nothing was done to their
+ * pages, so the kernel is not asked about their VMAs. */
 static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 			 unsigned int st, int16_t status, bool keep)
 {
@@ -176,9 +178,9 @@ static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
 		uint32_t cur = atomic_load(&g->state);
 		/* A failed unmap keeps its GS_RO; nothing done keeps an
-		 * unarmed page's GS_UNARMED. */
+		 * unarmed page's GS_UNARMED and colour. */
 		uint32_t bits = (st == GS_MAPPED ? cur & GS_RO : 0) |
-				(keep ? cur & GS_UNARMED : 0);
+				(keep ? cur & (GS_UNARMED | GS_COLOUR) : 0);
 
 		set_word(w, ref + i, g, commit_word(g, st, bits, status), &sp);
 	}
@@ -207,7 +209,7 @@ void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
 	/* A failed map leaves the page armed (map.c), unarmed before or
 	 * not. */
 	if (gs_state(prev) == GS_EMPTY)
-		prev &= ~GS_UNARMED;
+		prev &= ~(GS_UNARMED | GS_COLOUR);
 	set_word(w, ref, g, (prev & ~GS_QUEUED) |
 		 (atomic_load(&g->state) & GS_QUEUED), &sp);
 }

@@ -226,6 +226,42 @@ void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
 }
 
 /*
+ * The colour (GS_COLOUR) for unarmed pages [@ref, @ref + @n): one that
+ * neither neighbour has, if unarmed, so that the kernel merges the run
+ * with neither.  A later map of these pages then replaces a VMA of their
+ * own, where in a larger one it would cost two splits, and its unmap a
+ * merge: more than the map itself (tools/stress/shimbench, QEMU's
+ * mapcache).  The cost is a VMA per unmap at most, which unarmed_cap()
+ * already counts.  A neighbour's word is read lock-free in the run's own
+ * leaf, which its BUSY refs keep; in another leaf, which reclaim.c may
+ * free, under the lock.  A stale word costs a merge, nothing more: the
+ * count of VMAs follows the words, and equal colours do merge.
+ */
+static uint32_t unarmed_colour(struct gmap_window *w, uint32_t ref, uint32_t n)
+{
+	const uint32_t leaf = GMAP_LEAF_REFS - 1;
+	bool far = !(ref & leaf) || !((ref + n) & leaf);
+	uint32_t side[2] = { GS_EMPTY, GS_EMPTY }, used = 0, c = 0;
+
+	if (far)
+		window_lock(w);
+	if (ref > 0)
+		side[0] = gs_word(far ? gmap_grant_get(w, ref - 1, false) :
+				  gmap_grant_peek(w->dir.slots, ref - 1));
+	if ((uint64_t)ref + n < w->nr_refs)
+		side[1] = gs_word(far ? gmap_grant_get(w, ref + n, false) :
+				  gmap_grant_peek(w->dir.slots, ref + n));
+	if (far)
+		window_unlock(w);
+	for (int i = 0; i < 2; i++)
+		if (gs_vma_kind(side[i]) == GS_VMA_UNARMED)
+			used |= 1u << ((side[i] & GS_COLOUR) >> GS_COLOUR_SHIFT);
+	while (used & (1u << c))
+		c++;
+	return c << GS_COLOUR_SHIFT;
+}
+
+/*
  * Unmap grants [@ref, @ref + @n) that we claimed (were MAPPED) and re-arm
  * their pages, with one poison and one re-arm for the whole run.  Returns
  * the state the grants must take: EMPTY; BAD if the pages could not be
@@ -235,12 +271,13 @@ void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
 static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 			      bool lazy, int16_t *status)
 {
+	uint32_t colour = lazy ? unarmed_colour(w, ref, n) : 0;
 	void *addr = gmap_addr_of(w, ref);
 	size_t len = (size_t)n << GMAP_PAGE_SHIFT;
 	int rc;
 
 	*status = 0;
-	if ((lazy ? gmap_poison_unarmed(w, addr, len) :
+	if ((lazy ? gmap_poison_unarmed(w, addr, len, colour) :
 		    gmap_poison(w, addr, len)) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
 			 w->domid, ref, n, addr);
@@ -275,7 +312,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	if (lazy) {
 		for (uint32_t i = 0; i < n; i++)
 			gmap_budget_put(w);
-		return GS_EMPTY | GS_UNARMED;
+		return GS_EMPTY | GS_UNARMED | colour;
 	}
 	/* The slots are given back once the pages are armed placeholders
 	 * again: until then each is a VMA of its own, and the budget bounds
@@ -450,8 +487,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		uint32_t ref = start + (uint32_t)dir * n;
 		struct gmap_grant *g = gmap_grant_get(w, ref, true);
 
-		if (!g || (atomic_load(&g->state) &
-			   ~(GS_QUEUED | GS_PSPLIT | GS_UNARMED)) != GS_EMPTY)
+		if (!g || (atomic_load(&g->state) & ~GS_EMPTY_BITS) != GS_EMPTY)
 			break;
 		gmap_grant_claim(w, ref, g);
 	}

@@ -201,10 +201,12 @@ static int range_op(struct gmap_window *w, uint32_t ref, uint32_t count,
 		/* Untouched refs ahead: map them as runs first; hold_one()
 		 * then finds them mapped and pins them.  A ref that is
 		 * touched already (a lock-free look: hold_one() decides) is
-		 * not worth a try, which would take the lock for nothing. */
-		if (i >= run_end &&
+		 * not worth a try, which would take the lock for nothing, nor
+		 * is the last ref: a run is at least two (a one-page request
+		 * would take, and give back, its claim and budget slot). */
+		if (i >= run_end && count - i >= 2 &&
 		    !(gs_word(gmap_grant_peek(w->dir.slots, ref + i)) &
-		      ~(GS_QUEUED | GS_PSPLIT | GS_UNARMED))) {
+		      ~GS_EMPTY_BITS)) {
 			uint32_t left = count - i, lo;
 			int n = gmap_map_run(w, ref + i, left < RUN_MAX ?
 					     left : RUN_MAX, 1, 2,

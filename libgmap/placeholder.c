@@ -102,23 +102,29 @@ int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 
 /*
  * Replace [addr, addr+len) with an unarmed page (map.c): inaccessible as a
- * poisoned page, but a private mapping of the window's memfd at the
- * range's offset in the window, not an anonymous one.  Unarmed pages next
- * to each other merge (one file, offsets in step), and the mapping says
- * whose it is by its name in /proc/self/smaps (check_owner()), so it needs
- * no MADV_DONTFORK of its own: one system call per unpin instead of two.
- * fork()'s prepare handler marks it with the rest of the window.  Never
- * read or written: a touch is a SIGSEGV (PROT_NONE) served inline, and
- * the file stays empty.
+ * poisoned page, but a private mapping of the window's memfd, not an
+ * anonymous one, at the range's offset in the window plus @colour (a
+ * GS_COLOUR) windows.  Unarmed pages next to each other merge when their
+ * offsets are in step, that is when they have the same colour; map.c
+ * gives an unmap's pages a colour their neighbours do not have.  The
+ * mapping says whose it is by its name in /proc/self/smaps
+ * (check_owner()), so it needs no MADV_DONTFORK of its own: one system
+ * call per unpin instead of two.  fork()'s prepare handler marks it with
+ * the rest of the window.  Never read or written: a touch is a SIGSEGV
+ * (PROT_NONE) served inline, and the file stays empty.
  */
-int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len)
+int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len,
+			uint32_t colour)
 {
+	off_t off = (off_t)((uint8_t *)addr - (uint8_t *)w->base) +
+		    (off_t)(colour >> GS_COLOUR_SHIFT) *
+		    (off_t)(w->nr_refs << GMAP_PAGE_SHIFT);
 	void *m;
 
 	gmap_place_enter();
 	m = gmap_mmap_raw(addr, len, PROT_NONE,
 			  MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, w->unarmed_fd,
-			  (off_t)((uint8_t *)addr - (uint8_t *)w->base));
+			  off);
 	gmap_place_leave();
 	return m == MAP_FAILED ? -1 : 0;
 }

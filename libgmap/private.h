@@ -637,9 +637,11 @@ void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 /* An inline window's unmapped page, left unarmed: the window's memfd,
- * PROT_NONE, at the page's offset in the window. */
+ * PROT_NONE, at the page's offset in the window in the copy of the
+ * window that @colour (GS_COLOUR) names. */
 #define GMAP_UNARMED_NAME "libgmap-unarmed"
-int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len);
+int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len,
+			uint32_t colour);
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);

@@ -10,9 +10,12 @@
  *  - a mapped grant shares a VMA only with the neighbours of its own
  *    backend map (GS_JOIN): two maps never merge (gntdev's VMAs cannot;
  *    the sim keeps them apart), and an unmap splits its map;
- *  - poisoned pages next to each other are one VMA, and so are unarmed
- *    ones (an inline window's unmapped pages, a mapping of its memfd at
- *    their offsets: placeholder.c), but not the two together;
+ *  - poisoned pages next to each other are one VMA;
+ *  - unarmed pages (an inline window's unmapped pages, a mapping of its
+ *    memfd: placeholder.c) next to each other are one VMA when they have
+ *    the same colour (GS_COLOUR), the memfd's offset they are mapped at;
+ *    an unmap gives its pages a colour that neither neighbour has, so
+ *    each unmap's pages stay a VMA of their own;
  *  - armed placeholders next to each other are one VMA, unless the kernel
  *    did not merge them (GS_PSPLIT).  It may not: a write fault on a
  *    placeholder gives its VMA an anon_vma before userfaultfd sees the
@@ -94,8 +97,9 @@ static bool one_vma(uint32_t left, uint32_t right)
 	case GS_EMPTY:
 		return !(right & GS_PSPLIT);
 	case GS_BAD:
-	case GS_VMA_UNARMED:
 		return true;
+	case GS_VMA_UNARMED:
+		return (left & GS_COLOUR) == (right & GS_COLOUR);
 	default:
 		return false;
 	}

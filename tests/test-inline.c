@@ -340,10 +340,22 @@ static void test_pin_over_unarmed(void)
 	t_teardown(&fx);
 }
 
+/* Whether ref @r's page lies in a VMA of exactly refs [@lo, @hi). */
+static bool vma_is(struct gmap_window *w, uint32_t r, uint32_t lo, uint32_t hi)
+{
+	uintptr_t base = (uintptr_t)gmap_base(w), a, b;
+
+	return t_vma_of(gmap_ref_ptr(w, r), &a, &b) &&
+	       a == base + ((uintptr_t)lo << GMAP_PAGE_SHIFT) &&
+	       b == base + ((uintptr_t)hi << GMAP_PAGE_SHIFT);
+}
+
 /*
  * Unarmed pages are a mapping of the window's memfd: one system call per
- * unpin, no madvise.  Neighbours unpinned one by one are one VMA; next to
- * a poisoned (bad) page they are not; the window's count of its VMAs says
+ * unpin, no madvise.  Each unpin's pages are a VMA of their own, merged
+ * with no unarmed neighbour (their colours differ), so that the next pin
+ * of a page replaces a VMA instead of splitting one; a poisoned (bad)
+ * page next to them is apart too; the window's count of its VMAs says
  * what /proc/self/maps says at each step; and a pin over them, a touch of
  * one, work as over any placeholder.
  */
@@ -351,28 +363,23 @@ static void test_unarmed_vmas(void)
 {
 	struct gmap_error ge;
 	struct t_fx fx;
-	uintptr_t lo, hi, base;
 	void *addr = NULL;
 	unsigned int before;
 
 	CU_ASSERT_FATAL(setup_quiet(&fx) == 0);
-	base = (uintptr_t)gmap_base(fx.w);
 	before = t_window_vmas(fx.w);
 	CU_ASSERT_FATAL(gmap_pin(fx.w, 10, 4, GMAP_PIN_WRITE, &ge) == 0);
 	for (uint32_t r = 10; r < 14; r++)
 		CU_ASSERT_EQUAL(gmap_unpin(fx.w, r, 1), 0);
-	/* 10-13: one VMA, its own (placeholders both sides). */
-	CU_ASSERT(t_vma_of(gmap_ref_ptr(fx.w, 11), &lo, &hi));
-	CU_ASSERT_EQUAL(lo, base + (10u << GMAP_PAGE_SHIFT));
-	CU_ASSERT_EQUAL(hi, base + (14u << GMAP_PAGE_SHIFT));
-	CU_ASSERT_EQUAL(t_window_vmas(fx.w), before + 2);
+	/* 10-13 unpinned one by one: four VMAs, between placeholders. */
+	for (uint32_t r = 10; r < 14; r++)
+		CU_ASSERT(vma_is(fx.w, r, r, r + 1));
+	CU_ASSERT_EQUAL(t_window_vmas(fx.w), before + 5);
 	CU_ASSERT(vmas_agree(fx.w));
 	/* A bad grant at 14: poisoned, next to the unarmed pages, apart. */
 	gmap_sim_end_access(fx.d, 14);
 	CU_ASSERT_EQUAL(t_touch(gmap_ref_ptr(fx.w, 14), 0, 0, NULL, &addr), 1);
-	CU_ASSERT(t_vma_of(gmap_ref_ptr(fx.w, 14), &lo, &hi));
-	CU_ASSERT_EQUAL(lo, base + (14u << GMAP_PAGE_SHIFT));
-	CU_ASSERT_EQUAL(hi, base + (15u << GMAP_PAGE_SHIFT));
+	CU_ASSERT(vma_is(fx.w, 14, 14, 15));
 	CU_ASSERT(vmas_agree(fx.w));
 	/* A touch of one, and a pin over another: mapped as placeholders. */
 	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 12))[2],
@@ -380,8 +387,31 @@ static void test_unarmed_vmas(void)
 	CU_ASSERT_FATAL(gmap_pin(fx.w, 13, 1, GMAP_PIN_WRITE, &ge) == 0);
 	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 13))[5],
 			t_sig(13, 5));
+	CU_ASSERT(vma_is(fx.w, 13, 13, 14));
 	CU_ASSERT(vmas_agree(fx.w));
 	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 13, 1), 0);
+	CU_ASSERT(vma_is(fx.w, 13, 13, 14));
+	CU_ASSERT(vmas_agree(fx.w));
+	/* One unpin of four pages: one VMA.  A page of it pinned and
+	 * unpinned again is a VMA apart from the two pieces around it,
+	 * which have the same colour. */
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 20, 4, GMAP_PIN_WRITE, &ge) == 0);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 20, 4), 0);
+	CU_ASSERT(vma_is(fx.w, 22, 20, 24));
+	CU_ASSERT(vmas_agree(fx.w));
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 21, 1, GMAP_PIN_WRITE, &ge) == 0);
+	CU_ASSERT(vmas_agree(fx.w));
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 21, 1), 0);
+	CU_ASSERT(vma_is(fx.w, 20, 20, 21));
+	CU_ASSERT(vma_is(fx.w, 21, 21, 22));
+	CU_ASSERT(vma_is(fx.w, 22, 22, 24));
+	CU_ASSERT(vmas_agree(fx.w));
+	/* Unpinned next to pages of both other colours: the third. */
+	CU_ASSERT_FATAL(gmap_pin(fx.w, 22, 1, GMAP_PIN_WRITE, &ge) == 0);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 22, 1), 0);
+	CU_ASSERT(vma_is(fx.w, 21, 21, 22));
+	CU_ASSERT(vma_is(fx.w, 22, 22, 23));
+	CU_ASSERT(vma_is(fx.w, 23, 23, 24));
 	CU_ASSERT(vmas_agree(fx.w));
 	t_teardown(&fx);
 }
@@ -435,7 +465,7 @@ int main(void)
 		{ "bad grant: SIGSEGV at the address", test_bad_grant_segv },
 		{ "a pin over an unarmed page: read-only at once, or armed again",
 		  test_pin_over_unarmed },
-		{ "unarmed pages: merged with each other, counted as maps shows",
+		{ "unarmed pages: a VMA per unpin, counted as maps shows",
 		  test_unarmed_vmas },
 		{ "read-only grant: read served, write SIGSEGV",
 		  test_readonly_write_segv },
