@@ -151,7 +151,10 @@ static bool hold_mapped(struct gmap_window *w, uint32_t ref, uint32_t count,
 {
 	uint32_t i;
 
-	if (count > FAST_MAX)
+	/* A lock-free look first: a first ref that is not mapped (the
+	 * common case of a map through the shim) is not worth the lock. */
+	if (count > FAST_MAX ||
+	    gs_state(gs_word(gmap_grant_peek(w->dir.slots, ref))) != GS_MAPPED)
 		return false;
 	window_lock(w);
 	for (i = 0; i < count; i++) {
@@ -333,6 +336,8 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		if (nlast) {
 			window_unlock(w);
 			gmap_unmap_claimed(w, last, nlast, GMAP_UNMAP_UNPIN);
+			if (i == count)
+				return 0;
 			window_lock(w);
 		}
 	}

@@ -32,6 +32,16 @@ static _Atomic unsigned int shim_gen;
  * a pointer is only dereferenced once it is known to be ours. */
 static struct shim_handle **handles;
 static size_t nr_handles, cap_handles;
+/* Every map and unmap asks whether its handle is ours: each thread
+ * remembers the last one it found, which stays ours until a handle goes
+ * (@handles_gone moves, under the lock).  The preload is loaded at start,
+ * so its thread variables can be in the static block (initial-exec). */
+static _Atomic unsigned long handles_gone;
+static __thread __attribute__((tls_model("initial-exec"))) struct {
+	const void *h;
+	uint32_t magic;
+	unsigned long gone;
+} last_found;
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 
@@ -253,6 +263,7 @@ void shim_handle_unregister(struct shim_handle *h)
 	size_t i;
 
 	pthread_mutex_lock(&lock);
+	atomic_fetch_add(&handles_gone, 1);
 	for (i = 0; i < nr_handles; i++)
 		if (handles[i] == h) {
 			handles[i] = handles[--nr_handles];
@@ -280,12 +291,22 @@ void shim_handle_unregister(struct shim_handle *h)
 
 bool shim_handle_is(const void *p, uint32_t magic)
 {
+	unsigned long gone = atomic_load(&handles_gone);
 	bool found = false;
 	size_t i;
 
+	if (p && last_found.h == p && last_found.magic == magic &&
+	    last_found.gone == gone)
+		return true;
 	pthread_mutex_lock(&lock);
+	gone = atomic_load(&handles_gone);
 	for (i = 0; i < nr_handles && !found; i++)
 		found = handles[i] == p && handles[i]->magic == magic;
 	pthread_mutex_unlock(&lock);
+	if (found) {
+		last_found.h = p;
+		last_found.magic = magic;
+		last_found.gone = gone;
+	}
 	return found;
 }
