@@ -394,6 +394,11 @@ struct gmap_stats {
 	/* The fault mode in use: GMAP_FAULT_THREAD or GMAP_FAULT_INLINE
 	 * (what GMAP_FAULT_AUTO chose). */
 	uint64_t fault_mode;
+	/* An inline window's unmapped pages: left unarmed (PROT_NONE, no
+	 * re-arm) now, and unmapped pages that were re-armed instead
+	 * (handler threads, evictions, past the cap of unarmed pages). */
+	uint64_t unarmed_now;
+	uint64_t rearms;
 	/* New counters are added here, at the end. */
 };
 

@@ -318,6 +318,8 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	 * again: until then each is a VMA of its own, and the budget bounds
 	 * VMAs. */
 	rc = gmap_rearm_poisoned(w, addr, len);
+	if (rc == 0)
+		atomic_fetch_add(&w->c.rearms, n);
 	for (uint32_t i = 0; i < n; i++)
 		gmap_budget_put(w);
 	if (rc < 0) {

@@ -118,7 +118,8 @@ struct gmap_counters {
 		evictions, idle_evictions, evicting_now, mapped_peak,
 		around_runs, around_pages, vmas, vmas_peak, meta_freed,
 		unmap_failures, unmaps_due,
-		unarmed_now;  /* GS_UNARMED words (gstate.c), for map.c's cap */
+		unarmed_now,  /* GS_UNARMED words (gstate.c), for map.c's cap */
+		rearms;       /* unmapped pages re-armed (map.c)             */
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */

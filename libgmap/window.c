@@ -615,6 +615,8 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->unmap_failures = atomic_load(&c->unmap_failures);
 	st->unmaps_due = atomic_load(&c->unmaps_due);
 	st->fault_mode = w->h.inline_mode ? GMAP_FAULT_INLINE : GMAP_FAULT_THREAD;
+	st->unarmed_now = atomic_load(&c->unarmed_now);
+	st->rearms = atomic_load(&c->rearms);
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);

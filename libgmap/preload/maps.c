@@ -110,7 +110,7 @@ static void after_failed_place(struct shim_map *m, uint32_t i, void *dst)
 /* Unpin what @m pinned, after removing its aliases. */
 static void map_release(struct shim_map *m)
 {
-	uint32_t i;
+	uint32_t i, j;
 
 	/* gntdev's UNMAP_NOTIFY_CLEAR_BYTE, done here as the map goes. */
 	if (m->notify_off >= 0 && m->writable &&
@@ -125,16 +125,28 @@ static void map_release(struct shim_map *m)
 			gmap_unmap_outside(w, m->whole - 1, m->count);
 		m->whole = 0;
 	}
-	for (i = 0; i < m->count; i++) {
+	for (i = 0; i < m->count; i++)
+		drop_extra(m, i);
+	/* Pinned runs of contiguous refs are unpinned with one call each:
+	 * their pages are unmapped together, with one placement over the
+	 * backend's map of them (a gntdev map is one VMA, which page by page
+	 * unmaps would split once for each page). */
+	for (i = 0, j = 0; i < m->count; i = j) {
 		struct gmap_window *w;
 
-		drop_extra(m, i);
+		for (j = i + 1; j < m->count && m->pinned[i] && m->pinned[j] &&
+		     m->domids[j] == m->domids[i] &&
+		     m->refs[j] == m->refs[j - 1] + 1; j++)
+			;
 		if (!m->pinned[i])
 			continue;
 		w = shim_window(m->domids[i]);
-		if (!w || gmap_unpin(w, m->refs[i], 1) < 0)
-			SHIM_ERR("d%u ref %u: unpin failed", m->domids[i],
-				 m->refs[i]);
+		if (w && gmap_unpin(w, m->refs[i], j - i) == 0)
+			continue;
+		for (uint32_t k = i; k < j; k++)
+			if (!w || gmap_unpin(w, m->refs[k], 1) < 0)
+				SHIM_ERR("d%u ref %u: unpin failed",
+					 m->domids[k], m->refs[k]);
 	}
 }
 

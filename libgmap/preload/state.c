@@ -109,7 +109,7 @@ struct tally {
 	const char *backend;
 	bool inline_faults;         /* the last window's fault mode      */
 	uint64_t maps, map_failures, unmaps, mapped, faults, pins, unpins,
-		 evictions;
+		 evictions, rearms, vmas_peak;
 };
 static struct tally closed[MAX_DOMAINS];  /* under @lock */
 static unsigned int nr_closed;
@@ -142,6 +142,9 @@ static struct tally *tally_add(struct tally *t, unsigned int *n,
 	t[i].pins += st.pins;
 	t[i].unpins += st.unpins;
 	t[i].evictions += st.evictions;
+	t[i].rearms += st.rearms;
+	if (st.vmas_peak > t[i].vmas_peak)
+		t[i].vmas_peak = st.vmas_peak;
 	return &t[i];
 }
 
@@ -160,7 +163,8 @@ void shim_report_windows(FILE *f)
 		fprintf(f, "gmap-preload: report: window domid=%u backend=%s "
 			"faults_served=%s "
 			"maps=%llu map_failures=%llu unmaps=%llu mapped=%llu "
-			"faults=%llu pins=%llu unpins=%llu evictions=%llu\n",
+			"faults=%llu pins=%llu unpins=%llu evictions=%llu "
+			"rearms=%llu vmas_peak=%llu\n",
 			t[i].domid, t[i].backend,
 			t[i].inline_faults ? "inline" : "by-threads",
 			(unsigned long long)t[i].maps,
@@ -170,7 +174,9 @@ void shim_report_windows(FILE *f)
 			(unsigned long long)t[i].faults,
 			(unsigned long long)t[i].pins,
 			(unsigned long long)t[i].unpins,
-			(unsigned long long)t[i].evictions);
+			(unsigned long long)t[i].evictions,
+			(unsigned long long)t[i].rearms,
+			(unsigned long long)t[i].vmas_peak);
 }
 
 struct gmap_window *shim_window_at(const void *p)
