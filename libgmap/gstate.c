@@ -86,6 +86,7 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		     uint32_t word, struct span *sp)
 {
 	uint32_t old = atomic_load(&g->state);
+	struct gmap_sides sd;
 	bool rearmed, counted;
 	int delta = 0;
 
@@ -103,10 +104,14 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	 * no border: the neighbours are not read for it.  A re-arm may
 	 * change the neighbours' bits (splits()), so it is always counted. */
 	counted = rearmed || vma_bits(old) != vma_bits(word);
-	if (counted)
-		delta = -gmap_vmas_borders(w, ref, old);
-	if (rearmed)
+	if (counted) {
+		gmap_vmas_sides(w, ref, g, &sd);
+		delta = -gmap_vmas_borders(&sd, old);
+	}
+	if (rearmed) {
 		word = splits(w, ref, word, sp);
+		gmap_vmas_sides(w, ref, g, &sd);  /* ref + 1's GS_PSPLIT */
+	}
 	atomic_store(&g->state, word);
 	if (is_unarmed(old) != is_unarmed(word))
 		atomic_fetch_add(&w->c.unarmed_now,
@@ -119,9 +124,11 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 
 		if (next)
 			atomic_fetch_and(&next->state, ~GS_JOIN);
+		if (counted)  /* it is: the kind changed */
+			sd.right &= ~GS_JOIN;
 	}
 	if (counted)
-		delta += gmap_vmas_borders(w, ref, word);
+		delta += gmap_vmas_borders(&sd, word);
 	if (delta)
 		gmap_vmas_add(w, delta);
 }

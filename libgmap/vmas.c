@@ -83,9 +83,16 @@ void gmap_vmas_close(struct gmap_window *w)
 	w->maps_fd = w->unarmed_fd = -1;
 }
 
-static uint32_t word_at(struct gmap_window *w, uint32_t ref)
+/* The word of ref @ref + @d (d = -1 or 1), next to @ref's grant @g: in
+ * @g's own leaf without a lookup, which is most of the time. */
+static uint32_t side_word(struct gmap_window *w, uint32_t ref,
+			  struct gmap_grant *g, int d)
 {
-	return gs_word(gmap_grant_get(w, ref, false));
+	uint32_t i = ref & (GMAP_LEAF_REFS - 1);
+
+	if ((d < 0 && i > 0) || (d > 0 && i < GMAP_LEAF_REFS - 1))
+		return atomic_load(&g[d].state);
+	return gs_word(gmap_grant_get(w, ref + (uint32_t)d, false));
 }
 
 static bool one_vma(uint32_t left, uint32_t right)
@@ -105,15 +112,19 @@ static bool one_vma(uint32_t left, uint32_t right)
 	}
 }
 
-int gmap_vmas_borders(struct gmap_window *w, uint32_t ref, uint32_t s)
+void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
+		     struct gmap_grant *g, struct gmap_sides *sd)
 {
-	int n = 0;
+	sd->has_left = ref > 0;
+	sd->has_right = (uint64_t)ref + 1 < w->nr_refs;
+	sd->left = sd->has_left ? side_word(w, ref, g, -1) : 0;
+	sd->right = sd->has_right ? side_word(w, ref, g, 1) : 0;
+}
 
-	if (ref > 0)
-		n += !one_vma(word_at(w, ref - 1), s);
-	if ((uint64_t)ref + 1 < w->nr_refs)
-		n += !one_vma(s, word_at(w, ref + 1));
-	return n;
+int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s)
+{
+	return (sd->has_left && !one_vma(sd->left, s)) +
+	       (sd->has_right && !one_vma(s, sd->right));
 }
 
 void gmap_vmas_add(struct gmap_window *w, int delta)
