@@ -10,11 +10,20 @@
  * no bookkeeping: whatever this costs per page, a design that maps with
  * mmap cannot beat on this machine.  It is the floor row of --bench under
  * the fault-around target.
+ *
+ * Like gntdev's mappings, and the sim's that stand for them, a placement
+ * never merges with the one before it: each is a VMA of its own.  The
+ * kernel merges adjacent shared mappings of one open file at adjacent
+ * offsets, so the guest's memory is opened twice and the placements
+ * alternate between the two (backend_sim.c does the same).  Mapping one
+ * file, each placement would only grow the VMA before it, which no grant
+ * map can do: that measured 0.28 us a page against 0.45 us here.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -26,7 +35,7 @@
 
 static uint8_t *floor_base;
 static uint32_t floor_pages, floor_batch;
-static int floor_fd;
+static int floor_fd[2];
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -41,8 +50,9 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	if (first + n > floor_pages)
 		n = floor_pages - first;
 	if (mmap((void *)a, (size_t)n << 12, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED | MAP_POPULATE, floor_fd,
-		 (off_t)first << 12) == MAP_FAILED)
+		 MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+		 floor_fd[first / floor_batch % 2], (off_t)first << 12) ==
+	    MAP_FAILED)
 		abort();
 }
 
@@ -96,14 +106,21 @@ double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
-		if (ioctl(uffd, UFFDIO_REGISTER, &reg) == 0) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
+		floor_fd[0] = mem_fd;
+		floor_fd[1] = open(path, O_RDWR | O_CLOEXEC);
+		if (floor_fd[1] >= 0 &&
+		    ioctl(uffd, UFFDIO_REGISTER, &reg) == 0) {
 			floor_pages = pages;
 			floor_batch = batch;
-			floor_fd = mem_fd;
 			sigaction(SIGBUS, &sa, &old);
 			ns = touch_pages(floor_base, pages);
 			sigaction(SIGBUS, &old, NULL);
 		}
+		if (floor_fd[1] >= 0)
+			close(floor_fd[1]);
 	}
 	munmap(floor_base, len);
 out:
