@@ -198,6 +198,31 @@ static bool try_take(struct gmap_window *w, int16_t *st)
 }
 
 /*
+ * Up to @n slots at once, without waiting, for a run about to be mapped
+ * (one map: two more VMAs at most, whatever @n): how many, 0 with *@st
+ * saying which budget is used up.
+ */
+uint32_t gmap_budget_take_some(struct gmap_window *w, uint32_t n, int16_t *st)
+{
+	struct gmap_evictor *ev = &w->ev;
+	uint64_t t = atomic_load(&ev->taken), k;
+
+	if (atomic_load(&ev->vhigh) != UINT64_MAX &&
+	    atomic_load(&w->c.vmas) + 2 > atomic_load(&ev->max_vmas)) {
+		*st = GMAP_ST_VMAS;
+		return 0;
+	}
+	do {
+		if (t >= ev->max_mapped) {
+			*st = GMAP_ST_BUDGET;
+			return 0;
+		}
+		k = ev->max_mapped - t < n ? ev->max_mapped - t : n;
+	} while (!atomic_compare_exchange_weak(&ev->taken, &t, t + k));
+	return (uint32_t)k;
+}
+
+/*
  * Take a budget slot for a map about to be made.  With @wait, a full
  * budget wakes the evictor and waits for a slot, up to BUDGET_WAIT_MS;
  * without, or past that, fails with ENOSPC and *@st GMAP_ST_BUDGET or

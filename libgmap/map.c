@@ -222,7 +222,8 @@ void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
 {
 	gmap_grant_commit(w, ref, g, GS_MAPPED, bits, 0);
 	atomic_fetch_add(&w->c.mapped_now, 1);
-	gmap_evict_queue(w, ref, g);
+	gmap_evict_push(w, ref, g);
+	gmap_evict_mapped(w);
 }
 
 /*
@@ -496,9 +497,7 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	window_unlock(w);
 	if (!n)  /* @start is not untouched: nothing taken, nothing to undo */
 		return 0;
-	for (slots = 0; slots < n; slots++)
-		if (gmap_budget_take(w, false, &st) < 0)
-			break;
+	slots = gmap_budget_take_some(w, n, &st);
 	if (slots < n) {
 		/* Keep the part next to @start that has slots. */
 		uint32_t far = start + (uint32_t)dir * (n - 1);
@@ -526,10 +525,9 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 	}
 	atomic_fetch_add(&w->c.maps, n);
 	window_lock(w);
-	for (uint32_t i = 0; i < n; i++)
-		gmap_commit_mapped(w, *lo + i, gmap_grant_get(w, *lo + i, false),
-				   (split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN) |
-				   (writable ? 0 : GS_RO));
+	gmap_grant_commit_mapped_run(w, *lo, n, split, writable ? 0 : GS_RO);
+	atomic_fetch_add(&w->c.mapped_now, n);
+	gmap_evict_mapped(w);
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);
 	/* Threads may be waiting on faults in the run (see pin.c). */

@@ -451,6 +451,11 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
  * is GS_MAPPED (an unmap that failed). */
 void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 			   unsigned int st, int16_t status);
+/* Claimed placeholders [@lo, @lo + @n), placed by one backend map: MAPPED
+ * (with @ro), joined but where bit i of @split starts a VMA, and queued
+ * for the evictor; one pass for the run. */
+void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
+				  uint32_t n, const uint64_t *split, uint32_t ro);
 /* Claimed EMPTY refs [@ref, @ref + @n) go back to EMPTY with nothing done
  * to their pages: no system call, unlike a commit after a re-arm. */
 void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n);
@@ -565,6 +570,8 @@ void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
 /* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
  * with @s as ref's state word. */
 int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s);
+/* Whether two neighbouring refs with these words lie in two VMAs: 1 or 0. */
+int gmap_vmas_border(uint32_t left, uint32_t right);
 void gmap_vmas_add(struct gmap_window *w, int delta);
 /* The VMA around @addr, as the kernel has it now (PROCMAP_QUERY): 0, or
  * -1 where the kernel cannot say. */
@@ -579,6 +586,7 @@ void gmap_budget_fini(struct gmap_window *w);
  * (GMAP_ST_BUDGET or GMAP_ST_VMAS) once the budget stayed full for a
  * while (@wait: the evictor was woken and given a second) or at once. */
 int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st);
+uint32_t gmap_budget_take_some(struct gmap_window *w, uint32_t n, int16_t *st);
 void gmap_budget_put(struct gmap_window *w);
 /* Fit the VMA budget to the room the process has now; @enomem: a map or
  * unmap just failed for want of it (window lock not held). */
@@ -592,8 +600,10 @@ void gmap_budget_enomem(struct gmap_window *w);
 bool gmap_budget_over_high(struct gmap_window *w);
 
 /* queue.c: the evictor's queues (window lock held) */
-/* A grant was just mapped: queue it. */
-void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
+/* A grant was just mapped: queue it; then, once per map, the peak and
+ * the evictor's wake-up. */
+void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
+void gmap_evict_mapped(struct gmap_window *w);
 /* Drop FIFO entries of refs no longer mapped. */
 void gmap_evict_compact(struct gmap_window *w);
 /* Free the FIFO's memory (gmap_close). */

@@ -101,9 +101,19 @@ void gmap_evict_compact(struct gmap_window *w)
 	}
 }
 
-/* A grant was just mapped: queue it for eviction, wake the evictor when
- * a budget's use reaches its high watermark.  Window lock held. */
-void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
+/* A grant was just mapped: queue it for eviction.  Without a FIFO entry
+ * (no memory) the grant is never evicted; it is still released, unpinned
+ * and closed as usual.  Window lock held. */
+void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
+{
+	window_assert_locked(w);
+	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
+		gmap_grant_enqueue(w, g);
+}
+
+/* Grants were just mapped and pushed: keep the peak, wake the evictor
+ * when a budget's use reaches its high watermark.  Window lock held. */
+void gmap_evict_mapped(struct gmap_window *w)
 {
 	struct gmap_evictor *ev = &w->ev;
 	uint64_t now = atomic_load(&w->c.mapped_now), peak;
@@ -113,10 +123,6 @@ void gmap_evict_queue(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 	while (now > peak &&
 	       !atomic_compare_exchange_weak(&w->c.mapped_peak, &peak, now))
 		;
-	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
-		gmap_grant_enqueue(w, g);
-	/* Without a FIFO entry (no memory) the grant is never evicted; it
-	 * is still released, unpinned and closed as usual. */
 	/* Unmaps to retry, and no thread to retry them: it could not start
 	 * when they failed (no VMAs for its stack); a map means room now.
 	 * Over a high watermark: work.  If the thread cannot start, maps

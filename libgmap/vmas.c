@@ -121,6 +121,11 @@ void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
 	sd->right = sd->has_right ? side_word(w, ref, g, 1) : 0;
 }
 
+int gmap_vmas_border(uint32_t left, uint32_t right)
+{
+	return !one_vma(left, right);
+}
+
 int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s)
 {
 	return (sd->has_left && !one_vma(sd->left, s)) +
