@@ -44,7 +44,7 @@ const struct gmap_env_var gmap_env_vars[] = {
 	    "budget of metadata bytes per window"),
 	NUM("GMAP_FAULT_AROUND", 0, 256, "0", "refs mapped per fault"),
 	WORD("GMAP_FAULT_MODE", fault_modes, "auto", "who serves faults: "
-	     "handler threads, the faulting thread (SIGBUS), or inline only "
+	     "handler threads, the faulting thread (SIGSEGV), or inline only "
 	     "where system calls cannot be served anyway"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),

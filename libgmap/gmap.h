@@ -144,13 +144,14 @@ enum gmap_fault_mode {
 	 */
 	GMAP_FAULT_THREAD,
 	/*
-	 * The faulting thread maps its own page: userfaultfd raises SIGBUS
-	 * in it, libgmap's SIGBUS handler maps the grant (and fault-around's
-	 * neighbours) and returns, and the access is retried.  No handler
-	 * threads, no wake-ups.  A system call into an untouched page fails
-	 * with EFAULT instead of waiting: pin or prefault buffers that the
-	 * kernel fills.  SIGBUS outside every window goes to the handler
-	 * installed before libgmap's.
+	 * The faulting thread maps its own page: untouched pages are
+	 * PROT_NONE, a touch raises SIGSEGV in the thread, libgmap's
+	 * SIGSEGV handler maps the grant (and fault-around's neighbours) and
+	 * returns, and the access is retried.  No handler threads, no
+	 * wake-ups, no userfaultfd.  A system call into an untouched page
+	 * fails with EFAULT instead of waiting: pin or prefault buffers that
+	 * the kernel fills.  A SIGSEGV outside every window goes to the
+	 * handler installed before libgmap's.
 	 */
 	GMAP_FAULT_INLINE,
 };

@@ -23,12 +23,13 @@
  *             inaccessible (out of VMAs or memory): it is still an armed
  *             placeholder, and a fault on it is answered with a signal
  *             (gmap_signal_kick) instead of a map
- *   bit  9    GS_UNARMED: EMPTY (or BUSY for a map), and the page is
- *             PROT_NONE, not registered with the userfaultfd: an unmap in
- *             a window whose faults are served inline leaves it so (no
- *             re-arm: a map goes over it as over a placeholder, and a
- *             touch raises SIGSEGV, which serves it inline as SIGBUS
- *             would).  For the count of VMAs it is a kind of its own.
+ *   bit  9    GS_UNARMED: EMPTY (or BUSY for a map), and the page is a
+ *             PROT_NONE mapping of the window's memfd, not an anonymous
+ *             one: an unpin in a window whose faults are served inline
+ *             leaves it so (map.c; a map goes over it as over any
+ *             untouched page, and a touch raises SIGSEGV, served inline
+ *             as any untouched page's).  For the count of VMAs it is a
+ *             kind of its own.
  *   bits 10-11 GS_COLOUR: UNARMED, which of three offsets of the window's
  *             memfd the page is mapped at (placeholder.c): unarmed pages
  *             next to each other are one VMA when they have the same

@@ -102,7 +102,8 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
 		word |= old & GS_PSPLIT;  /* the same placeholder */
 	rearmed = gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep;
+		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep &&
+		  !w->h.inline_mode;
 	/* A claim (placeholder or mapped page to BUSY as the same) changes
 	 * no border: the neighbours are not read for it.  A re-arm may
 	 * change the neighbours' bits (splits()), so it is always counted. */
@@ -244,13 +245,13 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 		word = GS_MAPPED | ro | (old & GS_QUEUED) |
 		       (split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
 		if (i > 0) {
-			delta += gmap_vmas_border(prev_word, word) -
-				 gmap_vmas_border(prev_old, old);
+			delta += gmap_vmas_border(&sd, prev_word, word) -
+				 gmap_vmas_border(&sd, prev_old, old);
 		} else {
 			gmap_vmas_sides(w, ref, g, &sd);
 			if (sd.has_left)
-				delta += gmap_vmas_border(sd.left, word) -
-					 gmap_vmas_border(sd.left, old);
+				delta += gmap_vmas_border(&sd, sd.left, word) -
+					 gmap_vmas_border(&sd, sd.left, old);
 		}
 		unarmed += is_unarmed(old);
 		atomic_store(&g->state, word);
@@ -259,8 +260,8 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 	if (n) {
 		gmap_vmas_sides(w, lo + n - 1, g, &sd);
 		if (sd.has_right)
-			delta += gmap_vmas_border(word, sd.right) -
-				 gmap_vmas_border(old, sd.right);
+			delta += gmap_vmas_border(&sd, word, sd.right) -
+				 gmap_vmas_border(&sd, old, sd.right);
 	}
 	if (unarmed)
 		atomic_fetch_sub(&w->c.unarmed_now, unarmed);

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * inline.c - the inline fault mode (GMAP_FAULT_INLINE): the window's
- * userfaultfd raises SIGBUS in the thread that touched an untouched page
- * (UFFD_FEATURE_SIGBUS), and signal.c's SIGBUS handler calls this, in that
+ * untouched pages are PROT_NONE (uffd.c), so a touch raises SIGSEGV in the
+ * thread that made it, and signal.c's SIGSEGV handler calls this, in that
  * thread: the grant is mapped (with fault-around's neighbours) by the same
  * code the handler threads run (fault.c), the handler returns and the
- * access is retried.  No handler thread, no wake-up in either direction.
+ * access is retried.  No handler thread, no wake-up in either direction,
+ * and no userfaultfd: an evicted or refused page is made PROT_NONE again
+ * and is armed by that alone, with no registration to redo.  (Until
+ * 2026-12-06 this mode used a userfaultfd in SIGBUS mode: the first touch
+ * cost a fault through userfaultfd, and every re-arm a registration, an
+ * mprotect and a look at the VMAs.)
  *
  * Why the fault path may run in a signal handler.  The signal is
  * synchronous: this thread's own access to a window page raised it, so the
@@ -25,8 +30,10 @@
  *  - no logger: lines are formatted into a static ring (log.c) and the
  *    evictor thread, woken here, writes them; the budget's refresh, which
  *    reads /proc through stdio, is skipped (budget.c).
- * The handler is installed without SA_ONSTACK: a window fault is no stack
- * overflow, and the thread's own stack has room for the map path.
+ * The SIGSEGV handler runs on the thread's own stack, which has room for
+ * the map path, unless the handler it replaced asked for the alternate
+ * stack (signal.c): then a thread that has one serves its faults there,
+ * and needs 64 KiB of it (gmap_open(3)).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,9 +42,9 @@
 
 __thread struct gmap_tls gmap_tls __attribute__((tls_model("initial-exec")));
 
-/* A page that keeps raising SIGBUS while it is mapped is not ours to fix
- * (a real bus error in the granted frame): after this many in a row at
- * one address, the SIGBUS goes on to the previous handler. */
+/* A page that keeps faulting while it is mapped is not ours to fix: after
+ * this many in a row at one address, the SIGSEGV goes on to the previous
+ * handler. */
 #define MAX_REPEATS 1000
 
 static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
@@ -50,8 +57,8 @@ int gmap_inline_check(struct gmap_window *w, uintptr_t a, char *why,
 	uint32_t s = gs_word(gmap_grant_peek(w->dir.slots, ref));
 
 	if (gs_state(s) == GS_BAD && (s & GS_NOPOISON)) {
-		/* Its page could not be made inaccessible: it stays armed,
-		 * and this is the SIGSEGV the access would have raised. */
+		/* Its page could not be poisoned: it stays an untouched
+		 * page, and each touch is reported. */
 		snprintf(why, len, "access to a grant that could not be "
 			 "mapped: %s (status %d), and its page could not be "
 			 "made inaccessible either (out of VMAs or memory)",

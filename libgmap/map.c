@@ -300,15 +300,18 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 		atomic_fetch_sub(&w->c.mapped_now, j - i);
 	}
 	/*
-	 * Inline, the poisoned pages stay so, unarmed (GS_UNARMED): a map
-	 * goes over them as over a placeholder, and a touch raises SIGSEGV
-	 * instead of SIGBUS, which is served the same way (signal.c).  That
-	 * saves the registration and the mprotect of every unmap, and the
-	 * kernel's word on the VMAs (a poisoned page's are known).  They
-	 * stay so until mapped again, a bounded number (unarmed_cap).  With
-	 * handler threads the page is armed again at once: a system call
-	 * into it must wait for its fault, not fail.  Nor for an eviction,
-	 * which is there to give VMAs back.
+	 * Inline, an unpin or a release leaves its pages unarmed
+	 * (GS_UNARMED): a mapping of the window's memfd, one VMA per unmap,
+	 * made with one mmap and no madvise, which the next map of the same
+	 * pages replaces whole instead of splitting the PROT_NONE range
+	 * around them (unarmed_colour()).  A touch raises SIGSEGV and is
+	 * served as any untouched page's (signal.c).  They stay so until
+	 * mapped again, a bounded number (unarmed_cap).  An eviction, which
+	 * is there to give VMAs back, re-arms instead: in an inline window
+	 * that is the poison alone, which merges with the untouched pages
+	 * around it (gmap_rearm_poisoned).  With handler threads every page
+	 * is armed again at once: a system call into it must wait for its
+	 * fault, not fail.
 	 */
 	if (lazy) {
 		for (uint32_t i = 0; i < n; i++)

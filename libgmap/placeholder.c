@@ -141,9 +141,14 @@ int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
 	return gmap_rearm_poisoned(w, addr, len);
 }
 
-/* As gmap_rearm(), for a range the caller has just poisoned itself. */
+/* As gmap_rearm(), for a range the caller has just poisoned itself.  In
+ * a window whose faults are served inline a poisoned page is what an
+ * untouched page is (PROT_NONE, MADV_DONTFORK: uffd.c), its grant state
+ * tells which; a touch is served either way (signal.c). */
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
 {
+	if (w->h.inline_mode)
+		return 0;
 	if (gmap_uffd_register(w, addr, len) < 0)
 		return -1;
 	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0)

@@ -164,9 +164,10 @@ struct gmap_evictor {
 struct gmap_handlers {
 	int uffd;
 	bool user_mode_only;       /* kernel-mode faults are not served    */
-	/* GMAP_FAULT_INLINE: the userfaultfd raises SIGBUS in the faulting
-	 * thread, which serves its own fault (inline.c); no handler threads
-	 * and nobody to wake.  Set at open, read-only after. */
+	/* GMAP_FAULT_INLINE: untouched pages are PROT_NONE and a touch
+	 * raises SIGSEGV in the faulting thread, which serves its own fault
+	 * (inline.c); no userfaultfd (uffd is -1), no handler threads and
+	 * nobody to wake.  Set at open, read-only after. */
 	bool inline_mode;
 	enum gmap_fault_mode mode_asked; /* option or GMAP_FAULT_MODE      */
 	int stop_fd;               /* eventfd: handlers exit when readable */
@@ -314,7 +315,7 @@ bool gmap_log_deferred(void);   /* lines wait for gmap_log_flush() */
  */
 /*
  * What the calling thread is doing inside libgmap, for the inline fault
- * path (inline.c), which runs in a SIGBUS handler and so must not take a
+ * path (inline.c), which runs in a SIGSEGV handler and so must not take a
  * lock this thread may already hold.  @locks counts the libgmap locks the
  * thread holds or is taking (the window lock, the backends' locks): it is
  * raised before pthread_mutex_lock() and lowered after the unlock, so a
@@ -564,14 +565,17 @@ void gmap_vmas_close(struct gmap_window *w);
 struct gmap_sides {
 	uint32_t left, right;
 	bool has_left, has_right;   /* false at the window's ends */
+	bool inl;                   /* the window serves faults inline */
 };
 void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
 		     struct gmap_grant *g, struct gmap_sides *sd);
 /* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
  * with @s as ref's state word. */
 int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s);
-/* Whether two neighbouring refs with these words lie in two VMAs: 1 or 0. */
-int gmap_vmas_border(uint32_t left, uint32_t right);
+/* Whether two neighbouring refs with these words lie in two VMAs: 1 or 0
+ * (@sd: any sides of the window, for its mode). */
+int gmap_vmas_border(const struct gmap_sides *sd, uint32_t left,
+		     uint32_t right);
 void gmap_vmas_add(struct gmap_window *w, int delta);
 /* The VMA around @addr, as the kernel has it now (PROCMAP_QUERY): 0, or
  * -1 where the kernel cannot say. */
@@ -694,11 +698,11 @@ void gmap_handlers_stop(struct gmap_window *w);
 int gmap_fault_serve(struct gmap_window *w, uint32_t ref, const char *what,
 		     pid_t tid);
 
-/* inline.c: a fault served by the faulting thread, from signal.c's SIGBUS
+/* inline.c: a fault served by the faulting thread, from signal.c's SIGSEGV
  * handler.  The check reads the grant lock-free (the window's slot
  * entered): 2: serve it; 1: retry the access; 0: deliver SIGSEGV, @why
- * (of @len bytes) says why; -1: not a fault of the window's (SIGBUS goes
- * to the handler installed before ours).  The serving itself runs outside
+ * (of @len bytes) says why; -1: not a fault of the window's (the SIGSEGV
+ * goes to the handler installed before ours).  The serving itself runs outside
  * the slot's reader count, which the evictor's reclaim waits to drain
  * while the fault may wait for the evictor; gmap_close() waits for it
  * (gmap_signal_drain). */

@@ -2,9 +2,12 @@
 /*
  * signal.c - the SIGSEGV handler that knows the windows.
  *
- * A SIGSEGV inside a window means one of three things:
- *  - the page is being re-armed (GS_BUSY: PROT_NONE for a moment, see
- *    placeholder.c): wait until it is done and retry the access;
+ * A SIGSEGV inside a window means one of four things:
+ *  - in a window whose faults are served inline, the first touch of a
+ *    page (untouched pages are PROT_NONE there: uffd.c), or a touch of
+ *    one being mapped or unmapped: served in this thread (inline.c);
+ *  - with handler threads, the page is being re-armed (GS_BUSY: PROT_NONE
+ *    for a moment, see placeholder.c): wait until it is done and retry;
  *  - the grant could not be mapped (GS_BAD, a poisoned page) or a write
  *    hit a read-only grant: the defined outcome.  Log the reason and a
  *    backtrace of this thread (libunwind), then deliver the signal to the
@@ -12,10 +15,6 @@
  *    SIGSEGV and si_addr set to the faulting address);
  *  - a race that has already resolved itself: retry (bounded).
  * Anything outside every window goes straight to the previous handler.
- *
- * SIGBUS in a window whose faults are served inline is such a fault
- * raised by the userfaultfd (inline.c serves it); any other SIGBUS goes to
- * the handler installed before ours.
  *
  * The table of windows is read lock-free: a slot's reader count keeps
  * gmap_close() from freeing a window that a handler is looking at.
@@ -52,10 +51,9 @@ struct slot {
 
 static struct slot slots[MAX_WINDOWS];
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction old_segv, old_bus;
-static pthread_once_t install_once = PTHREAD_ONCE_INIT,
-		      install_bus_once = PTHREAD_ONCE_INIT;
-static int install_err, install_bus_err;
+static struct sigaction old_segv;
+static pthread_once_t install_once = PTHREAD_ONCE_INIT;
+static int install_err;
 
 static __thread uintptr_t last_addr __attribute__((tls_model("initial-exec")));
 static __thread uint64_t last_seq __attribute__((tls_model("initial-exec")));
@@ -68,7 +66,7 @@ static pid_t my_tid(void)
 
 static void deliver_to_previous(int sig, siginfo_t *si, void *uc)
 {
-	const struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+	const struct sigaction *old = &old_segv;
 	struct sigaction dfl;
 
 	if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
@@ -189,8 +187,13 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 	if (gs_state(s) == GS_BAD) {
 		int16_t st = gs_status(s);
 
+		/* GS_NOPOISON here: an inline window's page, which is
+		 * PROT_NONE as an untouched page anyway (uffd.c). */
 		snprintf(what, sizeof(what), "access to a grant that could "
-			 "not be mapped: %s (status %d)", gmap_status_str(st), st);
+			 "not be mapped: %s (status %d)%s", gmap_status_str(st),
+			 st, s & GS_NOPOISON ? "; its page could not be "
+			 "poisoned either (out of VMAs or memory), so each "
+			 "touch is reported" : "");
 		report(w, ref, (void *)a, what);
 		return 0;
 	}
@@ -296,6 +299,14 @@ static int serve_inline(struct slot *s, struct gmap_window *w, uintptr_t a)
 	return 1;
 }
 
+/* Whether a SIGSEGV on a page in state @s of an inline window is its
+ * fault to serve (serve_inline), rather than a bad or read-only grant's
+ * (handle_in_window). */
+static bool inline_fault(uint32_t s)
+{
+	return gs_state(s) == GS_EMPTY || gs_state(s) == GS_BUSY;
+}
+
 static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno, retry = 0;
@@ -312,10 +323,13 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 	}
 	s = slot_enter(a, &w);
 	if (s && !is_kick(si) && w->h.inline_mode && !gmap_inherited(w) &&
-	    gs_state(gs_word(gmap_grant_peek(w->dir.slots,
-					     gmap_ref_of(w, a)))) == GS_EMPTY) {
-		/* An unarmed page (GS_UNARMED) of an inline window: its fault,
-		 * served as gmap_sigbus() serves an armed one's. */
+	    inline_fault(gs_word(gmap_grant_peek(w->dir.slots,
+						 gmap_ref_of(w, a))))) {
+		/* An untouched page of an inline window (PROT_NONE: uffd.c),
+		 * or one being mapped or unmapped: its fault, served in this
+		 * thread, which waits for a map or unmap in flight as a
+		 * server (gmap_grant_wait), not as a reader that the
+		 * evictor's reclaim of leaves would wait for. */
 		retry = serve_inline(s, w, a) == 1;
 	} else if (s) {
 		retry = is_kick(si) ? handle_kick(w, a, si) :
@@ -327,40 +341,6 @@ static void gmap_sigsegv(int sig, siginfo_t *si, void *uc)
 	}
 	if (!retry)
 		deliver_to_previous(sig, si, uc);
-	errno = saved;
-}
-
-/*
- * SIGBUS: in a window whose faults are served inline, the userfaultfd's
- * signal for an untouched page (inline.c).  What cannot be served there
- * gets the SIGSEGV a bad grant gets, reported the same way; a SIGBUS that
- * is not a window's fault goes to the previous handler.
- */
-static void gmap_sigbus(int sig, siginfo_t *si, void *uc)
-{
-	int saved = errno, rc = -1;
-	uintptr_t a = (uintptr_t)si->si_addr;
-	struct gmap_window *w;
-	struct slot *s = NULL;
-
-	if (si->si_code > 0)
-		s = slot_enter(a, &w);
-	if (s && w->h.inline_mode && !gmap_inherited(w)) {
-		rc = serve_inline(s, w, a);
-	} else if (s) {
-		atomic_fetch_sub(&s->readers, 1);
-	}
-	if (rc == 0) {
-		siginfo_t segv;
-
-		memset(&segv, 0, sizeof(segv));
-		segv.si_signo = SIGSEGV;
-		segv.si_code = SEGV_ACCERR;
-		segv.si_addr = si->si_addr;
-		deliver_to_previous(SIGSEGV, &segv, uc);
-	} else if (rc < 0) {
-		deliver_to_previous(sig, si, uc);
-	}
 	errno = saved;
 }
 
@@ -388,32 +368,28 @@ void gmap_signal_after_fork(void)
 	pthread_mutex_init(&slots_lock, NULL);
 }
 
+/*
+ * On the alternate signal stack only if the handler we replace asked for
+ * it: that one may be there for stack overflows, which need it, and gets
+ * them from us.  Otherwise a SIGSEGV runs on the thread's own stack, which
+ * has room for an inline window's map path (inline.c), while an alternate
+ * stack (often 8 KiB) may not.
+ */
 static void install(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, cur;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = gmap_sigsegv;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	if (sigaction(SIGSEGV, NULL, &cur) == 0 &&
+	    cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN)
+		sa.sa_flags |= cur.sa_flags & SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGSEGV, &sa, &old_segv) < 0) {
 		install_err = errno;
 		return;
 	}
-}
-
-/* The SIGBUS handler, installed with the first inline window; not on the
- * alternate stack (inline.c says why). */
-static void install_bus(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = gmap_sigbus;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, &old_bus) < 0)
-		install_bus_err = errno;
 }
 
 int gmap_signal_register(struct gmap_window *w)
@@ -424,13 +400,6 @@ int gmap_signal_register(struct gmap_window *w)
 	if (install_err) {
 		errno = install_err;
 		return -1;
-	}
-	if (w->h.inline_mode) {
-		pthread_once(&install_bus_once, install_bus);
-		if (install_bus_err) {
-			errno = install_bus_err;
-			return -1;
-		}
 	}
 	pthread_mutex_lock(&slots_lock);
 	for (i = 0; i < MAX_WINDOWS; i++) {

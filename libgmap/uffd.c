@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * uffd.c - the window's userfaultfd and every ioctl on it: creating it
- * (full mode when allowed, user mode only otherwise), the API handshake,
- * registering ranges and waking the threads that wait on faults.  The
- * threads that read its messages are fault.c's.
+ * uffd.c - the window's fault mode, and its userfaultfd with every ioctl
+ * on it: creating it (full mode when allowed, user mode only otherwise),
+ * the API handshake, registering ranges and waking the threads that wait
+ * on faults.  The threads that read its messages are fault.c's.  A window
+ * whose faults are served inline has no userfaultfd (inline.c).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -26,7 +28,7 @@
  * or vm.unprivileged_userfaultfd=1; without them only user-mode faults can
  * be caught and such a read fails with EFAULT, so we say so loudly.
  */
-static int uffd_create(struct gmap_window *w)
+static int uffd_create(struct gmap_window *w, bool quiet)
 {
 	int flags = O_CLOEXEC | O_NONBLOCK, fd, devfd;
 
@@ -44,9 +46,12 @@ static int uffd_create(struct gmap_window *w)
 		return -1;
 	fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	if (fd < 0) {
-		GMAP_ERR(w, "userfaultfd is not allowed for this process: give "
-			 "it read-write access to /dev/userfaultfd, or "
-			 "CAP_SYS_PTRACE, or set vm.unprivileged_userfaultfd=1");
+		if (!quiet)
+			GMAP_ERR(w, "userfaultfd is not allowed for this "
+				 "process: give it read-write access to "
+				 "/dev/userfaultfd, or CAP_SYS_PTRACE, or set "
+				 "vm.unprivileged_userfaultfd=1 (or serve faults "
+				 "inline: GMAP_FAULT_MODE=inline)");
 		errno = EPERM;
 		return -1;
 	}
@@ -62,16 +67,15 @@ static int uffd_create(struct gmap_window *w)
 }
 
 /*
- * The fault mode (gmap.h): AUTO serves faults inline where kernel-mode
- * faults cannot be served anyway, since that costs nothing and saves two
- * cross-thread wake-ups per fault.
+ * The fault mode (gmap.h), then what it needs.  AUTO serves faults inline
+ * where kernel-mode faults cannot be served anyway (a userfaultfd in user
+ * mode only, or none at all), since that costs nothing and saves two
+ * cross-thread wake-ups per fault.  An inline window needs no userfaultfd:
+ * its untouched pages are PROT_NONE and their first touch is a SIGSEGV
+ * that the touching thread serves (inline.c); the reservation is made so
+ * here.  Handler threads need one in the mode that serves kernel-mode
+ * faults where the process may have it, registered over the window.
  */
-static bool want_inline(const struct gmap_window *w)
-{
-	return w->h.mode_asked == GMAP_FAULT_INLINE ||
-	       (w->h.mode_asked == GMAP_FAULT_AUTO && w->h.user_mode_only);
-}
-
 int gmap_uffd_open(struct gmap_window *w)
 {
 	struct uffdio_api api = { .api = UFFD_API,
@@ -81,24 +85,30 @@ int gmap_uffd_open(struct gmap_window *w)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	w->h.uffd = uffd_create(w);
-	if (w->h.uffd < 0)
-		return -1;
-	w->h.inline_mode = want_inline(w);
-	/* SIGBUS: a missing page raises SIGBUS in the faulting thread (a
-	 * kernel-mode access fails with EFAULT) instead of queueing a
-	 * message; the same registration arms the pages either way. */
-	if (w->h.inline_mode)
-		api.features = UFFD_FEATURE_SIGBUS;
+	w->h.uffd = -1;
+	if (w->h.mode_asked != GMAP_FAULT_INLINE) {
+		w->h.uffd = uffd_create(w, w->h.mode_asked == GMAP_FAULT_AUTO);
+		if (w->h.uffd < 0 && w->h.mode_asked != GMAP_FAULT_AUTO)
+			return -1;
+	}
+	w->h.inline_mode = w->h.mode_asked == GMAP_FAULT_INLINE ||
+			   (w->h.mode_asked == GMAP_FAULT_AUTO &&
+			    (w->h.uffd < 0 || w->h.user_mode_only));
+	if (w->h.inline_mode) {
+		if (w->h.uffd >= 0)
+			close(w->h.uffd);
+		w->h.uffd = -1;
+		if (mprotect(w->base, w->len, PROT_NONE) < 0) {
+			GMAP_LOG(w, XTL_ERROR, errno, "d%u: cannot make the "
+				 "window's untouched pages inaccessible", w->domid);
+			return -1;
+		}
+		return 0;
+	}
 	/* No UNMAP/REMAP/REMOVE events on purpose: with them, our own
 	 * munmap or MAP_FIXED inside the window would wait for a handler to
 	 * read the event, and the handler is the one calling it. */
-	if (w->h.inline_mode && ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
-		GMAP_LOG(w, XTL_ERROR, errno, "d%u: the inline fault mode needs "
-			 "userfaultfd's SIGBUS feature (Linux 4.14), which "
-			 "this kernel refuses", w->domid);
-		return -1;
-	} else if (!w->h.inline_mode && ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
+	if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 		api.features = 0;
 		if (ioctl(w->h.uffd, UFFDIO_API, &api) < 0) {
 			GMAP_LOG(w, XTL_ERROR, errno, "UFFDIO_API failed");

@@ -24,7 +24,11 @@
  *    kernel knows, so after each re-arm the page's VMA is looked up with
  *    PROCMAP_QUERY (Linux 6.11; gstate.c asks once per re-armed run, and
  *    keeps the answer in GS_PSPLIT); without it such splits are not seen and
- *    the count can fall short of /proc/self/maps by them.
+ *    the count can fall short of /proc/self/maps by them;
+ *  - in a window whose faults are served inline, untouched pages and
+ *    poisoned ones are the same mapping (anonymous, PROT_NONE, never
+ *    faulted in: uffd.c): one VMA together, never split, and never
+ *    looked up.
  * A BUSY grant counts as what it was until its map or unmap is done: a
  * placeholder, or a mapped page (GS_UNMAPPING).  With no map or unmap in
  * flight the count is what /proc/self/maps shows (test-evict checks it);
@@ -95,10 +99,21 @@ static uint32_t side_word(struct gmap_window *w, uint32_t ref,
 	return gs_word(gmap_grant_get(w, ref + (uint32_t)d, false));
 }
 
-static bool one_vma(uint32_t left, uint32_t right)
+/* A word's kind of VMA.  In a window whose faults are served inline an
+ * untouched page is PROT_NONE and anonymous, never faulted in (uffd.c),
+ * as a poisoned page is: the kernel merges them, and never splits them. */
+static unsigned int kind_of(bool inl, uint32_t s)
 {
-	switch (gs_vma_kind(left) == gs_vma_kind(right) ? gs_vma_kind(left) :
-		GS_BUSY) {
+	unsigned int k = gs_vma_kind(s);
+
+	return inl && k == GS_BAD ? GS_EMPTY : k;
+}
+
+static bool one_vma(bool inl, uint32_t left, uint32_t right)
+{
+	unsigned int k = kind_of(inl, left);
+
+	switch (k == kind_of(inl, right) ? k : GS_BUSY) {
 	case GS_MAPPED:
 		return right & GS_JOIN;
 	case GS_EMPTY:
@@ -115,21 +130,23 @@ static bool one_vma(uint32_t left, uint32_t right)
 void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
 		     struct gmap_grant *g, struct gmap_sides *sd)
 {
+	sd->inl = w->h.inline_mode;
 	sd->has_left = ref > 0;
 	sd->has_right = (uint64_t)ref + 1 < w->nr_refs;
 	sd->left = sd->has_left ? side_word(w, ref, g, -1) : 0;
 	sd->right = sd->has_right ? side_word(w, ref, g, 1) : 0;
 }
 
-int gmap_vmas_border(uint32_t left, uint32_t right)
+int gmap_vmas_border(const struct gmap_sides *sd, uint32_t left,
+		     uint32_t right)
 {
-	return !one_vma(left, right);
+	return !one_vma(sd->inl, left, right);
 }
 
 int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s)
 {
-	return (sd->has_left && !one_vma(sd->left, s)) +
-	       (sd->has_right && !one_vma(s, sd->right));
+	return (sd->has_left && !one_vma(sd->inl, sd->left, s)) +
+	       (sd->has_right && !one_vma(sd->inl, s, sd->right));
 }
 
 void gmap_vmas_add(struct gmap_window *w, int delta)

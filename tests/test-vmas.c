@@ -181,7 +181,7 @@ static void test_vma_budget(void)
 	struct gmap_stats st;
 	struct t_fx fx;
 	uint32_t r, bad = 0, verified = 0, segv = 0;
-	uint64_t seen;
+	uint64_t seen, before;
 
 	o.max_vmas = 64;
 	CU_ASSERT_FATAL(t_setup_opts(&fx, 2048, &o) == 0);
@@ -218,12 +218,28 @@ static void test_vma_budget(void)
 	/* Poisoned pages count too: touch 31 ungranted refs, every other
 	 * one, which leaves 1 + 2 * 31 = 63 VMAs and no room for a map; the
 	 * evictor frees the mapped grants, then a pin fails with the VMA
-	 * budget's status. */
+	 * budget's status.  Not in a window whose faults are served inline:
+	 * there an untouched page is PROT_NONE and anonymous as a poisoned
+	 * one is, so they merge, and bad pages cost no VMA. */
+	before = st.vmas_now;
 	for (r = 2049; r < 2049 + 2 * 31; r += 2)
 		segv += t_touch(gmap_ref_ptr(fx.w, r), 0, 0, &seen, NULL);
 	CU_ASSERT_EQUAL(segv, 31);
 	gmap_stats(fx.w, &st, sizeof(st));
 	CU_ASSERT_EQUAL(st.bad_grants, 31);
+	if (st.fault_mode == GMAP_FAULT_INLINE) {
+		printf("(inline: %llu VMAs before the bad pages, %llu after) ",
+		       (unsigned long long)before,
+		       (unsigned long long)st.vmas_now);
+		CU_ASSERT(st.vmas_now <= before);
+		CU_ASSERT(vmas_agree(fx.w));
+		CU_ASSERT_EQUAL(gmap_pin(fx.w, 100, 1, 0, &err), 0);
+		CU_ASSERT_EQUAL(gmap_unpin(fx.w, 100, 1), 0);
+		CU_ASSERT_EQUAL(gmap_release(fx.w, 2049, 62), 31);
+		CU_ASSERT(vmas_agree(fx.w));
+		t_teardown(&fx);
+		return;
+	}
 	t_log_clear();
 	errno = 0;
 	CU_ASSERT_EQUAL(gmap_pin(fx.w, 100, 1, 0, &err), -1);

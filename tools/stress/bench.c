@@ -255,10 +255,9 @@ static void tail_p99(struct bench *b, const union row_args *a, struct row *r)
 	r->ratio = p99 / k50;
 }
 
-/* The floor under fault-around: k pages placed with one mmap by the
+/* The floor under the inline rows: k pages placed with one mmap by the
  * faulting thread itself (floor.c), per page, against the kernel's fault
- * per page; met = -2 (not measurable) where userfaultfd has no SIGBUS
- * mode. */
+ * per page; met = -2 (not measurable) where the floor cannot set up. */
 static void floor_around(struct bench *b, const union row_args *a,
 			 struct row *r)
 {
@@ -268,7 +267,7 @@ static void floor_around(struct bench *b, const union row_args *a,
 		lib[i] = st_floor_inthread(b->mem_fd, b->pages, a->k, &base[i]);
 		if (lib[i] < 0) {
 			r->met = -2;
-			r->note = "userfaultfd has no SIGBUS mode here";
+			r->note = "cannot reserve the range or reopen memory";
 			return;
 		}
 		ratio[i] = lib[i] / base[i];
@@ -672,7 +671,7 @@ static const struct row_desc rows[] = {
 	  .arg.touch = { -1, 0, 0, GMAP_FAULT_INLINE } },
 	{ .name = "  floor: 1 page, 1 mmap, faulting thread",
 	  .target = "-", .unit = "us/page",
-	  .note = "SIGBUS and a placement, no libgmap",
+	  .note = "SIGSEGV and a placement, no libgmap",
 	  .measure = floor_around, .arg.k = 1 },
 	{ .name = "  same, handler polls 50 us (spin)",
 	  .target = "-", .min_cpus = 2, .unit = "us/page",

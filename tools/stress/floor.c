@@ -3,13 +3,16 @@
  * floor.c - what batched first touch costs with no libgmap and no handler
  * thread at all: the faulting thread places the pages itself.
  *
- * The window's range is registered with a userfaultfd in SIGBUS mode, so a
- * first touch raises SIGBUS in the touching thread, whose handler maps the
- * next @batch guest pages there with one mmap(MAP_FIXED | MAP_POPULATE),
- * as the sim backend places a run.  No round trip to another thread and
- * no bookkeeping: whatever this costs per page, a design that maps with
- * mmap cannot beat on this machine.  It is the floor row of --bench under
- * the fault-around target.
+ * The window's range is reserved PROT_NONE, as an inline window's
+ * untouched pages are, so a first touch raises SIGSEGV in the touching
+ * thread, whose handler maps the next @batch guest pages there with one
+ * mmap(MAP_FIXED | MAP_POPULATE), as the sim backend places a run.  No
+ * round trip to another thread and no bookkeeping: whatever this costs
+ * per page, a design that maps with mmap cannot beat on this machine.  It
+ * is the floor row of --bench under the inline first-touch and
+ * fault-around targets.  (A range registered with a userfaultfd in SIGBUS
+ * mode, the inline mode's way until 2026-12-06, costs more per fault: the
+ * kernel's fault path goes through userfaultfd.)
  *
  * Like gntdev's mappings, and the sim's that stand for them, a placement
  * never merges with the one before it: each is a VMA of its own.  The
@@ -21,14 +24,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "stress.h"
@@ -37,7 +37,7 @@ static uint8_t *floor_base;
 static uint32_t floor_pages, floor_batch;
 static int floor_fd[2];
 
-static void on_sigbus(int sig, siginfo_t *si, void *uc)
+static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 {
 	uintptr_t a = (uintptr_t)si->si_addr & ~(uintptr_t)4095;
 	uint32_t first = (uint32_t)((a - (uintptr_t)floor_base) >> 12);
@@ -46,7 +46,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 	(void)sig;
 	(void)uc;
 	if (a < (uintptr_t)floor_base || first >= floor_pages)
-		abort();  /* not ours: nothing else here raises SIGBUS */
+		abort();  /* not ours: nothing else here faults */
 	if (first + n > floor_pages)
 		n = floor_pages - first;
 	if (mmap((void *)a, (size_t)n << 12, PROT_READ | PROT_WRITE,
@@ -70,60 +70,39 @@ static double touch_pages(uint8_t *base, uint32_t n)
  * First touch of @pages guest pages of @mem_fd placed @batch at a time by
  * the touching thread; ns per page, and in *@kernel the kernel's own write
  * fault per page on a shared mapping of the same pages, measured just
- * before.  -1 if this kernel has no SIGBUS mode for userfaultfd.
+ * before.  -1 if the range or a second open of the memory cannot be had.
  */
 double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 			 double *kernel)
 {
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = UFFD_FEATURE_SIGBUS };
-	struct sigaction sa = { .sa_sigaction = on_sigbus,
+	struct sigaction sa = { .sa_sigaction = on_sigsegv,
 				.sa_flags = SA_SIGINFO }, old;
 	size_t len = (size_t)pages << 12;
 	double ns = -1;
+	char path[32];
 	uint8_t *g;
-	int uffd;
 
-	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) < 0) {
-		if (uffd >= 0)
-			close(uffd);
-		return -1;
-	}
 	g = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, mem_fd, 0);
 	if (g == MAP_FAILED)
-		goto out;
+		return -1;
 	*kernel = touch_pages(g, pages);
 	munmap(g, len);
 
-	floor_base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	floor_base = mmap(NULL, len, PROT_NONE,
 			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (floor_base == MAP_FAILED)
-		goto out;
-	{
-		struct uffdio_register reg = {
-			.range = { (uintptr_t)floor_base, len },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
-
-		char path[32];
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
-		floor_fd[0] = mem_fd;
-		floor_fd[1] = open(path, O_RDWR | O_CLOEXEC);
-		if (floor_fd[1] >= 0 &&
-		    ioctl(uffd, UFFDIO_REGISTER, &reg) == 0) {
-			floor_pages = pages;
-			floor_batch = batch;
-			sigaction(SIGBUS, &sa, &old);
-			ns = touch_pages(floor_base, pages);
-			sigaction(SIGBUS, &old, NULL);
-		}
-		if (floor_fd[1] >= 0)
-			close(floor_fd[1]);
+		return -1;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);
+	floor_fd[0] = mem_fd;
+	floor_fd[1] = open(path, O_RDWR | O_CLOEXEC);
+	if (floor_fd[1] >= 0) {
+		floor_pages = pages;
+		floor_batch = batch;
+		sigaction(SIGSEGV, &sa, &old);
+		ns = touch_pages(floor_base, pages);
+		sigaction(SIGSEGV, &old, NULL);
+		close(floor_fd[1]);
 	}
 	munmap(floor_base, len);
-out:
-	close(uffd);
 	return ns;
 }
