@@ -42,8 +42,17 @@ static int uffd_create(struct gmap_window *w, bool quiet)
 	fd = (int)syscall(SYS_userfaultfd, flags);
 	if (fd >= 0)
 		return fd;
-	if (errno != EPERM)
+	if (errno != EPERM) {
+		int e = errno;
+
+		/* ENOSYS: a kernel without it, or a seccomp filter. */
+		if (!quiet)
+			GMAP_LOG(w, XTL_ERROR, e, "no userfaultfd for this "
+				 "process, which handler threads need (serve "
+				 "faults inline: GMAP_FAULT_MODE=inline)");
+		errno = e;
 		return -1;
+	}
 	fd = (int)syscall(SYS_userfaultfd, flags | UFFD_USER_MODE_ONLY);
 	if (fd < 0) {
 		if (!quiet)
@@ -90,6 +99,9 @@ int gmap_uffd_open(struct gmap_window *w)
 		w->h.uffd = uffd_create(w, w->h.mode_asked == GMAP_FAULT_AUTO);
 		if (w->h.uffd < 0 && w->h.mode_asked != GMAP_FAULT_AUTO)
 			return -1;
+		if (w->h.uffd < 0)
+			GMAP_LOG(w, XTL_INFO, errno, "d%u: no userfaultfd: faults "
+				 "are served inline", w->domid);
 	}
 	w->h.inline_mode = w->h.mode_asked == GMAP_FAULT_INLINE ||
 			   (w->h.mode_asked == GMAP_FAULT_AUTO &&

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-fault.c - first touch by read, write, pread(2) and recv(2); many
  * threads on one page make one map, counted by the simulated domain. */
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -229,6 +234,25 @@ static void test_touched_stay_mapped_until_release(void)
 	t_teardown(&fx);
 }
 
+/* Make userfaultfd(2) fail with ENOSYS in this process, as on a kernel
+ * without it or under a container's seccomp filter; 0 or -1. */
+static int no_userfaultfd(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]),
+				   .filter = f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+}
+
 /* Child of test_user_mode_only(), as user nobody. */
 static int user_mode_child(void)
 {
@@ -282,6 +306,29 @@ static int user_mode_child(void)
 	errno = 0;
 	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
 		return 20;
+	t_teardown(&fx);
+	/* No userfaultfd at all (and no /dev/userfaultfd for nobody): handler
+	 * threads cannot be had, which open says; the default serves faults
+	 * inline, which needs none. */
+	if (no_userfaultfd() < 0)
+		return 21;
+	if (access("/dev/userfaultfd", R_OK | W_OK) < 0) {
+		if (t_setup_opts(&fx, 16, &o) == 0)
+			return 22;
+		if (!t_log_has("no userfaultfd for this process"))
+			return 23;
+	}
+	if (t_setup(&fx, 16, 64, 1) < 0)
+		return 24;
+	if (gmap_stats(fx.w, &st, sizeof(st)) < 0 ||
+	    st.fault_mode != GMAP_FAULT_INLINE)
+		return 25;
+	p = gmap_ref_ptr(fx.w, 5);
+	if (p[1] != t_sig(5, 1))
+		return 26;
+	errno = 0;
+	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
+		return 27;
 	close(fd);
 	t_teardown(&fx);
 	return 0;
@@ -291,6 +338,8 @@ static int user_mode_child(void)
  * Where only user-mode faults may be caught (an unprivileged process with
  * vm.unprivileged_userfaultfd=0 and no access to /dev/userfaultfd), open
  * works, says what will not, and read(2) into the window gets EFAULT.
+ * Where there is no userfaultfd at all (seccomp), handler threads are
+ * refused with the reason and the default serves faults inline.
  */
 static void test_user_mode_only(void)
 {
@@ -321,7 +370,7 @@ int main(void)
 		{ "16 threads fault one page: one map (4 handlers)", test_race_many_handlers },
 		{ "16 threads fault one page: one map (2 polling handlers)", test_race_polling_handlers },
 		{ "touched pages stay mapped until released", test_touched_stay_mapped_until_release },
-		{ "user-mode-only userfaultfd: warned (thread) or inline (auto), read(2) gets EFAULT", test_user_mode_only },
+		{ "user-mode-only or no userfaultfd: warned or refused (thread), inline (auto), read(2) gets EFAULT", test_user_mode_only },
 		{ NULL, NULL },
 	};
 	return t_main("fault", cases);
