@@ -175,29 +175,6 @@ void gmap_budget_enomem(struct gmap_window *w)
 }
 
 /*
- * A slot, if the budget has one and the VMA budget has room for the map
- * (two more VMAs: its own, and the split of the placeholder around it;
- * maps in flight are not counted yet, so each handler may overshoot by
- * two).  Else false, and *@st says which budget is used up.
- */
-static bool try_take(struct gmap_window *w, int16_t *st)
-{
-	struct gmap_evictor *ev = &w->ev;
-	uint64_t t = atomic_load(&ev->taken);
-
-	if (atomic_load(&ev->vhigh) != UINT64_MAX &&
-	    atomic_load(&w->c.vmas) + 2 > atomic_load(&ev->max_vmas)) {
-		*st = GMAP_ST_VMAS;
-		return false;
-	}
-	while (t < ev->max_mapped)
-		if (atomic_compare_exchange_weak(&ev->taken, &t, t + 1))
-			return true;
-	*st = GMAP_ST_BUDGET;
-	return false;
-}
-
-/*
  * Up to @n slots at once, without waiting, for a run about to be mapped
  * (one map: two more VMAs at most, whatever @n): how many, 0 with *@st
  * saying which budget is used up.
@@ -220,6 +197,17 @@ uint32_t gmap_budget_take_some(struct gmap_window *w, uint32_t n, int16_t *st)
 		k = ev->max_mapped - t < n ? ev->max_mapped - t : n;
 	} while (!atomic_compare_exchange_weak(&ev->taken, &t, t + k));
 	return (uint32_t)k;
+}
+
+/*
+ * A slot, if the budget has one and the VMA budget has room for the map
+ * (two more VMAs: its own, and the split of the placeholder around it;
+ * maps in flight are not counted yet, so each handler may overshoot by
+ * two).  Else false, and *@st says which budget is used up.
+ */
+static bool try_take(struct gmap_window *w, int16_t *st)
+{
+	return gmap_budget_take_some(w, 1, st) == 1;
 }
 
 /*
