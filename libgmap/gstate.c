@@ -102,8 +102,7 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
 		word |= old & GS_PSPLIT;  /* the same placeholder */
 	rearmed = gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep &&
-		  !w->h.inline_mode;
+		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep;
 	/* A claim (placeholder or mapped page to BUSY as the same) changes
 	 * no border: the neighbours are not read for it.  A re-arm may
 	 * change the neighbours' bits (splits()), so it is always counted. */

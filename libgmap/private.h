@@ -259,7 +259,8 @@ struct gmap_window {
 	struct gmap_evictor ev;      /* budget.c and evict.c             */
 	struct gmap_counters c;
 	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
-				      * -1 where the kernel lacks it (vmas.c) */
+				      * -1 where the kernel lacks it, and in
+				      * an inline window (vmas.c) */
 	int unarmed_fd;              /* inline: the memfd unarmed pages map
 				      * (placeholder.c), or -1: none left */
 	struct gmap_fork_state fork;

@@ -52,8 +52,10 @@ struct gmap_procmap_query {
 };
 #define GMAP_PROCMAP_QUERY _IOWR('f', 17, struct gmap_procmap_query)
 
-/* Open /proc/self/maps for PROCMAP_QUERY if the kernel answers it, and
- * an inline window's file for unarmed pages (placeholder.c). */
+/* An inline window's file for unarmed pages (placeholder.c); a window
+ * with handler threads opens /proc/self/maps for PROCMAP_QUERY if the
+ * kernel answers it.  An inline window never asks: its placeholders are
+ * never faulted in, and the kernel always merges them. */
 void gmap_vmas_open(struct gmap_window *w)
 {
 	struct gmap_procmap_query q = { .size = sizeof(q) };
@@ -63,6 +65,7 @@ void gmap_vmas_open(struct gmap_window *w)
 		if (w->unarmed_fd < 0)
 			GMAP_LOG(w, XTL_INFO, errno, "d%u: no memfd for unarmed "
 				 "pages: unpins re-arm their pages", w->domid);
+		return;
 	}
 
 	w->maps_fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
