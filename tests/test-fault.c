@@ -253,19 +253,49 @@ static int no_userfaultfd(void)
 	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
 }
 
+/*
+ * A window opened with the default (GMAP_FAULT_AUTO) where kernel-mode
+ * faults cannot be served: inline, nothing warned about, a touch of ref
+ * @ref served, a read(2) of @fd into an untouched page EFAULT.  0, or the
+ * failed step counted from @step.
+ */
+static int auto_serves_inline(int fd, uint32_t ref, int step)
+{
+	struct gmap_stats st;
+	volatile uint64_t *p;
+	struct t_fx fx;
+	int rc = 0;
+
+	if (t_setup(&fx, 16, 64, 1) < 0)
+		return step;
+	if (gmap_stats(fx.w, &st, sizeof(st)) < 0 ||
+	    st.fault_mode != GMAP_FAULT_INLINE)
+		rc = step + 1;
+	else if (t_log_has_since_open("only user-mode faults can be served"))
+		rc = step + 2;
+	p = gmap_ref_ptr(fx.w, ref);
+	if (!rc && p[3] != t_sig(ref, 3))
+		rc = step + 3;
+	errno = 0;
+	if (!rc && (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 ||
+		    errno != EFAULT))
+		rc = step + 4;
+	t_teardown(&fx);
+	return rc;
+}
+
 /* Child of test_user_mode_only(), as user nobody. */
 static int user_mode_child(void)
 {
 	struct t_fx fx;
 	volatile uint64_t *p;
-	int fd;
+	int fd, rc;
 
 	struct gmap_open_opts o = {
 		.size = sizeof(o), .backend = GMAP_BACKEND_SIM, .nr_refs = 64,
 		.logger = &t_log.xtl, .self_domid = T_SELF,
 		.fault_mode = GMAP_FAULT_THREAD,
 	};
-	struct gmap_stats st;
 
 	/* The modes are this test's to choose. */
 	unsetenv("GMAP_FAULT_MODE");
@@ -293,20 +323,8 @@ static int user_mode_child(void)
 	/* The default (GMAP_FAULT_AUTO) serves faults inline here, where
 	 * system calls cannot be served anyway: nothing to warn about, and
 	 * the same outcomes. */
-	if (t_setup(&fx, 16, 64, 1) < 0)
-		return 16;
-	if (gmap_stats(fx.w, &st, sizeof(st)) < 0 ||
-	    st.fault_mode != GMAP_FAULT_INLINE)
-		return 17;
-	if (t_log_has_since_open("only user-mode faults can be served"))
-		return 18;
-	p = gmap_ref_ptr(fx.w, 2);
-	if (p[3] != t_sig(2, 3))
-		return 19;
-	errno = 0;
-	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
-		return 20;
-	t_teardown(&fx);
+	if ((rc = auto_serves_inline(fd, 2, 16)) != 0)
+		return rc;
 	/* No userfaultfd at all (and no /dev/userfaultfd for nobody): handler
 	 * threads cannot be had, which open says; the default serves faults
 	 * inline, which needs none. */
@@ -318,19 +336,9 @@ static int user_mode_child(void)
 		if (!t_log_has("no userfaultfd for this process"))
 			return 23;
 	}
-	if (t_setup(&fx, 16, 64, 1) < 0)
-		return 24;
-	if (gmap_stats(fx.w, &st, sizeof(st)) < 0 ||
-	    st.fault_mode != GMAP_FAULT_INLINE)
-		return 25;
-	p = gmap_ref_ptr(fx.w, 5);
-	if (p[1] != t_sig(5, 1))
-		return 26;
-	errno = 0;
-	if (read(fd, gmap_ref_ptr(fx.w, 6), 8) != -1 || errno != EFAULT)
-		return 27;
+	if ((rc = auto_serves_inline(fd, 5, 24)) != 0)
+		return rc;
 	close(fd);
-	t_teardown(&fx);
 	return 0;
 }
 
