@@ -117,6 +117,10 @@ enum gmap_sim_inject {
 				  * the process takes the ref's page in
 				  * the hole at once (an anonymous page
 				  * of 0x5a bytes, left to the test)     */
+	GMAP_SIM_INJECT_STALL_UNMAP, /* unmaps of the ref wait until the
+				  * injection is cleared, at most 10 s
+				  * (a slow unmap, for ordering events in
+				  * tests); maps are not affected         */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

@@ -400,6 +400,10 @@ struct gmap_stats {
 	 * (handler threads, evictions, past the cap of unarmed pages). */
 	uint64_t unarmed_now;
 	uint64_t rearms;
+	/* Faults, pins and prefaults that waited for the evictor to finish
+	 * unmapping a batch before they could map (the window was at a
+	 * budget's high watermark). */
+	uint64_t evict_waits;
 	/* New counters are added here, at the end. */
 };
 

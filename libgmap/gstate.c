@@ -140,10 +140,13 @@ struct gmap_grant *gmap_grant_wait(struct gmap_window *w, uint32_t ref,
 				   bool create)
 {
 	struct gmap_grant *g;
+	uint64_t seen = 0;
 
 	window_assert_locked(w);
 	while ((g = gmap_grant_get(w, ref, create)) &&
-	       gs_state(atomic_load(&g->state)) == GS_BUSY)
+	       (gs_state(atomic_load(&g->state)) == GS_BUSY ||
+		(create && gs_state(atomic_load(&g->state)) == GS_EMPTY &&
+		 gmap_evict_gated(w, &seen))))
 		window_wait(w, &w->cv, NULL);
 	return g;
 }

@@ -405,7 +405,10 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 			atomic_fetch_add(&w->c.evictions, run);
 		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
 			atomic_fetch_sub(&w->c.evicting_now, run);
-		pthread_cond_broadcast(&w->cv);
+		/* The evictor wakes everyone once its batch is done: maps
+		 * wait for the whole batch (evict.c). */
+		if (why != GMAP_UNMAP_EVICT)
+			pthread_cond_broadcast(&w->cv);
 		window_unlock(w);
 		if (why == GMAP_UNMAP_RETRY && ns != GS_MAPPED)
 			GMAP_LOG(w, XTL_INFO, -1, "d%u refs %u+%u: unmapped on "
@@ -483,12 +486,15 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 {
 	uint64_t split[RUN_SPLIT_WORDS];
 	uint32_t n, slots;
+	uint64_t seen = 0;
 	bool touched = false;
 	int16_t st;
 
 	if (max > RUN_SPLIT_WORDS * 64)
 		max = RUN_SPLIT_WORDS * 64;
 	window_lock(w);
+	while (gmap_evict_gated(w, &seen))  /* see evict.c */
+		window_wait(w, &w->cv, NULL);
 	for (n = 0; n < max; n++) {
 		uint32_t ref = start + (uint32_t)dir * n;
 		struct gmap_grant *g = gmap_grant_get(w, ref, true);

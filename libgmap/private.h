@@ -119,7 +119,8 @@ struct gmap_counters {
 		around_runs, around_pages, vmas, vmas_peak, meta_freed,
 		unmap_failures, unmaps_due,
 		unarmed_now,  /* GS_UNARMED words (gstate.c), for map.c's cap */
-		rearms;       /* unmapped pages re-armed (map.c)             */
+		rearms,       /* unmapped pages re-armed (map.c)             */
+		evict_waits;  /* maps that waited for the evictor (evict.c)  */
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */
@@ -155,6 +156,10 @@ struct gmap_evictor {
 	uint64_t due_at;           /* mono_ms() of the next retry, or 0    */
 	unsigned int due_backoff;  /* ms between retries                   */
 	uint64_t t0_ms;            /* CLOCK_MONOTONIC ms at open             */
+	/* The evictor is unmapping a batch: maps wait (gmap_evict_gated);
+	 * batches done.  Written by the evictor, lock held. */
+	bool gated;
+	uint64_t batches;
 	pthread_cond_t cv;         /* the evictor sleeps here              */
 	bool cv_ready, running;
 	pthread_t thread;
@@ -433,7 +438,8 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 				  bool create);
 
 /* gstate.c: the only writer of the state words (window lock held) */
-/* Wait until @ref is not BUSY and return its grant, looked up again after
+/* Wait until @ref is not BUSY (with @create, nor EMPTY while the evictor
+ * unmaps a batch: gmap_evict_gated) and return its grant, looked up again after
  * every wait (reclaim.c may free an idle leaf meanwhile); with @create a
  * missing leaf is allocated.  NULL if that fails, or without @create if
  * the ref has no state (it is EMPTY). */
@@ -620,6 +626,20 @@ size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
 		       bool idle);
 /* Whether the oldest FIFO entry has been mapped for idle_ms. */
 bool gmap_evict_head_idle(struct gmap_evictor *ev);
+/* Whether a map must wait for the evictor (evict.c): while it unmaps a
+ * batch, but for one batch at most.  *@seen is 0 before the first call;
+ * a wait counts in evict_waits.  Window lock held. */
+static inline bool gmap_evict_gated(struct gmap_window *w, uint64_t *seen)
+{
+	if (!w->ev.gated)
+		return false;
+	if (!*seen) {
+		*seen = w->ev.batches + 1;
+		atomic_fetch_add(&w->c.evict_waits, 1);
+		return true;
+	}
+	return *seen == w->ev.batches + 1;
+}
 /* A grant whose unmap failed stays mapped: retry it, first after
  * GMAP_DUE_MIN_MS, backing off to GMAP_DUE_MAX_MS (evict.c). */
 #define GMAP_DUE_MIN_MS 10

@@ -235,19 +235,19 @@ int sim_ctl_check(struct sim_ctl *c, size_t size, struct sim_layout *l,
 /* ---- the hypervisor's rules --------------------------------------------- */
 
 /*
- * GMAP_SIM_INJECT_STALL: a stuck backend, with the ref's lock dropped.
- * Until the injection is cleared (so a test can order events), at most
- * 10 s, timed by the clock, not by counting naps, which a loaded machine
- * stretches.
+ * GMAP_SIM_INJECT_STALL and _STALL_UNMAP (@what): a stuck backend, with
+ * the ref's lock dropped.  Until the injection is cleared (so a test can
+ * order events), at most 10 s, timed by the clock, not by counting naps,
+ * which a loaded machine stretches.
  */
-static void stall(struct sim_active *a)
+static void stall(struct sim_active *a, uint32_t what)
 {
 	struct timespec ms = { 0, 1000000 };
 	uint64_t t0 = now_ms();
 
 	do
 		nanosleep(&ms, NULL);
-	while (atomic_load(&a->inject_what) == GMAP_SIM_INJECT_STALL &&
+	while (atomic_load(&a->inject_what) == what &&
 	       now_ms() - t0 < 10000);
 }
 
@@ -287,7 +287,8 @@ int16_t sim_hv_map(const struct sim_layout *l, uint32_t ref,
 		st = GNTST_general_error;
 		goto refused;
 	}
-	if (atomic_load(&a->inject_count) > 0) {
+	if (atomic_load(&a->inject_count) > 0 &&
+	    atomic_load(&a->inject_what) != GMAP_SIM_INJECT_STALL_UNMAP) {
 		uint32_t what = atomic_load(&a->inject_what);
 
 		/* A wrong frame is counted where it is served, below: a
@@ -319,7 +320,7 @@ int16_t sim_hv_map(const struct sim_layout *l, uint32_t ref,
 			struct sim_lock_note again;
 
 			sim_active_unlock(a);
-			stall(a);
+			stall(a, GMAP_SIM_INJECT_STALL);
 			if (sim_active_lock(l, a, &again) != SIM_LOCK_OK)
 				*n = again;
 			if (again.res == SIM_LOCK_TIMEOUT) {
@@ -417,6 +418,11 @@ void sim_hv_unmap(const struct sim_layout *l, uint32_t ref, int writable,
 		return;
 	a = &l->active[ref];
 	combo = sim_combo(&l->table[ref]);
+	if (atomic_load(&a->inject_count) > 0 &&
+	    atomic_load(&a->inject_what) == GMAP_SIM_INJECT_STALL_UNMAP) {
+		atomic_fetch_sub(&a->inject_count, 1);
+		stall(a, GMAP_SIM_INJECT_STALL_UNMAP);
+	}
 	if (sim_active_lock(l, a, n) == SIM_LOCK_TIMEOUT)
 		atomic_store(&a->lock, sim_self());
 	pins = LD(a->rd_pins);

@@ -617,6 +617,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 	st->fault_mode = w->h.inline_mode ? GMAP_FAULT_INLINE : GMAP_FAULT_THREAD;
 	st->unarmed_now = atomic_load(&c->unarmed_now);
 	st->rearms = atomic_load(&c->rearms);
+	st->evict_waits = atomic_load(&c->evict_waits);
 	if (size > sizeof(full)) {
 		memset((char *)out + sizeof(full), 0, size - sizeof(full));
 		size = sizeof(full);

@@ -283,6 +283,62 @@ static void test_idle_timeout(void)
 	gmap_sim_domain_destroy(fx.d);
 }
 
+/*
+ * A map waits while the evictor unmaps a batch (evict.c: a thread asleep
+ * leaves its CPU idle, and the unmaps' TLB flushes need no IPI to it).
+ * A budget of 16 is evicted from 15 down to 8: touching refs 0..14 makes
+ * the evictor take 0..6, and the sim holds the unmap of ref 0
+ * (GMAP_SIM_INJECT_STALL_UNMAP).  A touch of ref 40 meanwhile waits,
+ * unmapped; once the unmap goes on, it is served, with its data.
+ */
+static void test_map_waits_for_batch(void)
+{
+	struct gmap_open_opts o = t_budget_opts(16, 0, GMAP_AROUND_FORWARD);
+	struct sleeper s = { 0 };
+	struct gmap_stats st;
+	struct t_fx fx;
+	unsigned int ok = 0, seen_waiting;
+	bool waited;
+	pthread_t th;
+
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 64, &o) == 0);
+	for (uint32_t r = 0; r < 14; r++)
+		ok += ((volatile uint64_t *)gmap_ref_ptr(fx.w, r))[1] ==
+		      t_sig(r, 1);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 0, GMAP_SIM_INJECT_STALL_UNMAP,
+					1), 0);
+	ok += ((volatile uint64_t *)gmap_ref_ptr(fx.w, 14))[1] == t_sig(14, 1);
+	CU_ASSERT_FATAL(T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)),
+				      st.evicting_now == 7), 10));
+	s.p = (volatile uint64_t *)gmap_ref_ptr(fx.w, 40) + 7;
+	pthread_create(&th, NULL, sleeper_main, &s);
+	waited = T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)),
+			       st.evict_waits == 1), 10);
+	seen_waiting = (unsigned int)t_ref(&fx, 40).maps_total;
+	CU_ASSERT(waited);
+	/* Not mapped while the batch is in flight. */
+	CU_ASSERT_EQUAL(seen_waiting, 0);
+	CU_ASSERT_EQUAL(st.evicting_now, 7);
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 0, GMAP_SIM_INJECT_NONE, 0), 0);
+	CU_ASSERT_EQUAL(t_join_within(th, 10), 0);
+	CU_ASSERT_EQUAL(s.seen, t_sig(40, 7));
+	CU_ASSERT(T_WAIT_UNTIL((gmap_stats(fx.w, &st, sizeof(st)),
+				!st.evicting_now), 10));
+	printf("\n    15 reads, %u right; a fault during a held batch of %llu "
+	       "evictions waited (%llu wait), mapped %u times meanwhile, then "
+	       "read %s ", ok, (unsigned long long)st.evictions,
+	       (unsigned long long)st.evict_waits, seen_waiting,
+	       s.seen == t_sig(40, 7) ? "right" : "wrong");
+	CU_ASSERT_EQUAL(ok, 15);
+	CU_ASSERT_EQUAL(st.evictions, 7);
+	CU_ASSERT_EQUAL(st.evict_waits, 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 40).maps_total, 1);
+	CU_ASSERT_EQUAL(t_ref(&fx, 0).maps_now, 0);
+	CU_ASSERT_EQUAL(st.bad_grants, 0);
+	CU_ASSERT(vmas_agree(fx.w));
+	t_teardown(&fx);
+}
+
 /* Refs 128 apart: each touched ref has a leaf of its own. */
 #define META_REFS 2048
 #define META_STEP 128
@@ -392,6 +448,7 @@ int main(void)
 		{ "the evictor stops at the low watermark", test_low_watermark },
 		{ "budget all pinned: ENOSPC for a pin, SIGSEGV for a fault", test_all_pinned },
 		{ "a fault waits for an unpin when the budget is full", test_fault_waits_for_unpin },
+		{ "a map waits for the evictor's batch in flight", test_map_waits_for_batch },
 		{ "idle timeout: unpinned grants go back to the guest", test_idle_timeout },
 		{ "a budget of metadata: idle leaves freed, reads right", test_meta_budget },
 		{ NULL, NULL },

@@ -179,7 +179,8 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       r->inline_faults ? "inline" : "thread");
 	printf("\"gmap\":{\"faults\":%llu,\"maps\":%llu,\"map_failures\":%llu,"
 	       "\"unmaps\":%llu,\"pins\":%llu,\"unpins\":%llu,"
-	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"mapped_now\":%llu,"
+	       "\"bad_grants\":%llu,\"rearm_waits\":%llu,\"evict_waits\":%llu,"
+	       "\"mapped_now\":%llu,"
 	       "\"meta_bytes\":%llu,\"evictions\":%llu,\"mapped_peak\":%llu,"
 	       "\"max_mapped\":%llu,\"around_runs\":%llu,"
 	       "\"around_pages\":%llu,\"window_vmas_end\":%llu,"
@@ -193,6 +194,7 @@ static void report_json(struct st_run *r, const struct totals *t,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->rearm_waits,
+	       (unsigned long long)st->evict_waits,
 	       (unsigned long long)st->mapped_now,
 	       (unsigned long long)st->meta_bytes,
 	       (unsigned long long)st->evictions,
@@ -285,13 +287,15 @@ static void report_human(struct st_run *r, const struct totals *t,
 		       (unsigned long long)atomic_load(&r->kernel_touched));
 	printf("  libgmap: faults %llu, maps %llu, map failures %llu, bad "
 	       "grants %llu, unmaps %llu, pins %llu, unpins %llu, re-arm "
-	       "waits %llu, metadata %llu B (budget %llu B, %llu B freed)\n",
+	       "waits %llu, waits for an eviction batch %llu, metadata %llu B "
+	       "(budget %llu B, %llu B freed)\n",
 	       (unsigned long long)st->faults, (unsigned long long)st->maps,
 	       (unsigned long long)st->map_failures,
 	       (unsigned long long)st->bad_grants,
 	       (unsigned long long)st->unmaps, (unsigned long long)st->pins,
 	       (unsigned long long)st->unpins,
 	       (unsigned long long)st->rearm_waits,
+	       (unsigned long long)st->evict_waits,
 	       (unsigned long long)st->meta_bytes,
 	       (unsigned long long)st->max_meta,
 	       (unsigned long long)st->meta_freed);
