@@ -279,7 +279,8 @@ static void hv_unmap(struct gmap_backend_ctx *b, struct sim_priv *p,
 	struct sim_lock_note n;
 
 	sim_hv_unmap(&p->lay, ref, writable, &n);
-	lock_note(b, ref, &n, "unmap");
+	if (n.res != SIM_LOCK_OK)
+		lock_note(b, ref, &n, "unmap");
 }
 
 /*
@@ -313,7 +314,8 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	for (i = 0; i < count; i++) {
 		st = sim_hv_map(&p->lay, ref + i, b->self_domid, writable,
 				&frames[i], &n);
-		lock_note(b, ref + i, &n, "map");
+		if (n.res != SIM_LOCK_OK)
+			lock_note(b, ref + i, &n, "map");
 		if (st != GNTST_okay) {
 			uint32_t bad = i;
 

@@ -238,7 +238,7 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 
 	window_assert_locked(w);
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t ref = lo + i, prev_old = old, prev_word = word;
+		uint32_t ref = lo + i, prev_old = old;
 
 		/* The next grant in memory, but past a leaf's end. */
 		g = i && (ref & (GMAP_LEAF_REFS - 1)) ? g + 1 :
@@ -247,8 +247,13 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 		word = GS_MAPPED | ro | (old & GS_QUEUED) |
 		       (split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
 		if (i > 0) {
-			delta += gmap_vmas_border(&sd, prev_word, word) -
-				 gmap_vmas_border(&sd, prev_old, old);
+			/* Between two pages of the run: one VMA now unless
+			 * the map split it; one before unless unarmed pages
+			 * (colours) or the kernel (GS_PSPLIT) split it.  The
+			 * claims were placeholders: no other kind. */
+			delta += !(word & GS_JOIN);
+			if ((prev_old | old) & GS_UNARMED || old & GS_PSPLIT)
+				delta -= gmap_vmas_border(&sd, prev_old, old);
 		} else {
 			gmap_vmas_sides(w, ref, g, &sd);
 			if (sd.has_left)
@@ -256,8 +261,8 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 					 gmap_vmas_border(&sd, sd.left, old);
 		}
 		unarmed += is_unarmed(old);
+		word = gmap_evict_push_word(w, ref, word);
 		atomic_store(&g->state, word);
-		gmap_evict_push(w, ref, g);
 	}
 	if (n) {
 		gmap_vmas_sides(w, lo + n - 1, g, &sd);

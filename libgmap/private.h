@@ -614,6 +614,9 @@ bool gmap_budget_over_high(struct gmap_window *w);
 /* A grant was just mapped: queue it; then, once per map, the peak and
  * the evictor's wake-up. */
 void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
+/* The same for a word not yet stored: @word, with GS_QUEUED if queued. */
+uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
+			      uint32_t word);
 void gmap_evict_mapped(struct gmap_window *w);
 /* Drop FIFO entries of refs no longer mapped. */
 void gmap_evict_compact(struct gmap_window *w);

@@ -15,6 +15,8 @@
 
 #include "private.h"
 
+/* A power of two, as the ring's size stays (it doubles): positions wrap
+ * with a mask, not a division. */
 #define RING_MIN 1024
 
 /* Milliseconds since the window opened (wraps after 49 days, which only
@@ -44,14 +46,14 @@ static int ring_push(struct gmap_window *w, uint32_t ref)
 		if (!n)
 			return -1;
 		for (size_t i = 0; i < ev->len; i++)
-			n[i] = ev->ring[(ev->head + i) % ev->cap];
+			n[i] = ev->ring[(ev->head + i) & (ev->cap - 1)];
 		gmap_mem_unmap(ev->ring, ev->cap * sizeof(*n));
 		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
 		ev->ring = n;
 		ev->cap = ncap;
 		ev->head = 0;
 	}
-	ev->ring[(ev->head + ev->len) % ev->cap] =
+	ev->ring[(ev->head + ev->len) & (ev->cap - 1)] =
 		(struct gmap_fifo_entry){ ref, ev->idle_ms ? now_ms(ev) : 0 };
 	ev->len++;
 	return 0;
@@ -61,7 +63,7 @@ static uint32_t ring_pop(struct gmap_evictor *ev)
 {
 	uint32_t ref = ev->ring[ev->head].ref;
 
-	ev->head = (ev->head + 1) % ev->cap;
+	ev->head = (ev->head + 1) & (ev->cap - 1);
 	ev->len--;
 	return ref;
 }
@@ -86,14 +88,14 @@ void gmap_evict_compact(struct gmap_window *w)
 		struct gmap_fifo_entry e = ev->ring[ev->head];
 		struct gmap_grant *g = gmap_grant_get(w, e.ref, false);
 
-		ev->head = (ev->head + 1) % ev->cap;
+		ev->head = (ev->head + 1) & (ev->cap - 1);
 		ev->len--;
 		/* Kept: mapped grants, and those being unmapped (an unmap
 		 * that fails leaves them mapped, to be evicted later). */
 		if (g && (gs_state(atomic_load(&g->state)) == GS_MAPPED ||
 			  gs_state(atomic_load(&g->state)) == GS_BUSY)) {
 			/* Back at the tail, in the same order, age kept. */
-			ev->ring[(ev->head + ev->len) % ev->cap] = e;
+			ev->ring[(ev->head + ev->len) & (ev->cap - 1)] = e;
 			ev->len++;
 		} else if (g) {
 			gmap_grant_unqueue(w, g);
@@ -109,6 +111,17 @@ void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 	window_assert_locked(w);
 	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
 		gmap_grant_enqueue(w, g);
+}
+
+/* The same for a word about to be stored (gstate.c): @word with
+ * GS_QUEUED if @ref is in the FIFO now. */
+uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
+			      uint32_t word)
+{
+	window_assert_locked(w);
+	if (!(word & GS_QUEUED) && ring_push(w, ref) == 0)
+		word |= GS_QUEUED;
+	return word;
 }
 
 /* Grants were just mapped and pushed: keep the peak, wake the evictor
