@@ -319,6 +319,7 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 		if (st != GNTST_okay) {
 			uint32_t bad = i;
 
+			sim_hv_count_maps(&p->lay, i);
 			while (i-- > 0)
 				hv_unmap(b, p, ref + i, writable);
 			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
@@ -331,6 +332,7 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 			goto out;
 		}
 	}
+	sim_hv_count_maps(&p->lay, count);
 	for (i = 0; i < count; i = j) {
 		/* A piece: frames in a row, placed with one mmap, one VMA
 		 * (gntdev's map of a run is one VMA whatever the frames;

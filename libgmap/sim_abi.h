@@ -159,10 +159,13 @@ static inline void sim_active_unlock(struct sim_active *a)
 #define SIM_ST_HOLE_TAKEN ((int16_t)-111)
 
 /* The "hypervisor" side of a map and an unmap; sim_hv.c.  *@n says what
- * the wait for the ref's lock met. */
+ * the wait for the ref's lock met.  The domain's counts of live and
+ * total maps are made once per run of maps: sim_hv_count_maps() for
+ * those that succeeded, before any of them is unmapped. */
 int16_t sim_hv_map(const struct sim_layout *l, uint32_t ref,
 		   uint16_t grantee, int writable, uint32_t *frame,
 		   struct sim_lock_note *n);
+void sim_hv_count_maps(const struct sim_layout *l, uint32_t n);
 void sim_hv_unmap(const struct sim_layout *l, uint32_t ref, int writable,
 		  struct sim_lock_note *n);
 /* Check a control area of @size bytes and copy its layout to *@l; 0, or
