@@ -22,6 +22,8 @@ static const char *const levels[] = {
 	"debug", "verbose", "detail", "progress", "info", "notice", "warn",
 	"error", "critical", "none", NULL,
 };
+/* In the order of logger.c's enum target. */
+static const char *const log_targets[] = { "stderr", "syslog", "file", NULL };
 static const char *const bad_policies[] = { "signal", "quiet", NULL };
 static const char *const unpin_policies[] = { "unmap", "keep", NULL };
 static const char *const foreign_policies[] = { "allow", "deny", NULL };
@@ -35,7 +37,13 @@ static const char *const fault_modes[] = { "auto", "thread", "inline", NULL };
 const struct gmap_env_var gmap_env_vars[] = {
 	WORD("GMAP_BACKEND", backends, "sim", "backend of windows opened "
 	     "with GMAP_BACKEND_DEFAULT"),
-	WORD("GMAP_LOG", levels, "warn", "level of the default stderr logger"),
+	WORD("GMAP_LOG", levels, "warn", "level of the default logger"),
+	WORD("GMAP_LOG_TARGET", log_targets, "stderr, or file with "
+	     "GMAP_LOG_FILE", "where the default logger writes"),
+	PATH("GMAP_LOG_FILE", 4095, "none", "file the default logger appends "
+	     "its lines to"),
+	PATH("GMAP_LOG_SYSLOG", 107, "/dev/log", "syslog socket of "
+	     "GMAP_LOG_TARGET=syslog"),
 	NUM("GMAP_MAX_MAPPED", 1, GMAP_MAX_REFS, "derived from "
 	    "vm.max_map_count", "budget of grants mapped at once per window"),
 	NUM("GMAP_MAX_VMAS", 8, 1ull << 31, "derived from vm.max_map_count",

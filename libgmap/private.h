@@ -298,8 +298,12 @@ void gmap_env_warn_unknown(struct gmap_window *w);
  * the word's index; -1: invalid, @msg names it and what was expected. */
 int gmap_env_get(const char *name, uint64_t *out, char *msg, size_t msglen);
 
+/* logger.c: the logger of GMAP_LOG, GMAP_LOG_TARGET, GMAP_LOG_FILE and
+ * GMAP_LOG_SYSLOG, its lines tagged with domain @domid (-1: none); NULL
+ * and *@err_out if they are bad, said in @why (or on stderr if NULL). */
+xentoollog_logger *gmap_default_logger(int domid, char *why, size_t why_len,
+				       int *err_out);
 /* log.c */
-xentoollog_logger *gmap_default_logger(int *err_out);
 /* xtl_log(), or deferred while the thread serves its own fault: the line
  * is formatted into a static ring and written by the next thread that
  * logs outside a fault, the evictor or gmap_close() (gmap_log_flush). */

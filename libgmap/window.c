@@ -319,7 +319,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	if (o->logger) {
 		w->log = o->logger;
 	} else {
-		w->own_log = w->log = gmap_default_logger(&e);
+		w->own_log = w->log = gmap_default_logger((int)domid, NULL, 0, &e);
 		if (!w->log) {
 			errno = e;
 			goto fail;

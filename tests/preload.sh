@@ -235,13 +235,23 @@ LD_PRELOAD="$GMAP_PRELOAD" GMAP_SIM_SOCKET="$S" GMAP_UNPIN=sometimes \
 [ $? -eq 3 ] || fail "bare preload with a bad GMAP_UNPIN: expected exit 3"
 expect_in_out "GMAP_UNPIN='sometimes' is not valid: expected one of 'unmap' or 'keep'" \
 	"bad GMAP_UNPIN"
+# A daemon's stderr is /dev/null (QEMU's -daemonize): the shim's errors go
+# to GMAP_LOG_FILE when it names one, once each, and not to stderr.
+LD_PRELOAD="$GMAP_PRELOAD" GMAP_SIM_SOCKET="$S" GMAP_UNPIN=sometimes \
+	GMAP_LOG_FILE="$T/shim.log" "$client" check $D 11 0 >"$T/out" 2>&1
+[ $? -eq 3 ] || fail "bare preload, bad GMAP_UNPIN, GMAP_LOG_FILE: expected exit 3"
+n=$(grep -c "gmap-preload: error: GMAP_UNPIN='sometimes' is not valid" "$T/shim.log")
+[ "$n" = 1 ] || fail "GMAP_LOG_FILE: the bad GMAP_UNPIN logged $n times, not once"
+grep -q "bad configuration: every grant" "$T/shim.log" ||
+	fail "GMAP_LOG_FILE: no 'bad configuration' line"
+! grep -q "GMAP_UNPIN" "$T/out" || fail "GMAP_LOG_FILE: the error went to stderr too"
 "$run" --preload "$T/nonexistent.so" -S "$S" -- true >"$T/out" 2>&1
 [ $? -eq 2 ] || fail "missing preload library: expected exit 2"
 expect_in_out "is missing" "missing preload library"
 "$run" -- true >"$T/out" 2>&1
 [ $? -eq 2 ] || fail "sim without a socket: expected exit 2"
 expect_in_out "needs a simulated domain" "sim without a socket"
-ok "bad settings: named and refused by gmap-run; the bare shim fails closed"
+ok "bad settings: named and refused by gmap-run; the bare shim fails closed, and says so in GMAP_LOG_FILE when set"
 
 # 12. The guest ends: nothing is left mapped.
 sd quit >"$T/out" || fail "quit"

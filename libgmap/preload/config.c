@@ -21,8 +21,20 @@ static bool config_ok;
 static int config_bad;
 static xentoollog_logger *logger;
 
-/* Check every GMAP_* variable; fill @c.  Returns the number of errors. */
-static int load(struct shim_config *c, FILE *report)
+/* A configuration error, through the shim's logger: to GMAP_LOG_FILE or
+ * syslog if asked, where a daemon's stderr would lose it. */
+static void say(const char *msg, const char *more)
+{
+	if (logger)
+		xtl_log(logger, XTL_ERROR, -1, "gmap-preload", "%s%s", msg,
+			more);
+	else  /* not even a stderr logger: out of memory */
+		fprintf(stderr, "gmap-preload: %s%s\n", msg, more);
+}
+
+/* Check every GMAP_* variable but, with @skip_log, the logger's own
+ * (already said: init()); fill @c.  Returns the number of errors. */
+static int load(struct shim_config *c, bool skip_log)
 {
 	const struct gmap_env_var *v;
 	char **e, msg[512];
@@ -43,15 +55,17 @@ static int load(struct shim_config *c, FILE *report)
 	 * a misspelt one would otherwise be ignored in silence. */
 	for (e = environ; e && (n = gmap_env_next_unknown(&e)); e++) {
 		gmap_env_unknown_msg(*e, n, msg, sizeof(msg));
-		fprintf(report, "gmap-preload: %s (gmap-run(1) lists the "
-			"variables)\n", msg);
+		say(msg, " (gmap-run(1) lists the variables)");
 		bad++;
 	}
-	for (v = gmap_env_vars; v->name; v++)
+	for (v = gmap_env_vars; v->name; v++) {
+		if (skip_log && !strncmp(v->name, "GMAP_LOG", 8))
+			continue;
 		if (gmap_env_get(v->name, &val, msg, sizeof(msg)) < 0) {
-			fprintf(report, "gmap-preload: %s\n", msg);
+			say(msg, "");
 			bad++;
 		}
+	}
 	if (gmap_env_get("GMAP_DOMID", &val, msg, sizeof(msg)) == 1)
 		c->domid = (int)val;
 	if (gmap_env_get("GMAP_NR_REFS", &val, msg, sizeof(msg)) == 1)
@@ -76,18 +90,22 @@ static _Atomic bool inited;
 
 static void init(void)
 {
+	char why[512];
 	int e;
 
 	atomic_store(&inited, true);
-	logger = gmap_default_logger(&e);
-	if (!logger)  /* GMAP_LOG is bad: report at the default level */
+	logger = gmap_default_logger(-1, why, sizeof(why), &e);
+	if (!logger) {
+		/* The logging settings are bad: said on stderr, as the rest. */
 		logger = (xentoollog_logger *)xtl_createlogger_stdiostream(
 			stderr, XTL_WARN, XTL_STDIOSTREAM_SHOW_PID);
-	config_bad = load(&config, stderr);
+		say(why, "");
+	}
+	config_bad = load(&config, e != 0) + (e != 0);
 	config_ok = config_bad == 0;
 	if (!config_ok)
-		fprintf(stderr, "gmap-preload: bad configuration: every grant "
-			"and foreign-memory call will fail with EINVAL\n");
+		say("bad configuration: every grant and foreign-memory call "
+		    "will fail with EINVAL", "");
 	config.opts.logger = logger;
 }
 
