@@ -310,11 +310,17 @@ int main(int argc, char **argv)
 
 		r->inline_faults = gmap_stats(r->w, &ws, sizeof(ws)) == 0 &&
 				   ws.fault_mode == GMAP_FAULT_INLINE;
+		/* What differs from a run as root, in one line: a user
+		 * without /dev/userfaultfd (and vm.unprivileged_userfaultfd
+		 * 0, Debian's default) cannot have kernel-mode faults
+		 * served, and auto chose inline. */
 		if (r->inline_faults && r->cfg.kernel_pct)
-			printf("gmap-stress: faults are served inline "
-			       "(GMAP_FAULT_MODE): the kernel-mode accesses "
-			       "touch their page from user mode after EFAULT, "
-			       "then try again\n");
+			printf("gmap-stress: faults are served inline (%s): "
+			       "the kernel-mode accesses touch their page from "
+			       "user mode after EFAULT, then try again\n",
+			       getenv("GMAP_FAULT_MODE") ? "GMAP_FAULT_MODE" :
+			       "auto: this process cannot have faults taken "
+			       "in kernel mode served");
 	}
 	if (start_threads(r) < 0) {
 		fprintf(stderr, "gmap-stress: cannot start %u threads: %s\n",
