@@ -52,6 +52,7 @@ static void usage(FILE *f)
 "                         (GMAP_REPORT)\n"
 "  -v, --verbose          print the configuration in effect\n"
 "  -h, --help             this text\n"
+"      --version          print gmap-run's version\n"
 "Exit status: the program's; 2 for a bad or missing setting; 127 if the\n"
 "program cannot be run.\n", GMAP_PKGLIBDIR, PRELOAD_NAME);
 }
@@ -104,6 +105,7 @@ static const struct option longopts[] = {
 	{ "report", required_argument, NULL, 13 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -164,6 +166,10 @@ int main(int argc, char **argv)
 		}
 		if (c == 'h') {
 			usage(stdout);
+			return 0;
+		}
+		if (c == 'V') {
+			printf("gmap-run %s\n", PACKAGE_VERSION);
 			return 0;
 		}
 		for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)

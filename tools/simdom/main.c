@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -99,8 +100,29 @@ static const char *sock_path(const char *arg)
 
 static void version(void)
 {
-	printf("%s\n", gmap_version());
+	/* The library's version too, when the one loaded is another. */
+	if (strcmp(gmap_version(), PACKAGE_VERSION))
+		printf(SD_NAME " %s (libgmap %s)\n", PACKAGE_VERSION,
+		       gmap_version());
+	else
+		printf(SD_NAME " %s\n", PACKAGE_VERSION);
 	exit(0);
+}
+
+/*
+ * A gmap-simdom domain is mapped through the sim backend only: a
+ * GMAP_BACKEND other than sim (in any case, as libgmap reads it) would
+ * send the backends started beside it elsewhere.  Said here, at once,
+ * rather than at their first map.
+ */
+static void check_backend_env(void)
+{
+	const char *s = getenv("GMAP_BACKEND");
+
+	if (s && strcasecmp(s, "sim"))
+		bad("GMAP_BACKEND", s, "sim or the variable unset: a "
+		    "gmap-simdom domain is mapped through the sim backend "
+		    "only");
 }
 
 /* ---- client ------------------------------------------------------------ */
@@ -334,6 +356,7 @@ static int client_opts(int argc, char **argv)
 			"a COMMAND (or '-') is needed", usage);
 		exit(2);
 	}
+	check_backend_env();
 	return client_main(path, argc - optind, argv + optind);
 }
 
@@ -392,6 +415,7 @@ static void serve_opts(struct serve_opts *so, int argc, char **argv)
 		fprintf(stderr, SD_NAME ": serve needs -S PATH\n");
 		exit(2);
 	}
+	check_backend_env();
 }
 
 /*

@@ -266,6 +266,7 @@ int main(int argc, char **argv)
 	struct gmap_open_opts o = { .size = sizeof(o) };
 	struct gmap_sim_domain_info di;
 	struct gmap_stats st;
+	unsigned int errors;
 	uint32_t peak;
 	int rc;
 
@@ -287,6 +288,7 @@ int main(int argc, char **argv)
 	o.max_meta = r->cfg.max_meta;
 	o.fault_around = r->cfg.around;
 	o.fault_around_dir = r->cfg.around_dir;
+	errors = st_log_errors();
 	if (r->cfg.backend == GMAP_BACKEND_XEN) {
 		/* The guest is this domain, granting to itself.  The window
 		 * first, so that libgmap says what is missing where there
@@ -299,9 +301,12 @@ int main(int argc, char **argv)
 			return 2;
 		r->w = gmap_open(ST_DOMID, &o);
 	}
+	/* libgmap logs why a window cannot be opened (a bad GMAP_*
+	 * variable, no Xen): said once, by it, unless it said nothing. */
 	if (!r->w) {
-		fprintf(stderr, "gmap-stress: cannot open the window: %s\n",
-			strerror(errno));
+		if (st_log_errors() == errors)
+			fprintf(stderr, "gmap-stress: cannot open the window: "
+				"%s\n", strerror(errno));
 		return 2;
 	}
 	r->base = gmap_base(r->w);

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "stress.h"
@@ -27,7 +28,7 @@ static const char usage[] =
 "                         shuffle: every page once per pass, random order)\n"
 "      --stride N         stride in pages for 'stride' (default 17)\n"
 "      --run N            run length in pages for 'runs' (default 16)\n"
-"      --hot P:A          'hot': A%% of accesses go to P%% of pages (10:90)\n"
+"      --hot P:A          'hot': A% of accesses go to P% of pages (10:90)\n"
 "  -m, --mix M            read|write|mixed (default mixed)\n"
 "      --write-pct N      writes in 'mixed', percent (default 30)\n"
 "  -k, --kernel-pct N     accesses made by the kernel, through pread/pwrite\n"
@@ -46,7 +47,7 @@ static const char usage[] =
 "                         own)\n"
 "      --fault-around N   map up to N refs per fault (1..256; default 1)\n"
 "      --around-dir D     fwd|back|both (default fwd)\n"
-"  -b, --backend B        sim|xen (default sim)\n"
+"  -b, --backend B        sim|xen (default: GMAP_BACKEND, else sim)\n"
 "Checking and output\n"
 "      --no-verify        do not check data (the default checks every access)\n"
 "      --inject I         break something on purpose, to show the checker\n"
@@ -62,7 +63,8 @@ static const char usage[] =
 "Benchmark\n"
 "      --bench            run the side-by-side benchmarks instead\n"
 "      --bench-pages N    pages per benchmark pass (default 16384)\n"
-"  -h, --help\n";
+"  -h, --help\n"
+"      --version\n";
 
 static void bad(const char *name, const char *arg, const char *expected)
 {
@@ -124,6 +126,36 @@ static void parse_inject(struct st_config *c, const char *arg)
 	bad("--inject", arg, "wrong-frame, wrong-frame:K, revoke-pinned or stall");
 }
 
+/*
+ * The backend when no --backend is given: GMAP_BACKEND, as libgmap reads
+ * it for a window opened with GMAP_BACKEND_DEFAULT (a word, in any case),
+ * else sim.  Read here rather than left to libgmap: the guest the run
+ * plays, and the checks it can make, depend on the backend.
+ */
+static enum gmap_backend env_backend(const char *const *backends)
+{
+	const char *s = getenv("GMAP_BACKEND");
+
+	if (!s)
+		return GMAP_BACKEND_SIM;
+	for (int i = 0; backends[i]; i++)
+		if (!strcasecmp(s, backends[i]))
+			return i ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM;
+	bad("GMAP_BACKEND", s, "sim or xen (or the variable unset)");
+	return GMAP_BACKEND_SIM;
+}
+
+static void version(void)
+{
+	/* The library's version too, when the one loaded is another. */
+	if (strcmp(gmap_version(), PACKAGE_VERSION))
+		printf("gmap-stress %s (libgmap %s)\n", PACKAGE_VERSION,
+		       gmap_version());
+	else
+		printf("gmap-stress %s\n", PACKAGE_VERSION);
+	exit(0);
+}
+
 static void parse_hot(struct st_config *c, const char *arg)
 {
 	char p[32];
@@ -139,7 +171,8 @@ static void parse_hot(struct st_config *c, const char *arg)
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
        O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN,
-       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS, O_MAX_META };
+       O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS, O_MAX_META,
+       O_VERSION };
 
 int st_parse(struct st_config *c, int argc, char **argv)
 {
@@ -163,7 +196,8 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "inject", 1, 0, O_INJECT }, { "hang-ms", 1, 0, O_HANG },
 		{ "json", 0, 0, O_JSON }, { "quiet", 0, 0, 'q' },
 		{ "bench", 0, 0, O_BENCH }, { "bench-pages", 1, 0, O_BENCH_PAGES },
-		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", 0, 0, 'h' }, { "version", 0, 0, O_VERSION },
+		{ 0, 0, 0, 0 },
 	};
 	static const char *const patterns[] = { "seq", "random", "stride",
 						"hot", "runs", "shuffle", NULL };
@@ -171,7 +205,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 	static const char *const mixes[] = { "read", "write", "mixed", NULL };
 	static const char *const backends[] = { "sim", "xen", NULL };
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	bool window_set = false, hang_set = false;
+	bool window_set = false, hang_set = false, backend_set = false;
 	uint64_t need;
 	double d;
 	char *end;
@@ -220,7 +254,11 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case O_MAX_META: c->max_meta = num("--max-meta", optarg, 65536, 1ull << 40); break;
 		case O_AROUND: c->around = (unsigned int)num("--fault-around", optarg, 1, 256); break;
 		case O_AROUND_DIR: c->around_dir = (enum gmap_around_dir)pick("--around-dir", optarg, dirs); break;
-		case 'b': c->backend = pick("--backend", optarg, backends) ? GMAP_BACKEND_XEN : GMAP_BACKEND_SIM; break;
+		case 'b':
+			c->backend = pick("--backend", optarg, backends) ?
+				     GMAP_BACKEND_XEN : GMAP_BACKEND_SIM;
+			backend_set = true;
+			break;
 		case O_NOVERIFY: c->verify = false; break;
 		case O_INJECT: parse_inject(c, optarg); break;
 		case O_HANG: c->hang_ms = (unsigned int)num("--hang-ms", optarg, 100, 3600000); hang_set = true; break;
@@ -229,11 +267,23 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case O_BENCH: c->bench = true; break;
 		case O_BENCH_PAGES: c->bench_pages = (uint32_t)num("--bench-pages", optarg, 256, 1u << 20); break;
 		case 'h': fputs(usage, stdout); exit(0);
+		case O_VERSION: version(); break;
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
 	if (optind < argc)
 		bad("argument", argv[optind], "options only");
+	if (!backend_set)
+		c->backend = env_backend(backends);
+	/* The benchmarks' windows are sim windows (bench.c). */
+	if (c->bench && c->backend == GMAP_BACKEND_XEN) {
+		if (backend_set)
+			bad("--bench with --backend", "xen", "sim: the "
+			    "benchmarks run on the sim backend only");
+		bad("--bench with GMAP_BACKEND", getenv("GMAP_BACKEND"),
+		    "sim: the benchmarks run on the sim backend only (add -b "
+		    "sim, or unset GMAP_BACKEND)");
+	}
 	if (c->ops)
 		c->duration = 0;
 	if (c->inject == INJ_STALL && !hang_set)
@@ -243,8 +293,9 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		 * kernel picks the refs, one run, in dom0's table of 32760
 		 * refs by default; refs are not reused or injected. */
 		if (c->inject || c->spread != 1) {
-			fprintf(stderr, "gmap-stress: -b xen takes neither "
-				"--inject nor --spread\n");
+			fprintf(stderr, "gmap-stress: the xen backend (%s) "
+				"takes neither --inject nor --spread\n",
+				backend_set ? "-b xen" : "GMAP_BACKEND=xen");
 			exit(2);
 		}
 		if (!window_set)

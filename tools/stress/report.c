@@ -34,7 +34,7 @@ static uint64_t failures_total(struct st_run *r)
  * libgmap's messages, through a logger that shows the first 20 (a run that
  * goes wrong can produce one per access) and counts the rest.
  */
-static _Atomic unsigned int log_lines;
+static _Atomic unsigned int log_lines, log_errors;
 
 static void log_vmessage(xentoollog_logger *l, xentoollog_level level,
 			 int errnoval, const char *ctx, const char *fmt,
@@ -42,6 +42,8 @@ static void log_vmessage(xentoollog_logger *l, xentoollog_level level,
 {
 	(void)l;
 	(void)ctx;
+	if (level >= XTL_ERROR)
+		atomic_fetch_add(&log_errors, 1);
 	if (level < XTL_WARN || atomic_fetch_add(&log_lines, 1) >= 20)
 		return;
 	flockfile(stderr);
@@ -63,6 +65,11 @@ xentoollog_logger *st_logger(void)
 unsigned int st_log_lines(void)
 {
 	return atomic_load(&log_lines);
+}
+
+unsigned int st_log_errors(void)
+{
+	return atomic_load(&log_errors);
 }
 
 /* Called about 10 times a second by the main thread while workers run. */

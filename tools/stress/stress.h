@@ -282,6 +282,9 @@ int st_report(struct st_run *r, const struct gmap_stats *st,
 	      const struct gmap_sim_domain_info *di, uint32_t peak);
 xentoollog_logger *st_logger(void);
 unsigned int st_log_lines(void);
+/* libgmap's errors logged so far, shown or not: a call that failed and
+ * logged its reason needs no second line from the tool. */
+unsigned int st_log_errors(void);
 uint64_t st_now_ns(void);
 
 /* bench.c */

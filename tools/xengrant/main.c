@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,26 +44,60 @@ static void usage(FILE *f)
 	fprintf(f, "usage: gmap-xengrant [-d DOMID] [-n N] [--ro N] [--seed S] "
 		"[--expect S] -- command [args...]\n"
 		"  -d, --domid N   grantee domain (default 0: this one)\n"
-		"  -n, --count N   writable grants (default 16)\n"
-		"      --ro N      read-only grants (default 0)\n"
+		"  -n, --count N   writable grants (1..1000; default 16)\n"
+		"      --ro N      read-only grants (0..16; default 0)\n"
 		"      --seed S    fill pattern seed (default 11)\n"
 		"      --expect S  after the command, writable pages must hold "
-		"seed S\n");
+		"seed S\n"
+		"  -h, --help\n"
+		"      --version\n"
+		"An argument of the command that is exactly one of these is "
+		"replaced:\n"
+		"  {first}   the first writable ref (the writable refs must be "
+		"one run)\n"
+		"  {count}   N, the number of writable grants (the same)\n"
+		"  {refs}    the writable refs in increasing order, one argument "
+		"each\n"
+		"  {rrefs}   the writable refs in decreasing order, one argument "
+		"each\n"
+		"  {ro}      the first read-only ref (needs --ro)\n"
+		"  {ended}   the ref of a grant ended before the command ran\n");
 }
 
-static unsigned long num(const char *opt, const char *s, unsigned long max)
+static unsigned long num(const char *opt, const char *s, unsigned long min,
+			 unsigned long max)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno || !*s || *end || v > max) {
+	if (errno || !*s || *s == '-' || *end || v < min || v > max) {
 		fprintf(stderr, "gmap-xengrant: %s '%s' is not valid: expected "
-			"a number from 0 to %lu\n", opt, s, max);
+			"a number from %lu to %lu\n", opt, s, min, max);
 		exit(2);
 	}
 	return v;
+}
+
+/*
+ * The grants are real Xen grants, and the command inherits the
+ * environment: a libgmap backend in it maps them only on the xen backend.
+ * So GMAP_BACKEND may be xen (in any case, as libgmap reads it) or unset;
+ * sim, or a word libgmap does not know, is refused before anything is
+ * granted.
+ */
+static void check_backend_env(void)
+{
+	const char *s = getenv("GMAP_BACKEND");
+
+	if (s && strcasecmp(s, "xen")) {
+		fprintf(stderr, "gmap-xengrant: GMAP_BACKEND '%s' is not valid: "
+			"expected xen or the variable unset: the grants are "
+			"real Xen grants, which the command maps through the "
+			"xen backend only\n", s);
+		exit(2);
+	}
 }
 
 /* Whether @ref of domain @dom can still be mapped (the grant is alive). */
@@ -85,6 +120,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, NULL, 's' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long dom = 0, n = 16, nro = 0, seed = 11, expect = 0;
@@ -101,20 +137,29 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "+d:n:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'd': dom = num("--domid", optarg, 32751); break;
-		case 'n': n = num("--count", optarg, 1000); break;
-		case 'r': nro = num("--ro", optarg, 16); break;
-		case 's': seed = num("--seed", optarg, UINT32_MAX); break;
-		case 'e': expect = num("--expect", optarg, UINT32_MAX);
+		case 'd': dom = num("--domid", optarg, 0, 32751); break;
+		case 'n': n = num("--count", optarg, 1, 1000); break;
+		case 'r': nro = num("--ro", optarg, 0, 16); break;
+		case 's': seed = num("--seed", optarg, 0, UINT32_MAX); break;
+		case 'e': expect = num("--expect", optarg, 0, UINT32_MAX);
 			  have_expect = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("gmap-xengrant %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind >= argc || n == 0) {
-		usage(stderr);
+	if (optind >= argc) {
+		fprintf(stderr, "gmap-xengrant: no command to run: gmap-xengrant "
+			"[options] -- command [args...]\n");
 		return 2;
 	}
+	/* Usage errors before anything is granted. */
+	for (k = (size_t)optind; k < (size_t)argc; k++)
+		if (!strcmp(argv[k], "{ro}") && !nro) {
+			fprintf(stderr, "gmap-xengrant: {ro} needs --ro\n");
+			return 2;
+		}
+	check_backend_env();
 	if (xg_open(&xg, (uint32_t)(n + nro + 1)) < 0) {
 		fprintf(stderr, "gmap-xengrant: /dev/xen/gntalloc: %s (not a "
 			"Xen domain, or xen-gntalloc is not loaded)\n",
@@ -172,10 +217,6 @@ int main(int argc, char **argv)
 			snprintf(buf, sizeof(buf), "%lu", a[1] == 'f' ?
 				 (unsigned long)xg.g[0].ref : n);
 		} else if (!strcmp(a, "{ro}")) {
-			if (!nro) {
-				fprintf(stderr, "gmap-xengrant: {ro} needs --ro\n");
-				return 2;
-			}
 			snprintf(buf, sizeof(buf), "%u", xg.g[n].ref);
 		} else if (!strcmp(a, "{ended}")) {
 			snprintf(buf, sizeof(buf), "%u", ended->ref);
