@@ -208,10 +208,15 @@ ok "guest frames: passed to libxenforeignmemory (ENOENT here), or EPERM with den
 # 10. Domains: GMAP_DOMID restricts; a domain gmap-simdom does not serve.
 gr -- "$client" check 6 11 0 && fail "map of d6 under -d 5 succeeded"
 expect_in_out "domain 6 is not served: GMAP_DOMID=5" "wrong domain"
+# Said once, however many calls the program makes on the domain.
+n=$(grep -c "domain 6 is not served" "$T/out")
+[ "$n" = 1 ] || fail "wrong domain: refused $n times in the log, not once"
 "$run" -S "$S" -- "$client" check 6 11 0 >"$T/out" 2>&1 &&
 	fail "map of d6 from a gmap-simdom of d5 succeeded"
 expect_in_out "serves domain 5, not 6" "domain not served by gmap-simdom"
-ok "wrong domain: refused by GMAP_DOMID, and by gmap-simdom"
+n=$(grep -c "serves domain 5, not 6" "$T/out")
+[ "$n" = 1 ] || fail "domain not served by gmap-simdom: said $n times, not once"
+ok "wrong domain: refused by GMAP_DOMID, and by gmap-simdom, each said once"
 
 # 11. Bad settings: gmap-run refuses to start; the bare shim fails closed.
 gr -n 12abc -- "$client" check $D 11 0

@@ -22,6 +22,16 @@
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct { uint32_t domid; struct gmap_window *w; } wins[MAX_DOMAINS];
+/*
+ * Domains refused (not GMAP_DOMID's, or their window would not open), and
+ * the errno their calls fail with: said once, when first refused, not at
+ * every call after (a backend retries its maps, and QEMU makes several per
+ * request), and not tried again: what refuses a window (the setting, the
+ * gmap-simdom serving another domain, no Xen, a bad GMAP_* value) does
+ * not go away while the process runs.  Under @lock.
+ */
+static struct { uint32_t domid; int err; } refused[MAX_DOMAINS];
+static unsigned int nr_refused;
 /* Written under the lock, after the entry it counts: shim_window() reads
  * the entries of open windows without it.  Windows close only when the
  * last handle does, when no call on a handle can be running. */
@@ -51,6 +61,7 @@ static void in_child(void)
 	 * on them fail); forget them, and any lock a parent thread held. */
 	atomic_fetch_add(&shim_gen, 1);
 	nr_wins = 0;
+	nr_refused = 0;
 	pthread_mutex_init(&lock, NULL);
 }
 
@@ -67,12 +78,6 @@ struct gmap_window *shim_window(uint32_t domid)
 
 	if (!c)
 		return NULL;
-	if (c->domid >= 0 && domid != (uint32_t)c->domid) {
-		SHIM_ERR("domain %u is not served: GMAP_DOMID=%d", domid,
-			 c->domid);
-		errno = EPERM;
-		return NULL;
-	}
 	pthread_once(&fork_once, fork_install);
 	/* Every map and unmap asks: the domain's window is found without
 	 * the lock once it is open. */
@@ -83,11 +88,23 @@ struct gmap_window *shim_window(uint32_t domid)
 	for (i = 0; i < nr_wins; i++)
 		if (wins[i].domid == domid)
 			w = wins[i].w;
-	if (!w && nr_wins == MAX_DOMAINS) {
+	for (i = 0; !w && i < nr_refused; i++)
+		if (refused[i].domid == domid) {
+			pthread_mutex_unlock(&lock);
+			errno = refused[i].err;
+			return NULL;
+		}
+	if (w) {
+		/* opened since the look without the lock */
+	} else if (c->domid >= 0 && domid != (uint32_t)c->domid) {
+		SHIM_ERR("domain %u is not served: GMAP_DOMID=%d", domid,
+			 c->domid);
+		errno = EPERM;
+	} else if (nr_wins == MAX_DOMAINS) {
 		SHIM_ERR("domain %u: windows for %d domains are open already",
 			 domid, MAX_DOMAINS);
 		errno = EMFILE;
-	} else if (!w) {
+	} else {
 		w = gmap_open(domid, &c->opts);
 		if (w) {
 			unsigned int n = atomic_load(&nr_wins);
@@ -96,6 +113,10 @@ struct gmap_window *shim_window(uint32_t domid)
 			wins[n].w = w;
 			atomic_store(&nr_wins, n + 1);  /* then readers see it */
 		}
+	}
+	if (!w && nr_refused < MAX_DOMAINS) {
+		refused[nr_refused].domid = domid;
+		refused[nr_refused++].err = errno;
 	}
 	pthread_mutex_unlock(&lock);
 	return w;
