@@ -216,7 +216,16 @@ n=$(grep -c "domain 6 is not served" "$T/out")
 expect_in_out "serves domain 5, not 6" "domain not served by gmap-simdom"
 n=$(grep -c "serves domain 5, not 6" "$T/out")
 [ "$n" = 1 ] || fail "domain not served by gmap-simdom: said $n times, not once"
-ok "wrong domain: refused by GMAP_DOMID, and by gmap-simdom, each said once"
+# gmap-run --log-file: the refusal goes to the file (a relative name, made
+# absolute: the program may change directory), not to stderr.
+abs_run=$(cd "$(dirname "$run")" && pwd)/$(basename "$run")
+abs_client=$(cd "$(dirname "$client")" && pwd)/$(basename "$client")
+(cd "$T" && "$abs_run" --log-file run.log -S "$S" -d 5 -- "$abs_client" check 6 11 0) \
+	>"$T/out" 2>&1 && fail "map of d6 under -d 5 --log-file succeeded"
+n=$(grep -c "gmap-preload: error: domain 6 is not served: GMAP_DOMID=5" "$T/run.log")
+[ "$n" = 1 ] || fail "--log-file: the refusal is in the file $n times, not once"
+! grep -q "not served" "$T/out" || fail "--log-file: the refusal went to stderr too"
+ok "wrong domain: refused by GMAP_DOMID, and by gmap-simdom, each said once (in --log-file's file with it)"
 
 # 11. Bad settings: gmap-run refuses to start; the bare shim fails closed.
 gr -n 12abc -- "$client" check $D 11 0

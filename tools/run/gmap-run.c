@@ -47,6 +47,9 @@ static void usage(FILE *f)
 "                         shim's default: inline)\n"
 "      --idle-ms N        idle unmap timeout (GMAP_IDLE_MS)\n"
 "      --log LEVEL        debug .. none (GMAP_LOG)\n"
+"      --log-file FILE    append libgmap's and the shim's lines to FILE, not\n"
+"                         stderr: a daemon's survive (GMAP_LOG_FILE)\n"
+"      --syslog           send them to syslog (GMAP_LOG_TARGET=syslog)\n"
 "      --preload PATH     the shim (GMAP_PRELOAD; default %s/%s)\n"
 "      --report FILE      append what the shim served to FILE at exit\n"
 "                         (GMAP_REPORT)\n"
@@ -82,6 +85,7 @@ static const struct { int val; const char *var; } vars[] = {
 	{ 9, "GMAP_LOG" },          { 10, "GMAP_PRELOAD" },
 	{ 11, "GMAP_MAX_VMAS" },    { 12, "GMAP_MAX_META" },
 	{ 13, "GMAP_REPORT" },      { 14, "GMAP_FAULT_MODE" },
+	{ 15, "GMAP_LOG_FILE" },    { 16, "GMAP_LOG_TARGET" },
 };
 
 static const struct option longopts[] = {
@@ -103,6 +107,8 @@ static const struct option longopts[] = {
 	{ "log", required_argument, NULL, 9 },
 	{ "preload", required_argument, NULL, 10 },
 	{ "report", required_argument, NULL, 13 },
+	{ "log-file", required_argument, NULL, 15 },
+	{ "syslog", no_argument, NULL, 16 },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -179,13 +185,19 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
-		if (c == 13 && optarg[0] != '/') {
-			/* The program may change directory: make it absolute. */
+		if (c == 16) {
+			setenv(vars[i].var, "syslog", 1);
+			continue;
+		}
+		if ((c == 13 || c == 15) && optarg[0] != '/') {
+			/* The program may change directory (a daemon does,
+			 * to /): make it absolute. */
 			char cwd[4096], abs[8192];
 
 			if (!getcwd(cwd, sizeof(cwd)))
-				die(2, "--report %s: cannot get the current "
-				    "directory: %s", optarg, strerror(errno));
+				die(2, "%s %s: cannot get the current "
+				    "directory: %s", c == 13 ? "--report" :
+				    "--log-file", optarg, strerror(errno));
 			snprintf(abs, sizeof(abs), "%s/%s", cwd, optarg);
 			setenv(vars[i].var, abs, 1);
 			continue;
