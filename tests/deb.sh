@@ -113,4 +113,24 @@ dpkg -S "$(readlink -f "$lib")" 2>/dev/null | grep -q "^libgmap0:" ||
 grep -q "the backend's reply reached guest memory" "$out/devmodel.txt" ||
 	fail "devmodel: no reply reached the guest"
 say "examples/devmodel.c, built with pkg-config against libgmap-dev: passed"
+
+# A backend of one's own, against libxengnttab and the installed
+# <gmap-pattern.h> (examples/backend.c), and the installed example served
+# through the installed gmap-run from the installed gmap-simdom's guest.
+cc -std=gnu11 -Wall -Wextra -Werror -DPACKAGE_VERSION='"own"' \
+	$(pkg-config --cflags libgmap xengnttab) -o "$out/backend" \
+	"$top/examples/backend.c" $(pkg-config --libs xengnttab) ||
+	fail "examples/backend.c does not build against the installed headers"
+sock="$out/d5.sock"
+gmap-simdom serve -D -S "$sock" -d 5 >/dev/null || fail "gmap-simdom serve"
+sdq() { gmap-simdom -S "$sock" "$@" >/dev/null; }
+sdq grant 0-15 0 0 rw && sdq fill 0-15 11 || fail "gmap-simdom grant/fill"
+gmap-run -S "$sock" -d 5 -- gmap-example-backend 5 0 8 >"$out/example.txt" 2>&1 ||
+	{ cat "$out/example.txt"; sdq quit; fail "gmap-example-backend under gmap-run"; }
+gmap-run -S "$sock" -d 5 -- "$out/backend" 5 8 8 >>"$out/example.txt" 2>&1 ||
+	{ cat "$out/example.txt"; sdq quit; fail "an own build of examples/backend.c under gmap-run"; }
+sdq check 0-15 12 || { sdq quit; fail "the replies did not reach the guest"; }
+sdq end 0-15 || { sdq quit; fail "a grant was left mapped"; }
+gmap-simdom -S "$sock" quit | grep -q "^ok in-use 0" || fail "pages left in use"
+say "gmap-example-backend and an own build of it, under the installed gmap-run: 16 requests served
 say "PASS"

@@ -17,7 +17,7 @@
 
 #include <xengnttab.h>
 
-#include "pattern.h"
+#include "gmap-pattern.h"
 
 __attribute__((constructor)) static void early(void)
 {

@@ -20,4 +20,13 @@ if command -v c++ >/dev/null; then
 	cp "$tmp/s.c" "$tmp/s.cc"
 	c++ -Wall -Wextra -Werror -I"$top_srcdir/libgmap" -c "$tmp/s.cc" -o "$tmp/t.o"
 fi
-echo "gmap.h and gmap-sim.h compile alone (C11$(command -v c++ >/dev/null && echo ', C++'))"
+# ... and the pattern of gmap-simdom's fill and check.
+printf '#include <gmap-pattern.h>\nint main(void) { unsigned char p[GMAP_PATTERN_PAGE]; gmap_pattern_fill(p, 1, 2); return gmap_pattern_diff(p, 1, 2) != GMAP_PATTERN_PAGE; }\n' > "$tmp/p.c"
+${CC:-cc} -std=c11 -Wall -Wextra -Werror -pedantic -I"$top_srcdir/libgmap" \
+	-o "$tmp/p" "$tmp/p.c"
+"$tmp/p" || { echo "FAIL: gmap-pattern.h: a filled page does not check"; exit 1; }
+if command -v c++ >/dev/null; then
+	cp "$tmp/p.c" "$tmp/p.cc"
+	c++ -Wall -Wextra -Werror -I"$top_srcdir/libgmap" -c "$tmp/p.cc" -o "$tmp/q.o"
+fi
+echo "gmap.h, gmap-sim.h and gmap-pattern.h compile alone (C11$(command -v c++ >/dev/null && echo ', C++'))"

@@ -267,6 +267,25 @@ expect_in_out "is missing" "missing preload library"
 expect_in_out "needs a simulated domain" "sim without a socket"
 ok "bad settings: named and refused by gmap-run; the bare shim fails closed, and says so in GMAP_LOG_FILE when set"
 
+# 11b. The installed example backend (the README's ./my-backend), as the
+# manual shows it: requests of seed 11 in, replies of seed 12 back, ended.
+# A page that is not a request is said and left alone (exit 1).
+example="$top_builddir/examples/gmap-example-backend"
+sd grant 300-315 300 0 rw >/dev/null || fail "grant 300-315"
+sd fill 300-315 11 >/dev/null || fail "fill 300-315"
+sd fill 309 99 >/dev/null || fail "fill 309"
+gr -- "$example" 5 300 16
+[ $? -eq 1 ] || fail "example backend, one page not a request: expected exit 1"
+expect_in_out "d5 ref 309 is not a request of seed 11: byte 0" "example: the odd page"
+expect_in_out "15 served, 1 not requests" "example: the count"
+sd check 309 99 >/dev/null || fail "example: the page that was not a request was written"
+sd fill 300-315 11 >/dev/null || fail "fill 300-315 again"
+gr -- "$example" 5 300 16 || fail "example backend: status $?"
+expect_in_out "d5 refs 300..315: 16 served, 0 not requests" "example backend"
+sd check 300-315 12 >"$T/out" || fail "example: the replies are not in guest memory"
+sd end 300-315 >"$T/out" || fail "example: a grant is still mapped"
+ok "gmap-example-backend under gmap-run: 16 requests served, replies in guest memory, every grant ended; a page that is not a request said and left alone"
+
 # 12. The guest ends: nothing is left mapped.
 sd quit >"$T/out" || fail "quit"
 grep -q "^ok in-use 0" "$T/out" || fail "pages still in use at exit: $(cat "$T/out")"

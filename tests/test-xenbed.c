@@ -13,7 +13,7 @@
 
 #include "helpers.h"
 #include "granter.h"
-#include "pattern.h"
+#include "gmap-pattern.h"
 
 #define SELF 0               /* dom0 grants to itself */
 #define WIN_REFS 65536       /* dom0's table holds 32760 refs by default */

@@ -35,7 +35,7 @@
 #include <xengnttab.h>
 #include <xen/grant_table.h>  /* GNTCOPY_*, GNTST_* */
 
-#include "pattern.h"
+#include "gmap-pattern.h"
 
 #define PAGE 4096u
 /* A grant's frame for xenforeignmemory: its grant DMA address >> 12. */

@@ -30,7 +30,7 @@
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 
-#include "pattern.h"
+#include "gmap-pattern.h"
 #include "simdom.h"
 #include "fuzz.h"
 

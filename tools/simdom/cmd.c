@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pattern.h"
+#include "gmap-pattern.h"
 #include "simdom.h"
 
 #define MAX_WORDS 8

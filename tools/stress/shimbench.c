@@ -48,7 +48,7 @@
 #include <xengnttab.h>
 
 #include "benchrow.h"
-#include "pattern.h"
+#include "gmap-pattern.h"
 
 #define PAGE 4096u
 #define ROUNDS 5

@@ -35,7 +35,7 @@
 #include <xentoollog.h>
 
 #include "granter.h"
-#include "pattern.h"
+#include "gmap-pattern.h"
 
 #define PAGE 4096
 

@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * pattern.h - the page contents gmap-simdom's "fill" writes and "check"
- * expects.  Header-only and free of libgmap types, so that a test program
- * that may include nothing of libgmap (tests/xenapi-client.c) computes the
- * same bytes.  Every byte depends on the ref, the seed and its offset, so a
+ * gmap-pattern.h - the page contents gmap-simdom's "fill" writes and
+ * "check" expects, and gmap-example-backend(1) checks and writes: so that
+ * a backend of your own, tested against a gmap-simdom guest, can check the
+ * requests it maps and write replies the guest checks.  Installed with
+ * libgmap-dev; header-only and free of libgmap types, so that a program
+ * that includes nothing else of libgmap (a backend written against
+ * libxengnttab alone, tests/xenapi-client.c) computes the same bytes.
+ * Byte @off of ref @ref's page with seed @seed is gmap_pattern_byte().  Every byte depends on the ref, the seed and its offset, so a
  * page of the wrong ref, a stale page, a zero page or a shifted page all
  * fail a check.
  */
 #ifndef GMAP_PATTERN_H
 #define GMAP_PATTERN_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -45,5 +53,9 @@ static inline size_t gmap_pattern_diff(const volatile uint8_t *p,
 			break;
 	return off;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* GMAP_PATTERN_H */
