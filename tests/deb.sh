@@ -132,5 +132,5 @@ gmap-run -S "$sock" -d 5 -- "$out/backend" 5 8 8 >>"$out/example.txt" 2>&1 ||
 sdq check 0-15 12 || { sdq quit; fail "the replies did not reach the guest"; }
 sdq end 0-15 || { sdq quit; fail "a grant was left mapped"; }
 gmap-simdom -S "$sock" quit | grep -q "^ok in-use 0" || fail "pages left in use"
-say "gmap-example-backend and an own build of it, under the installed gmap-run: 16 requests served
+say "gmap-example-backend and an own build of it, under the installed gmap-run: 16 requests served"
 say "PASS"
