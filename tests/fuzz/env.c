@@ -562,9 +562,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	}
 
+	/* The log's target is fuzzed through the parser above, not further:
+	 * a GMAP_LOG_FILE of the input's would create files anywhere, and a
+	 * GMAP_LOG_SYSLOG send to any socket.  So neither the logger nor the
+	 * window below sees them. */
+	unsetenv("GMAP_LOG_FILE");
+	unsetenv("GMAP_LOG_TARGET");
+	unsetenv("GMAP_LOG_SYSLOG");
 	if (check_var(gmap_env_find("GMAP_LOG"), NULL) >= 0) {
 		int e;
-		xentoollog_logger *l = gmap_default_logger(&e);
+		xentoollog_logger *l = gmap_default_logger(-1, NULL, 0, &e);
 
 		FZ_CHECK(l, "gmap_default_logger with a valid GMAP_LOG: %s",
 			 strerror(e));
