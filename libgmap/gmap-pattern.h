@@ -7,7 +7,8 @@
  * libgmap-dev; header-only and free of libgmap types, so that a program
  * that includes nothing else of libgmap (a backend written against
  * libxengnttab alone, tests/xenapi-client.c) computes the same bytes.
- * Byte @off of ref @ref's page with seed @seed is gmap_pattern_byte().  Every byte depends on the ref, the seed and its offset, so a
+ * Byte @off of ref @ref's page with seed @seed is gmap_pattern_byte();
+ * gmap_pattern(3) documents the three functions.  Every byte depends on the ref, the seed and its offset, so a
  * page of the wrong ref, a stale page, a zero page or a shifted page all
  * fail a check.
  */

@@ -84,7 +84,7 @@ for t in gmap-stress gmap-run gmap-simdom gmap-xengrant; do
 	case "$v" in *"$version"*) ;; *) fail "$t --version says '$v', not $version" ;; esac
 	man -w "$t" >/dev/null 2>&1 || fail "man finds no page for $t"
 done
-for page in gmap_open gmap_pin gmap_sim_inject libgmap; do
+for page in gmap_open gmap_pin gmap_sim_inject gmap_pattern_diff libgmap; do
 	man -w "$page" >/dev/null 2>&1 || fail "man finds no page for $page"
 done
 (cd / && /usr/bin/gmap-stress -d 1 -q) >"$out/stress.txt" 2>&1 ||
