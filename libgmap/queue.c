@@ -16,7 +16,7 @@
 #include "private.h"
 
 /* A power of two, as the ring's size stays (it doubles): positions wrap
- * with a mask, not a division. */
+ * with a mask, not a division (ring_slot). */
 #define RING_MIN 1024
 
 /* Milliseconds since the window opened (wraps after 49 days, which only
@@ -35,6 +35,11 @@ void gmap_evict_ring_free(struct gmap_evictor *ev)
 	ev->cap = ev->len = ev->head = 0;
 }
 
+static size_t ring_slot(const struct gmap_evictor *ev, size_t pos)
+{
+	return pos & (ev->cap - 1);
+}
+
 static int ring_push(struct gmap_window *w, uint32_t ref)
 {
 	struct gmap_evictor *ev = &w->ev;
@@ -46,14 +51,14 @@ static int ring_push(struct gmap_window *w, uint32_t ref)
 		if (!n)
 			return -1;
 		for (size_t i = 0; i < ev->len; i++)
-			n[i] = ev->ring[(ev->head + i) & (ev->cap - 1)];
+			n[i] = ev->ring[ring_slot(ev, ev->head + i)];
 		gmap_mem_unmap(ev->ring, ev->cap * sizeof(*n));
 		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
 		ev->ring = n;
 		ev->cap = ncap;
 		ev->head = 0;
 	}
-	ev->ring[(ev->head + ev->len) & (ev->cap - 1)] =
+	ev->ring[ring_slot(ev, ev->head + ev->len)] =
 		(struct gmap_fifo_entry){ ref, ev->idle_ms ? now_ms(ev) : 0 };
 	ev->len++;
 	return 0;
@@ -63,7 +68,7 @@ static uint32_t ring_pop(struct gmap_evictor *ev)
 {
 	uint32_t ref = ev->ring[ev->head].ref;
 
-	ev->head = (ev->head + 1) & (ev->cap - 1);
+	ev->head = ring_slot(ev, ev->head + 1);
 	ev->len--;
 	return ref;
 }
@@ -88,14 +93,14 @@ void gmap_evict_compact(struct gmap_window *w)
 		struct gmap_fifo_entry e = ev->ring[ev->head];
 		struct gmap_grant *g = gmap_grant_get(w, e.ref, false);
 
-		ev->head = (ev->head + 1) & (ev->cap - 1);
+		ev->head = ring_slot(ev, ev->head + 1);
 		ev->len--;
 		/* Kept: mapped grants, and those being unmapped (an unmap
 		 * that fails leaves them mapped, to be evicted later). */
 		if (g && (gs_state(atomic_load(&g->state)) == GS_MAPPED ||
 			  gs_state(atomic_load(&g->state)) == GS_BUSY)) {
 			/* Back at the tail, in the same order, age kept. */
-			ev->ring[(ev->head + ev->len) & (ev->cap - 1)] = e;
+			ev->ring[ring_slot(ev, ev->head + ev->len)] = e;
 			ev->len++;
 		} else if (g) {
 			gmap_grant_unqueue(w, g);
@@ -106,13 +111,6 @@ void gmap_evict_compact(struct gmap_window *w)
 /* A grant was just mapped: queue it for eviction.  Without a FIFO entry
  * (no memory) the grant is never evicted; it is still released, unpinned
  * and closed as usual.  Window lock held. */
-void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
-{
-	window_assert_locked(w);
-	if (!(atomic_load(&g->state) & GS_QUEUED) && ring_push(w, ref) == 0)
-		gmap_grant_enqueue(w, g);
-}
-
 /* The same for a word about to be stored (gstate.c): @word with
  * GS_QUEUED if @ref is in the FIFO now. */
 uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
@@ -122,6 +120,14 @@ uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
 	if (!(word & GS_QUEUED) && ring_push(w, ref) == 0)
 		word |= GS_QUEUED;
 	return word;
+}
+
+void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
+{
+	uint32_t s = atomic_load(&g->state);
+
+	if (gmap_evict_push_word(w, ref, s) != s)
+		gmap_grant_enqueue(w, g);
 }
 
 /* Grants were just mapped and pushed: keep the peak, wake the evictor
