@@ -253,8 +253,8 @@ static int16_t refused_with_hole(struct gmap_backend_ctx *b, uint32_t ref,
  * holds that lock (shared memory every process of the domain can write),
  * and it died holding it, or it keeps it past the bound.
  */
-static void lock_note(struct gmap_backend_ctx *b, uint32_t ref,
-		      const struct sim_lock_note *n, const char *op)
+static void lock_note_said(struct gmap_backend_ctx *b, uint32_t ref,
+			   const struct sim_lock_note *n, const char *op)
 {
 	if (n->res == SIM_LOCK_BROKEN && n->holder > SIM_PID_MAX)
 		GMAP_LOG(b, XTL_WARN, -1, "sim backend: d%u ref %u: %s: the "
@@ -273,14 +273,22 @@ static void lock_note(struct gmap_backend_ctx *b, uint32_t ref,
 			 "map refused");
 }
 
+/* The same, called on every map and unmap of a ref: nothing to say is
+ * the rule, and costs no call. */
+static inline void lock_note(struct gmap_backend_ctx *b, uint32_t ref,
+			     const struct sim_lock_note *n, const char *op)
+{
+	if (n->res != SIM_LOCK_OK)
+		lock_note_said(b, ref, n, op);
+}
+
 static void hv_unmap(struct gmap_backend_ctx *b, struct sim_priv *p,
 		     uint32_t ref, bool writable)
 {
 	struct sim_lock_note n;
 
 	sim_hv_unmap(&p->lay, ref, writable, &n);
-	if (n.res != SIM_LOCK_OK)
-		lock_note(b, ref, &n, "unmap");
+	lock_note(b, ref, &n, "unmap");
 }
 
 /*
@@ -314,8 +322,7 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 	for (i = 0; i < count; i++) {
 		st = sim_hv_map(&p->lay, ref + i, b->self_domid, writable,
 				&frames[i], &n);
-		if (n.res != SIM_LOCK_OK)
-			lock_note(b, ref + i, &n, "map");
+		lock_note(b, ref + i, &n, "map");
 		if (st != GNTST_okay) {
 			uint32_t bad = i;
 
