@@ -73,7 +73,7 @@ void gmap_fault_around(struct gmap_window *w, uint32_t ref)
 		break;
 	}
 	if (got_f + got_b) {
-		atomic_fetch_add(&w->c.around_runs, 1);
-		atomic_fetch_add(&w->c.around_pages, got_f + got_b);
+		atomic_fetch_add(&w->c->around_runs, 1);
+		atomic_fetch_add(&w->c->around_pages, got_f + got_b);
 	}
 }

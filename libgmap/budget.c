@@ -185,7 +185,7 @@ uint32_t gmap_budget_take_some(struct gmap_window *w, uint32_t n, int16_t *st)
 	uint64_t t = atomic_load(&ev->taken), k;
 
 	if (atomic_load(&ev->vhigh) != UINT64_MAX &&
-	    atomic_load(&w->c.vmas) + 2 > atomic_load(&ev->max_vmas)) {
+	    atomic_load(&w->c->vmas) + 2 > atomic_load(&ev->max_vmas)) {
 		*st = GMAP_ST_VMAS;
 		return 0;
 	}
@@ -260,7 +260,7 @@ int gmap_budget_take(struct gmap_window *w, bool wait, int16_t *st)
 bool gmap_budget_over_high(struct gmap_window *w)
 {
 	return atomic_load(&w->ev.taken) >= w->ev.high ||
-	       atomic_load(&w->c.vmas) >= w->ev.vhigh;
+	       atomic_load(&w->c->vmas) >= w->ev.vhigh;
 }
 
 void gmap_budget_put(struct gmap_window *w)
@@ -300,7 +300,7 @@ void gmap_budget_refresh(struct gmap_window *w, bool enomem)
 	if (max <= 0 || used < 0)
 		return;
 	window_lock(w);
-	mine = atomic_load(&w->c.vmas);
+	mine = atomic_load(&w->c->vmas);
 	left = enomem || used >= max ? 0 : (uint64_t)(max - used);
 	budget = mine + left * 3 / 4;
 	if (budget < 8)

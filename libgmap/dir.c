@@ -81,12 +81,12 @@ struct gmap_grant *gmap_grant_get(struct gmap_window *w, uint32_t ref,
 	leaf = gmap_slab_alloc(&w->dir.leaves);
 	if (!leaf)
 		return NULL;
-	atomic_fetch_add(&w->c.meta_bytes, GMAP_LEAF_BYTES +
+	atomic_fetch_add(&w->c->meta_bytes, GMAP_LEAF_BYTES +
 			 (gmap_dir_page_empty(w, idx) ? 4096 : 0));
 	atomic_store(&w->dir.slots[idx], leaf);
 	/* Over the budget of metadata: the evictor frees idle leaves
 	 * (reclaim.c). */
-	if (atomic_load(&w->c.meta_bytes) >= w->ev.mhigh)
+	if (atomic_load(&w->c->meta_bytes) >= w->ev.mhigh)
 		gmap_evict_kick(w);
 	return &leaf[ref & (GMAP_LEAF_REFS - 1)];
 }

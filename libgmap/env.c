@@ -28,6 +28,7 @@ static const char *const bad_policies[] = { "signal", "quiet", NULL };
 static const char *const unpin_policies[] = { "unmap", "keep", NULL };
 static const char *const foreign_policies[] = { "allow", "deny", NULL };
 /* In the order of enum gmap_fault_mode. */
+static const char *const yes_no[] = { "yes", "no", NULL };
 static const char *const fault_modes[] = { "auto", "thread", "inline", NULL };
 
 #define NUM(n, l, h, d, w) { n, GMAP_ENV_NUM, l, h, NULL, d, w }
@@ -56,6 +57,11 @@ const struct gmap_env_var gmap_env_vars[] = {
 	     "where system calls cannot be served anyway"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),
+	PATH("GMAP_RUNTIME_DIR", 200, "$XDG_RUNTIME_DIR/gmap, else /run/gmap "
+	     "(root), /run/user/<uid>/gmap or /tmp/gmap-<uid>", "directory where windows publish "
+	     "their counters for gmap-top"),
+	WORD("GMAP_PUBLISH", yes_no, "yes", "publish each window's counters "
+	     "for gmap-top"),
 	/* A unix socket's path must fit sun_path (108 bytes with its NUL). */
 	PATH("GMAP_SIM_SOCKET", 107, "none", "unix socket of a gmap-simdom serving "
 	     "the domain (sim backend)"),

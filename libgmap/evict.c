@@ -32,7 +32,7 @@ static int thread_start(struct gmap_window *w);
  * by 1/16 of the budget or grants were evicted (a pass scans it all). */
 static bool meta_over_high(struct gmap_window *w)
 {
-	uint64_t m = atomic_load(&w->c.meta_bytes);
+	uint64_t m = atomic_load(&w->c->meta_bytes);
 
 	return m >= w->ev.mhigh &&
 	       (!w->ev.meta_stuck_at ||
@@ -62,7 +62,7 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 
 	if (!ev->ndue || gmap_mono_ms() < ev->due_at)
 		return false;
-	failed = atomic_load(&w->c.unmap_failures);
+	failed = atomic_load(&w->c->unmap_failures);
 	n = gmap_due_take(w, refs, EVICT_BATCH);
 	if (n) {
 		window_unlock(w);
@@ -73,7 +73,7 @@ static bool due_retry(struct gmap_window *w, uint32_t *refs)
 	gmap_due_done(w);
 	if (!ev->ndue) {
 		ev->due_at = 0;
-	} else if (atomic_load(&w->c.unmap_failures) != failed) {
+	} else if (atomic_load(&w->c->unmap_failures) != failed) {
 		/* Still refused: back off. */
 		ev->due_backoff = ev->due_backoff * 2 > GMAP_DUE_MAX_MS ?
 				  GMAP_DUE_MAX_MS : ev->due_backoff * 2;
@@ -135,7 +135,7 @@ static void *evictor_main(void *arg)
 
 			gmap_meta_reclaim(w, ev->mlow);
 			ev->evicted_since = 0;
-			m = atomic_load(&w->c.meta_bytes);
+			m = atomic_load(&w->c->meta_bytes);
 			if (m >= ev->mhigh && !ev->meta_warned) {
 				/* Once per window: it may come and go with
 				 * the grants in use. */
@@ -168,7 +168,7 @@ static void *evictor_main(void *arg)
 		}
 		n = gmap_evict_pick(w, refs, EVICT_BATCH, idle);
 		if (idle && n)
-			atomic_fetch_add(&w->c.idle_evictions, n);
+			atomic_fetch_add(&w->c->idle_evictions, n);
 		if (n == 0 && idle)
 			continue;  /* the idle head was pinned: moved back */
 		if (n == 0) {

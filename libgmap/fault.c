@@ -96,8 +96,8 @@ again:
 				 w->around, 1, 1, true, &lo);
 		if (n > 0) {
 			if (n > 1) {
-				atomic_fetch_add(&w->c.around_runs, 1);
-				atomic_fetch_add(&w->c.around_pages,
+				atomic_fetch_add(&w->c->around_runs, 1);
+				atomic_fetch_add(&w->c->around_pages,
 						 (uint64_t)n - 1);
 			}
 			/* The run woke its waiters, this thread's included:
@@ -115,7 +115,7 @@ again:
 		/* Not our page any more: neither retried nor poisoned. */
 		window_lock(w);
 		gmap_grant_commit(w, ref, g, GS_BAD, 0, st);
-		atomic_fetch_add(&w->c.bad_grants, 1);
+		atomic_fetch_add(&w->c->bad_grants, 1);
 		pthread_cond_broadcast(&w->cv);
 		window_unlock(w);
 		log_bad(w, ref, what, st, err);
@@ -159,7 +159,7 @@ again:
 		gmap_commit_mapped(w, ref, g, ro);
 	} else {
 		gmap_grant_commit(w, ref, g, GS_BAD, bits, st);
-		atomic_fetch_add(&w->c.bad_grants, 1);
+		atomic_fetch_add(&w->c->bad_grants, 1);
 	}
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);
@@ -184,11 +184,11 @@ again:
 static void serve(struct gmap_window *w, const struct uffd_msg *m)
 {
 	uintptr_t a = (uintptr_t)m->arg.pagefault.address;
-	uint64_t off;
+	uint64_t t0 = gmap_mono_ns(), off;
 
 	if (m->event != UFFD_EVENT_PAGEFAULT)
 		return;
-	atomic_fetch_add(&w->c.faults, 1);
+	atomic_fetch_add(&w->c->faults, 1);
 	off = a - (uintptr_t)w->base;
 	if (a < (uintptr_t)w->base || off >= w->len) {
 		/* Cannot happen: only the window is registered. */
@@ -199,6 +199,7 @@ static void serve(struct gmap_window *w, const struct uffd_msg *m)
 			 m->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
 			 "a write fault" : "a read fault",
 			 (pid_t)m->arg.pagefault.feat.ptid);
+	gmap_serve_time(w, t0);
 }
 
 /*
@@ -313,7 +314,7 @@ got:
 			if (j == i)
 				serve(w, &msgs[i]);
 			else
-				atomic_fetch_add(&w->c.faults, 1);
+				atomic_fetch_add(&w->c->faults, 1);
 		}
 		atomic_fetch_sub(&w->h.busy, 1);
 	}

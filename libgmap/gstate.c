@@ -132,7 +132,7 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	}
 	gs_store(g, word);
 	if (is_unarmed(old) != is_unarmed(word))
-		atomic_fetch_add(&w->c.unarmed_now,
+		atomic_fetch_add(&w->c->unarmed_now,
 				 is_unarmed(word) ? 1 : (uint64_t)-1);
 	if (gs_vma_kind(old) == GS_MAPPED && gs_vma_kind(word) != GS_MAPPED &&
 	    (uint64_t)ref + 1 < w->nr_refs) {
@@ -286,7 +286,7 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 				 gmap_vmas_border(&sd, old, sd.right);
 	}
 	if (unarmed)
-		atomic_fetch_sub(&w->c.unarmed_now, unarmed);
+		atomic_fetch_sub(&w->c->unarmed_now, unarmed);
 	if (delta)
 		gmap_vmas_add(w, delta);
 }

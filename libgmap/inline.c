@@ -92,11 +92,13 @@ int gmap_inline_check(struct gmap_window *w, uintptr_t a, char *why,
 void gmap_inline_serve(struct gmap_window *w, uintptr_t a)
 {
 	uint32_t ref = gmap_ref_of(w, a);
+	uint64_t t0 = gmap_mono_ns();
 
-	atomic_fetch_add(&w->c.faults, 1);
+	atomic_fetch_add(&w->c->faults, 1);
 	gmap_tls.in_fault = true;
 	gmap_fault_serve(w, ref, "a fault", 0);
 	gmap_tls.in_fault = false;
+	gmap_serve_time(w, t0);
 	/* Lines logged meanwhile wait in log.c's ring: the evictor writes
 	 * them. */
 	if (gmap_log_deferred())

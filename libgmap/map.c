@@ -146,9 +146,9 @@ static int map_retry(struct gmap_window *w, uint32_t ref, bool writable,
 			delay *= 2;
 	}
 	if (rc == 0) {
-		atomic_fetch_add(&w->c.maps, 1);
+		atomic_fetch_add(&w->c->maps, 1);
 	} else {
-		atomic_fetch_add(&w->c.map_failures, 1);
+		atomic_fetch_add(&w->c->map_failures, 1);
 		gmap_budget_enomem(w);
 	}
 	return rc;
@@ -221,7 +221,7 @@ void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
 			struct gmap_grant *g, uint32_t bits)
 {
 	gmap_grant_commit(w, ref, g, GS_MAPPED, bits, 0);
-	atomic_fetch_add(&w->c.mapped_now, 1);
+	atomic_fetch_add(&w->c->mapped_now, 1);
 	gmap_evict_push(w, ref, g);
 	gmap_evict_mapped(w);
 }
@@ -296,8 +296,8 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 		     j++)
 			;
 		w->be.ops->unmap(&w->be, ref + i, j - i, !ro);
-		atomic_fetch_add(&w->c.unmaps, j - i);
-		atomic_fetch_sub(&w->c.mapped_now, j - i);
+		atomic_fetch_add(&w->c->unmaps, j - i);
+		atomic_fetch_sub(&w->c->mapped_now, j - i);
 	}
 	/*
 	 * Inline, an unpin or a release leaves its pages unarmed
@@ -323,7 +323,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	 * VMAs. */
 	rc = gmap_rearm_poisoned(w, addr, len);
 	if (rc == 0)
-		atomic_fetch_add(&w->c.rearms, n);
+		atomic_fetch_add(&w->c->rearms, n);
 	for (uint32_t i = 0; i < n; i++)
 		gmap_budget_put(w);
 	if (rc < 0) {
@@ -388,9 +388,9 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 			;
 		run = (uint32_t)(k - i);
 		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
-			atomic_fetch_add(&w->c.evicting_now, run);
+			atomic_fetch_add(&w->c->evicting_now, run);
 		ns = unmap_run(w, refs[i], run, lazy &&
-			       atomic_load(&w->c.unarmed_now) + run <= cap, &st);
+			       atomic_load(&w->c->unarmed_now) + run <= cap, &st);
 		if (gs_state(ns) == GS_EMPTY)
 			unmapped += run;
 		window_lock(w);
@@ -402,9 +402,9 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 		 * is 0, the stats, the window's count of VMAs and the address
 		 * space all say the same. */
 		if (why == GMAP_UNMAP_EVICT && ns != GS_MAPPED)
-			atomic_fetch_add(&w->c.evictions, run);
+			atomic_fetch_add(&w->c->evictions, run);
 		if (why == GMAP_UNMAP_EVICT || why == GMAP_UNMAP_RETRY)
-			atomic_fetch_sub(&w->c.evicting_now, run);
+			atomic_fetch_sub(&w->c->evicting_now, run);
 		/* The evictor wakes everyone once its batch is done: maps
 		 * wait for the whole batch (evict.c). */
 		if (why != GMAP_UNMAP_EVICT)
@@ -526,16 +526,16 @@ int gmap_map_run(struct gmap_window *w, uint32_t start, uint32_t max, int dir,
 		/* A failed map places nothing (backend contract): the
 		 * placeholders are as they were, and a thread waiting on a
 		 * fault in the run still waits for its own. */
-		atomic_fetch_add(&w->c.map_failures, 1);
+		atomic_fetch_add(&w->c->map_failures, 1);
 		gmap_budget_enomem(w);
 		run_abandon(w, *lo, n, n, touched);
 		mark_lost(w, *lo, n);
 		return -1;
 	}
-	atomic_fetch_add(&w->c.maps, n);
+	atomic_fetch_add(&w->c->maps, n);
 	window_lock(w);
 	gmap_grant_commit_mapped_run(w, *lo, n, split, writable ? 0 : GS_RO);
-	atomic_fetch_add(&w->c.mapped_now, n);
+	atomic_fetch_add(&w->c->mapped_now, n);
 	gmap_evict_mapped(w);
 	pthread_cond_broadcast(&w->cv);
 	window_unlock(w);

@@ -108,8 +108,8 @@ static int hold_one(struct gmap_window *w, uint32_t ref,
 held:
 	if (pin) {
 		if (gs_pins(gmap_grant_pin(w, g)) == 0)
-			atomic_fetch_add(&w->c.pinned_now, 1);
-		atomic_fetch_add(&w->c.pins, 1);
+			atomic_fetch_add(&w->c->pinned_now, 1);
+		atomic_fetch_add(&w->c->pins, 1);
 	}
 	window_unlock(w);
 	return 0;
@@ -129,7 +129,7 @@ int gmap_pin_held(struct gmap_window *w, uint32_t ref, bool write)
 	if (g && gs_state(s) == GS_MAPPED && gs_pins(s) > 0 &&
 	    gs_pins(s) < GS_PINS_MAX && !(write && (s & GS_RO))) {
 		gmap_grant_pin(w, g);
-		atomic_fetch_add(&w->c.pins, 1);
+		atomic_fetch_add(&w->c->pins, 1);
 		rc = 0;
 	}
 	window_unlock(w);
@@ -169,10 +169,10 @@ static bool hold_mapped(struct gmap_window *w, uint32_t ref, uint32_t count,
 	for (i = 0; pin && i < count; i++) {
 		if (gs_pins(gmap_grant_pin(w, gmap_grant_get(w, ref + i,
 							    false))) == 0)
-			atomic_fetch_add(&w->c.pinned_now, 1);
+			atomic_fetch_add(&w->c->pinned_now, 1);
 	}
 	if (pin)
-		atomic_fetch_add(&w->c.pins, count);
+		atomic_fetch_add(&w->c->pins, count);
 	window_unlock(w);
 	return true;
 }
@@ -320,10 +320,10 @@ GMAP_EXPORT int gmap_unpin(struct gmap_window *w, uint32_t ref, uint32_t count)
 		for (nlast = 0; i < count && nlast < UNMAP_BATCH; i++) {
 			struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
 
-			atomic_fetch_add(&w->c.unpins, 1);
+			atomic_fetch_add(&w->c->unpins, 1);
 			if (gs_pins(gmap_grant_unpin(w, g)) != 1)
 				continue;
-			atomic_fetch_sub(&w->c.pinned_now, 1);
+			atomic_fetch_sub(&w->c->pinned_now, 1);
 			if (w->unpin_keep) {
 				keep_warn(w, ref + i);
 				continue;  /* stays mapped, like a touch */

@@ -19,6 +19,7 @@
 #define GMAP_EXPORT __attribute__((visibility("default")))
 
 #include "grant.h"
+#include "publish.h"
 
 /* ---- backends ----------------------------------------------------------
  *
@@ -123,6 +124,18 @@ struct gmap_counters {
 		evict_waits;  /* maps that waited for the evictor (evict.c)  */
 };
 
+/* publish.c: the file a window's counters live in, for gmap-top. */
+struct gmap_pub {
+	uint8_t *page;             /* its shared mapping, or NULL: none    */
+	int fd;                    /* holds the flock that says we live    */
+	pid_t pid;                 /* who made it (a child does not own it) */
+	uint64_t start;            /* the process's start, in clock ticks  */
+	unsigned int serial;
+	bool named;                /* renamed from tmp to path             */
+	char comm[16];
+	char path[320], tmp[320];
+};
+
 /* evict.c: the mapped-grant budget and the evictor thread. */
 struct gmap_fifo_entry {
 	uint32_t ref;
@@ -134,7 +147,7 @@ struct gmap_evictor {
 	size_t cap, head, len;
 	uint64_t max_mapped;       /* the budget                           */
 	uint64_t high, low;        /* evict from high down to low          */
-	/* The budget of VMAs (w->c.vmas) and its watermarks: they follow
+	/* The budget of VMAs (w->c->vmas) and its watermarks: they follow
 	 * the process's room at run time (gmap_budget_refresh), so they are
 	 * read lock-free and written under the window lock. */
 	_Atomic uint64_t max_vmas, vhigh, vlow;
@@ -262,7 +275,15 @@ struct gmap_window {
 
 	struct gmap_dir dir;
 	struct gmap_evictor ev;      /* budget.c and evict.c             */
-	struct gmap_counters c;
+	/* The live counters and serve-time histogram: in the file gmap-top
+	 * reads (publish.c), or in own where there is none. */
+	struct gmap_counters *c;
+	_Atomic uint64_t *hist;
+	struct {
+		struct gmap_counters c;
+		_Atomic uint64_t hist[GMAP_PUB_BUCKETS];
+	} own;
+	struct gmap_pub pub;
 	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
 				      * -1 where the kernel lacks it, and in
 				      * an inline window (vmas.c) */
@@ -271,6 +292,18 @@ struct gmap_window {
 	struct gmap_fork_state fork;
 	struct gmap_lost lost;
 };
+
+/* publish.c: the window's counters in a file for gmap-top.  _open moves
+ * w->c and w->hist into it (before any other thread of the window runs;
+ * 0 also when nothing is published, -1 if GMAP_RUNTIME_DIR or
+ * GMAP_PUBLISH is bad), _commit fills the head and gives the file its
+ * name once the window is open, _close removes it (if @owner, and this
+ * process made it) and moves the counters back into the window. */
+int gmap_publish_open(struct gmap_window *w);
+void gmap_publish_commit(struct gmap_window *w);
+void gmap_publish_close(struct gmap_window *w, bool owner);
+/* Count a fault served in gmap_mono_ns() - @t0 in the histogram. */
+void gmap_serve_time(struct gmap_window *w, uint64_t t0);
 
 /* env.c: the GMAP_* environment variables */
 enum gmap_env_kind { GMAP_ENV_NUM, GMAP_ENV_WORD, GMAP_ENV_PATH };
@@ -642,7 +675,7 @@ static inline bool gmap_evict_gated(struct gmap_window *w, uint64_t *seen)
 		return false;
 	if (!*seen) {
 		*seen = w->ev.batches + 1;
-		atomic_fetch_add(&w->c.evict_waits, 1);
+		atomic_fetch_add(&w->c->evict_waits, 1);
 		return true;
 	}
 	return *seen == w->ev.batches + 1;

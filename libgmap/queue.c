@@ -53,7 +53,7 @@ static int ring_push(struct gmap_window *w, uint32_t ref)
 		for (size_t i = 0; i < ev->len; i++)
 			n[i] = ev->ring[ring_slot(ev, ev->head + i)];
 		gmap_mem_unmap(ev->ring, ev->cap * sizeof(*n));
-		atomic_fetch_add(&w->c.meta_bytes, (ncap - ev->cap) * sizeof(*n));
+		atomic_fetch_add(&w->c->meta_bytes, (ncap - ev->cap) * sizeof(*n));
 		ev->ring = n;
 		ev->cap = ncap;
 		ev->head = 0;
@@ -135,12 +135,12 @@ void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
 void gmap_evict_mapped(struct gmap_window *w)
 {
 	struct gmap_evictor *ev = &w->ev;
-	uint64_t now = atomic_load(&w->c.mapped_now), peak;
+	uint64_t now = atomic_load(&w->c->mapped_now), peak;
 
 	window_assert_locked(w);
-	peak = atomic_load(&w->c.mapped_peak);
+	peak = atomic_load(&w->c->mapped_peak);
 	while (now > peak &&
-	       !atomic_compare_exchange_weak(&w->c.mapped_peak, &peak, now))
+	       !atomic_compare_exchange_weak(&w->c->mapped_peak, &peak, now))
 		;
 	/* Unmaps to retry, and no thread to retry them: it could not start
 	 * when they failed (no VMAs for its stack); a map means room now.
@@ -175,7 +175,7 @@ size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
 	while (n < max && scan-- > 0 &&
 	       (idle ? gmap_evict_head_idle(ev) :
 		above(atomic_load(&ev->taken), ev->low, n) ||
-		above(atomic_load(&w->c.vmas), ev->vlow, 2 * n))) {
+		above(atomic_load(&w->c->vmas), ev->vlow, 2 * n))) {
 		uint32_t ref = ring_pop(ev);
 		struct gmap_grant *g = gmap_grant_get(w, ref, false);
 		uint32_t s;
@@ -201,7 +201,7 @@ size_t gmap_evict_pick(struct gmap_window *w, uint32_t *out, size_t max,
  * those a retry has taken and not finished.  Window lock held. */
 static void due_publish(struct gmap_window *w)
 {
-	atomic_store(&w->c.unmaps_due, w->ev.ndue + w->ev.due_busy);
+	atomic_store(&w->c->unmaps_due, w->ev.ndue + w->ev.due_busy);
 }
 
 /* ---- unmaps to retry ----------------------------------------------------
@@ -219,7 +219,7 @@ void gmap_unmap_due(struct gmap_window *w, uint32_t ref)
 	struct gmap_evictor *ev = &w->ev;
 
 	window_assert_locked(w);
-	atomic_fetch_add(&w->c.unmap_failures, 1);
+	atomic_fetch_add(&w->c->unmap_failures, 1);
 	if (ev->ndue == ev->due_cap) {
 		size_t ncap = ev->due_cap ? ev->due_cap * 2 : 64;
 		uint32_t *n = realloc(ev->due, ncap * sizeof(*n));

@@ -102,7 +102,7 @@ uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 
 	/* Stale FIFO entries hold their leaves: drop them first. */
 	gmap_evict_compact(w);
-	while (atomic_load(&w->c.meta_bytes) > target && scanned < nslots &&
+	while (atomic_load(&w->c->meta_bytes) > target && scanned < nslots &&
 	       !atomic_load(&w->closing)) {
 		uint64_t bytes;
 		size_t step, n;
@@ -121,8 +121,8 @@ uint64_t gmap_meta_reclaim(struct gmap_window *w, uint64_t target)
 		window_lock(w);
 		for (size_t i = 0; i < n; i++)
 			gmap_slab_free(&w->dir.leaves, batch[i]);
-		atomic_fetch_sub(&w->c.meta_bytes, bytes);
-		atomic_fetch_add(&w->c.meta_freed, bytes);
+		atomic_fetch_sub(&w->c->meta_bytes, bytes);
+		atomic_fetch_add(&w->c->meta_freed, bytes);
 		freed += bytes;
 	}
 	return freed;

@@ -176,7 +176,7 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 
 	if (gs_state(s) == GS_BUSY) {
 		/* A re-arm (or a map) is in flight: wait for it. */
-		atomic_fetch_add(&w->c.rearm_waits, 1);
+		atomic_fetch_add(&w->c->rearm_waits, 1);
 		while (gs_state(s) == GS_BUSY && !atomic_load(&w->closing)) {
 			sched_yield();
 			s = gs_word(g);
@@ -207,9 +207,9 @@ static int handle_in_window(struct gmap_window *w, uintptr_t a)
 		 * which; retrying once does: a read then succeeds, a write
 		 * faults again at the same address.
 		 */
-		uint64_t seq = atomic_load(&w->c.maps) +
-			       atomic_load(&w->c.map_failures) +
-			       atomic_load(&w->c.unmaps);
+		uint64_t seq = atomic_load(&w->c->maps) +
+			       atomic_load(&w->c->map_failures) +
+			       atomic_load(&w->c->unmaps);
 
 		/* Retry while the window's maps move on under us (bounded),
 		 * report when the same access faults again with nothing

@@ -154,12 +154,12 @@ int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s)
 
 void gmap_vmas_add(struct gmap_window *w, int delta)
 {
-	uint64_t now = atomic_fetch_add(&w->c.vmas, (uint64_t)(int64_t)delta) +
+	uint64_t now = atomic_fetch_add(&w->c->vmas, (uint64_t)(int64_t)delta) +
 		       (uint64_t)(int64_t)delta;
 
 	window_assert_locked(w);
-	if (now > atomic_load(&w->c.vmas_peak))
-		atomic_store(&w->c.vmas_peak, now);
+	if (now > atomic_load(&w->c->vmas_peak))
+		atomic_store(&w->c->vmas_peak, now);
 }
 
 int gmap_vmas_query(struct gmap_window *w, uintptr_t addr, uintptr_t *start,

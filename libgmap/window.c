@@ -225,6 +225,7 @@ static void window_free(struct gmap_window *w)
 		w->be.ops->close(&w->be);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->lock);
+	gmap_publish_close(w, true);
 	if (w->own_log)
 		xtl_logger_destroy(w->own_log);
 	free(w);
@@ -305,9 +306,12 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		return NULL;
 	w->h.uffd = w->h.stop_fd = w->maps_fd = w->unarmed_fd = -1;
 	w->slot = -1;
+	w->c = &w->own.c;
+	w->hist = w->own.hist;
+	w->pub.fd = -1;
 	/* The window's range is reserved as one VMA (vmas.c counts). */
-	atomic_store(&w->c.vmas, 1);
-	atomic_store(&w->c.vmas_peak, 1);
+	atomic_store(&w->c->vmas, 1);
+	atomic_store(&w->c->vmas_peak, 1);
 	pthread_mutex_init(&w->lock, NULL);
 	/* Timed waits on it (evict.c) count in CLOCK_MONOTONIC. */
 	pthread_condattr_init(&ca);
@@ -332,7 +336,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		errno = EINVAL;
 		goto fail;
 	}
-	if (check_opts(w, o) < 0) {
+	if (check_opts(w, o) < 0 || gmap_publish_open(w) < 0) {
 		errno = EINVAL;
 		goto fail;
 	}
@@ -369,7 +373,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->be = (struct gmap_backend_ctx){
 		.ops = pick_backend(w, o->backend), .log = w->log,
 		.domid = w->domid, .self_domid = w->self_domid,
-		.nr_refs = w->nr_refs, .meta_bytes = &w->c.meta_bytes,
+		.nr_refs = w->nr_refs, .meta_bytes = &w->c->meta_bytes,
 	};
 	if (!w->be.ops)
 		goto fail;
@@ -431,6 +435,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		 (unsigned long long)w->nr_refs, w->be.ops->name,
 		 w->h.inline_mode ? "faults served inline" :
 		 w->h.nr > 1 ? "handler threads" : "one handler thread");
+	gmap_publish_commit(w);
 	return w;
 fail:
 	window_free(w);
@@ -462,6 +467,7 @@ static void window_forget(struct gmap_window *w)
 	 * in a child).  The evictor's queue is left: its thread's state is
 	 * unknown here, and the child is about to exit or exec. */
 	w->be.ops->close(&w->be);
+	gmap_publish_close(w, false);
 	if (w->own_log)
 		xtl_logger_destroy(w->own_log);
 	free(w);
@@ -588,7 +594,7 @@ GMAP_EXPORT int gmap_stats(const struct gmap_window *w, struct gmap_stats *out,
 		errno = EINVAL;
 		return -1;
 	}
-	c = (struct gmap_counters *)&w->c;
+	c = w->c;
 	st->faults = atomic_load(&c->faults);
 	st->maps = atomic_load(&c->maps);
 	st->map_failures = atomic_load(&c->map_failures);

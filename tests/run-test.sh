@@ -4,6 +4,14 @@
 # says so (automake shows only the exit status, 124 or 137).
 bound=${RUN_TEST_BOUND:-300}
 start=$(date +%s)
+# Each test's windows publish their counters (gmap-top) in a directory
+# of its own, removed after: the user's runtime directory stays clean,
+# and a test that counts the files sees only its own.
+if [ -z "${GMAP_RUNTIME_DIR:-}" ]; then
+	GMAP_RUNTIME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/gmap-check.XXXXXX") || exit 99
+	export GMAP_RUNTIME_DIR
+	trap 'rm -rf "$GMAP_RUNTIME_DIR"' EXIT
+fi
 timeout --kill-after=10 "$bound" "$@"
 rc=$?
 if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
