@@ -26,6 +26,7 @@ struct bench {
 	int mem_fd;
 	int cpus, cpu[2];       /* CPUs allowed; the first two (-1: none)  */
 	struct st_hist kern_hist, win_hist;
+	FILE *csv;              /* --csv FILE, or NULL                     */
 	/* Figures one row measures and later rows reuse. */
 	double kfault;          /* kernel fault, us/page: the floors' base */
 	double rss_kib;         /* resident memory of the full window      */
@@ -190,6 +191,24 @@ static void print_value(const struct row_desc *d, const struct row *r)
 	snprintf(v, sizeof(v), "%.3g %s", r->lib, d->unit);
 	printf("%-44s %-15s %-15s %7s  %-8s %s\n", d->name, v, "-", "-",
 	       d->target, r->met < 0 ? "" : r->met ? "met" : "MISSED");
+}
+
+/* One row on stdout and, with --csv, in the CSV: the same figures. */
+static void report_row(const struct bench *b, const struct row_desc *d,
+		       const struct row *r)
+{
+	if (d->no_base)
+		print_value(d, r);
+	else
+		print_row(d, r);
+	if (b->csv)
+		st_csv_row(b->csv, &(struct st_csv_row){
+			.name = d->name, .unit = d->unit, .note = r->note,
+			.target = d->cmp == NO_TARGET ? NULL : d->target,
+			.lib = r->lib, .base = r->base, .ratio = r->ratio,
+			.has_base = !d->no_base, .met = r->met,
+			.limit = d->limit, .on_value = d->on_value || d->no_base,
+		});
 }
 
 static void judge(const struct row_desc *d, struct row *r)
@@ -766,6 +785,10 @@ int st_bench(const struct st_config *c)
 	cpu_set_t allowed;
 	int ctl;
 
+	/* Before anything is measured: a file that cannot be written is a
+	 * bad argument, not a benchmark's worth of figures lost. */
+	if (c->csv && !(b.csv = st_csv_open(c->csv)))
+		return 2;
 	b.dom = gmap_sim_domain_create(BENCH_DOMID, b.pages, b.pages);
 	if (!b.dom || gmap_sim_domain_fds(b.dom, &ctl, &b.mem_fd) < 0) {
 		fprintf(stderr, "gmap-stress --bench: cannot create the "
@@ -797,10 +820,7 @@ int st_bench(const struct st_config *c)
 		d->measure(&b, &d->arg, &r);
 		if (r.met != -2 && d->cmp != NO_TARGET)
 			judge(d, &r);
-		if (d->no_base)
-			print_value(d, &r);
-		else
-			print_row(d, &r);
+		report_row(&b, d, &r);
 	}
 	printf("first-touch latency through the window (%llu samples): p50 %llu "
 	       "ns, p99 %llu ns; kernel fault p50 %llu ns, p99 %llu ns\n",
@@ -811,5 +831,11 @@ int st_bench(const struct st_config *c)
 	       (unsigned long long)st_hist_pct(&b.kern_hist, 99));
 	st_hist_draw(stdout, &b.win_hist);
 	gmap_sim_domain_destroy(b.dom);
+	if (b.csv) {
+		st_csv_hist(b.csv, "libgmap", &b.win_hist);
+		st_csv_hist(b.csv, "kernel", &b.kern_hist);
+		if (st_csv_close(b.csv, c->csv) < 0)
+			return 2;
+	}
 	return 0;
 }

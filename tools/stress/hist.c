@@ -29,6 +29,13 @@ static uint64_t bucket_hi(unsigned int i)
 	return ((uint64_t)(8 + sub) << (e - 3)) + (1ULL << (e - 3));
 }
 
+/* Bucket @i holds [*lo, *hi) ns. */
+void st_hist_bounds(unsigned int i, uint64_t *lo, uint64_t *hi)
+{
+	*hi = bucket_hi(i);
+	*lo = i < 8 ? i : *hi - (1ULL << (i / 8 - 1));
+}
+
 void st_hist_add(struct st_hist *h, uint64_t ns)
 {
 	h->b[bucket_of(ns)]++;

@@ -67,6 +67,7 @@ struct st_config {
 	enum gmap_around_dir around_dir;
 	bool bench;
 	uint32_t bench_pages;
+	const char *csv;          /* --bench --csv FILE, or NULL          */
 };
 
 /* Failures by kind; any non-zero count fails the run. */
@@ -87,8 +88,9 @@ struct st_failures {
 #define LEASE_GEN_SHIFT 22
 static inline uint32_t lease_gen(uint32_t v) { return v >> LEASE_GEN_SHIFT; }
 
+#define ST_HIST_BUCKETS (64 * 8)
 struct st_hist {
-	uint64_t b[64 * 8]; /* log2 buckets, 8 linear sub-buckets each  */
+	uint64_t b[ST_HIST_BUCKETS]; /* log2 buckets, 8 linear sub-buckets each */
 	uint64_t n, max;
 };
 
@@ -275,6 +277,7 @@ void st_hist_add(struct st_hist *h, uint64_t ns);
 void st_hist_merge(struct st_hist *to, const struct st_hist *from);
 uint64_t st_hist_pct(const struct st_hist *h, double pct);
 void st_hist_draw(FILE *f, const struct st_hist *h);
+void st_hist_bounds(unsigned int i, uint64_t *lo, uint64_t *hi);
 
 /* report.c */
 void st_progress(struct st_run *r, double t, bool final);
@@ -289,6 +292,22 @@ uint64_t st_now_ns(void);
 
 /* bench.c */
 int st_bench(const struct st_config *c);
+/* csv.c: --bench --csv FILE.  One row of the table, from the figures its
+ * text line prints. */
+struct st_csv_row {
+	const char *name, *unit, *note;
+	const char *target;       /* NULL: the row has none              */
+	double lib, base, ratio;
+	bool has_base;            /* false: a value, no baseline or ratio */
+	int met;                  /* 1 met, 0 missed, -1 no target,
+				   * -2 not measured (note says why)     */
+	double limit;             /* the target's bound, judging ...      */
+	bool on_value;            /* ... lib rather than the ratio        */
+};
+FILE *st_csv_open(const char *path);
+void st_csv_row(FILE *f, const struct st_csv_row *r);
+void st_csv_hist(FILE *f, const char *series, const struct st_hist *h);
+int st_csv_close(FILE *f, const char *path);
 /* floor.c: batched first touch placed by the touching thread itself. */
 double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 			 double *kernel);
