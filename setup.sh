@@ -23,10 +23,12 @@ cd "$(dirname "$0")"
 # libraries they load come from this machine (the last line, with
 # libxen-dev's).  libclang-rt-14-dev: libFuzzer and clang's sanitizer
 # runtimes (make fuzz), only recommended by clang, so not installed with it.
+# jq and tmux: tests/top.sh reads gmap-top's JSON, and drives its live view
+# on a terminal.
 PKGS="build-essential autoconf automake libtool pkg-config clang \
 libclang-rt-14-dev libxen-dev libunwind-dev libcunit1-dev qemu-system-x86 cpio \
 libfdt1 libglib2.0-0 libjpeg62-turbo libpixman-1-0 libspice-server1 \
-libusb-1.0-0 libyajl2 libncurses6"
+libusb-1.0-0 libyajl2 libncurses6 jq tmux"
 # The arm64 bed (tests/xenbed/arm64-build.sh, arm64.sh): the cross
 # toolchain with its C library (libc6-dev-arm64-cross is only recommended
 # by gcc-aarch64-linux-gnu: without it, the cross builds find the host's

@@ -78,7 +78,7 @@ version=$(sed -n 's/^libgmap (\([^)]*\)).*/\1/p;q' "$top/debian/changelog")
 say "installed $version"
 
 # The tools, from /usr/bin: their version, and the self-check.
-for t in gmap-stress gmap-run gmap-simdom gmap-xengrant; do
+for t in gmap-stress gmap-run gmap-simdom gmap-xengrant gmap-top; do
 	[ "$(command -v $t)" = "/usr/bin/$t" ] || fail "$t is not installed in /usr/bin"
 	v=$($t --version) || fail "$t --version: status $?"
 	case "$v" in *"$version"*) ;; *) fail "$t --version says '$v', not $version" ;; esac
@@ -92,6 +92,21 @@ done
 grep -q "^failures: none$" "$out/stress.txt" ||
 	{ cat "$out/stress.txt"; fail "the installed gmap-stress did not end in 'failures: none'"; }
 say "installed gmap-stress: $(grep '^ran' "$out/stress.txt")"
+# The installed gmap-top sees the installed gmap-stress's window, published
+# in the default directory (GMAP_RUNTIME_DIR unset).
+(cd / && env -u GMAP_RUNTIME_DIR /usr/bin/gmap-stress -d 3 -q -p 1024 --max-mapped 256) \
+	>"$out/stress-top.txt" 2>&1 &
+spid=$!
+n=0
+until env -u GMAP_RUNTIME_DIR gmap-top -b -n 1 --json -p "$spid" >"$out/top.json" 2>&1 &&
+	grep -q '"comm":"gmap-stress"' "$out/top.json"; do
+	n=$((n + 1))
+	[ $n -lt 50 ] || { kill "$spid"; cat "$out/top.json"; fail "timed out after 5 s: the installed gmap-top does not list the installed gmap-stress"; }
+	sleep 0.1
+done
+wait "$spid" || { cat "$out/stress-top.txt"; fail "gmap-stress under gmap-top failed"; }
+say "installed gmap-top: lists the installed gmap-stress ($(grep -o '"file":"[^"]*"' "$out/top.json"))"
+
 # gmap-run finds the installed shim by itself, and the shim loads.
 shim="$(pkg-config --variable=libdir libgmap)/libgmap/libgmap-preload.so"
 [ -f "$shim" ] || fail "no preload shim at $shim"

@@ -50,7 +50,7 @@ version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' \
 	"$top_builddir/config.h")
 [ -n "$version" ] || fail "no PACKAGE_VERSION in $top_builddir/config.h"
 
-tools="$stress $simdom"
+tools="$stress $simdom $top_builddir/tools/gmap-top"
 if [ "${T_PRELOAD:-yes}" = yes ]; then
 	tools="$tools $run"
 else
