@@ -764,8 +764,9 @@ static const struct row_desc rows[] = {
 	{ .name = "open a 16 TiB window vs mmap of it",
 	  .target = "<= 1 ms", .cmp = AT_MOST, .limit = 1000, .on_value = true,
 	  .unit = "us", .measure = reserve_full },
+	/* 64 KiB, and the page of counters published for gmap-top. */
 	{ .name = "  its resident memory (RSS)", .no_base = true,
-	  .target = "<= 64 KiB", .cmp = AT_MOST, .limit = 64, .unit = "KiB",
+	  .target = "<= 68 KiB", .cmp = AT_MOST, .limit = 68, .unit = "KiB",
 	  .measure = reserve_rss },
 	{ .name = "metadata per touched grant, 1 in 4096", .no_base = true,
 	  .target = "-", .unit = "B/grant", .measure = metadata },
