@@ -8,6 +8,7 @@
 #  - a window whose process was killed is stale: not listed, its file
 #    left by --keep-stale and removed otherwise; a program that exits
 #    cleanly leaves no file;
+#  - files that are not windows are neither shown nor removed;
 #  - on a terminal (tmux), the live view shows the window, redraws, and
 #    quits on q with the terminal given back;
 #  - bad arguments are refused, one line each.
@@ -137,6 +138,25 @@ ok "killed process: not listed, its file kept with --keep-stale, then removed"
 "$stress" -t 2 -p 256 -n 2000 -q >"$T/stress.out" 2>&1 || fail "short gmap-stress failed"
 has_file 0 || fail "a cleanly ended gmap-stress left its file"
 ok "a cleanly ended gmap-stress leaves no file"
+
+# --- files that are not windows ----------------------------------------------
+# Root's gmap-top reads every user's files: none of these may be shown,
+# removed or crash it.
+mkdir -p "$T/odd" && chmod 700 "$T/odd"
+printf '!GMPTOP1\143\0\0\0' >"$T/odd/1-2-3.gmap"      # another layout
+truncate -s 4096 "$T/odd/1-2-3.gmap"
+printf '!GMPTOP1' >"$T/odd/4-5-6.gmap"                     # cut short
+ln -s /etc/passwd "$T/odd/7-8-9.gmap"                      # a link
+mkfifo "$T/odd/10-11-12.gmap"                              # a FIFO
+"$top" -b -n 1 --json --dir "$T/odd" >"$T/out" 2>"$T/err" || fail "odd files: status $?"
+[ "$(jq '.windows | length' "$T/out")" -eq 0 ] || fail "odd files listed as windows"
+[ "$(jq '.skipped' "$T/out")" -eq 1 ] || fail "the file of another layout is not counted as skipped"
+[ "$(ls "$T/odd" | wc -l)" -eq 4 ] || fail "gmap-top removed a file that is not a stale window"
+cp "$T/odd/1-2-3.gmap" "$T/odd/13-14-15.gmap"
+chmod 777 "$T/odd"
+"$top" -b -n 1 --json --dir "$T/odd" >"$T/out" 2>"$T/err" || fail "open dir: status $?"
+[ "$(jq '.skipped' "$T/out")" -eq 0 ] || fail "a directory others may write to is read"
+ok "odd files (another layout, cut short, a link, a FIFO) neither shown nor removed; a directory others may write to is not read"
 
 # --- bad arguments -------------------------------------------------------------
 for args in "-d 0" "-d x" "-n 0" "-n 5x" "-p 0" "--dir=" "extra"; do

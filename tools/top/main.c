@@ -270,6 +270,7 @@ int main(int argc, char **argv)
 	if (!o.batch && !isatty(STDOUT_FILENO))
 		o.batch = true;
 	handle_signals();
+	top_scan_init();
 	if (!o.batch)
 		screen_setup();
 	for (i = 0; !stop && (!o.iterations || i < o.iterations); i++) {

@@ -14,11 +14,20 @@
  * recorded pid and start time is gone, the file is stale whoever holds the
  * lock (a child forked without exec shares the open file).  A stale file
  * is removed, unless --keep-stale.
+ *
+ * Other users' files are read by root's gmap-top, so nothing in them is
+ * trusted: the head's offsets are checked against the page, names and
+ * strings are cut to their fields, a directory is read only if it is a
+ * real one (not a link) that only its owner may write to, only a file of
+ * the directory's owner is ever removed, and a file cut short while it is
+ * read (SIGBUS on the mapping) is skipped, not fatal.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -84,6 +93,30 @@ static bool stale(int fd, const struct gmap_pub_head *h)
 		return true;
 	/* Same pid, another process: the window's died long ago. */
 	return start && h->start_ticks && start != h->start_ticks;
+}
+
+/* A file truncated under its mapping raises SIGBUS on the next read:
+ * copy_page() is left for the next file. */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t copying;
+
+static void on_sigbus(int sig)
+{
+	if (!copying) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	siglongjmp(bus_jmp, 1);
+}
+
+void top_scan_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigbus;
+	sigaction(SIGBUS, &sa, NULL);
 }
 
 /* Copy the live page: each counter with one atomic load, so a value is
@@ -159,7 +192,7 @@ static bool wanted(const struct top_opts *o, pid_t pid)
 /* Read the window file @name of @dir into a new entry of @s; nothing for
  * a file that is not one, removed if stale. */
 static void read_one(const struct top_opts *o, struct top_sample *s,
-		     const char *dir, const char *name)
+		     const char *dir, uid_t dir_uid, const char *name)
 {
 	const struct gmap_pub_head *h;
 	struct top_win *win;
@@ -181,9 +214,14 @@ static void read_one(const struct top_opts *o, struct top_sample *s,
 	if (page == MAP_FAILED)
 		goto out;
 	h = (const void *)page;
+	if (sigsetjmp(bus_jmp, 1)) {
+		copying = 0;    /* cut short under us: not a window now */
+		goto unmap;
+	}
+	copying = 1;
 	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != GMAP_PUB_MAGIC) {
-		munmap(page, GMAP_PUB_SIZE);
-		goto out;
+		copying = 0;
+		goto unmap;
 	}
 	if (!head_fits(h, GMAP_PUB_SIZE)) {
 		s->skipped++;
@@ -191,9 +229,9 @@ static void read_one(const struct top_opts *o, struct top_sample *s,
 		/* Still the file we locked, not a new one of that name. */
 		struct stat now;
 
-		if (!o->keep_stale && stat(path, &now) == 0 &&
-		    now.st_ino == st.st_ino && now.st_dev == st.st_dev &&
-		    unlink(path) == 0)
+		if (!o->keep_stale && st.st_uid == dir_uid &&
+		    stat(path, &now) == 0 && now.st_ino == st.st_ino &&
+		    now.st_dev == st.st_dev && unlink(path) == 0)
 			s->stale_removed++;
 	} else if (wanted(o, h->pid) && (win = add(s))) {
 		snprintf(win->path, sizeof(win->path), "%s", path);
@@ -203,6 +241,8 @@ static void read_one(const struct top_opts *o, struct top_sample *s,
 		win->when_ns = top_mono_ns();
 		s->nr++;
 	}
+	copying = 0;
+unmap:
 	munmap(page, GMAP_PUB_SIZE);
 out:
 	close(fd);
@@ -213,8 +253,15 @@ static void scan_dir(const struct top_opts *o, struct top_sample *s,
 {
 	size_t slen = strlen(GMAP_PUB_SUFFIX);
 	struct dirent *e;
-	DIR *d = opendir(dir);
+	struct stat st;
+	DIR *d;
 
+	/* The library's own rule (publish.c): a directory, not a link,
+	 * that only its owner may write to. */
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return;
+	d = opendir(dir);
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
@@ -224,7 +271,7 @@ static void scan_dir(const struct top_opts *o, struct top_sample *s,
 		if (e->d_name[0] == '.' || len <= slen ||
 		    strcmp(e->d_name + len - slen, GMAP_PUB_SUFFIX))
 			continue;
-		read_one(o, s, dir, e->d_name);
+		read_one(o, s, dir, st.st_uid, e->d_name);
 	}
 	closedir(d);
 }

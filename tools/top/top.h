@@ -51,6 +51,7 @@ struct top_opts {
 };
 
 /* scan.c */
+void top_scan_init(void);    /* before the first top_scan()            */
 /* Read every window of the directories @o names (or the default places)
  * into @s, emptied first; files of processes that are gone are removed
  * unless o->keep_stale.  @prev, the previous sample or NULL, gives the
