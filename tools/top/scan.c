@@ -427,7 +427,8 @@ void top_scan(const struct top_opts *o, struct top_sample *s,
 	for (i = 0; i < nd; i++)
 		scan_dir(o, s, dirs[i]);
 	s->when_ns = top_mono_ns();
-	qsort(s->win, s->nr, sizeof(s->win[0]), by_pid);
+	if (s->nr)	/* qsort(NULL, 0, ...) is undefined */
+		qsort(s->win, s->nr, sizeof(s->win[0]), by_pid);
 	for (k = 0; k < s->nr; k++) {
 		const struct top_win *old = NULL;
 
