@@ -14,6 +14,7 @@
  *   GMAP_RUNTIME_DIR (absolute), else $XDG_RUNTIME_DIR/gmap, else
  *   /run/gmap for root, else /run/user/<uid>/gmap where systemd made
  *   /run/user/<uid>, else /tmp/gmap-<uid>.
+ * A default that cannot be made or used falls back to /tmp/gmap-<uid>.
  * It must be a directory (not a link) owned by the effective user and
  * writable by nobody else, or nothing is published there (a planted
  * /tmp/gmap-<uid> must not collect another user's counters).
@@ -58,9 +59,16 @@ _Static_assert(HIST_OFF + GMAP_PUB_BUCKETS * 8 <= GMAP_PUB_SIZE,
 static unsigned int serial;          /* file names made by this process */
 static _Atomic bool dir_warned;      /* an unusable directory, said once */
 
+/* The last default: /tmp/gmap-<uid>, into @buf. */
+static int tmp_dir(char *buf, size_t len)
+{
+	return snprintf(buf, len, "/tmp/gmap-%u", (unsigned int)geteuid());
+}
+
 /* The directory's path into @buf; 0, 1 if publishing is off, -1 (logged)
- * if GMAP_RUNTIME_DIR or GMAP_PUBLISH is bad. */
-static int pick_dir(struct gmap_window *w, char *buf, size_t len)
+ * if GMAP_RUNTIME_DIR or GMAP_PUBLISH is bad.  *@named: the user named
+ * it (no other is tried). */
+static int pick_dir(struct gmap_window *w, char *buf, size_t len, bool *named)
 {
 	uint64_t off = 0;
 	char msg[256];
@@ -76,7 +84,8 @@ static int pick_dir(struct gmap_window *w, char *buf, size_t len)
 	if (off == 1)
 		return 1;
 	env = getenv("GMAP_RUNTIME_DIR");
-	if (env && *env) {
+	*named = env && *env;
+	if (*named) {
 		if (env[0] != '/') {
 			GMAP_ERR(w, "GMAP_RUNTIME_DIR=%s: not an absolute path",
 				 env);
@@ -94,8 +103,7 @@ static int pick_dir(struct gmap_window *w, char *buf, size_t len)
 			n = snprintf(buf, len, "/run/user/%u/gmap",
 				     (unsigned int)uid);
 		else
-			n = snprintf(buf, len, "/tmp/gmap-%u",
-				     (unsigned int)uid);
+			n = tmp_dir(buf, len);
 	}
 	if (n < 0 || (size_t)n >= len) {
 		GMAP_ERR(w, "GMAP_RUNTIME_DIR: longer than %zu bytes", len - 1);
@@ -190,16 +198,23 @@ static void warn_dir(struct gmap_window *w, const char *dir, const char *why,
 int gmap_publish_open(struct gmap_window *w)
 {
 	struct gmap_pub *p = &w->pub;
-	char dir[240];
+	char dir[240], last[32];
 	const char *why;
+	bool named = false;
 	uint8_t *page;
 	int rc, fd;
 
 	p->fd = -1;
-	rc = pick_dir(w, dir, sizeof(dir));
+	rc = pick_dir(w, dir, sizeof(dir), &named);
 	if (rc)
 		return rc < 0 ? -1 : 0;
-	if (check_dir(dir, &why) < 0) {
+	/* A default that cannot be used (no /run in an initramfs, an
+	 * XDG_RUNTIME_DIR of another user's after su) falls back to
+	 * /tmp/gmap-<uid>; a directory the user named does not. */
+	tmp_dir(last, sizeof(last));
+	if (check_dir(dir, &why) < 0 &&
+	    (named || !strcmp(dir, last) ||
+	     check_dir(strcpy(dir, last), &why) < 0)) {
 		warn_dir(w, dir, why, errno);
 		return 0;
 	}

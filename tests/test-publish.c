@@ -317,6 +317,49 @@ static void test_default_dir(void)
 	rm_dir(tmp);
 }
 
+/* A default directory that cannot be made (no /run in an initramfs, a
+ * stale XDG_RUNTIME_DIR) falls back to /tmp/gmap-<uid>, quietly. */
+static void test_default_falls_back(void)
+{
+	char missing[128], fallback[64], mine[64], path[384];
+	const char *old = getenv("XDG_RUNTIME_DIR");
+	char *saved = old ? strdup(old) : NULL;
+	struct gmap_window *w;
+	unsigned int others;
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	fresh_dir();
+	unsetenv("GMAP_RUNTIME_DIR");
+	snprintf(missing, sizeof(missing), "%s/not-there", tmp);
+	setenv("XDG_RUNTIME_DIR", missing, 1);
+	w = open_plain();
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT(!t_log_has("not published"));
+	CU_ASSERT_EQUAL(files(tmp, NULL, 0, &others), 0);
+	snprintf(fallback, sizeof(fallback), "/tmp/gmap-%u",
+		 (unsigned int)geteuid());
+	snprintf(mine, sizeof(mine), "%d-", (int)getpid());
+	d = opendir(fallback);
+	CU_ASSERT_FATAL(d != NULL);
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, mine, strlen(mine))) {
+			found++;
+			snprintf(path, sizeof(path), "%s/%s", fallback, e->d_name);
+		}
+	closedir(d);
+	CU_ASSERT_EQUAL(found, 1);
+	close_plain(w);
+	CU_ASSERT(found != 1 || access(path, F_OK) == -1);
+	if (saved)
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	free(saved);
+	rm_dir(tmp);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -330,6 +373,8 @@ int main(void)
 		  test_unusable_dir },
 		{ "the default directory under XDG_RUNTIME_DIR",
 		  test_default_dir },
+		{ "a default that cannot be made: /tmp/gmap-<uid>",
+		  test_default_falls_back },
 		{ NULL, NULL },
 	};
 
