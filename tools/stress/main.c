@@ -353,8 +353,8 @@ int main(int argc, char **argv)
 	peak = final_checks(r, &st, &di);
 	rc = st_report(r, &st, &di, peak);
 	if (st_log_lines() > 20)
-		fprintf(stderr, "gmap-stress: %u libgmap messages, the first 20 "
-			"shown\n", st_log_lines());
+		fprintf(stderr, "gmap-stress: %u different libgmap messages, "
+			"the first 20 shown\n", st_log_lines());
 	for (unsigned int i = 0; i < r->cfg.threads; i++)
 		close(r->workers[i].kfd);
 	if (r->dom)

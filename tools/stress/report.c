@@ -32,26 +32,51 @@ static uint64_t failures_total(struct st_run *r)
 
 /*
  * libgmap's messages, through a logger that shows the first 20 (a run that
- * goes wrong can produce one per access) and counts the rest.
+ * goes wrong can produce one per access) and counts the rest.  A line said
+ * before, word for word, is counted and not shown again: --bench opens
+ * the same kind of window round after round, and each says the same.
  */
 static _Atomic unsigned int log_lines, log_errors;
+#define SEEN_MAX 32
+static uint64_t seen[SEEN_MAX];       /* hashes of the lines shown     */
+static unsigned int nr_seen;          /* under flockfile(stderr)       */
+
+static uint64_t hash_line(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
 
 static void log_vmessage(xentoollog_logger *l, xentoollog_level level,
 			 int errnoval, const char *ctx, const char *fmt,
 			 va_list al)
 {
+	char line[1024];
+	uint64_t h;
+	unsigned int i;
+
 	(void)l;
 	(void)ctx;
 	if (level >= XTL_ERROR)
 		atomic_fetch_add(&log_errors, 1);
-	if (level < XTL_WARN || atomic_fetch_add(&log_lines, 1) >= 20)
+	if (level < XTL_WARN)
 		return;
+	vsnprintf(line, sizeof(line), fmt, al);
+	h = hash_line(line);
 	flockfile(stderr);
-	fputs("gmap-stress: libgmap: ", stderr);
-	vfprintf(stderr, fmt, al);
-	if (errnoval >= 0)
-		fprintf(stderr, ": %s", strerror(errnoval));
-	fputc('\n', stderr);
+	for (i = 0; i < nr_seen && seen[i] != h; i++)
+		;
+	if (i == nr_seen && atomic_fetch_add(&log_lines, 1) < 20) {
+		if (nr_seen < SEEN_MAX)
+			seen[nr_seen++] = h;
+		fprintf(stderr, "gmap-stress: libgmap: %s", line);
+		if (errnoval >= 0)
+			fprintf(stderr, ": %s", strerror(errnoval));
+		fputc('\n', stderr);
+	}
 	funlockfile(stderr);
 }
 
