@@ -57,9 +57,10 @@ const struct gmap_env_var gmap_env_vars[] = {
 	     "where system calls cannot be served anyway"),
 	NUM("GMAP_IDLE_MS", 0, 3600000, "0 (never)", "unmap unpinned grants "
 	    "mapped this long"),
-	PATH("GMAP_RUNTIME_DIR", 200, "$XDG_RUNTIME_DIR/gmap, else /run/gmap "
-	     "(root), /run/user/<uid>/gmap or /tmp/gmap-<uid>", "directory where windows publish "
-	     "their counters for gmap-top"),
+	PATH("GMAP_RUNTIME_DIR", 200, "$XDG_RUNTIME_DIR/gmap, /run/gmap "
+	     "(root), /run/user/<uid>/gmap or /dev/shm/gmap-<uid>",
+	     "directory (tmpfs) where windows publish their counters for "
+	     "gmap-top"),
 	WORD("GMAP_PUBLISH", yes_no, "yes", "publish each window's counters "
 	     "for gmap-top"),
 	/* A unix socket's path must fit sun_path (108 bytes with its NUL). */

@@ -181,10 +181,13 @@ again:
 }
 
 
-static void serve(struct gmap_window *w, const struct uffd_msg *m)
+/* Serve the fault of message @m, read at @t0 (its serve time counts
+ * from there: a message read in a batch waits for those before it). */
+static void serve(struct gmap_window *w, const struct uffd_msg *m,
+		  uint64_t t0)
 {
 	uintptr_t a = (uintptr_t)m->arg.pagefault.address;
-	uint64_t t0 = gmap_mono_ns(), off;
+	uint64_t off;
 
 	if (m->event != UFFD_EVENT_PAGEFAULT)
 		return;
@@ -285,6 +288,7 @@ static void *handler_main(void *arg)
 	int ep = handler_epoll(w);
 
 	for (;;) {
+		uint64_t t0;
 		ssize_t n;
 		int i, j;
 
@@ -301,6 +305,7 @@ static void *handler_main(void *arg)
 			break;
 		}
 got:
+		t0 = gmap_mono_ns();
 		atomic_fetch_add(&w->h.busy, 1);
 		n /= (ssize_t)sizeof(msgs[0]);
 		for (i = 0; i < n; i++) {
@@ -312,7 +317,7 @@ got:
 				    msgs[i].arg.pagefault.address)
 					break;
 			if (j == i)
-				serve(w, &msgs[i]);
+				serve(w, &msgs[i], t0);
 			else
 				atomic_fetch_add(&w->c->faults, 1);
 		}

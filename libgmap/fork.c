@@ -21,7 +21,10 @@
  * the parent owns (a sim domain's counters are shared memory, a gntdev fd
  * is shared with the parent).  The calls that would map or unmap (pin,
  * unpin, prefault, release) fail with EPERM; those that only read the
- * window's numbers (translate, stats) still answer.  A
+ * window's numbers (translate, stats) still answer: the counters are in
+ * the page published for gmap-top (publish.c), shared with the parent,
+ * so stats read the parent's live ones, and gmap_close() unmaps the page
+ * and leaves the parent's file.  A
  * pthread_atfork() child handler bumps a generation counter that each
  * window compares with the one it was opened in.
  *

@@ -128,12 +128,13 @@ struct gmap_counters {
 struct gmap_pub {
 	uint8_t *page;             /* its shared mapping, or NULL: none    */
 	int fd;                    /* holds the flock that says we live    */
+	int dfd;                   /* its directory (O_PATH), for the *at calls */
 	pid_t pid;                 /* who made it (a child does not own it) */
 	uint64_t start;            /* the process's start, in clock ticks  */
 	unsigned int serial;
 	bool named;                /* renamed from tmp to path             */
 	char comm[16];
-	char path[320], tmp[320];
+	char name[64], tmp[64];    /* in dfd: the final name, the one made */
 };
 
 /* evict.c: the mapped-grant budget and the evictor thread. */

@@ -10,14 +10,16 @@
  * cannot be made, the same counters live in the window (w->own) and
  * nothing else changes.
  *
- * The directory, made 0700 if missing:
- *   GMAP_RUNTIME_DIR (absolute), else $XDG_RUNTIME_DIR/gmap, else
- *   /run/gmap for root, else /run/user/<uid>/gmap where systemd made
- *   /run/user/<uid>, else /tmp/gmap-<uid>.
- * A default that cannot be made or used falls back to /tmp/gmap-<uid>.
- * It must be a directory (not a link) owned by the effective user and
- * writable by nobody else, or nothing is published there (a planted
- * /tmp/gmap-<uid> must not collect another user's counters).
+ * The directory, made 0700 if missing: GMAP_RUNTIME_DIR (absolute) and no
+ * other if set; else the first that can be used of $XDG_RUNTIME_DIR/gmap
+ * (if that directory is the effective user's), /run/gmap for root or
+ * /run/user/<uid>/gmap where systemd made /run/user/<uid>, and
+ * /dev/shm/gmap-<uid>.  It must be a directory (not a link) owned by the
+ * effective user, writable by nobody else (a planted /dev/shm/gmap-<uid>
+ * must not collect another user's counters) and in memory (tmpfs: a page
+ * written back to disk would fault through the file system on the next
+ * count), or nothing is published there.  Every later step goes through
+ * the opened directory (openat, renameat, unlinkat), never its path again.
  * GMAP_PUBLISH=no turns it off.
  */
 #include <errno.h>
@@ -29,6 +31,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,30 +62,40 @@ _Static_assert(HIST_OFF + GMAP_PUB_BUCKETS * 8 <= GMAP_PUB_SIZE,
 static unsigned int serial;          /* file names made by this process */
 static _Atomic bool dir_warned;      /* an unusable directory, said once */
 
-/* The last default: /tmp/gmap-<uid>, into @buf. */
-static int tmp_dir(char *buf, size_t len)
+#define TMPFS_MAGIC_ 0x01021994     /* <linux/magic.h> */
+#define RAMFS_MAGIC_ 0x858458f6
+
+/* Whether @path is an absolute directory of the effective user's own
+ * (an XDG_RUNTIME_DIR left by su is another user's: not used by root,
+ * who could otherwise be led into a directory that user controls). */
+static bool own_dir(const char *path)
 {
-	return snprintf(buf, len, "/tmp/gmap-%u", (unsigned int)geteuid());
+	struct stat st;
+
+	return path && path[0] == '/' && stat(path, &st) == 0 &&
+	       S_ISDIR(st.st_mode) && st.st_uid == geteuid();
 }
 
-/* The directory's path into @buf; 0, 1 if publishing is off, -1 (logged)
- * if GMAP_RUNTIME_DIR or GMAP_PUBLISH is bad.  *@named: the user named
- * it (no other is tried). */
-static int pick_dir(struct gmap_window *w, char *buf, size_t len, bool *named)
+/* The directories to try into @dirs (the user's one, or the defaults in
+ * order); how many, 0 if publishing is off, -1 (logged) if GMAP_PUBLISH
+ * or GMAP_RUNTIME_DIR is bad. */
+static int pick_dirs(struct gmap_window *w, char dirs[][240], bool *named)
 {
-	uint64_t off = 0;
-	char msg[256];
-	const char *env;
-	struct stat st;
+	const char *xdg = getenv("XDG_RUNTIME_DIR"), *env;
 	uid_t uid = geteuid();
-	int n;
+	uint64_t off = 0, len;
+	char msg[256], run[64];
+	int n = 0;
 
-	if (gmap_env_get("GMAP_PUBLISH", &off, msg, sizeof(msg)) < 0) {
+	/* GMAP_PUBLISH: yes (0) or no (1); GMAP_RUNTIME_DIR: a path of
+	 * 1 to 200 bytes (env.c). */
+	if (gmap_env_get("GMAP_PUBLISH", &off, msg, sizeof(msg)) < 0 ||
+	    gmap_env_get("GMAP_RUNTIME_DIR", &len, msg, sizeof(msg)) < 0) {
 		GMAP_ERR(w, "%s", msg);
 		return -1;
 	}
 	if (off == 1)
-		return 1;
+		return 0;
 	env = getenv("GMAP_RUNTIME_DIR");
 	*named = env && *env;
 	if (*named) {
@@ -91,53 +104,61 @@ static int pick_dir(struct gmap_window *w, char *buf, size_t len, bool *named)
 				 env);
 			return -1;
 		}
-		n = snprintf(buf, len, "%s", env);
-	} else if ((env = getenv("XDG_RUNTIME_DIR")) && env[0] == '/') {
-		n = snprintf(buf, len, "%s/gmap", env);
-	} else if (uid == 0) {
-		n = snprintf(buf, len, "/run/gmap");
-	} else {
-		n = snprintf(buf, len, "/run/user/%u", (unsigned int)uid);
-		if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode) &&
-		    st.st_uid == uid)
-			n = snprintf(buf, len, "/run/user/%u/gmap",
-				     (unsigned int)uid);
-		else
-			n = tmp_dir(buf, len);
+		snprintf(dirs[0], 240, "%s", env);   /* at most 200 bytes */
+		return 1;
 	}
-	if (n < 0 || (size_t)n >= len) {
-		GMAP_ERR(w, "GMAP_RUNTIME_DIR: longer than %zu bytes", len - 1);
-		return -1;
-	}
-	return 0;
+	/* Defaults: one that does not fit, cannot be made or is not ours
+	 * is passed over. */
+	if (own_dir(xdg) && strlen(xdg) + 5 < 240)
+		snprintf(dirs[n++], 240, "%s/gmap", xdg);
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned int)uid);
+	if (uid == 0)
+		snprintf(dirs[n++], 240, "/run/gmap");
+	else if (own_dir(run))
+		snprintf(dirs[n++], 240, "%s/gmap", run);
+	snprintf(dirs[n++], 240, "/dev/shm/gmap-%u", (unsigned int)uid);
+	return n;
 }
 
-/* Make @dir if missing and check that it is ours alone: 0, or -1 with
- * errno and a reason in @why. */
-static int check_dir(const char *dir, const char **why)
+/* Make @dir if missing, open it (O_PATH: for the *at calls), and check
+ * that it is ours alone and in memory: the fd, or -1 with errno and a
+ * reason in @why.  The checks are on the opened directory, not a path
+ * another user could swap. */
+static int open_dir(const char *dir, const char **why)
 {
+	struct statfs sf;
 	struct stat st;
+	int dfd, e;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		*why = "cannot make it";
 		return -1;
 	}
-	if (lstat(dir, &st) < 0) {
-		*why = "cannot look at it";
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		*why = errno == ENOTDIR || errno == ELOOP ?
+		       "not a directory" : "cannot open it";
 		return -1;
 	}
 	*why = NULL;
-	if (!S_ISDIR(st.st_mode))
-		*why = "not a directory";
-	else if (st.st_uid != geteuid())
+	e = EPERM;
+	if (fstat(dfd, &st) < 0 || fstatfs(dfd, &sf) < 0) {
+		*why = "cannot look at it";
+		e = errno;
+	} else if (st.st_uid != geteuid())
 		*why = "owned by another user";
 	else if (st.st_mode & (S_IWGRP | S_IWOTH))
 		*why = "writable by other users";
+	/* A page on disk would be written back, and the next count in it
+	 * would fault through the file system, in a fault handler. */
+	else if (sf.f_type != TMPFS_MAGIC_ && sf.f_type != RAMFS_MAGIC_)
+		*why = "not in memory (tmpfs)";
 	if (*why) {
-		errno = EPERM;
+		close(dfd);
+		errno = e;
 		return -1;
 	}
-	return 0;
+	return dfd;
 }
 
 /* The process's start time and name from /proc/self/stat (0 and "" where
@@ -175,6 +196,14 @@ static void self_stat(uint64_t *start, char *comm, size_t len)
 		*start = strtoull(p, NULL, 10);
 }
 
+/* The inode of this process's pid namespace, or 0. */
+static uint64_t pid_ns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 static uint64_t realtime_ns(void)
 {
 	struct timespec ts;
@@ -183,61 +212,64 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Say once per process why windows are not published, at warn level:
- * gmap-top will not show them, and the user asked for nothing odd. */
+/* Say once per process why windows are not published: a warning where
+ * the user named the directory, a notice where no default would do
+ * (an initramfs without /run nor /dev/shm: nothing to fix). */
 static void warn_dir(struct gmap_window *w, const char *dir, const char *why,
-		     int err)
+		     int err, bool named)
 {
 	if (atomic_exchange(&dir_warned, true))
 		return;
-	GMAP_LOG(w, XTL_WARN, err, "%s: %s; windows are not published for "
-		 "gmap-top (GMAP_RUNTIME_DIR names another directory, "
-		 "GMAP_PUBLISH=no says nothing)", dir, why);
+	GMAP_LOG(w, named ? XTL_WARN : XTL_NOTICE, err, "%s: %s; windows are "
+		 "not published for gmap-top (GMAP_RUNTIME_DIR names another "
+		 "directory, GMAP_PUBLISH=no says nothing)", dir, why);
 }
 
 int gmap_publish_open(struct gmap_window *w)
 {
 	struct gmap_pub *p = &w->pub;
-	char dir[240], last[32];
-	const char *why;
+	char dirs[3][240];
+	const char *why = NULL;
 	bool named = false;
 	uint8_t *page;
-	int rc, fd;
+	int n, i, fd, dfd = -1, e;
 
-	p->fd = -1;
-	rc = pick_dir(w, dir, sizeof(dir), &named);
-	if (rc)
-		return rc < 0 ? -1 : 0;
-	/* A default that cannot be used (no /run in an initramfs, an
-	 * XDG_RUNTIME_DIR of another user's after su) falls back to
-	 * /tmp/gmap-<uid>; a directory the user named does not. */
-	tmp_dir(last, sizeof(last));
-	if (check_dir(dir, &why) < 0 &&
-	    (named || !strcmp(dir, last) ||
-	     check_dir(strcpy(dir, last), &why) < 0)) {
-		warn_dir(w, dir, why, errno);
+	p->fd = p->dfd = -1;
+	n = pick_dirs(w, dirs, &named);
+	if (n <= 0)
+		return n;
+	for (i = 0; i < n && dfd < 0; i++)
+		dfd = open_dir(dirs[i], &why);
+	if (dfd < 0) {
+		warn_dir(w, dirs[n - 1], why, errno, named);
 		return 0;
 	}
 	self_stat(&p->start, p->comm, sizeof(p->comm));
 	p->serial = __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED);
-	snprintf(p->path, sizeof(p->path), "%s/%d-%llu-%u" GMAP_PUB_SUFFIX, dir,
+	snprintf(p->name, sizeof(p->name), "%d-%llu-%u" GMAP_PUB_SUFFIX,
 		 (int)getpid(), (unsigned long long)p->start, p->serial);
-	snprintf(p->tmp, sizeof(p->tmp), "%s/.%d-%llu-%u", dir, (int)getpid(),
+	snprintf(p->tmp, sizeof(p->tmp), ".%d-%llu-%u", (int)getpid(),
 		 (unsigned long long)p->start, p->serial);
-	fd = open(p->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0600);
+	fd = openat(dfd, p->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		warn_dir(w, p->tmp, "cannot create it", errno);
+		warn_dir(w, dirs[i - 1], "cannot create a file in it", errno,
+			 named);
+		close(dfd);
 		return 0;
 	}
-	/* The lock first: a file is never seen unlocked while it lives. */
-	if (flock(fd, LOCK_SH) < 0 || ftruncate(fd, GMAP_PUB_SIZE) < 0)
+	/* The lock first: a file is never seen unlocked while it lives.
+	 * The page is allocated, not only sized: a full file system fails
+	 * here, not with SIGBUS at the first count. */
+	if (flock(fd, LOCK_SH) < 0 ||
+	    (errno = posix_fallocate(fd, 0, GMAP_PUB_SIZE)) != 0)
 		goto fail;
 	page = mmap(NULL, GMAP_PUB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		    fd, 0);
 	if (page == MAP_FAILED)
 		goto fail;
 	p->fd = fd;
+	p->dfd = dfd;
 	p->page = page;
 	p->pid = getpid();
 	/* No other thread of the window runs yet: the counters move. */
@@ -246,9 +278,12 @@ int gmap_publish_open(struct gmap_window *w)
 	w->hist = (_Atomic uint64_t *)(page + HIST_OFF);
 	return 0;
 fail:
-	warn_dir(w, p->tmp, "cannot size, lock or map it", errno);
+	e = errno;
+	unlinkat(dfd, p->tmp, 0);
 	close(fd);
-	unlink(p->tmp);
+	close(dfd);
+	warn_dir(w, dirs[i - 1], "cannot allocate, lock or map a file in it",
+		 e, named);
 	return 0;
 }
 
@@ -283,13 +318,14 @@ void gmap_publish_commit(struct gmap_window *w)
 	snprintf(h->backend, sizeof(h->backend), "%s", w->be.ops->name);
 	snprintf(h->comm, sizeof(h->comm), "%s", p->comm);
 	snprintf(h->version, sizeof(h->version), "%s", PACKAGE_VERSION);
+	h->pidns = pid_ns();
 	for (i = 0; i < NR_COUNTERS; i++)
 		strncpy((char *)p->page + NAMES_OFF + i * GMAP_PUB_NAME_LEN,
 			names[i], GMAP_PUB_NAME_LEN - 1);
 	__atomic_store_n(&h->magic, GMAP_PUB_MAGIC, __ATOMIC_RELEASE);
-	if (rename(p->tmp, p->path) < 0) {
-		warn_dir(w, p->path, "cannot rename its file", errno);
-		unlink(p->tmp);
+	if (renameat(p->dfd, p->tmp, p->dfd, p->name) < 0) {
+		warn_dir(w, p->name, "cannot rename its file", errno, true);
+		unlinkat(p->dfd, p->tmp, 0);
 		return;
 	}
 	p->named = true;
@@ -303,13 +339,14 @@ void gmap_publish_close(struct gmap_window *w, bool owner)
 		return;
 	/* A child (fork.c) drops its copies; the file is the parent's. */
 	if (owner && p->pid == getpid())
-		unlink(p->named ? p->path : p->tmp);
+		unlinkat(p->dfd, p->named ? p->name : p->tmp, 0);
 	w->c = &w->own.c;
 	w->hist = w->own.hist;
 	munmap(p->page, GMAP_PUB_SIZE);
 	close(p->fd);
+	close(p->dfd);
 	p->page = NULL;
-	p->fd = -1;
+	p->fd = p->dfd = -1;
 }
 
 void gmap_serve_time(struct gmap_window *w, uint64_t t0)

@@ -52,6 +52,9 @@ struct gmap_pub_head {
 	char backend[16];        /* "sim", "xen"                           */
 	char comm[16];           /* the process's name                     */
 	char version[16];        /* the library's version                  */
+	/* The inode of the process's pid namespace (/proc/self/ns/pid), 0
+	 * if unknown: a reader in another one cannot check pid. */
+	uint64_t pidns;
 };
 
 /*

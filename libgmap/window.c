@@ -308,7 +308,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w->slot = -1;
 	w->c = &w->own.c;
 	w->hist = w->own.hist;
-	w->pub.fd = -1;
+	w->pub.fd = w->pub.dfd = -1;
 	/* The window's range is reserved as one VMA (vmas.c counts). */
 	atomic_store(&w->c->vmas, 1);
 	atomic_store(&w->c->vmas_peak, 1);

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -20,7 +21,8 @@ static char tmp[64];
 /* A fresh directory for this case, as GMAP_RUNTIME_DIR. */
 static void fresh_dir(void)
 {
-	snprintf(tmp, sizeof(tmp), "/tmp/gmap-test-publish.XXXXXX");
+	/* In memory: the library publishes nowhere else. */
+	snprintf(tmp, sizeof(tmp), "/dev/shm/gmap-test-publish.XXXXXX");
 	CU_ASSERT_FATAL(mkdtemp(tmp) != NULL);
 	setenv("GMAP_RUNTIME_DIR", tmp, 1);
 	unsetenv("GMAP_PUBLISH");
@@ -317,47 +319,98 @@ static void test_default_dir(void)
 	rm_dir(tmp);
 }
 
+/* Whether this process's window file (its pid's) is in @dir: 1 and its
+ * path in @path if once, else how many. */
+static int mine_in(const char *dir, char *path, size_t len)
+{
+	char mine[32];
+	struct dirent *e;
+	int found = 0;
+	DIR *d = opendir(dir);
+
+	snprintf(mine, sizeof(mine), "%d-", (int)getpid());
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, mine, strlen(mine))) {
+			found++;
+			snprintf(path, len, "%s/%s", dir, e->d_name);
+		}
+	closedir(d);
+	return found;
+}
+
 /* A default directory that cannot be made (no /run in an initramfs, a
- * stale XDG_RUNTIME_DIR) falls back to /tmp/gmap-<uid>, quietly. */
+ * stale XDG_RUNTIME_DIR), or an XDG_RUNTIME_DIR of another user's (left
+ * by su: root must not be led into a directory that user controls),
+ * falls back to /dev/shm/gmap-<uid>, quietly.  Runs before any case that
+ * makes the library warn: it warns once per process. */
 static void test_default_falls_back(void)
 {
-	char missing[128], fallback[64], mine[64], path[384];
+	char missing[128], theirs[128], fallback[64], path[384];
 	const char *old = getenv("XDG_RUNTIME_DIR");
 	char *saved = old ? strdup(old) : NULL;
 	struct gmap_window *w;
 	unsigned int others;
-	struct dirent *e;
-	int found = 0;
-	DIR *d;
 
 	fresh_dir();
 	unsetenv("GMAP_RUNTIME_DIR");
+	snprintf(fallback, sizeof(fallback), "/dev/shm/gmap-%u",
+		 (unsigned int)geteuid());
 	snprintf(missing, sizeof(missing), "%s/not-there", tmp);
 	setenv("XDG_RUNTIME_DIR", missing, 1);
 	w = open_plain();
 	CU_ASSERT_FATAL(w != NULL);
 	CU_ASSERT(!t_log_has("not published"));
 	CU_ASSERT_EQUAL(files(tmp, NULL, 0, &others), 0);
-	snprintf(fallback, sizeof(fallback), "/tmp/gmap-%u",
-		 (unsigned int)geteuid());
-	snprintf(mine, sizeof(mine), "%d-", (int)getpid());
-	d = opendir(fallback);
-	CU_ASSERT_FATAL(d != NULL);
-	while ((e = readdir(d)))
-		if (!strncmp(e->d_name, mine, strlen(mine))) {
-			found++;
-			snprintf(path, sizeof(path), "%s/%s", fallback, e->d_name);
-		}
-	closedir(d);
-	CU_ASSERT_EQUAL(found, 1);
+	CU_ASSERT_EQUAL(mine_in(fallback, path, sizeof(path)), 1);
 	close_plain(w);
-	CU_ASSERT(found != 1 || access(path, F_OK) == -1);
+	CU_ASSERT_EQUAL(mine_in(fallback, path, sizeof(path)), 0);
+
+	if (geteuid() == 0) {
+		snprintf(theirs, sizeof(theirs), "%s/theirs", tmp);
+		CU_ASSERT_FATAL(mkdir(theirs, 0700) == 0);
+		CU_ASSERT_FATAL(chown(theirs, 65534, 65534) == 0);
+		setenv("XDG_RUNTIME_DIR", theirs, 1);
+		w = open_plain();
+		CU_ASSERT_FATAL(w != NULL);
+		CU_ASSERT_EQUAL(files(theirs, NULL, 0, &others), 0);
+		CU_ASSERT_EQUAL(others, 0);   /* not even a gmap/ made */
+		CU_ASSERT_EQUAL(mine_in(fallback, path, sizeof(path)), 1);
+		close_plain(w);
+	}
 	if (saved)
 		setenv("XDG_RUNTIME_DIR", saved, 1);
 	else
 		unsetenv("XDG_RUNTIME_DIR");
 	free(saved);
 	rm_dir(tmp);
+}
+
+/* A directory on disk (the build tree, unless it is tmpfs) is not used:
+ * a written-back page would fault through the file system on a count. */
+static void test_not_in_memory(void)
+{
+	char dir[] = "gmap-test-publish-disk.XXXXXX", path[384];
+	struct gmap_window *w;
+	unsigned int others;
+	struct statfs sf;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	CU_ASSERT_FATAL(statfs(dir, &sf) == 0);
+	if (sf.f_type == 0x01021994 /* tmpfs */) {
+		rm_dir(dir);
+		T_SKIP("the build tree is on tmpfs");
+	}
+	CU_ASSERT_FATAL(realpath(dir, path) != NULL);
+	setenv("GMAP_RUNTIME_DIR", path, 1);
+	w = open_plain();
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(files(dir, NULL, 0, &others), 0);
+	CU_ASSERT_EQUAL(others, 0);
+	close_plain(w);
+	unsetenv("GMAP_RUNTIME_DIR");
+	rm_dir(dir);
 }
 
 int main(void)
@@ -369,12 +422,13 @@ int main(void)
 		{ "a child's close leaves the parent's file",
 		  test_fork_child_close },
 		{ "GMAP_PUBLISH and GMAP_RUNTIME_DIR checked", test_settings },
-		{ "an unusable directory: the window opens anyway",
-		  test_unusable_dir },
 		{ "the default directory under XDG_RUNTIME_DIR",
 		  test_default_dir },
-		{ "a default that cannot be made: /tmp/gmap-<uid>",
+		{ "a default that cannot be used: /dev/shm/gmap-<uid>",
 		  test_default_falls_back },
+		{ "an unusable directory: the window opens anyway",
+		  test_unusable_dir },
+		{ "a directory on disk is not used", test_not_in_memory },
 		{ NULL, NULL },
 	};
 
