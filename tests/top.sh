@@ -20,16 +20,18 @@
 stress="$top_builddir/tools/gmap-stress"
 top="$top_builddir/tools/gmap-top"
 T=$(mktemp -d)
+# Windows publish only in memory (tmpfs): /tmp may be on disk.
+R=$(mktemp -d /dev/shm/gmap-top-test.XXXXXX) || { echo "top.sh: SKIP: no /dev/shm"; exit 77; }
 sock="gmap-top-test-$$"
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	tmux -L "$sock" kill-server 2>/dev/null
-	rm -rf "$T"
+	rm -rf "$T" "$R"
 }
 trap cleanup EXIT
 unset GMAP_BACKEND GMAP_LOG GMAP_MAX_MAPPED GMAP_SIM_SOCKET GMAP_PUBLISH
-export GMAP_RUNTIME_DIR="$T/run"
+export GMAP_RUNTIME_DIR="$R/run"
 
 for tool in jq tmux; do
 	if ! command -v $tool >/dev/null; then
@@ -65,7 +67,7 @@ has_file() { [ "$(files)" -eq "$1" ]; }
 
 # A gmap-stress that keeps faulting: a quarter of its pages fit the
 # budget, so the evictor makes room all along.
-"$stress" -t 2 -p 4096 --max-mapped 1024 -k 0 -d 30 -q >"$T/stress.out" 2>&1 &
+"$stress" -t 2 -p 4096 --max-mapped 1024 -k 0 -d 300 -q >"$T/stress.out" 2>&1 &
 sp=$!
 pids="$sp"
 wait_for 20 "gmap-stress's window file" has_file 1
@@ -142,21 +144,61 @@ ok "a cleanly ended gmap-stress leaves no file"
 # --- files that are not windows ----------------------------------------------
 # Root's gmap-top reads every user's files: none of these may be shown,
 # removed or crash it.
-mkdir -p "$T/odd" && chmod 700 "$T/odd"
-printf '!GMPTOP1\143\0\0\0' >"$T/odd/1-2-3.gmap"      # another layout
-truncate -s 4096 "$T/odd/1-2-3.gmap"
-printf '!GMPTOP1' >"$T/odd/4-5-6.gmap"                     # cut short
-ln -s /etc/passwd "$T/odd/7-8-9.gmap"                      # a link
-mkfifo "$T/odd/10-11-12.gmap"                              # a FIFO
-"$top" -b -n 1 --json --dir "$T/odd" >"$T/out" 2>"$T/err" || fail "odd files: status $?"
+mkdir -p "$R/odd" && chmod 700 "$R/odd"
+printf '!GMPTOP1\143\0\0\0' >"$T/layout99"                 # another layout
+truncate -s 4096 "$T/layout99"
+cp "$T/layout99" "$R/odd/1-2-3.gmap"                       # ... held by a live process
+flock -s "$R/odd/1-2-3.gmap" sleep 300 &
+lp=$!
+pids="$pids $lp"
+cp "$T/layout99" "$R/odd/2-3-4.gmap"                       # ... held by nobody
+printf '!GMPTOP1' >"$R/odd/4-5-6.gmap"                     # cut short
+ln -s /etc/passwd "$R/odd/7-8-9.gmap"                      # a link
+mkfifo "$R/odd/10-11-12.gmap"                              # a FIFO
+wait_for 10 "flock to hold 1-2-3.gmap" sh -c "! flock -n -x '$R/odd/1-2-3.gmap' true"
+"$top" -b -n 1 --json --dir "$R/odd" >"$T/out" 2>"$T/err" || fail "odd files: status $?"
 [ "$(jq '.windows | length' "$T/out")" -eq 0 ] || fail "odd files listed as windows"
-[ "$(jq '.skipped' "$T/out")" -eq 1 ] || fail "the file of another layout is not counted as skipped"
-[ "$(ls "$T/odd" | wc -l)" -eq 4 ] || fail "gmap-top removed a file that is not a stale window"
-cp "$T/odd/1-2-3.gmap" "$T/odd/13-14-15.gmap"
-chmod 777 "$T/odd"
-"$top" -b -n 1 --json --dir "$T/odd" >"$T/out" 2>"$T/err" || fail "open dir: status $?"
-[ "$(jq '.skipped' "$T/out")" -eq 0 ] || fail "a directory others may write to is read"
-ok "odd files (another layout, cut short, a link, a FIFO) neither shown nor removed; a directory others may write to is not read"
+[ "$(jq '.skipped' "$T/out")" -eq 1 ] || fail "the live file of another layout is not counted as skipped"
+[ "$(jq '.stale_removed' "$T/out")" -eq 1 ] || fail "the unlocked file of another layout is not removed as stale"
+[ -e "$R/odd/1-2-3.gmap" ] && [ ! -e "$R/odd/2-3-4.gmap" ] || fail "the wrong file of another layout was removed"
+[ "$(ls "$R/odd" | wc -l)" -eq 4 ] || fail "gmap-top removed a file that is not a stale window"
+kill "$lp"
+cp "$T/layout99" "$R/odd/13-14-15.gmap"
+chmod 777 "$R/odd"
+"$top" -b -n 1 --json --dir "$R/odd" >"$T/out" 2>"$T/err" || fail "open dir: status $?"
+[ "$(jq '.skipped + .stale_removed' "$T/out")" -eq 0 ] || fail "a directory others may write to is read"
+ok "odd files: another layout skipped while held and removed once stale; cut short, a link, a FIFO left alone; a directory others may write to is not read"
+
+# An owner rewriting its file's offsets and truncating it while gmap-top
+# reads: every sample must come out, none may crash it.
+mkdir -m 700 "$R/hostile"
+"$top_builddir/tests/top-hostile" "$R/hostile" 3 >"$T/hostile.out" 2>&1 &
+hp=$!
+pids="$pids $hp"
+wait_for 10 "the hostile file" test -s "$R/hostile/1-1-1.gmap"
+"$top" -b -n 300 -d 0.01 --json --dir "$R/hostile" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 0 ] || fail "gmap-top against a file rewritten under it: status $rc"
+[ "$(wc -l <"$T/out")" -eq 300 ] || fail "against a rewritten file: $(wc -l <"$T/out") samples of 300"
+wait "$hp" || fail "top-hostile failed: $(cat "$T/hostile.out")"
+ok "a file rewritten and truncated under gmap-top: 300 samples, no crash ($(cat "$T/hostile.out"))"
+
+# A full file system: the window opens, unpublished, never SIGBUS
+# (root, with a mount namespace of its own).
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	unshare -m sh -c '
+		mkdir -p "$1/full" && mount -t tmpfs -o size=8k,mode=700 none "$1/full" &&
+		dd if=/dev/zero of="$1/full/fill" bs=4k count=8 2>/dev/null
+		GMAP_RUNTIME_DIR="$1/full" GMAP_LOG=notice "$2" -t 1 -p 64 -n 1000 -q' \
+		sh "$R" "$stress" >"$T/out" 2>"$T/err"
+	rc=$?
+	[ $rc -eq 0 ] || fail "gmap-stress with a full runtime directory: status $rc"
+	grep -q "cannot allocate, lock or map a file in it" "$T/err" ||
+		fail "a full runtime directory is not said"
+	ok "a full runtime directory: the run passes, the window unpublished, said once"
+else
+	echo "skipped: a full runtime directory (needs root and unshare)"
+fi
 
 # --- bad arguments -------------------------------------------------------------
 for args in "-d 0" "-d x" "-n 0" "-n 5x" "-p 0" "--dir=" "extra"; do

@@ -37,18 +37,20 @@ static const char usage[] =
 "      --dir DIR       read the windows published in DIR (repeatable, up\n"
 "                      to 16); default: GMAP_RUNTIME_DIR if set, else\n"
 "                      $XDG_RUNTIME_DIR/gmap, /run/gmap, /run/user/*/gmap\n"
-"                      and /tmp/gmap-*\n"
+"                      and /dev/shm/gmap-*\n"
 "      --keep-stale    leave the files of processes that are gone (they\n"
 "                      are removed by default)\n"
 "  -h, --help\n"
 "      --version\n"
-"Live keys: q quits, space samples again now.\n"
+"Live keys: q quits, space samples again now, ^Z suspends.\n"
 "Rates are since the previous sample, or since the window opened for the\n"
 "first one; SERVE50/99: the library's time to serve a first touch.\n";
 
 enum { O_JSON = 256, O_DIR, O_KEEP, O_VERSION };
 
-static volatile sig_atomic_t stop, resized;
+/* stop: SIGINT, SIGTERM or SIGHUP; suspend: ^Z (SIGTSTP).  SIGWINCH only
+ * interrupts the wait, so that the screen is drawn again at its size. */
+static volatile sig_atomic_t stop, suspend;
 static struct termios saved_tio;
 static bool tio_saved, screen_on;
 
@@ -146,9 +148,9 @@ static void parse(int argc, char **argv, struct top_opts *o)
 
 static void on_signal(int sig)
 {
-	if (sig == SIGWINCH)
-		resized = 1;
-	else
+	if (sig == SIGTSTP)
+		suspend = 1;
+	else if (sig != SIGWINCH)
 		stop = 1;
 }
 
@@ -162,6 +164,9 @@ static void handle_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGWINCH, &sa, NULL);
+	sigaction(SIGTSTP, &sa, NULL);
+	/* A closed pipe (gmap-top -b | head) is an end, seen as EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static void screen_restore(void)
@@ -190,7 +195,12 @@ static void screen_setup(void)
 		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0)
 			tio_saved = true;
 	}
-	atexit(screen_restore);
+	static bool registered;
+
+	if (!registered) {
+		atexit(screen_restore);
+		registered = true;
+	}
 	/* The alternate screen, without the cursor. */
 	fputs("\033[?1049h\033[?25l", stdout);
 	screen_on = true;
@@ -209,7 +219,23 @@ static void term_size(unsigned int *rows, unsigned int *cols)
 	}
 }
 
-/* Wait @s seconds, or less for a key; false if the user quit. */
+/* ^Z: give the terminal back, stop, and take it again when continued. */
+static void do_suspend(void)
+{
+	struct sigaction sa, old;
+
+	screen_restore();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTSTP, &sa, &old);
+	raise(SIGTSTP);         /* stopped here until SIGCONT */
+	sigaction(SIGTSTP, &old, NULL);
+	suspend = 0;
+	screen_setup();
+}
+
+/* Wait @s seconds, or less for a key; false if the user quit or the
+ * terminal hung up. */
 static bool live_wait(double s)
 {
 	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
@@ -217,8 +243,12 @@ static bool live_wait(double s)
 	char c;
 
 	n = poll(&p, tio_saved ? 1 : 0, ms);
+	if (suspend)
+		do_suspend();
 	if (n < 0)
-		return !stop;   /* a signal: resized, or stop */
+		return !stop;   /* a signal: a new size, ^Z, or stop */
+	if (n > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		return false;
 	if (n > 0 && read(STDIN_FILENO, &c, 1) == 1 &&
 	    (c == 'q' || c == 'Q' || c == 4 /* ^D */))
 		return false;
@@ -284,8 +314,16 @@ int main(int argc, char **argv)
 		} else {
 			live_draw(&o, cur);
 		}
-		if (fflush(stdout) == EOF && errno == EPIPE)
-			break;
+		if (fflush(stdout) == EOF || ferror(stdout)) {
+			/* A reader that is gone (| head) ends the run;
+			 * another error is said. */
+			if (errno == EPIPE)
+				break;
+			screen_restore();
+			fprintf(stderr, TOP_NAME ": cannot write the sample: "
+				"%s\n", strerror(errno));
+			return 1;
+		}
 		prev = cur;
 		t = cur == &a ? &b : &a;
 		cur = t;

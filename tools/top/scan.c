@@ -5,7 +5,7 @@
  *
  * Where: GMAP_RUNTIME_DIR if set; else every place a library may have
  * chosen for some user: $XDG_RUNTIME_DIR/gmap, /run/gmap, /run/user/ * /gmap
- * and /tmp/gmap-*.  Those are 0700, so a user sees their own windows and
+ * and /dev/shm/gmap-*.  Those are 0700, so a user sees their own windows and
  * root sees everyone's: "every process the user may see".
  *
  * Live: the library holds a shared flock(2) on the file while the window
@@ -81,28 +81,51 @@ static uint64_t proc_start(pid_t pid, bool *gone)
 	return p ? strtoull(p, NULL, 10) : 0;
 }
 
-static bool stale(int fd, const struct gmap_pub_head *h)
+/* The inode of gmap-top's own pid namespace, or 0. */
+static uint64_t own_pidns(void)
 {
-	bool gone;
+	static uint64_t ns = 1;
+	struct stat st;
+
+	if (ns == 1)
+		ns = stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
+	return ns;
+}
+
+/* Whether the window file of @head, open as @fd, has no live process.  The
+ * lock first: no window holds it.  Then the pid, where gmap-top sees the
+ * same pid namespace (another one's pid means nothing here): gone, or
+ * another process of that pid (the window's died long ago). */
+static bool stale(int fd, const struct gmap_pub_head *h, bool head_ok)
+{
 	uint64_t start;
+	bool gone;
 
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return true;
+	if (!head_ok || !h->pidns || h->pidns != own_pidns())
+		return false;
 	start = proc_start(h->pid, &gone);
 	if (gone)
 		return true;
-	/* Same pid, another process: the window's died long ago. */
 	return start && h->start_ticks && start != h->start_ticks;
 }
 
-/* A file truncated under its mapping raises SIGBUS on the next read:
- * copy_page() is left for the next file. */
+/*
+ * The page as one snapshot.  The file's owner can rewrite it at any time,
+ * so it is copied once and everything is read from the copy: a check of
+ * an offset and its use see the same value.  Each 8-byte word is copied
+ * with one atomic load, so a counter is never torn (memcpy may copy a
+ * byte at a time).  A file truncated under the mapping raises SIGBUS
+ * during the copy, which then fails; a SIGBUS anywhere else is not ours.
+ */
 static sigjmp_buf bus_jmp;
 static volatile sig_atomic_t copying;
 
-static void on_sigbus(int sig)
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
-	if (!copying) {
+	(void)uc;
+	if (!copying || si->si_code <= 0) {     /* not the copy's fault */
 		signal(sig, SIG_DFL);
 		raise(sig);
 		return;
@@ -115,40 +138,25 @@ void top_scan_init(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigbus;
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-/* Copy the live page: each counter with one atomic load, so a value is
- * never torn (memcpy may copy a byte at a time). */
-static void copy_page(struct top_win *win, const uint8_t *page)
+static bool snapshot(uint64_t *to, const uint8_t *page)
 {
-	const struct gmap_pub_head *h = (const void *)page;
-	unsigned int i, nc, nb;
+	const uint64_t *from = (const void *)page;
+	size_t i;
 
-	memcpy(&win->head, page, sizeof(win->head));
-	nc = h->nr_counters < TOP_MAX_COUNTERS ? h->nr_counters :
-						 TOP_MAX_COUNTERS;
-	nb = h->nr_buckets < GMAP_PUB_BUCKETS ? h->nr_buckets :
-						GMAP_PUB_BUCKETS;
-	win->nr = nc;
-	for (i = 0; i < nc; i++) {
-		const uint64_t *v = (const void *)(page + h->values_off);
-
-		memcpy(win->names[i], page + h->names_off +
-		       (size_t)i * GMAP_PUB_NAME_LEN, GMAP_PUB_NAME_LEN);
-		win->names[i][GMAP_PUB_NAME_LEN - 1] = '\0';
-		win->val[i] = __atomic_load_n(&v[i], __ATOMIC_RELAXED);
+	if (sigsetjmp(bus_jmp, 1)) {
+		copying = 0;
+		return false;
 	}
-	memset(win->hist, 0, sizeof(win->hist));
-	for (i = 0; i < nb; i++) {
-		const uint64_t *b = (const void *)(page + h->hist_off);
-
-		win->hist[i] = __atomic_load_n(&b[i], __ATOMIC_RELAXED);
-	}
-	win->head.backend[sizeof(win->head.backend) - 1] = '\0';
-	win->head.comm[sizeof(win->head.comm) - 1] = '\0';
-	win->head.version[sizeof(win->head.version) - 1] = '\0';
+	copying = 1;
+	for (i = 0; i < GMAP_PUB_SIZE / 8; i++)
+		to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+	copying = 0;
+	return true;
 }
 
 /* Whether the head's offsets stay inside a page of @size. */
@@ -161,6 +169,34 @@ static bool head_fits(const struct gmap_pub_head *h, size_t size)
 	       h->values_off % 8 == 0 && h->hist_off % 8 == 0 &&
 	       (uint64_t)h->values_off + (uint64_t)h->nr_counters * 8 <= size &&
 	       (uint64_t)h->hist_off + (uint64_t)h->nr_buckets * 8 <= size;
+}
+
+/* The window of the checked snapshot @page into @win. */
+static void parse(struct top_win *win, const uint8_t *page)
+{
+	const struct gmap_pub_head *h = (const void *)page;
+	const uint64_t *v = (const void *)(page + h->values_off);
+	const uint64_t *b = (const void *)(page + h->hist_off);
+	unsigned int i, nc, nb;
+
+	memcpy(&win->head, page, sizeof(win->head));
+	nc = h->nr_counters < TOP_MAX_COUNTERS ? h->nr_counters :
+						 TOP_MAX_COUNTERS;
+	nb = h->nr_buckets < GMAP_PUB_BUCKETS ? h->nr_buckets :
+						GMAP_PUB_BUCKETS;
+	win->nr = nc;
+	for (i = 0; i < nc; i++) {
+		memcpy(win->names[i], page + h->names_off +
+		       (size_t)i * GMAP_PUB_NAME_LEN, GMAP_PUB_NAME_LEN);
+		win->names[i][GMAP_PUB_NAME_LEN - 1] = '\0';
+		win->val[i] = v[i];
+	}
+	memset(win->hist, 0, sizeof(win->hist));
+	for (i = 0; i < nb; i++)
+		win->hist[i] = b[i];
+	win->head.backend[sizeof(win->head.backend) - 1] = '\0';
+	win->head.comm[sizeof(win->head.comm) - 1] = '\0';
+	win->head.version[sizeof(win->head.version) - 1] = '\0';
 }
 
 static struct top_win *add(struct top_sample *s)
@@ -189,22 +225,53 @@ static bool wanted(const struct top_opts *o, pid_t pid)
 	return false;
 }
 
-/* Read the window file @name of @dir into a new entry of @s; nothing for
- * a file that is not one, removed if stale. */
-static void read_one(const struct top_opts *o, struct top_sample *s,
-		     const char *dir, uid_t dir_uid, const char *name)
+/* Remove @name of directory @dfd, owned by @dir_uid, if it is still the
+ * file @st that was found stale (not a new one of that name) and its
+ * owner is the directory's: root's gmap-top removes nothing else. */
+static bool remove_stale(const struct top_opts *o, int dfd, uid_t dir_uid,
+			 const char *name, const struct stat *st)
 {
-	const struct gmap_pub_head *h;
+	struct stat now;
+
+	return !o->keep_stale && st->st_uid == dir_uid &&
+	       fstatat(dfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       now.st_ino == st->st_ino && now.st_dev == st->st_dev &&
+	       unlinkat(dfd, name, 0) == 0;
+}
+
+/* A file left half made ('.' name) by a process that died in gmap_open:
+ * unlocked and a minute old. */
+static void read_tmp(const struct top_opts *o, struct top_sample *s,
+		     int dfd, uid_t dir_uid, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+			O_NONBLOCK);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    time(NULL) - st.st_mtime > 60 &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+	    remove_stale(o, dfd, dir_uid, name, &st))
+		s->stale_removed++;
+	close(fd);
+}
+
+/* Read the window file @name of directory @dfd (@dir) into a new entry of
+ * @s; nothing for a file that is not one, removed if stale. */
+static void read_one(const struct top_opts *o, struct top_sample *s,
+		     int dfd, const char *dir, uid_t dir_uid, const char *name)
+{
+	uint64_t copy[GMAP_PUB_SIZE / 8];
+	const struct gmap_pub_head *h = (const void *)copy;
 	struct top_win *win;
 	struct stat st;
 	uint8_t *page;
-	char path[512];
+	bool ok;
 	int fd;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path))
-		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
@@ -213,37 +280,24 @@ static void read_one(const struct top_opts *o, struct top_sample *s,
 	page = mmap(NULL, GMAP_PUB_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 	if (page == MAP_FAILED)
 		goto out;
-	h = (const void *)page;
-	if (sigsetjmp(bus_jmp, 1)) {
-		copying = 0;    /* cut short under us: not a window now */
-		goto unmap;
-	}
-	copying = 1;
-	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != GMAP_PUB_MAGIC) {
-		copying = 0;
-		goto unmap;
-	}
-	if (!head_fits(h, GMAP_PUB_SIZE)) {
-		s->skipped++;
-	} else if (stale(fd, h)) {
-		/* Still the file we locked, not a new one of that name. */
-		struct stat now;
-
-		if (!o->keep_stale && st.st_uid == dir_uid &&
-		    stat(path, &now) == 0 && now.st_ino == st.st_ino &&
-		    now.st_dev == st.st_dev && unlink(path) == 0)
+	ok = snapshot(copy, page);
+	munmap(page, GMAP_PUB_SIZE);
+	if (!ok || h->magic != GMAP_PUB_MAGIC)
+		goto out;
+	ok = head_fits(h, GMAP_PUB_SIZE);
+	if (stale(fd, h, ok)) {
+		if (remove_stale(o, dfd, dir_uid, name, &st))
 			s->stale_removed++;
+	} else if (!ok) {
+		s->skipped++;
 	} else if (wanted(o, h->pid) && (win = add(s))) {
-		snprintf(win->path, sizeof(win->path), "%s", path);
+		snprintf(win->path, sizeof(win->path), "%.255s/%.255s", dir, name);
 		win->dev = st.st_dev;
 		win->ino = st.st_ino;
-		copy_page(win, page);
+		parse(win, (const uint8_t *)copy);
 		win->when_ns = top_mono_ns();
 		s->nr++;
 	}
-	copying = 0;
-unmap:
-	munmap(page, GMAP_PUB_SIZE);
 out:
 	close(fd);
 }
@@ -254,26 +308,34 @@ static void scan_dir(const struct top_opts *o, struct top_sample *s,
 	size_t slen = strlen(GMAP_PUB_SUFFIX);
 	struct dirent *e;
 	struct stat st;
+	int dfd, lfd;
 	DIR *d;
 
-	/* The library's own rule (publish.c): a directory, not a link,
-	 * that only its owner may write to. */
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+	/* The library's own rule (publish.c), on the opened directory: a
+	 * directory, not a link, that only its owner may write to.  Then
+	 * only *at() calls on it: its path may be swapped meanwhile. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
 		return;
-	d = opendir(dir);
-	if (!d)
+	if (fstat(dfd, &st) < 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    (lfd = dup(dfd)) < 0 || !(d = fdopendir(lfd))) {
+		close(dfd);
 		return;
+	}
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name);
 
-		/* ".name": a file being made (publish.c). */
-		if (e->d_name[0] == '.' || len <= slen ||
-		    strcmp(e->d_name + len - slen, GMAP_PUB_SUFFIX))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		read_one(o, s, dir, st.st_uid, e->d_name);
+		/* ".name": a file being made (publish.c). */
+		if (e->d_name[0] == '.')
+			read_tmp(o, s, dfd, st.st_uid, e->d_name);
+		else if (len > slen &&
+			 !strcmp(e->d_name + len - slen, GMAP_PUB_SUFFIX))
+			read_one(o, s, dfd, dir, st.st_uid, e->d_name);
 	}
 	closedir(d);
+	close(dfd);
 }
 
 /* Copy @path into @to, 256 bytes: 1, or 0 if it is longer. */
@@ -311,7 +373,7 @@ static unsigned int default_dirs(char dirs[][256], unsigned int max)
 			nc += put(cand[nc], g.gl_pathv[i]);
 		globfree(&g);
 	}
-	if (glob("/tmp/gmap-*", GLOB_NOSORT, NULL, &g) == 0) {
+	if (glob("/dev/shm/gmap-*", GLOB_NOSORT, NULL, &g) == 0) {
 		for (i = 0; i < g.gl_pathc && nc < 67; i++)
 			nc += put(cand[nc], g.gl_pathv[i]);
 		globfree(&g);

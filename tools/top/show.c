@@ -22,6 +22,20 @@ const char *top_dur(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/* @s with every control byte, and every byte past ASCII, as '?': names
+ * come from other users' files and processes, and a terminal would obey
+ * escape sequences in them. */
+static const char *clean(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 ||
+			 (unsigned char)s[i] >= 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 static const char *mode_name(uint32_t m)
 {
 	return m == GMAP_FAULT_INLINE ? "inline" :
@@ -54,6 +68,7 @@ void top_print_table(FILE *f, const struct top_sample *s, unsigned int rows,
 		     unsigned int width)
 {
 	char now[64], mapped[48], vmas[48], p50[16], p99[16], line[256];
+	char comm[16], back[16];
 	size_t i;
 
 	utc_now(now, sizeof(now));
@@ -62,8 +77,8 @@ void top_print_table(FILE *f, const struct top_sample *s, unsigned int rows,
 		fprintf(f, ", %u stale file%s removed", s->stale_removed,
 			s->stale_removed == 1 ? "" : "s");
 	if (s->skipped)
-		fprintf(f, ", %u of another gmap-top layout skipped",
-			s->skipped);
+		fprintf(f, ", %u file%s of another layout skipped",
+			s->skipped, s->skipped == 1 ? "" : "s");
 	fprintf(f, "\n");
 	snprintf(line, sizeof(line), "%7s %-15s %5s %-4s %-6s %17s %17s %9s "
 		 "%9s %9s %6s %8s %8s", "PID", "COMMAND", "DOM", "BACK", "MODE",
@@ -75,8 +90,11 @@ void top_print_table(FILE *f, const struct top_sample *s, unsigned int rows,
 
 		snprintf(line, sizeof(line), "%7d %-15.15s %5u %-4.4s %-6s "
 			 "%17s %17s %9.0f %9.0f %9.0f %6" PRIu64 " %8s %8s",
-			 (int)w->head.pid, w->head.comm, w->head.domid,
-			 w->head.backend, mode_name(w->head.fault_mode),
+			 (int)w->head.pid,
+			 clean(w->head.comm, comm, sizeof(comm)),
+			 w->head.domid,
+			 clean(w->head.backend, back, sizeof(back)),
+			 mode_name(w->head.fault_mode),
 			 of(top_counter(w, "mapped_now"), w->head.max_mapped,
 			    mapped, sizeof(mapped)),
 			 of(top_counter(w, "vmas"), w->head.max_vmas, vmas,
@@ -100,9 +118,12 @@ static void json_str(FILE *f, const char *s)
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		/* Past ASCII: '?', as the bytes may not be UTF-8. */
 		if (c == '"' || c == '\\')
 			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
+		else if (c >= 0x7f)
+			fputc('?', f);
+		else if (c < 0x20)
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
