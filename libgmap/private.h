@@ -131,6 +131,7 @@ struct gmap_pub {
 	int dfd;                   /* its directory (O_PATH), for the *at calls */
 	pid_t pid;                 /* who made it (a child does not own it) */
 	uint64_t start;            /* the process's start, in clock ticks  */
+	uint64_t pidns;            /* its pid namespace's inode            */
 	unsigned int serial;
 	bool named;                /* renamed from tmp to path             */
 	char comm[16];

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ _Static_assert(sizeof(struct gmap_pub_head) <= NAMES_OFF, "head too big");
 _Static_assert(HIST_OFF + GMAP_PUB_BUCKETS * 8 <= GMAP_PUB_SIZE,
 	       "the published counters outgrew their page");
 
-static unsigned int serial;          /* file names made by this process */
+static unsigned int serial;          /* file names made: proc_lock      */
 static _Atomic bool dir_warned;      /* an unusable directory, said once */
 
 #define TMPFS_MAGIC_ 0x01021994     /* <linux/magic.h> */
@@ -77,25 +78,20 @@ static bool own_dir(const char *path)
 }
 
 /* The directories to try into @dirs (the user's one, or the defaults in
- * order); how many, 0 if publishing is off, -1 (logged) if GMAP_PUBLISH
- * or GMAP_RUNTIME_DIR is bad. */
+ * order): how many, or -1 (logged) if GMAP_RUNTIME_DIR is bad. */
 static int pick_dirs(struct gmap_window *w, char dirs[][240], bool *named)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR"), *env;
 	uid_t uid = geteuid();
-	uint64_t off = 0, len;
 	char msg[256], run[64];
+	uint64_t len;
 	int n = 0;
 
-	/* GMAP_PUBLISH: yes (0) or no (1); GMAP_RUNTIME_DIR: a path of
-	 * 1 to 200 bytes (env.c). */
-	if (gmap_env_get("GMAP_PUBLISH", &off, msg, sizeof(msg)) < 0 ||
-	    gmap_env_get("GMAP_RUNTIME_DIR", &len, msg, sizeof(msg)) < 0) {
+	/* A path of 1 to 200 bytes (env.c). */
+	if (gmap_env_get("GMAP_RUNTIME_DIR", &len, msg, sizeof(msg)) < 0) {
 		GMAP_ERR(w, "%s", msg);
 		return -1;
 	}
-	if (off == 1)
-		return 0;
 	env = getenv("GMAP_RUNTIME_DIR");
 	*named = env && *env;
 	if (*named) {
@@ -225,38 +221,97 @@ static void warn_dir(struct gmap_window *w, const char *dir, const char *why,
 		 "directory, GMAP_PUBLISH=no says nothing)", dir, why);
 }
 
-int gmap_publish_open(struct gmap_window *w)
+/*
+ * What every window of the process shares, found once: the directory,
+ * opened and checked, and the process's start time, name and pid
+ * namespace.  Opening a window took 13 system calls more than before
+ * publishing, now 6 (dup, openat, flock, fallocate, mmap, renameat).  It
+ * is found again when the process is another (a fork's child), the
+ * variables that chose it changed, or the directory went (ENOENT).
+ */
+static struct {
+	pid_t pid;                   /* 0: nothing found yet             */
+	uid_t uid;
+	char runtime[256], xdg[256]; /* the variables, as they chose it  */
+	int dfd;                     /* -1: none usable                  */
+	bool named;
+	char dir[240];
+	uint64_t start, pidns;
+	char comm[16];
+} proc = { .dfd = -1 };
+static pthread_mutex_t proc_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t proc_once = PTHREAD_ONCE_INIT;
+
+/* A fork in another thread's gmap_open() must not leave the lock held
+ * in the child. */
+static void proc_prepare(void) { pthread_mutex_lock(&proc_lock); }
+static void proc_parent(void) { pthread_mutex_unlock(&proc_lock); }
+static void proc_child(void) { pthread_mutex_init(&proc_lock, NULL); }
+static void proc_atfork(void)
 {
-	struct gmap_pub *p = &w->pub;
+	pthread_atfork(proc_prepare, proc_parent, proc_child);
+}
+
+static void env_copy(char *to, const char *name)
+{
+	const char *v = getenv(name);
+
+	snprintf(to, 256, "%s", v ? v : "");
+}
+
+/* Whether proc was found for this process and these variables. */
+static bool proc_current(void)
+{
+	char runtime[256], xdg[256];
+
+	env_copy(runtime, "GMAP_RUNTIME_DIR");
+	env_copy(xdg, "XDG_RUNTIME_DIR");
+	return proc.pid == getpid() && proc.uid == geteuid() &&
+	       !strcmp(proc.runtime, runtime) && !strcmp(proc.xdg, xdg);
+}
+
+/* Find proc's directory again: 0 (proc.dfd -1 if none usable, said), -1
+ * if a variable is bad (logged).  Lock held. */
+static int proc_find(struct gmap_window *w)
+{
 	char dirs[3][240];
 	const char *why = NULL;
-	bool named = false;
-	uint8_t *page;
-	int n, i, fd, dfd = -1, e;
+	int n, i;
 
-	p->fd = p->dfd = -1;
-	n = pick_dirs(w, dirs, &named);
-	if (n <= 0)
-		return n;
-	for (i = 0; i < n && dfd < 0; i++)
-		dfd = open_dir(dirs[i], &why);
-	if (dfd < 0) {
-		warn_dir(w, dirs[n - 1], why, errno, named);
-		return 0;
-	}
-	self_stat(&p->start, p->comm, sizeof(p->comm));
-	p->serial = __atomic_fetch_add(&serial, 1, __ATOMIC_RELAXED);
-	snprintf(p->name, sizeof(p->name), "%d-%llu-%u" GMAP_PUB_SUFFIX,
-		 (int)getpid(), (unsigned long long)p->start, p->serial);
-	snprintf(p->tmp, sizeof(p->tmp), ".%d-%llu-%u", (int)getpid(),
-		 (unsigned long long)p->start, p->serial);
+	if (proc.dfd >= 0)
+		close(proc.dfd);
+	proc.dfd = -1;
+	proc.pid = 0;
+	n = pick_dirs(w, dirs, &proc.named);
+	if (n < 0)
+		return -1;
+	for (i = 0; i < n && proc.dfd < 0; i++)
+		proc.dfd = open_dir(dirs[i], &why);
+	if (n && proc.dfd < 0)
+		warn_dir(w, dirs[n - 1], why, errno, proc.named);
+	if (proc.dfd >= 0)
+		snprintf(proc.dir, sizeof(proc.dir), "%s", dirs[i - 1]);
+	self_stat(&proc.start, proc.comm, sizeof(proc.comm));
+	proc.pidns = pid_ns();
+	proc.pid = getpid();
+	proc.uid = geteuid();
+	env_copy(proc.runtime, "GMAP_RUNTIME_DIR");
+	env_copy(proc.xdg, "XDG_RUNTIME_DIR");
+	return 0;
+}
+
+/* Make, lock and map this window's file in directory @dfd: 0, or -1 with
+ * errno and what failed in @why. */
+static int make_file(struct gmap_pub *p, int dfd, const char **why)
+{
+	uint8_t *page;
+	int fd, e;
+
 	fd = openat(dfd, p->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 		    O_NOFOLLOW, 0600);
 	if (fd < 0) {
-		warn_dir(w, dirs[i - 1], "cannot create a file in it", errno,
-			 named);
-		close(dfd);
-		return 0;
+		*why = "cannot create a file in it";
+		return -1;
 	}
 	/* The lock first: a file is never seen unlocked while it lives.
 	 * The page is allocated, not only sized: a full file system fails
@@ -269,22 +324,82 @@ int gmap_publish_open(struct gmap_window *w)
 	if (page == MAP_FAILED)
 		goto fail;
 	p->fd = fd;
-	p->dfd = dfd;
 	p->page = page;
-	p->pid = getpid();
-	/* No other thread of the window runs yet: the counters move. */
-	memcpy(page + VALUES_OFF, w->c, sizeof(*w->c));
-	w->c = (struct gmap_counters *)(page + VALUES_OFF);
-	w->hist = (_Atomic uint64_t *)(page + HIST_OFF);
 	return 0;
 fail:
 	e = errno;
 	unlinkat(dfd, p->tmp, 0);
 	close(fd);
-	close(dfd);
-	warn_dir(w, dirs[i - 1], "cannot allocate, lock or map a file in it",
-		 e, named);
-	return 0;
+	*why = "cannot allocate, lock or map a file in it";
+	errno = e;
+	return -1;
+}
+
+int gmap_publish_open(struct gmap_window *w)
+{
+	struct gmap_pub *p = &w->pub;
+	const char *why = NULL;
+	int rc = 0, tries;
+
+	uint64_t off = 0;
+	char msg[256];
+
+	p->fd = p->dfd = -1;
+	/* GMAP_PUBLISH=no: nothing is made, not even the directory. */
+	if (gmap_env_get("GMAP_PUBLISH", &off, msg, sizeof(msg)) < 0) {
+		GMAP_ERR(w, "%s", msg);
+		return -1;
+	}
+	if (off == 1)
+		return 0;
+	pthread_once(&proc_once, proc_atfork);
+	pthread_mutex_lock(&proc_lock);
+	if (!proc_current() && proc_find(w) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (proc.dfd < 0)
+		goto out;
+	p->start = proc.start;
+	snprintf(p->comm, sizeof(p->comm), "%s", proc.comm);
+	p->pidns = proc.pidns;
+	p->serial = serial++;
+	snprintf(p->name, sizeof(p->name), "%d-%llu-%u" GMAP_PUB_SUFFIX,
+		 (int)proc.pid, (unsigned long long)p->start, p->serial);
+	snprintf(p->tmp, sizeof(p->tmp), ".%d-%llu-%u", (int)proc.pid,
+		 (unsigned long long)p->start, p->serial);
+	/* A directory removed since it was found is found again, once. */
+	for (tries = 0; tries < 2; tries++) {
+		if (make_file(p, proc.dfd, &why) == 0)
+			break;
+		if (errno != ENOENT || tries || proc_find(w) < 0 ||
+		    proc.dfd < 0)
+			break;
+	}
+	if (!p->page) {
+		if (proc.dfd >= 0)
+			warn_dir(w, proc.dir, why, errno, proc.named);
+		goto out;
+	}
+	p->dfd = fcntl(proc.dfd, F_DUPFD_CLOEXEC, 0);
+	if (p->dfd < 0) {
+		warn_dir(w, proc.dir, "cannot keep it open", errno,
+			 proc.named);
+		unlinkat(proc.dfd, p->tmp, 0);
+		munmap(p->page, GMAP_PUB_SIZE);
+		close(p->fd);
+		p->page = NULL;
+		p->fd = -1;
+		goto out;
+	}
+	p->pid = proc.pid;
+	/* No other thread of the window runs yet: the counters move. */
+	memcpy(p->page + VALUES_OFF, w->c, sizeof(*w->c));
+	w->c = (struct gmap_counters *)(p->page + VALUES_OFF);
+	w->hist = (_Atomic uint64_t *)(p->page + HIST_OFF);
+out:
+	pthread_mutex_unlock(&proc_lock);
+	return rc;
 }
 
 void gmap_publish_commit(struct gmap_window *w)
@@ -318,7 +433,7 @@ void gmap_publish_commit(struct gmap_window *w)
 	snprintf(h->backend, sizeof(h->backend), "%s", w->be.ops->name);
 	snprintf(h->comm, sizeof(h->comm), "%s", p->comm);
 	snprintf(h->version, sizeof(h->version), "%s", PACKAGE_VERSION);
-	h->pidns = pid_ns();
+	h->pidns = p->pidns;
 	for (i = 0; i < NR_COUNTERS; i++)
 		strncpy((char *)p->page + NAMES_OFF + i * GMAP_PUB_NAME_LEN,
 			names[i], GMAP_PUB_NAME_LEN - 1);

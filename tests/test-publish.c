@@ -227,6 +227,27 @@ static void close_plain(struct gmap_window *w)
 	gmap_sim_domain_destroy(dom);
 }
 
+/* The directory is found once per process: removed between two windows
+ * (a logout cleans /run/user/<uid>), it is made again for the second. */
+static void test_dir_removed(void)
+{
+	struct gmap_window *w;
+	unsigned int others;
+
+	fresh_dir();
+	w = open_plain();
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(files(tmp, NULL, 0, &others), 1);
+	close_plain(w);
+	CU_ASSERT_FATAL(rmdir(tmp) == 0);
+	w = open_plain();
+	CU_ASSERT_FATAL(w != NULL);
+	CU_ASSERT_EQUAL(files(tmp, NULL, 0, &others), 1);
+	close_plain(w);
+	CU_ASSERT_EQUAL(files(tmp, NULL, 0, &others), 0);
+	rm_dir(tmp);
+}
+
 /* GMAP_PUBLISH=no: nothing published; bad values are refused by name. */
 static void test_settings(void)
 {
@@ -422,6 +443,8 @@ int main(void)
 		{ "a child's close leaves the parent's file",
 		  test_fork_child_close },
 		{ "GMAP_PUBLISH and GMAP_RUNTIME_DIR checked", test_settings },
+		{ "a directory removed between two windows is made again",
+		  test_dir_removed },
 		{ "the default directory under XDG_RUNTIME_DIR",
 		  test_default_dir },
 		{ "a default that cannot be used: /dev/shm/gmap-<uid>",
