@@ -124,6 +124,29 @@ grep -q "PID COMMAND" "$T/pane" && fail "live: the table stays on the screen aft
 tmux -L "$sock" kill-server 2>/dev/null
 ok "live (tmux): pid $sp shown, redrawn in place, q quits with status 0 and the screen given back"
 
+# ^Z in a shell with job control: the terminal is given back (table
+# gone, echo on), and fg takes it again.
+tmux -L "$sock" new-session -d -x 180 -y 20 \
+	-e GMAP_RUNTIME_DIR="$GMAP_RUNTIME_DIR" "bash --norc --noprofile -i" ||
+	fail "tmux cannot start a shell"
+prompt() { pane && grep -q '[$#] *$' "$T/pane"; }
+wait_for 10 "the shell's prompt" prompt
+tmux -L "$sock" send-keys "'$top' -d 0.2" Enter
+wait_for 10 "the live view in the shell" shows_row
+tmux -L "$sock" send-keys C-z
+stopped() { pane && grep -q 'Stopped' "$T/pane" && ! grep -q 'PID COMMAND' "$T/pane"; }
+wait_for 10 "^Z to give the terminal back" stopped
+tmux -L "$sock" send-keys "stty -a | grep -c ' echo '" Enter
+echo_on() { pane && grep -qx 1 "$T/pane"; }
+wait_for 10 "echo to be on again after ^Z" echo_on
+tmux -L "$sock" send-keys "fg" Enter
+wait_for 10 "fg to show the live view again" shows_row
+tmux -L "$sock" send-keys q
+back() { pane && ! grep -q 'PID COMMAND' "$T/pane"; }
+wait_for 10 "q after fg" back
+tmux -L "$sock" kill-server 2>/dev/null
+ok "live (tmux): ^Z gives the terminal back (echo on), fg takes it again, q quits"
+
 # --- stale files -------------------------------------------------------------
 kill -9 "$sp"
 wait "$sp" 2>/dev/null

@@ -185,6 +185,7 @@ static void screen_restore(void)
 
 static void screen_setup(void)
 {
+	static bool registered;   /* again after ^Z: atexit once */
 	struct termios t;
 
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
@@ -195,8 +196,6 @@ static void screen_setup(void)
 		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0)
 			tio_saved = true;
 	}
-	static bool registered;
-
 	if (!registered) {
 		atexit(screen_restore);
 		registered = true;
