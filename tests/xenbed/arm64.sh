@@ -63,7 +63,7 @@
 # (the disk, default 16 MiB), XENBED_ARM64_FOREIGN (gmap-run's --foreign,
 # default deny), XENBED_ARM64_MAX_MAPPED (gmap-small's budget, 512),
 # XENBED_ARM64_ROUNDS (the plain and gmap-run runs of each, default 3),
-# XENBED_ARM64_REPS (each domU's timed reads and writes, default 3).
+# XENBED_ARM64_REPS (each domU's timed reads and writes, default 5).
 set -u
 BED=check-xen-arm64
 . "$(dirname "$0")/lib.sh"
@@ -81,7 +81,7 @@ ROUNDS=${XENBED_ARM64_ROUNDS:-3}
 case $ROUNDS in
 ''|*[!0-9]*|0) die "XENBED_ARM64_ROUNDS='$ROUNDS': a number of rounds, 1 or more" ;;
 esac
-REPS=${XENBED_ARM64_REPS:-3}
+REPS=${XENBED_ARM64_REPS:-5}
 case $REPS in
 ''|*[!0-9]*|0) die "XENBED_ARM64_REPS='$REPS': a number of passes, 1 or more" ;;
 esac
