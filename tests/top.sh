@@ -22,11 +22,12 @@ top="$top_builddir/tools/gmap-top"
 T=$(mktemp -d)
 # Windows publish only in memory (tmpfs): /tmp may be on disk.
 R=$(mktemp -d /dev/shm/gmap-top-test.XXXXXX) || { echo "top.sh: SKIP: no /dev/shm"; exit 77; }
-sock="gmap-top-test-$$"
+sock="gmap-top-test-$$" zsock="gmap-top-testz-$$"
 pids=""
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	tmux -L "$sock" kill-server 2>/dev/null
+	tmux -L "$zsock" kill-server 2>/dev/null
 	rm -rf "$T" "$R"
 }
 trap cleanup EXIT
@@ -125,26 +126,30 @@ tmux -L "$sock" kill-server 2>/dev/null
 ok "live (tmux): pid $sp shown, redrawn in place, q quits with status 0 and the screen given back"
 
 # ^Z in a shell with job control: the terminal is given back (table
-# gone, echo on), and fg takes it again.
-tmux -L "$sock" new-session -d -x 180 -y 20 \
+# gone, echo on), and fg takes it again.  A server of its own: a new
+# session on the socket of a server still going away fails ("server
+# exited unexpectedly").
+tmux -L "$zsock" new-session -d -x 180 -y 20 \
 	-e GMAP_RUNTIME_DIR="$GMAP_RUNTIME_DIR" "bash --norc --noprofile -i" ||
 	fail "tmux cannot start a shell"
-prompt() { pane && grep -q '[$#] *$' "$T/pane"; }
+zpane() { tmux -L "$zsock" capture-pane -p >"$T/pane" 2>/dev/null; }
+prompt() { zpane && grep -q '[$#] *$' "$T/pane"; }
 wait_for 10 "the shell's prompt" prompt
-tmux -L "$sock" send-keys "'$top' -d 0.2" Enter
-wait_for 10 "the live view in the shell" shows_row
-tmux -L "$sock" send-keys C-z
-stopped() { pane && grep -q 'Stopped' "$T/pane" && ! grep -q 'PID COMMAND' "$T/pane"; }
+tmux -L "$zsock" send-keys "'$top' -d 0.2" Enter
+zshows_row() { zpane && grep -Eq "^ *$sp gmap-stress " "$T/pane"; }
+wait_for 10 "the live view in the shell" zshows_row
+tmux -L "$zsock" send-keys C-z
+stopped() { zpane && grep -q 'Stopped' "$T/pane" && ! grep -q 'PID COMMAND' "$T/pane"; }
 wait_for 10 "^Z to give the terminal back" stopped
-tmux -L "$sock" send-keys "stty -a | grep -c ' echo '" Enter
-echo_on() { pane && grep -qx 1 "$T/pane"; }
+tmux -L "$zsock" send-keys "stty -a | grep -c ' echo '" Enter
+echo_on() { zpane && grep -qx 1 "$T/pane"; }
 wait_for 10 "echo to be on again after ^Z" echo_on
-tmux -L "$sock" send-keys "fg" Enter
-wait_for 10 "fg to show the live view again" shows_row
-tmux -L "$sock" send-keys q
-back() { pane && ! grep -q 'PID COMMAND' "$T/pane"; }
+tmux -L "$zsock" send-keys "fg" Enter
+wait_for 10 "fg to show the live view again" zshows_row
+tmux -L "$zsock" send-keys q
+back() { zpane && ! grep -q 'PID COMMAND' "$T/pane"; }
 wait_for 10 "q after fg" back
-tmux -L "$sock" kill-server 2>/dev/null
+tmux -L "$zsock" kill-server 2>/dev/null
 ok "live (tmux): ^Z gives the terminal back (echo on), fg takes it again, q quits"
 
 # --- stale files -------------------------------------------------------------
