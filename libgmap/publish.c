@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,7 +162,7 @@ static void self_stat(uint64_t *start, char *comm, size_t len)
 {
 	char buf[1024], *p, *end;
 	ssize_t n;
-	int fd, field;
+	int fd;
 
 	*start = 0;
 	comm[0] = '\0';
@@ -175,29 +174,13 @@ static void self_stat(uint64_t *start, char *comm, size_t len)
 	if (n <= 0)
 		return;
 	buf[n] = '\0';
-	/* "pid (comm) state ...": the name may hold spaces and ')'. */
+	/* The name: from the first '(' to the last ')'. */
 	p = strchr(buf, '(');
 	end = strrchr(buf, ')');
 	if (!p || !end || end < p)
 		return;
 	snprintf(comm, len, "%.*s", (int)(end - p - 1), p + 1);
-	/* Field 3 (the state) follows ") "; the start time is field 22. */
-	p = end + 2;
-	for (field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (p)
-		*start = strtoull(p, NULL, 10);
-}
-
-/* The inode of this process's pid namespace, or 0. */
-static uint64_t pid_ns(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	*start = gmap_pub_start_of(buf);
 }
 
 static uint64_t realtime_ns(void)
@@ -292,7 +275,7 @@ static int proc_find(struct gmap_window *w)
 	if (proc.dfd >= 0)
 		snprintf(proc.dir, sizeof(proc.dir), "%s", dirs[i - 1]);
 	self_stat(&proc.start, proc.comm, sizeof(proc.comm));
-	proc.pidns = pid_ns();
+	proc.pidns = gmap_pub_pidns();
 	proc.pid = getpid();
 	proc.uid = geteuid();
 	env_copy(proc.runtime, "GMAP_RUNTIME_DIR");

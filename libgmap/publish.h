@@ -28,6 +28,9 @@
 #define GMAP_PUBLISH_H
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #define GMAP_PUB_MAGIC  0x31504f54504d4721ull /* "!GMPTOP1", little-endian */
 #define GMAP_PUB_LAYOUT 1
@@ -83,6 +86,39 @@ static inline uint64_t gmap_pub_bucket_low(unsigned int i)
 	if (i < 4)
 		return i;
 	return (uint64_t)(4 + i % 4) << (i / 4 - 1);
+}
+
+/*
+ * A process's start time (clock ticks after boot) from its NUL-terminated
+ * /proc/<pid>/stat line @stat, or 0 if it does not parse: with the pid,
+ * what names a process (the library writes it, gmap-top compares it).
+ * "pid (comm) state ...": the name may hold spaces and ')', so fields are
+ * counted from the last ')'; field 3 (the state) follows ") ", the start
+ * time is field 22.
+ */
+static inline uint64_t gmap_pub_start_of(const char *stat)
+{
+	const char *p = strrchr(stat, ')');
+	unsigned int field;
+
+	if (!p)
+		return 0;
+	p += 2;
+	for (field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+/* The inode of the calling process's pid namespace, or 0: a pid means
+ * something only to a reader in the same one. */
+static inline uint64_t gmap_pub_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
 #endif /* GMAP_PUBLISH_H */

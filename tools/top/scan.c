@@ -50,8 +50,7 @@ uint64_t top_mono_ns(void)
  * is gone (or /proc cannot say). */
 static uint64_t proc_start(pid_t pid, bool *gone)
 {
-	char path[64], buf[1024], *p;
-	unsigned int field;
+	char path[64], buf[1024];
 	ssize_t n;
 	int fd;
 
@@ -69,26 +68,16 @@ static uint64_t proc_start(pid_t pid, bool *gone)
 		return 0;
 	}
 	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	p += 2;
-	for (field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	return p ? strtoull(p, NULL, 10) : 0;
+	return gmap_pub_start_of(buf);
 }
 
-/* The inode of gmap-top's own pid namespace, or 0. */
+/* The inode of gmap-top's own pid namespace, or 0 (looked up once). */
 static uint64_t own_pidns(void)
 {
 	static uint64_t ns = 1;
-	struct stat st;
 
 	if (ns == 1)
-		ns = stat("/proc/self/ns/pid", &st) == 0 ? st.st_ino : 0;
+		ns = gmap_pub_pidns();
 	return ns;
 }
 
