@@ -311,6 +311,23 @@ static void test_unusable_dir(void)
 	rm_dir(tmp);
 }
 
+/* The caller's XDG_RUNTIME_DIR (NULL: unset), for xdg_restore(). */
+static char *xdg_save(void)
+{
+	const char *v = getenv("XDG_RUNTIME_DIR");
+
+	return v ? strdup(v) : NULL;
+}
+
+static void xdg_restore(char *saved)
+{
+	if (saved)
+		setenv("XDG_RUNTIME_DIR", saved, 1);
+	else
+		unsetenv("XDG_RUNTIME_DIR");
+	free(saved);
+}
+
 /* Without GMAP_RUNTIME_DIR: $XDG_RUNTIME_DIR/gmap, made 0700. */
 static void test_default_dir(void)
 {
@@ -318,8 +335,7 @@ static void test_default_dir(void)
 	unsigned int others;
 	struct gmap_window *w;
 	struct stat st;
-	const char *old = getenv("XDG_RUNTIME_DIR");
-	char *saved = old ? strdup(old) : NULL;
+	char *saved = xdg_save();
 
 	fresh_dir();
 	unsetenv("GMAP_RUNTIME_DIR");
@@ -332,11 +348,7 @@ static void test_default_dir(void)
 	CU_ASSERT_EQUAL(files(sub, NULL, 0, &others), 1);
 	close_plain(w);
 	CU_ASSERT_EQUAL(files(sub, NULL, 0, &others), 0);
-	if (saved)
-		setenv("XDG_RUNTIME_DIR", saved, 1);
-	else
-		unsetenv("XDG_RUNTIME_DIR");
-	free(saved);
+	xdg_restore(saved);
 	rm_dir(tmp);
 }
 
@@ -369,8 +381,7 @@ static int mine_in(const char *dir, char *path, size_t len)
 static void test_default_falls_back(void)
 {
 	char missing[128], theirs[128], fallback[64], path[384];
-	const char *old = getenv("XDG_RUNTIME_DIR");
-	char *saved = old ? strdup(old) : NULL;
+	char *saved = xdg_save();
 	struct gmap_window *w;
 	unsigned int others;
 
@@ -400,11 +411,7 @@ static void test_default_falls_back(void)
 		CU_ASSERT_EQUAL(mine_in(fallback, path, sizeof(path)), 1);
 		close_plain(w);
 	}
-	if (saved)
-		setenv("XDG_RUNTIME_DIR", saved, 1);
-	else
-		unsetenv("XDG_RUNTIME_DIR");
-	free(saved);
+	xdg_restore(saved);
 	rm_dir(tmp);
 }
 
