@@ -41,6 +41,15 @@
 #   gmap-small the same under gmap-run --max-mapped 512 (the evictions are
 #              printed, not checked: QEMU unmaps each request's grants
 #              when it completes, so the evictor may have nothing).
+#   mapcache   QEMU's grant-mapcache pattern alone, on dom0's own grants
+#              (gmap-xengrant: 64 writable, 16 read-only): shimbench -x
+#              maps 1 grant per request with
+#              xengnttab_map_domain_grant_refs, touches it and unmaps it,
+#              plainly and under gmap-run, in alternating order, $ROUNDS
+#              times each; the medians of its map, unmap and request times
+#              are compared.  Steadier than the domU's passes, and it
+#              names which call costs.  Grants still in use afterwards
+#              fail the step (gmap-xengrant).
 #   destroy    a domU reading vda in a loop, its QEMU under gmap-run,
 #              destroyed (xl destroy) during its reads: the domain must
 #              go, not left dying, and the report show nothing mapped.
@@ -266,6 +275,12 @@ real=$L/tools/.libs/gmap-run
 [ -x "$real" ] || real=$L/tools/gmap-run
 cp "$real" "$I/t/gmap-run" || die "gmap-run for arm64 is not built in $L"
 add_elf "$I/t/gmap-run"
+for prog in tools/gmap-xengrant tools/stress/shimbench; do
+	real=$L/$(dirname $prog)/.libs/$(basename $prog)
+	[ -x "$real" ] || real=$L/$prog
+	cp "$real" "$I/t/" || die "$prog for arm64 is not built in $L"
+	add_elf "$I/t/$(basename $prog)"
+done
 add_elf "$I/usr/lib/libgmap-preload.so"
 for so in libxengnttab.so.1 libxenforeignmemory.so.1; do
 	add_bin "/usr/lib/aarch64-linux-gnu/$so"
@@ -443,6 +458,25 @@ destroy() {
 	report ad destroyed
 }
 
+# QEMU's grant-mapcache pattern without QEMU (see the top): shimbench -x
+# over gmap-xengrant's grants, plain and under gmap-run, alternating.
+# Each run prints "shimbench: x rw req=.. map=.. unmap=.. us ro ...".
+mapcache() {
+	/t/gmap-xengrant -n 64 --ro 16 -- sh -c '
+		R="/t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 --"
+		k=1
+		while [ $k -le $1 ]; do
+			order="plain gmap"
+			[ $((k % 2)) = 0 ] && order="gmap plain"
+			for m in $order; do
+				G=; [ $m = gmap ] && G=$R
+				$G /t/shimbench -x -n 2000 0 11 $2 $3 64 16 >/tmp/mc.out || exit 1
+				sed "s/^shimbench: x/MAPCACHE: $m/" /tmp/mc.out
+			done
+			k=$((k + 1))
+		done' sh $ROUNDS {first} {ro}
+}
+
 # The shim's report (as qemu.sh's): grant maps went through the shim,
 # none failed, each window's maps matched by unmaps, nothing mapped
 # (with $2 = destroyed, what is still mapped at exit is only printed).
@@ -491,6 +525,7 @@ while [ $k -le $ROUNDS ]; do
 	k=$((k + 1))
 done
 run gmap-small rw as gmap-small
+run mapcache mapcache
 run destroy destroy
 echo "GMAPBED: DONE"
 sync
@@ -532,7 +567,7 @@ while [ $k -le "$ROUNDS" ]; do
 	names="$names plain-rw$k gmap-rw$k"
 	k=$((k + 1))
 done
-for name in $names gmap-small destroy; do
+for name in $names gmap-small mapcache destroy; do
 	bed_result $name
 done
 bed_finish
@@ -556,6 +591,20 @@ for op in read write; do
 	pm=$(echo "$p" | median) gm=$(echo "$g" | median)
 	echo "$BED: $op $MIB MiB, median of $ROUNDS rounds (each the best of $REPS passes): plain $pm s, gmap-run $gm s ($(echo "$gm $pm" |
 		awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }')); plain ${p% }, gmap-run ${g% } s"
+done
+# The mapcache step: per ring (rw, ro) and part (req, map, unmap), the
+# median over the rounds of plain's and gmap-run's microseconds.
+mc_of() { awk -v m="$1" -v r="$2" -v p="$3" '$1 == "MAPCACHE:" && $2 == m {
+	for (i = 3; i <= NF; i++)
+		if ($i == "rw" || $i == "ro") cur = $i
+		else if (cur == r && index($i, p "=") == 1) print substr($i, length(p) + 2) }' "$LOG.txt"; }
+for ring in rw ro; do
+	line=
+	for part in req map unmap; do
+		pm=$(mc_of plain $ring $part | median) gm=$(mc_of gmap $ring $part | median)
+		line="$line $part $gm/$pm us ($(echo "$gm $pm" | awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'))"
+	done
+	echo "$BED: mapcache, 1-page maps of $ring grants, gmap-run/plain, median of $ROUNDS rounds:$line"
 done
 echo "$BED: --max-mapped $SMALL: read $(time_of as read) s, write $(time_of as write) s, $(sed -n 's/^as gmap-preload: report: window .*evictions=\([0-9]*\).*/\1/p' "$LOG.txt") evictions (QEMU unmaps each request's grants when it completes: the evictor has only what is mapped and unpinned)"
 echo "$BED: PASS (QEMU $(basename "$QEMU_OUT") xenpvh serving a grant-DMA virtio-blk domU on Xen $XEN_VER arm64, plain and under gmap-run --foreign $FOREIGN: data both ways, --max-mapped $SMALL, xl destroy during I/O, the shim's reports; ${secs}s)"

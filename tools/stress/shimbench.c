@@ -4,6 +4,7 @@
  * preload shim.
  *
  *   shimbench [-c] [-n REQUESTS] DOMID SEED RW_FIRST RO_FIRST RING
+ *   shimbench -x [-n REQUESTS] DOMID SEED RW_FIRST RO_FIRST RING [RO_RING]
  *
  * QEMU maps each request's grant with xengnttab_map_domain_grant_refs (one
  * page in 96% of requests), uses it and unmaps it as soon as the request
@@ -28,6 +29,13 @@
  * Every touch is checked against what the guest holds.  -c checks instead
  * of timing (tests/preload.sh): each page mapped is the guest's whole page,
  * each write reaches guest memory, and the rings are left as they were.
+ *
+ * -x times the libxengnttab calls alone, with no baseline and no
+ * gmap-simdom: on real Xen (the arm64 bed, against gmap-xengrant's
+ * grants) the baseline is the same program run without gmap-run, in the
+ * same boot, which the bed compares.  It prints, for each ring, the median
+ * of ROUNDS rounds of the time per request and its map and unmap parts:
+ *   shimbench: x rw req=U map=U unmap=U us ro req=U map=U unmap=U us
  *
  * Exit status: 0 done (whether targets were met or not: benchmarks are
  * not tests), 1 a map failed or a page was not the guest's, 2 usage.
@@ -60,6 +68,8 @@ static uint32_t domid, seed;
 static int mem_fd;              /* the guest's memory, for the baseline */
 static bool check;
 static uint64_t seq;            /* what the next write stores */
+static bool xen_only;           /* -x: the xengnttab calls alone */
+static uint64_t map_ns, unmap_ns;       /* -x: their parts of a round */
 
 struct ring {
 	uint32_t first, n;
@@ -192,10 +202,15 @@ static double requests(const struct ring *r, uint32_t reqs, bool shim)
 {
 	uint64_t t0 = now_ns();
 
+	map_ns = unmap_ns = 0;
 	for (uint32_t q = 0; q < reqs; q++) {
 		uint32_t i = q % r->n, ref = r->first + i;
+		uint64_t tm = xen_only ? now_ns() : 0;
 		volatile uint64_t *p = map1(r, ref, shim);
 		uint64_t v = ++seq;
+
+		if (xen_only)
+			map_ns += now_ns() - tm;
 
 		if (check)
 			check_page(r, p, ref);
@@ -208,7 +223,14 @@ static double requests(const struct ring *r, uint32_t reqs, bool shim)
 		} else if (p[WORD] != r->word[i]) {
 			die("ref %u: not the guest's word", ref);
 		}
-		unmap1(p, ref, shim);
+		if (xen_only) {
+			uint64_t tu = now_ns();
+
+			unmap1(p, ref, shim);
+			unmap_ns += now_ns() - tu;
+		} else {
+			unmap1(p, ref, shim);
+		}
 		if (check && r->prot & PROT_WRITE && guest_word(r, i) != v)
 			die("ref %u: a write did not reach guest memory", ref);
 	}
@@ -232,6 +254,23 @@ static void row(const char *name, const struct ring *r, uint32_t reqs)
 	bench_print_row(name, bench_median(lib, ROUNDS) / 1e3,
 			bench_median(base, ROUNDS) / 1e3, "us/req", x,
 			">= 0.83x", x >= TARGET, "ratio: x faster");
+}
+
+/* -x: ROUNDS rounds of @reqs requests through libxengnttab, whatever
+ * serves it; prints the medians per request. */
+static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
+{
+	double req[ROUNDS], map[ROUNDS], unmap[ROUNDS];
+
+	requests(r, r->n, true);  /* not timed: the first maps */
+	for (int i = 0; i < ROUNDS; i++) {
+		req[i] = requests(r, reqs, true) / 1e3;
+		map[i] = (double)map_ns / reqs / 1e3;
+		unmap[i] = (double)unmap_ns / reqs / 1e3;
+	}
+	printf(" %s req=%.1f map=%.1f unmap=%.1f us", name,
+	       bench_median(req, ROUNDS), bench_median(map, ROUNDS),
+	       bench_median(unmap, ROUNDS));
 }
 
 static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
@@ -289,25 +328,46 @@ static uint32_t num(const char *s)
 int main(int argc, char **argv)
 {
 	const char *sock = getenv("GMAP_SIM_SOCKET");
-	uint32_t reqs = 20000, n;
+	uint32_t reqs = 20000, n, n_ro;
 	struct ring rw, ro;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "cn:")) != -1) {
+	while ((opt = getopt(argc, argv, "cn:x")) != -1) {
 		if (opt == 'c')
 			check = true;
+		else if (opt == 'x')
+			xen_only = true;
 		else if (opt == 'n')
 			reqs = num(optarg);
 		else
 			goto usage;
 	}
-	if (argc - optind != 5 || !reqs)
+	if (argc - optind != 5 && !(xen_only && argc - optind == 6))
+		goto usage;
+	if (!reqs || (check && xen_only))
 		goto usage;
 	domid = num(argv[optind]);
 	seed = num(argv[optind + 1]);
 	n = num(argv[optind + 4]);
-	if (!n)
+	n_ro = argc - optind == 6 ? num(argv[optind + 5]) : n;
+	if (!n || !n_ro)
 		goto usage;
+	if (xen_only) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		xgt = xengnttab_open(NULL, 0);
+		if (!xgt)
+			die("xengnttab_open: %s", strerror(errno));
+		ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
+		ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
+		printf("shimbench: x");
+		xen_rounds("rw", &rw, reqs);
+		xen_rounds("ro", &ro, reqs);
+		printf("\n");
+		ring_fini(&rw);
+		ring_fini(&ro);
+		xengnttab_close(xgt);
+		return 0;
+	}
 	if (!sock)
 		die("GMAP_SIM_SOCKET is not set: run under gmap-run -S");
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -340,6 +400,8 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: shimbench [-c] [-n REQUESTS] DOMID SEED "
-		"RW_FIRST RO_FIRST RING  (under gmap-run -S)\n");
+		"RW_FIRST RO_FIRST RING  (under gmap-run -S)\n"
+		"       shimbench -x [-n REQUESTS] DOMID SEED RW_FIRST "
+		"RO_FIRST RING [RO_RING]\n");
 	return 2;
 }
