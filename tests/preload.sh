@@ -57,8 +57,12 @@ done
 sd grant 0-127 0 0 rw >/dev/null || fail "grant"
 sd grant 200-203 200 0 ro >/dev/null || fail "grant ro"
 sd grant 400-447 400 0 rw >/dev/null || fail "grant 400-447"
+sd grant 450-497 450 0 rw >/dev/null || fail "grant 450-497"
+# (Only granted refs: a fill of a ref never granted writes the frame its
+# empty entry names, frame 0.)
 sd fill 0-127 11 >/dev/null && sd fill 200-203 11 >/dev/null &&
-	sd fill 400-447 11 >/dev/null || fail "fill"
+	sd fill 400-447 11 >/dev/null && sd fill 450-497 11 >/dev/null ||
+	fail "fill"
 
 # 1. Without the preload the program fails as on a machine without Xen.
 "$client" gnttab $D 11 0 1 >"$T/out" 2>&1
@@ -167,6 +171,17 @@ expect_in_out "shimbench: check: 64 requests" "shimbench -c"
 sd check 120-123 11 >/dev/null && sd check 200-203 11 >/dev/null ||
 	fail "shimbench -c: the guest's pages changed: $(sd check 120-123 11)"
 ok "mapcache pattern (make bench's shimbench -c): every page and write checked"
+# 7c. The same with 48 requests in flight, as QEMU has many: 48 live maps
+#     of one handle at once (the shim's table of live maps grows from 16
+#     buckets to 64 and every unmap finds its map), in the order they
+#     were made.
+gr -- "$shimbench" -c -D 48 -n 200 $D 11 450 200 48 4 ||
+	fail "shimbench -c -D 48 run"
+expect_in_out "shimbench: check: 200 requests on each ring, 48 then 48 in flight" \
+	"shimbench -c -D 48"
+sd check 450-497 11 >/dev/null ||
+	fail "shimbench -c -D 48: the guest's pages changed: $(sd check 450-497 11)"
+ok "mapcache pattern, 48 requests in flight: every page and write checked"
 
 # 8. fork: the child has no window; exec starts fresh.  Not under TSan,
 #    which cannot start threads in the child of a threaded process (the

@@ -3,8 +3,8 @@
  * shimbench.c - make bench's rows for QEMU's grant mapcache through the
  * preload shim.
  *
- *   shimbench [-c] [-n REQUESTS] DOMID SEED RW_FIRST RO_FIRST RING
- *   shimbench -x [-n REQUESTS] DOMID SEED RW_FIRST RO_FIRST RING [RO_RING]
+ *   shimbench [-c|-x] [-n REQUESTS] [-D DEPTH] DOMID SEED RW_FIRST RO_FIRST
+ *             RING [RO_RING]
  *
  * QEMU maps each request's grant with xengnttab_map_domain_grant_refs (one
  * page in 96% of requests), uses it and unmaps it as soon as the request
@@ -16,6 +16,15 @@
  * munmap.  Both in this process, round after round, on the same pages.
  * Writable grants are mapped read-write (QEMU's disk reads fill them), and
  * read-only grants PROT_READ (its disk writes only read them).
+ *
+ * QEMU has many requests in flight (a 1 MiB read of the arm64 bed's domU
+ * is 256 of them), and each live map is one more that the shim keeps and
+ * the kernel's VMA tree holds.  -D DEPTH keeps DEPTH maps live: request q
+ * is unmapped after request q + DEPTH - 1 is mapped, in the order they
+ * were mapped (DEPTH 1 by default, at most RING; a smaller RO_RING keeps
+ * at most its size in flight, so that a ref is never mapped twice at
+ * once).  The rows of make bench are at depth 1
+ * and at depth DEPTH_ROW.
  *
  * Like tests/xenapi-client it includes only Debian's <xengnttab.h> and
  * links only libxengnttab: it is run under gmap-run, which serves those
@@ -62,6 +71,9 @@
 #define ROUNDS 5
 #define TARGET 0.83     /* as fast: at most 1.2x the baseline's time */
 #define WORD 1          /* the 64-bit word a request touches */
+#define DEPTH_ROW 48    /* requests in flight in make bench's third row */
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 static xengnttab_handle *xgt;
 static uint32_t domid, seed;
@@ -69,6 +81,7 @@ static int mem_fd;              /* the guest's memory, for the baseline */
 static bool check;
 static uint64_t seq;            /* what the next write stores */
 static bool xen_only;           /* -x: the xengnttab calls alone */
+static uint32_t depth = 1;      /* -D: maps live at once */
 static uint64_t map_ns, unmap_ns;       /* -x: their parts of a round */
 
 struct ring {
@@ -196,58 +209,88 @@ static uint64_t guest_word(const struct ring *r, uint32_t i)
 	return ((const volatile uint64_t *)(r->guest + (size_t)i * PAGE))[WORD];
 }
 
-/* @reqs requests over the ring, through the shim or as the baseline;
- * returns the ns per request. */
-static double requests(const struct ring *r, uint32_t reqs, bool shim)
+/* A request in flight: its map and what it wrote. */
+struct live {
+	volatile uint64_t *p;
+	uint32_t i;
+	uint64_t v;
+};
+
+/* Unmap request @l's grant (timed for -x), then -c's check that its write
+ * reached guest memory. */
+static void finish(const struct ring *r, struct live *l, bool shim)
 {
-	uint64_t t0 = now_ns();
+	uint64_t tu = xen_only ? now_ns() : 0;
 
+	unmap1(l->p, r->first + l->i, shim);
+	if (xen_only)
+		unmap_ns += now_ns() - tu;
+	if (check && r->prot & PROT_WRITE && guest_word(r, l->i) != l->v)
+		die("ref %u: a write did not reach guest memory",
+		    r->first + l->i);
+	l->p = NULL;
+}
+
+/* @reqs requests over the ring, @d of them in flight (at most the ring's
+ * size: a ref is never mapped twice at once), through the shim or as the
+ * baseline; returns the ns per request. */
+static double requests_at(const struct ring *r, uint32_t reqs, uint32_t d,
+			  bool shim)
+{
+	struct live *fly;
+	uint64_t t0;
+
+	d = d < r->n ? d : r->n;
+	fly = calloc(d, sizeof(*fly));
+	if (!fly)
+		die("out of memory");
 	map_ns = unmap_ns = 0;
+	t0 = now_ns();
 	for (uint32_t q = 0; q < reqs; q++) {
+		struct live *l = &fly[q % d];
 		uint32_t i = q % r->n, ref = r->first + i;
-		uint64_t tm = xen_only ? now_ns() : 0;
-		volatile uint64_t *p = map1(r, ref, shim);
-		uint64_t v = ++seq;
+		uint64_t tm;
+		volatile uint64_t *p;
 
+		if (l->p)
+			finish(r, l, shim);
+		tm = xen_only ? now_ns() : 0;
+		p = map1(r, ref, shim);
 		if (xen_only)
 			map_ns += now_ns() - tm;
-
+		*l = (struct live){ p, i, ++seq };
 		if (check)
 			check_page(r, p, ref);
 		/* The touch: write a word and read it back, or read the
 		 * guest's word. */
 		if (r->prot & PROT_WRITE) {
-			p[WORD] = v;
-			if (p[WORD] != v)
+			p[WORD] = l->v;
+			if (p[WORD] != l->v)
 				die("ref %u: a write did not read back", ref);
 		} else if (p[WORD] != r->word[i]) {
 			die("ref %u: not the guest's word", ref);
 		}
-		if (xen_only) {
-			uint64_t tu = now_ns();
-
-			unmap1(p, ref, shim);
-			unmap_ns += now_ns() - tu;
-		} else {
-			unmap1(p, ref, shim);
-		}
-		if (check && r->prot & PROT_WRITE && guest_word(r, i) != v)
-			die("ref %u: a write did not reach guest memory", ref);
 	}
-	return (double)(now_ns() - t0) / reqs;
+	for (uint32_t k = 0; k < d; k++)
+		if (fly[(reqs + k) % d].p)
+			finish(r, &fly[(reqs + k) % d], shim);
+	t0 = now_ns() - t0;
+	free(fly);
+	return (double)t0 / reqs;
 }
 
 /* One row: ROUNDS alternating rounds; ratio baseline / shim ("x faster"). */
-static void row(const char *name, const struct ring *r, uint32_t reqs)
+static void row(const char *name, const struct ring *r, uint32_t reqs,
+		uint32_t d)
 {
 	double lib[ROUNDS], base[ROUNDS], ratio[ROUNDS], x;
 
 	/* Not timed: the window's opening, the first faults. */
-	requests(r, r->n, true);
-	requests(r, r->n, false);
+	requests_at(r, r->n, d, true);
+	requests_at(r, r->n, d, false);
 	for (int i = 0; i < ROUNDS; i++) {
-		lib[i] = requests(r, reqs, true);
-		base[i] = requests(r, reqs, false);
+		lib[i] = requests_at(r, reqs, d, true);
+		base[i] = requests_at(r, reqs, d, false);
 		ratio[i] = base[i] / lib[i];
 	}
 	x = bench_median(ratio, ROUNDS);
@@ -262,9 +305,9 @@ static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
 {
 	double req[ROUNDS], map[ROUNDS], unmap[ROUNDS];
 
-	requests(r, r->n, true);  /* not timed: the first maps */
+	requests_at(r, r->n, depth, true);  /* not timed: the first maps */
 	for (int i = 0; i < ROUNDS; i++) {
-		req[i] = requests(r, reqs, true) / 1e3;
+		req[i] = requests_at(r, reqs, depth, true) / 1e3;
 		map[i] = (double)map_ns / reqs / 1e3;
 		unmap[i] = (double)unmap_ns / reqs / 1e3;
 	}
@@ -308,7 +351,7 @@ static void ring_restore(const struct ring *r)
 	for (uint32_t i = 0; i < r->n; i++) {
 		volatile uint64_t *p = map1(r, r->first + i, true);
 
-		p[WORD] = r->word[i];
+		p[WORD] = r->word[i];  /* (a plain loop: nothing in flight) */
 		unmap1(p, r->first + i, true);
 	}
 }
@@ -332,8 +375,10 @@ int main(int argc, char **argv)
 	struct ring rw, ro;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "cn:x")) != -1) {
-		if (opt == 'c')
+	while ((opt = getopt(argc, argv, "cD:n:x")) != -1) {
+		if (opt == 'D')
+			depth = num(optarg);
+		else if (opt == 'c')
 			check = true;
 		else if (opt == 'x')
 			xen_only = true;
@@ -342,7 +387,7 @@ int main(int argc, char **argv)
 		else
 			goto usage;
 	}
-	if (argc - optind != 5 && !(xen_only && argc - optind == 6))
+	if (argc - optind != 5 && argc - optind != 6)
 		goto usage;
 	if (!reqs || (check && xen_only))
 		goto usage;
@@ -350,7 +395,9 @@ int main(int argc, char **argv)
 	seed = num(argv[optind + 1]);
 	n = num(argv[optind + 4]);
 	n_ro = argc - optind == 6 ? num(argv[optind + 5]) : n;
-	if (!n || !n_ro)
+	/* The read-only ring may be smaller: its requests keep at most its
+	 * size in flight. */
+	if (!n || !n_ro || !depth || depth > n)
 		goto usage;
 	if (xen_only) {
 		setvbuf(stdout, NULL, _IOLBF, 0);
@@ -376,32 +423,41 @@ int main(int argc, char **argv)
 	if (!xgt)
 		die("xengnttab_open: %s", strerror(errno));
 	ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
-	ring_init(&ro, num(argv[optind + 3]), n, PROT_READ);
+	ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
 	if (check) {
-		requests(&rw, reqs, true);
-		requests(&rw, reqs, false);
-		requests(&ro, reqs, true);
-		requests(&ro, reqs, false);
+		uint32_t deep = n < DEPTH_ROW ? n : DEPTH_ROW;
+
+		for (uint32_t d = depth; d; d = d == deep ? 0 : deep) {
+			requests_at(&rw, reqs, d, true);
+			requests_at(&rw, reqs, d, false);
+			requests_at(&ro, reqs, d, true);
+			requests_at(&ro, reqs, d, false);
+		}
 		ring_restore(&rw);
-		printf("shimbench: check: %u requests on each ring, through "
-		       "the shim and mmap, verified\n", reqs);
+		printf("shimbench: check: %u requests on each ring, %u then %u "
+		       "in flight, through the shim and mmap, verified\n",
+		       reqs, depth, deep);
 	} else {
 		printf("shimbench: QEMU's grant mapcache under gmap-run, sim "
 		       "(gmap-simdom d%u): 1 grant per request, ring of %u "
 		       "refs, %u requests, median of %d alternating rounds\n",
 		       domid, n, reqs, ROUNDS);
 		bench_print_header();
-		row("mapcache: map/unmap 1 grant vs mmap+munmap", &rw, reqs);
-		row("  same, read-only grants, PROT_READ maps", &ro, reqs);
+		row("mapcache: map/unmap 1 grant vs mmap+munmap", &rw, reqs,
+		    depth);
+		row("  same, read-only grants, PROT_READ maps", &ro, reqs,
+		    depth);
+		if (n >= DEPTH_ROW)
+			row("  same, rw, " STR(DEPTH_ROW) " requests in flight",
+			    &rw, reqs, DEPTH_ROW);
 	}
 	ring_fini(&rw);
 	ring_fini(&ro);
 	xengnttab_close(xgt);
 	return 0;
 usage:
-	fprintf(stderr, "usage: shimbench [-c] [-n REQUESTS] DOMID SEED "
-		"RW_FIRST RO_FIRST RING  (under gmap-run -S)\n"
-		"       shimbench -x [-n REQUESTS] DOMID SEED RW_FIRST "
-		"RO_FIRST RING [RO_RING]\n");
+	fprintf(stderr, "usage: shimbench [-c|-x] [-n REQUESTS] [-D DEPTH] "
+		"DOMID SEED RW_FIRST RO_FIRST RING [RO_RING]\n"
+		"  (under gmap-run -S, but -x; DEPTH: 1 to RING)\n");
 	return 2;
 }
