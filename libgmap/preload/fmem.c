@@ -123,6 +123,7 @@ EXPORT int xenforeignmemory_close(xenforeignmemory_handle *fh)
 		shim_unmap_all(&f->h);
 	if (f->real && real_close)
 		rc = real_close(f->real);
+	shim_handle_fini(&f->h);
 	free(f);
 	return rc;
 }

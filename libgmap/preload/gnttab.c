@@ -73,6 +73,7 @@ EXPORT int xengnttab_close(xengnttab_handle *xgt)
 	shim_handle_unregister(&g->h);
 	if (!shim_handle_inherited(&g->h, "xengnttab_close"))
 		shim_unmap_all(&g->h);
+	shim_handle_fini(&g->h);
 	free(g);
 	return 0;
 }
@@ -122,7 +123,7 @@ EXPORT void *xengnttab_map_domain_grant_refs(xengnttab_handle *xgt,
 					     uint32_t *refs, int prot)
 {
 	struct gnt *g = ours(xgt, "xengnttab_map_domain_grant_refs");
-	uint32_t *domids, i;
+	uint32_t few[16], *domids = few, i;
 	void *p;
 
 	if (!g)
@@ -131,14 +132,18 @@ EXPORT void *xengnttab_map_domain_grant_refs(xengnttab_handle *xgt,
 		errno = EINVAL;
 		return NULL;
 	}
-	domids = malloc((size_t)count * sizeof(*domids));
+	/* QEMU's mapcache maps most requests one grant at a time: no
+	 * allocation for those. */
+	if (count > sizeof(few) / sizeof(few[0]))
+		domids = malloc((size_t)count * sizeof(*domids));
 	if (!domids)
 		return NULL;
 	for (i = 0; i < count; i++)
 		domids[i] = domid;
 	p = map_counted(SC_GNT_MAP_DOMAIN_GRANT_REFS, g, count, domids, refs,
 			prot, -1);
-	free(domids);
+	if (domids != few)
+		free(domids);
 	return p;
 }
 

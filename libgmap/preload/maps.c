@@ -230,29 +230,29 @@ static int pin_one(uint32_t domid, uint32_t ref, bool writable)
 	return 0;
 }
 
-/* Pin a run of @count refs in one call; 0, or -1 and *@e. */
-static int pin_run(uint32_t domid, uint32_t ref, uint32_t count,
-		   bool writable, int *e)
+/* Pin a run of @count refs in one call; its window, or NULL and *@e. */
+static struct gmap_window *pin_run(uint32_t domid, uint32_t ref,
+				   uint32_t count, bool writable, int *e)
 {
 	struct gmap_window *w = shim_window(domid);
 	struct gmap_error ge;
 
 	if (!w) {
 		*e = errno;
-		return -1;
+		return NULL;
 	}
 	if ((uint64_t)ref + count > gmap_nr_refs(w)) {
 		SHIM_ERR("d%u refs %u+%u are past the window (%llu refs)",
 			 domid, ref, count, (unsigned long long)gmap_nr_refs(w));
 		*e = EINVAL;
-		return -1;
+		return NULL;
 	}
 	if (gmap_pin(w, ref, count, writable ? GMAP_PIN_WRITE : read_flag(w),
 		     &ge) < 0) {
 		*e = pin_errno(&ge);
-		return -1;
+		return NULL;
 	}
-	return 0;
+	return w;
 }
 
 /*
@@ -391,11 +391,76 @@ static bool whole_map(uint32_t count, const uint32_t *domids,
 	return w && gmap_can_map_outside(w);
 }
 
+/* ---- a handle's live maps (shim.h) ---------------------------------------
+ *
+ * A hash table on the address handed out, chained through shim_map.next,
+ * with as many buckets as live maps at most (it doubles past that).  A
+ * table that cannot grow stays as it is, with longer chains: adding a map
+ * never fails.  All under the handle's lock.
+ */
+static size_t bucket(const struct shim_handle *h, const void *addr)
+{
+	/* Fibonacci hashing of the page number: window runs and the
+	 * kernel's placements are consecutive pages. */
+	uint64_t k = ((uintptr_t)addr >> GMAP_PAGE_SHIFT) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(k >> 32) & h->tab_mask;
+}
+
+static void maps_grow(struct shim_handle *h)
+{
+	size_t n = (h->tab_mask + 1) * 2;
+	struct shim_map **tab = calloc(n, sizeof(*tab)), **old = h->tab, *m;
+	size_t old_n = h->tab_mask + 1;
+
+	if (!tab)
+		return;
+	h->tab = tab;
+	h->tab_mask = n - 1;
+	for (size_t b = 0; b < old_n; b++)
+		while ((m = old[b])) {
+			size_t nb = bucket(h, m->addr);
+
+			old[b] = m->next;
+			m->next = tab[nb];
+			tab[nb] = m;
+		}
+	if (old != h->tab_min)
+		free(old);
+}
+
+static void maps_add(struct shim_handle *h, struct shim_map *m)
+{
+	size_t b;
+
+	if (h->nr_maps > h->tab_mask)
+		maps_grow(h);
+	b = bucket(h, m->addr);
+	m->next = h->tab[b];
+	h->tab[b] = m;
+	h->nr_maps++;
+}
+
+/* The live map at @addr of @count pages, removed from the table; or NULL. */
+static struct shim_map *maps_take(struct shim_handle *h, const void *addr,
+				  uint32_t count)
+{
+	struct shim_map **pp, *m;
+
+	for (pp = &h->tab[bucket(h, addr)]; (m = *pp); pp = &m->next)
+		if (m->addr == addr && m->count == count) {
+			*pp = m->next;
+			h->nr_maps--;
+			return m;
+		}
+	return NULL;
+}
+
 void *shim_map_grants(struct shim_handle *h, uint32_t count,
 		      const uint32_t *domids, const uint32_t *refs,
 		      bool writable, void *fixed, int *err, int notify_off)
 {
-	struct gmap_window *w;
+	struct gmap_window *w, *run_w = NULL;
 	struct shim_map *m;
 	uint32_t i, ok = 0;
 	int e = 0;
@@ -442,7 +507,8 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 	if (!err && contiguous(count, domids, refs)) {
 		/* A run, all or nothing: one pin call (gmap_pin undoes
 		 * its own pins if one ref fails). */
-		if (pin_run(domids[0], refs[0], count, writable, &e) < 0) {
+		run_w = pin_run(domids[0], refs[0], count, writable, &e);
+		if (!run_w) {
 			/* A grant that a read-only map holds read-only in the
 			 * window (read_flag) is mapped writable on its own;
 			 * if the grant itself refuses, that map says so. */
@@ -493,12 +559,13 @@ void *shim_map_grants(struct shim_handle *h, uint32_t count,
 			goto undo;
 		}
 	} else {
-		m->addr = gmap_ref_ptr(shim_window(domids[0]), refs[0]);
+		/* (Pinned ref by ref, with @err, all of them: a run too.) */
+		m->addr = gmap_ref_ptr(run_w ? run_w : shim_window(domids[0]),
+				       refs[0]);
 	}
 live:
 	pthread_mutex_lock(&h->lock);
-	m->next = h->maps;
-	h->maps = m;
+	maps_add(h, m);
 	h->nr_mapped += count;
 	pthread_mutex_unlock(&h->lock);
 	return m->addr;
@@ -514,16 +581,12 @@ undo:
 int shim_unmap(struct shim_handle *h, void *addr, uint32_t count,
 	       bool not_ours_ok)
 {
-	struct shim_map **pp, *m = NULL;
+	struct shim_map *m;
 
 	pthread_mutex_lock(&h->lock);
-	for (pp = &h->maps; *pp; pp = &(*pp)->next)
-		if ((*pp)->addr == addr && (*pp)->count == count) {
-			m = *pp;
-			*pp = m->next;
-			h->nr_mapped -= count;
-			break;
-		}
+	m = maps_take(h, addr, count);
+	if (m)
+		h->nr_mapped -= count;
 	pthread_mutex_unlock(&h->lock);
 	if (!m) {
 		/* Not a live map of ours.  Never unmap inside a window. */
@@ -544,12 +607,19 @@ void shim_unmap_all(struct shim_handle *h)
 	struct shim_map *m;
 
 	pthread_mutex_lock(&h->lock);
-	while ((m = h->maps)) {
-		h->maps = m->next;
-		pthread_mutex_unlock(&h->lock);
-		map_release(m);
-		map_free(m);
-		pthread_mutex_lock(&h->lock);
+	/* Bucket by bucket, the table read again after each release (the
+	 * lock is dropped for it); until none is left. */
+	while (h->nr_maps) {
+		for (size_t b = 0; b <= h->tab_mask; b++) {
+			while ((m = h->tab[b])) {
+				h->tab[b] = m->next;
+				h->nr_maps--;
+				pthread_mutex_unlock(&h->lock);
+				map_release(m);
+				map_free(m);
+				pthread_mutex_lock(&h->lock);
+			}
+		}
 	}
 	h->nr_mapped = 0;
 	pthread_mutex_unlock(&h->lock);

@@ -75,17 +75,31 @@ struct shim_map {
 	uint8_t one_pinned;
 };
 
-/* What both families' handles have: a list of live maps and the fork
- * generation they were opened in. */
+/* Buckets of a handle's table of live maps before it first grows. */
+#define SHIM_MAPS_MIN 16
+
+/*
+ * What both families' handles have: their live maps and the fork
+ * generation they were opened in.  The live maps are a hash table on the
+ * address handed out (maps.c), chained through shim_map.next: every unmap
+ * looks its map up, and QEMU keeps hundreds live (a list walk per unmap
+ * cost more than the rest of the shim's work at 48 in flight).
+ */
 struct shim_handle {
 	uint32_t magic;
 	unsigned int gen;
 	pthread_mutex_t lock;
-	struct shim_map *maps;
+	struct shim_map **tab;     /* tab_mask + 1 buckets: tab_min, or
+				    * malloc'd once it grew           */
+	size_t tab_mask, nr_maps;
 	uint64_t nr_mapped;        /* pages in live maps               */
+	struct shim_map *tab_min[SHIM_MAPS_MIN];
 };
 
 void shim_handle_init(struct shim_handle *h, uint32_t magic);
+/* Free what @h holds beside its maps (shim_unmap_all() first, unless it
+ * was inherited); @h itself is the caller's. */
+void shim_handle_fini(struct shim_handle *h);
 /* Whether @h was opened before a fork() (then only close is allowed):
  * true with EPERM and a message naming @call. */
 bool shim_handle_inherited(struct shim_handle *h, const char *call);

@@ -244,6 +244,16 @@ void shim_handle_init(struct shim_handle *h, uint32_t magic)
 	h->magic = magic;
 	h->gen = atomic_load(&shim_gen);
 	pthread_mutex_init(&h->lock, NULL);
+	h->tab = h->tab_min;
+	h->tab_mask = SHIM_MAPS_MIN - 1;
+}
+
+void shim_handle_fini(struct shim_handle *h)
+{
+	if (h->tab != h->tab_min)
+		free(h->tab);
+	h->tab = h->tab_min;
+	h->tab_mask = SHIM_MAPS_MIN - 1;
 }
 
 bool shim_handle_inherited(struct shim_handle *h, const char *call)
