@@ -7,10 +7,14 @@
  * time offered as a verdict.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "benchrow.h"
@@ -524,6 +528,141 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 	r->ratio = bench_median(ratio, ROUNDS);
 }
 
+/*
+ * Pin cost with threads waiting in the window.  WAITERS threads pin one
+ * ref whose map the sim holds up (GMAP_SIM_INJECT_STALL): the first waits
+ * in the "hypervisor", the others on the window's condition variable for
+ * the grant it has claimed.  Meanwhile this thread pins and unpins 4
+ * mapped refs per I/O with unpin policy keep, the persistent-grant path:
+ * a pin of mapped grants changes no grant's state, so it must wake
+ * nobody.  A broadcast per pin would wake every waiter each time and
+ * grow with their number.  Ratio: with the waiters / without.
+ */
+#define WAITERS 8
+
+struct parked {
+	struct gmap_window *w;
+	uint32_t ref;
+	_Atomic pid_t tid;
+	pthread_t th;
+};
+
+static void *park(void *p)
+{
+	struct parked *k = p;
+
+	atomic_store(&k->tid, (pid_t)syscall(SYS_gettid));
+	if (gmap_pin(k->w, k->ref, 1, GMAP_PIN_WRITE, NULL) == 0)
+		gmap_unpin(k->w, k->ref, 1);
+	return NULL;
+}
+
+/* The system call thread @tid is blocked in (/proc's "syscall"), or -1. */
+static long blocked_in(pid_t tid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return buf[0] >= '0' && buf[0] <= '9' ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Start the waiters on @ref and return once one sleeps in the stalled map
+ * and the rest on a futex, or after 5 s (false: they did not park). */
+static bool park_all(struct bench *b, struct gmap_window *w, uint32_t ref,
+		     struct parked *k)
+{
+	uint64_t t0 = st_now_ns();
+	unsigned int in_map, on_cv;
+
+	if (gmap_sim_inject(b->dom, ref, GMAP_SIM_INJECT_STALL, 1) < 0)
+		return false;
+	for (int i = 0; i < WAITERS; i++) {
+		k[i] = (struct parked){ .w = w, .ref = ref };
+		if (pthread_create(&k[i].th, NULL, park, &k[i]) != 0)
+			exit(1);
+	}
+	do {
+		in_map = on_cv = 0;
+		for (int i = 0; i < WAITERS; i++) {
+			pid_t tid = atomic_load(&k[i].tid);
+			long nr = tid ? blocked_in(tid) : -1;
+
+			in_map += nr == SYS_clock_nanosleep || nr == SYS_nanosleep;
+			on_cv += nr == SYS_futex;
+		}
+		if (in_map == 1 && on_cv == WAITERS - 1)
+			return true;
+		sched_yield();
+	} while (st_now_ns() - t0 < 5000000000ull);
+	return false;
+}
+
+static void unpark_all(struct bench *b, uint32_t ref, struct parked *k)
+{
+	gmap_sim_inject(b->dom, ref, GMAP_SIM_INJECT_NONE, 0);
+	for (int i = 0; i < WAITERS; i++)
+		pthread_join(k[i].th, NULL);
+}
+
+/* 20000 I/Os of 4 mapped refs over a ring of 64: pin, touch, unpin. */
+static double keep_ios(struct gmap_window *w)
+{
+	const uint32_t ring = 64, ios = 20000, k = 4;
+	uint8_t *wb = gmap_base(w);
+	uint64_t t0 = st_now_ns();
+
+	for (uint32_t io = 0; io < ios; io++) {
+		uint32_t ref = (io % ring) * k;
+
+		if (gmap_pin(w, ref, k, GMAP_PIN_WRITE, NULL) < 0)
+			exit(1);
+		*(volatile uint64_t *)(void *)(wb + ((size_t)ref << 12)) = io;
+		gmap_unpin(w, ref, k);
+	}
+	return (double)(st_now_ns() - t0) / ios;
+}
+
+static void pin_waiters(struct bench *b, const union row_args *a,
+			struct row *r)
+{
+	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
+	struct gmap_window *w = open_win(b, 1, GMAP_UNPIN_KEEP);
+	struct parked k[WAITERS];
+
+	(void)a;
+	keep_ios(w);  /* maps the ring: from here on, pins of mapped refs */
+	for (int i = 0; i < ROUNDS; i++) {
+		/* A ref of its own each round: with keep it stays mapped. */
+		uint32_t stalled = b->pages - 1 - (uint32_t)i;
+
+		base[i] = keep_ios(w);
+		if (!park_all(b, w, stalled, k)) {
+			unpark_all(b, stalled, k);
+			gmap_close(w);
+			r->met = -2;
+			r->note = "the waiting threads did not park within 5 s";
+			return;
+		}
+		lib[i] = keep_ios(w);
+		unpark_all(b, stalled, k);
+		ratio[i] = lib[i] / base[i];
+	}
+	gmap_close(w);
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
+}
+
 /* Maps issued when one page of each 256-page bucket is touched: eager
  * buckets (as QEMU's mapcache maps) vs lazy faults.  Ratio: eager / lazy. */
 static void buckets(struct bench *b, const union row_args *a, struct row *r)
@@ -735,6 +874,10 @@ static const struct row_desc rows[] = {
 	  .target = ">= 3x", .cmp = AT_LEAST, .limit = 3, .unit = "us/IO",
 	  .note = X_FASTER,
 	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_KEEP, 0 } },
+	{ .name = "  same, 8 threads waiting in the window",
+	  .target = "<= 1.2x", .cmp = AT_MOST, .limit = 1.2, .unit = "us/IO",
+	  .note = "vs none: pins wake nobody",
+	  .measure = pin_waiters },
 	{ .name = "  same, unpin unmaps (the default)",
 	  .target = "-", .unit = "us/IO",
 	  .note = X_FASTER,
