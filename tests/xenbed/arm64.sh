@@ -45,9 +45,10 @@
 #              (gmap-xengrant: 64 writable, 16 read-only): shimbench -x
 #              maps 1 grant per request with
 #              xengnttab_map_domain_grant_refs, touches it and unmaps it,
-#              plainly and under gmap-run, in alternating order, $ROUNDS
-#              times each; the medians of its map, unmap and request times
-#              are compared.  Steadier than the domU's passes, and it
+#              one request at a time and with 32 in flight (16 on the
+#              read-only ring), plainly and under gmap-run, in alternating
+#              order, $ROUNDS times each; the medians of its map, unmap and
+#              request times are compared.  Steadier than the domU's passes, and it
 #              names which call costs.  Grants still in use afterwards
 #              fail the step (gmap-xengrant).
 #   destroy    a domU reading vda in a loop, its QEMU under gmap-run,
@@ -469,9 +470,11 @@ mapcache() {
 			order="plain gmap"
 			[ $((k % 2)) = 0 ] && order="gmap plain"
 			for m in $order; do
-				G=; [ $m = gmap ] && G=$R
-				$G /t/shimbench -x -n 2000 0 11 $2 $3 64 16 >/tmp/mc.out || exit 1
-				sed "s/^shimbench: x/MAPCACHE: $m/" /tmp/mc.out
+				for d in 1 32; do
+					G=; [ $m = gmap ] && G=$R
+					$G /t/shimbench -x -n 1000 -D $d 0 11 $2 $3 64 16 >/tmp/mc.out || exit 1
+					sed "s/^shimbench: x/MAPCACHE: $m d=$d/" /tmp/mc.out
+				done
 			done
 			k=$((k + 1))
 		done' sh $ROUNDS {first} {ro}
@@ -594,17 +597,21 @@ for op in read write; do
 done
 # The mapcache step: per ring (rw, ro) and part (req, map, unmap), the
 # median over the rounds of plain's and gmap-run's microseconds.
-mc_of() { awk -v m="$1" -v r="$2" -v p="$3" '$1 == "MAPCACHE:" && $2 == m {
-	for (i = 3; i <= NF; i++)
+mc_of() { awk -v m="$1" -v d="d=$2" -v r="$3" -v p="$4" '$1 == "MAPCACHE:" && $2 == m && $3 == d {
+	for (i = 4; i <= NF; i++)
 		if ($i == "rw" || $i == "ro") cur = $i
 		else if (cur == r && index($i, p "=") == 1) print substr($i, length(p) + 2) }' "$LOG.txt"; }
-for ring in rw ro; do
-	line=
-	for part in req map unmap; do
-		pm=$(mc_of plain $ring $part | median) gm=$(mc_of gmap $ring $part | median)
-		line="$line $part $gm/$pm us ($(echo "$gm $pm" | awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'))"
+for depth in 1 32; do
+	for ring in rw ro; do
+		line=
+		for part in req map unmap; do
+			pm=$(mc_of plain $depth $ring $part | median) gm=$(mc_of gmap $depth $ring $part | median)
+			line="$line $part $gm/$pm us ($(echo "$gm $pm" | awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'))"
+		done
+		fly=$depth
+		[ $ring = ro ] && [ $fly -gt 16 ] && fly=16  # its ring's size
+		echo "$BED: mapcache, $ring grants, 1 a map, $fly in flight, gmap-run/plain, median of $ROUNDS rounds:$line"
 	done
-	echo "$BED: mapcache, 1-page maps of $ring grants, gmap-run/plain, median of $ROUNDS rounds:$line"
 done
 echo "$BED: --max-mapped $SMALL: read $(time_of as read) s, write $(time_of as write) s, $(sed -n 's/^as gmap-preload: report: window .*evictions=\([0-9]*\).*/\1/p' "$LOG.txt") evictions (QEMU unmaps each request's grants when it completes: the evictor has only what is mapped and unpinned)"
 echo "$BED: PASS (QEMU $(basename "$QEMU_OUT") xenpvh serving a grant-DMA virtio-blk domU on Xen $XEN_VER arm64, plain and under gmap-run --foreign $FOREIGN: data both ways, --max-mapped $SMALL, xl destroy during I/O, the shim's reports; ${secs}s)"
