@@ -17,6 +17,12 @@
  * Writable grants are mapped read-write (QEMU's disk reads fill them), and
  * read-only grants PROT_READ (its disk writes only read them).
  *
+ * Its floor, the same two system calls with no libgmap (the guest's frame
+ * placed MAP_FIXED over a PROT_NONE page of an empty memfd, that page put
+ * back over it, as the window does with unarmed pages), is timed beside
+ * them: the shim's and libgmap's own work is what the shim costs beyond
+ * it.
+ *
  * QEMU has many requests in flight (a 1 MiB read of the arm64 bed's domU
  * is 256 of them), and each live map is one more that the shim keeps and
  * the kernel's VMA tree holds.  -D DEPTH keeps DEPTH maps live: request q
@@ -49,6 +55,9 @@
  * Exit status: 0 done (whether targets were met or not: benchmarks are
  * not tests), 1 a map failed or a page was not the guest's, 2 usage.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  /* memfd_create: the floor's empty file */
+#endif
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -89,6 +98,7 @@ struct ring {
 	int prot;
 	uint64_t *word;         /* the guest's word WORD of each page */
 	volatile uint8_t *guest;        /* -c: the ring in guest memory */
+	uint8_t *floor;         /* the floor's slots, a page per ref, or NULL */
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
@@ -160,33 +170,67 @@ static int attach_mem(const char *path)
 	return fds[1];
 }
 
-/* One grant, mapped as the request's pages are: through the shim, or as
- * the baseline from the guest's memory. */
-static volatile uint64_t *map1(const struct ring *r, uint32_t ref, bool shim)
+/*
+ * How a request's grant is mapped: through the shim, as the baseline (an
+ * mmap of the guest's frame where the kernel chooses, a munmap), or as
+ * the floor under the shim's design with no libgmap at all: the guest's
+ * frame placed MAP_FIXED in its ring slot over a PROT_NONE private
+ * mapping of an empty memfd, which goes back over it at the unmap, as the
+ * window does with unarmed pages (each slot at an offset out of step with
+ * its neighbours', so that no two merge: libgmap's colours).
+ */
+enum how { VIA_MMAP, VIA_SHIM, VIA_FLOOR };
+
+static const char *const how_map[] = { "mmap",
+	"xengnttab_map_domain_grant_refs", "mmap(MAP_FIXED)" };
+static const char *const how_unmap[] = { "munmap", "xengnttab_unmap",
+	"mmap(MAP_FIXED) of the unarmed file" };
+
+static int floor_fd = -1;       /* the floor's empty memfd */
+
+/* The floor's PROT_NONE page for slot @i of @r's ring at @slot. */
+static void *floor_unarmed(const struct ring *r, uint8_t *slot)
+{
+	size_t i = (size_t)(slot - r->floor) / PAGE;
+
+	return mmap(slot, PAGE, PROT_NONE,
+		    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, floor_fd,
+		    (off_t)((i + (i % 3) * r->n) * PAGE));
+}
+
+static volatile uint64_t *map1(const struct ring *r, uint32_t ref, int how)
 {
 	void *p;
 
-	if (shim) {
+	if (how == VIA_SHIM) {
 		p = xengnttab_map_domain_grant_refs(xgt, 1, domid, &ref,
 						    r->prot);
 	} else {
-		p = mmap(NULL, PAGE, r->prot, MAP_SHARED, mem_fd,
-			 (off_t)ref << 12);
+		p = mmap(how == VIA_FLOOR ? r->floor +
+			 (size_t)(ref - r->first) * PAGE : NULL, PAGE, r->prot,
+			 MAP_SHARED | (how == VIA_FLOOR ? MAP_FIXED : 0),
+			 mem_fd, (off_t)ref << 12);
 		if (p == MAP_FAILED)
 			p = NULL;
 	}
 	if (!p)
-		die("%s of ref %u: %s", shim ? "xengnttab_map_domain_grant_refs"
-		    : "mmap", ref, strerror(errno));
+		die("%s of ref %u: %s", how_map[how], ref, strerror(errno));
 	return p;
 }
 
-static void unmap1(volatile uint64_t *p, uint32_t ref, bool shim)
+static void unmap1(const struct ring *r, volatile uint64_t *p, uint32_t ref,
+		   int how)
 {
-	if (shim ? xengnttab_unmap(xgt, (void *)p, 1) :
-	    munmap((void *)p, PAGE))
-		die("%s of ref %u: %s", shim ? "xengnttab_unmap" : "munmap",
-		    ref, strerror(errno));
+	int rc;
+
+	if (how == VIA_SHIM)
+		rc = xengnttab_unmap(xgt, (void *)p, 1);
+	else if (how == VIA_MMAP)
+		rc = munmap((void *)p, PAGE);
+	else
+		rc = floor_unarmed(r, (uint8_t *)p) == MAP_FAILED ? -1 : 0;
+	if (rc)
+		die("%s of ref %u: %s", how_unmap[how], ref, strerror(errno));
 }
 
 /* -c: the page is the guest's, but for the word that writes change. */
@@ -218,11 +262,11 @@ struct live {
 
 /* Unmap request @l's grant (timed for -x), then -c's check that its write
  * reached guest memory. */
-static void finish(const struct ring *r, struct live *l, bool shim)
+static void finish(const struct ring *r, struct live *l, int how)
 {
 	uint64_t tu = xen_only ? now_ns() : 0;
 
-	unmap1(l->p, r->first + l->i, shim);
+	unmap1(r, l->p, r->first + l->i, how);
 	if (xen_only)
 		unmap_ns += now_ns() - tu;
 	if (check && r->prot & PROT_WRITE && guest_word(r, l->i) != l->v)
@@ -235,7 +279,7 @@ static void finish(const struct ring *r, struct live *l, bool shim)
  * size: a ref is never mapped twice at once), through the shim or as the
  * baseline; returns the ns per request. */
 static double requests_at(const struct ring *r, uint32_t reqs, uint32_t d,
-			  bool shim)
+			  int how)
 {
 	struct live *fly;
 	uint64_t t0;
@@ -253,9 +297,9 @@ static double requests_at(const struct ring *r, uint32_t reqs, uint32_t d,
 		volatile uint64_t *p;
 
 		if (l->p)
-			finish(r, l, shim);
+			finish(r, l, how);
 		tm = xen_only ? now_ns() : 0;
-		p = map1(r, ref, shim);
+		p = map1(r, ref, how);
 		if (xen_only)
 			map_ns += now_ns() - tm;
 		*l = (struct live){ p, i, ++seq };
@@ -273,7 +317,7 @@ static double requests_at(const struct ring *r, uint32_t reqs, uint32_t d,
 	}
 	for (uint32_t k = 0; k < d; k++)
 		if (fly[(reqs + k) % d].p)
-			finish(r, &fly[(reqs + k) % d], shim);
+			finish(r, &fly[(reqs + k) % d], how);
 	t0 = now_ns() - t0;
 	free(fly);
 	return (double)t0 / reqs;
@@ -286,11 +330,11 @@ static void row(const char *name, const struct ring *r, uint32_t reqs,
 	double lib[ROUNDS], base[ROUNDS], ratio[ROUNDS], x;
 
 	/* Not timed: the window's opening, the first faults. */
-	requests_at(r, r->n, d, true);
-	requests_at(r, r->n, d, false);
+	requests_at(r, r->n, d, VIA_SHIM);
+	requests_at(r, r->n, d, VIA_MMAP);
 	for (int i = 0; i < ROUNDS; i++) {
-		lib[i] = requests_at(r, reqs, d, true);
-		base[i] = requests_at(r, reqs, d, false);
+		lib[i] = requests_at(r, reqs, d, VIA_SHIM);
+		base[i] = requests_at(r, reqs, d, VIA_MMAP);
 		ratio[i] = base[i] / lib[i];
 	}
 	x = bench_median(ratio, ROUNDS);
@@ -299,15 +343,44 @@ static void row(const char *name, const struct ring *r, uint32_t reqs,
 			">= 0.83x", x >= TARGET, "ratio: x faster");
 }
 
+/*
+ * The floor rows: ROUNDS alternating rounds of the shim, the baseline and
+ * the floor (one request at a time); the floor against the baseline ("x
+ * faster", as the rows above), and the shim against the floor (times).
+ */
+static void floor_rows(const struct ring *r, uint32_t reqs)
+{
+	double lib[ROUNDS], base[ROUNDS], flo[ROUNDS], fx[ROUNDS], lx[ROUNDS];
+
+	requests_at(r, r->n, 1, VIA_FLOOR);  /* not timed */
+	for (int i = 0; i < ROUNDS; i++) {
+		lib[i] = requests_at(r, reqs, 1, VIA_SHIM);
+		base[i] = requests_at(r, reqs, 1, VIA_MMAP);
+		flo[i] = requests_at(r, reqs, 1, VIA_FLOOR);
+		fx[i] = base[i] / flo[i];
+		lx[i] = lib[i] / flo[i];
+	}
+	bench_print_row("  floor (rw): 2 mmaps in place, no libgmap",
+			bench_median(flo, ROUNDS) / 1e3,
+			bench_median(base, ROUNDS) / 1e3, "us/req",
+			bench_median(fx, ROUNDS), "-", -1,
+			"ratio: x faster; MAP_FIXED over a PROT_NONE memfd page");
+	bench_print_row("  libgmap (rw) vs that floor",
+			bench_median(lib, ROUNDS) / 1e3,
+			bench_median(flo, ROUNDS) / 1e3, "us/req",
+			bench_median(lx, ROUNDS), "-", -1,
+			"times: the shim's and libgmap's own work");
+}
+
 /* -x: ROUNDS rounds of @reqs requests through libxengnttab, whatever
  * serves it; prints the medians per request. */
 static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
 {
 	double req[ROUNDS], map[ROUNDS], unmap[ROUNDS];
 
-	requests_at(r, r->n, depth, true);  /* not timed: the first maps */
+	requests_at(r, r->n, depth, VIA_SHIM);  /* not timed: the first maps */
 	for (int i = 0; i < ROUNDS; i++) {
-		req[i] = requests_at(r, reqs, depth, true) / 1e3;
+		req[i] = requests_at(r, reqs, depth, VIA_SHIM) / 1e3;
 		map[i] = (double)map_ns / reqs / 1e3;
 		unmap[i] = (double)unmap_ns / reqs / 1e3;
 	}
@@ -319,7 +392,7 @@ static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
 static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
 {
 	*r = (struct ring){ first, n, prot, calloc(n, sizeof(uint64_t)),
-			    NULL };
+			    NULL, NULL };
 	if (!r->word)
 		die("out of memory");
 	for (uint32_t i = 0; i < n; i++) {
@@ -337,8 +410,25 @@ static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
 	}
 }
 
+/* The floor's slots for @r: a PROT_NONE range, each page an unarmed page
+ * of its own (floor_unarmed()). */
+static void floor_init(struct ring *r)
+{
+	if (floor_fd < 0)
+		floor_fd = memfd_create("shimbench-floor", MFD_CLOEXEC);
+	r->floor = mmap(NULL, (size_t)r->n * PAGE, PROT_NONE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (floor_fd < 0 || r->floor == MAP_FAILED)
+		die("the floor's slots: %s", strerror(errno));
+	for (uint32_t i = 0; i < r->n; i++)
+		if (floor_unarmed(r, r->floor + (size_t)i * PAGE) == MAP_FAILED)
+			die("the floor's slot %u: %s", i, strerror(errno));
+}
+
 static void ring_fini(struct ring *r)
 {
+	if (r->floor)
+		munmap(r->floor, (size_t)r->n * PAGE);
 	if (r->guest)
 		munmap((void *)r->guest, (size_t)r->n * PAGE);
 	free(r->word);
@@ -349,10 +439,10 @@ static void ring_fini(struct ring *r)
 static void ring_restore(const struct ring *r)
 {
 	for (uint32_t i = 0; i < r->n; i++) {
-		volatile uint64_t *p = map1(r, r->first + i, true);
+		volatile uint64_t *p = map1(r, r->first + i, VIA_SHIM);
 
 		p[WORD] = r->word[i];  /* (a plain loop: nothing in flight) */
-		unmap1(p, r->first + i, true);
+		unmap1(r, p, r->first + i, VIA_SHIM);
 	}
 }
 
@@ -428,15 +518,21 @@ int main(int argc, char **argv)
 		uint32_t deep = n < DEPTH_ROW ? n : DEPTH_ROW;
 
 		for (uint32_t d = depth; d; d = d == deep ? 0 : deep) {
-			requests_at(&rw, reqs, d, true);
-			requests_at(&rw, reqs, d, false);
-			requests_at(&ro, reqs, d, true);
-			requests_at(&ro, reqs, d, false);
+			requests_at(&rw, reqs, d, VIA_SHIM);
+			requests_at(&rw, reqs, d, VIA_MMAP);
+			requests_at(&ro, reqs, d, VIA_SHIM);
+			requests_at(&ro, reqs, d, VIA_MMAP);
 		}
+		/* The floor row's maps are checked too: a floor that placed
+		 * the wrong page would flatter nobody but mislead. */
+		floor_init(&rw);
+		floor_init(&ro);
+		requests_at(&rw, reqs, 1, VIA_FLOOR);
+		requests_at(&ro, reqs, 1, VIA_FLOOR);
 		ring_restore(&rw);
 		printf("shimbench: check: %u requests on each ring, %u then %u "
-		       "in flight, through the shim and mmap, verified\n",
-		       reqs, depth, deep);
+		       "in flight, through the shim and mmap, and the floor's, "
+		       "verified\n", reqs, depth, deep);
 	} else {
 		printf("shimbench: QEMU's grant mapcache under gmap-run, sim "
 		       "(gmap-simdom d%u): 1 grant per request, ring of %u "
@@ -450,6 +546,8 @@ int main(int argc, char **argv)
 		if (n >= DEPTH_ROW)
 			row("  same, rw, " STR(DEPTH_ROW) " requests in flight",
 			    &rw, reqs, DEPTH_ROW);
+		floor_init(&rw);
+		floor_rows(&rw, reqs);
 	}
 	ring_fini(&rw);
 	ring_fini(&ro);
