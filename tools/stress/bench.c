@@ -477,12 +477,32 @@ static void hit_path(struct bench *b, const union row_args *a, struct row *r)
 	r->ratio = bench_median(ratio, ROUNDS);
 }
 
+/* 20000 I/Os of @k refs each over a ring of 64 requests: pin, a write to
+ * each page, unpin; ns per I/O. */
+static double pin_ios(struct gmap_window *w, uint32_t k)
+{
+	const uint32_t ring = 64, ios = 20000;
+	uint8_t *wb = gmap_base(w);
+	uint64_t t0 = st_now_ns();
+
+	for (uint32_t io = 0; io < ios; io++) {
+		uint32_t ref = (io % ring) * k;
+
+		if (gmap_pin(w, ref, k, GMAP_PIN_WRITE, NULL) < 0)
+			exit(1);
+		for (uint32_t p = 0; p < k; p++)
+			*(volatile uint64_t *)(void *)(wb + ((size_t)(ref + p) << 12)) = io;
+		gmap_unpin(w, ref, k);
+	}
+	return (double)(st_now_ns() - t0) / ios;
+}
+
 /*
  * Per I/O of k pages over a ring of 64 requests: pin, touch, unpin through
- * the window vs an explicit mmap + munmap of the request's guest frames
- * (the grant-table bookkeeping a real map adds is not counted, which
- * favours the baseline).  unpin picks what the window does at the last
- * unpin.  Ratio: baseline / libgmap ("x faster").
+ * the window (pin_ios()) vs an explicit mmap + munmap of the request's
+ * guest frames (the grant-table bookkeeping a real map adds is not
+ * counted, which favours the baseline).  unpin picks what the window does
+ * at the last unpin.  Ratio: baseline / libgmap ("x faster").
  */
 static void per_io(struct bench *b, const union row_args *a, struct row *r)
 {
@@ -493,19 +513,9 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 		struct gmap_window *w = open_win_mode(b, 1, a->io.unpin, 0, 0,
 						      a->io.mode ? a->io.mode :
 						      GMAP_FAULT_THREAD);
-		uint8_t *wb = gmap_base(w);
-		uint64_t t0 = st_now_ns();
+		uint64_t t0;
 
-		for (uint32_t io = 0; io < ios; io++) {
-			uint32_t ref = (io % ring) * k;
-
-			if (gmap_pin(w, ref, k, GMAP_PIN_WRITE, NULL) < 0)
-				exit(1);
-			for (uint32_t p = 0; p < k; p++)
-				*(volatile uint64_t *)(void *)(wb + ((size_t)(ref + p) << 12)) = io;
-			gmap_unpin(w, ref, k);
-		}
-		lib[i] = (double)(st_now_ns() - t0) / ios;
+		lib[i] = pin_ios(w, k);
 		gmap_close(w);
 		t0 = st_now_ns();
 		for (uint32_t io = 0; io < ios; io++) {
@@ -614,24 +624,6 @@ static void unpark_all(struct bench *b, uint32_t ref, struct parked *k)
 		pthread_join(k[i].th, NULL);
 }
 
-/* 20000 I/Os of 4 mapped refs over a ring of 64: pin, touch, unpin. */
-static double keep_ios(struct gmap_window *w)
-{
-	const uint32_t ring = 64, ios = 20000, k = 4;
-	uint8_t *wb = gmap_base(w);
-	uint64_t t0 = st_now_ns();
-
-	for (uint32_t io = 0; io < ios; io++) {
-		uint32_t ref = (io % ring) * k;
-
-		if (gmap_pin(w, ref, k, GMAP_PIN_WRITE, NULL) < 0)
-			exit(1);
-		*(volatile uint64_t *)(void *)(wb + ((size_t)ref << 12)) = io;
-		gmap_unpin(w, ref, k);
-	}
-	return (double)(st_now_ns() - t0) / ios;
-}
-
 static void pin_waiters(struct bench *b, const union row_args *a,
 			struct row *r)
 {
@@ -640,12 +632,12 @@ static void pin_waiters(struct bench *b, const union row_args *a,
 	struct parked k[WAITERS];
 
 	(void)a;
-	keep_ios(w);  /* maps the ring: from here on, pins of mapped refs */
+	pin_ios(w, 4);  /* maps the ring: from here on, pins of mapped refs */
 	for (int i = 0; i < ROUNDS; i++) {
 		/* A ref of its own each round: with keep it stays mapped. */
 		uint32_t stalled = b->pages - 1 - (uint32_t)i;
 
-		base[i] = keep_ios(w);
+		base[i] = pin_ios(w, 4);
 		if (!park_all(b, w, stalled, k)) {
 			unpark_all(b, stalled, k);
 			gmap_close(w);
@@ -653,7 +645,7 @@ static void pin_waiters(struct bench *b, const union row_args *a,
 			r->note = "the waiting threads did not park within 5 s";
 			return;
 		}
-		lib[i] = keep_ios(w);
+		lib[i] = pin_ios(w, 4);
 		unpark_all(b, stalled, k);
 		ratio[i] = lib[i] / base[i];
 	}
