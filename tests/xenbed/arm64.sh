@@ -46,9 +46,11 @@
 #              maps 1 grant per request with
 #              xengnttab_map_domain_grant_refs, touches it and unmaps it,
 #              one request at a time and with 32 in flight (16 on the
-#              read-only ring), plainly and under gmap-run, in alternating
-#              order, $ROUNDS times each; the medians of its map, unmap and
-#              request times are compared.  Steadier than the domU's passes, and it
+#              read-only ring), plainly, under gmap-run, and as the
+#              window's floor (shimbench -x -F: the same gntdev ioctls and
+#              mmaps as gmap-run's, made directly, no libgmap), in
+#              alternating order, $ROUNDS times each; the medians of its
+#              map, unmap and request times are compared.  Steadier than the domU's passes, and it
 #              names which call costs.  Grants still in use afterwards
 #              fail the step (gmap-xengrant).
 #   destroy    a domU reading vda in a loop, its QEMU under gmap-run,
@@ -467,12 +469,14 @@ mapcache() {
 		R="/t/gmap-run --preload /usr/lib/libgmap-preload.so -b xen -d 0 --"
 		k=1
 		while [ $k -le $1 ]; do
-			order="plain gmap"
-			[ $((k % 2)) = 0 ] && order="gmap plain"
+			order="plain gmap floor"
+			[ $((k % 2)) = 0 ] && order="floor gmap plain"
 			for m in $order; do
 				for d in 1 32; do
-					G=; [ $m = gmap ] && G=$R
-					$G /t/shimbench -x -n 1000 -D $d 0 11 $2 $3 64 16 >/tmp/mc.out || exit 1
+					G= F=
+					[ $m = gmap ] && G=$R
+					[ $m = floor ] && F=-F
+					$G /t/shimbench -x $F -n 1000 -D $d 0 11 $2 $3 64 16 >/tmp/mc.out || exit 1
 					sed "s/^shimbench: x/MAPCACHE: $m d=$d/" /tmp/mc.out
 				done
 			done
@@ -597,20 +601,24 @@ for op in read write; do
 done
 # The mapcache step: per ring (rw, ro) and part (req, map, unmap), the
 # median over the rounds of plain's and gmap-run's microseconds.
+ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'; }
 mc_of() { awk -v m="$1" -v d="d=$2" -v r="$3" -v p="$4" '$1 == "MAPCACHE:" && $2 == m && $3 == d {
 	for (i = 4; i <= NF; i++)
 		if ($i == "rw" || $i == "ro") cur = $i
 		else if (cur == r && index($i, p "=") == 1) print substr($i, length(p) + 2) }' "$LOG.txt"; }
 for depth in 1 32; do
 	for ring in rw ro; do
-		line=
+		line= fl=
 		for part in req map unmap; do
 			pm=$(mc_of plain $depth $ring $part | median) gm=$(mc_of gmap $depth $ring $part | median)
-			line="$line $part $gm/$pm us ($(echo "$gm $pm" | awk '{ if ($2 > 0) printf "%.2fx", $1 / $2; else print "-" }'))"
+			fm=$(mc_of floor $depth $ring $part | median)
+			line="$line $part $gm/$pm us ($(ratio "$gm" "$pm"))"
+			fl="$fl $part $fm us ($(ratio "$fm" "$pm") of plain; gmap-run $(ratio "$gm" "$fm") of it)"
 		done
 		fly=$depth
 		[ $ring = ro ] && [ $fly -gt 16 ] && fly=16  # its ring's size
 		echo "$BED: mapcache, $ring grants, 1 a map, $fly in flight, gmap-run/plain, median of $ROUNDS rounds:$line"
+		echo "$BED:   its floor (gntdev directly, as gmap-run places):$fl"
 	done
 done
 echo "$BED: --max-mapped $SMALL: read $(time_of as read) s, write $(time_of as write) s, $(sed -n 's/^as gmap-preload: report: window .*evictions=\([0-9]*\).*/\1/p' "$LOG.txt") evictions (QEMU unmaps each request's grants when it completes: the evictor has only what is mapped and unpinned)"

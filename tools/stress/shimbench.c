@@ -3,8 +3,8 @@
  * shimbench.c - make bench's rows for QEMU's grant mapcache through the
  * preload shim.
  *
- *   shimbench [-c|-x] [-n REQUESTS] [-D DEPTH] DOMID SEED RW_FIRST RO_FIRST
- *             RING [RO_RING]
+ *   shimbench [-c|-x [-F]] [-n REQUESTS] [-D DEPTH] DOMID SEED RW_FIRST
+ *             RO_FIRST RING [RO_RING]
  *
  * QEMU maps each request's grant with xengnttab_map_domain_grant_refs (one
  * page in 96% of requests), uses it and unmaps it as soon as the request
@@ -45,6 +45,15 @@
  * of timing (tests/preload.sh): each page mapped is the guest's whole page,
  * each write reaches guest memory, and the rings are left as they were.
  *
+ * -x -F times, in -x's format, the floor of the window's design on real
+ * Xen with no libgmap and no libxengnttab: gntdev's own ioctls, each
+ * grant placed MAP_FIXED in its ring slot over a PROT_NONE page of an
+ * empty memfd, that page put back over it at the unmap, as libgmap's xen
+ * backend and unarmed pages do (the same system calls as under gmap-run:
+ * IOCTL_GNTDEV_MAP_GRANT_REF and mmap, then mmap and
+ * IOCTL_GNTDEV_UNMAP_GRANT_REF).  Set beside the plain and gmap-run runs,
+ * it splits the shim's cost into the kernel's part and libgmap's own.
+ *
  * -x times the libxengnttab calls alone, with no baseline and no
  * gmap-simdom: on real Xen (the arm64 bed, against gmap-xengrant's
  * grants) the baseline is the same program run without gmap-run, in the
@@ -59,6 +68,7 @@
 #define _GNU_SOURCE 1  /* memfd_create: the floor's empty file */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,6 +82,13 @@
 #include <unistd.h>
 
 #include <xengnttab.h>
+#if defined(__has_include)
+#if __has_include(<xen/sys/gntdev.h>)
+#include <sys/ioctl.h>
+#include <xen/sys/gntdev.h>
+#define HAVE_GNTDEV_H 1
+#endif
+#endif
 
 #include "benchrow.h"
 #include "gmap-pattern.h"
@@ -90,6 +107,7 @@ static int mem_fd;              /* the guest's memory, for the baseline */
 static bool check;
 static uint64_t seq;            /* what the next write stores */
 static bool xen_only;           /* -x: the xengnttab calls alone */
+static int gntdev_fd = -1;      /* -x -F: /dev/xen/gntdev, for the floor */
 static uint32_t depth = 1;      /* -D: maps live at once */
 static uint64_t map_ns, unmap_ns;       /* -x: their parts of a round */
 
@@ -99,6 +117,7 @@ struct ring {
 	uint64_t *word;         /* the guest's word WORD of each page */
 	volatile uint8_t *guest;        /* -c: the ring in guest memory */
 	uint8_t *floor;         /* the floor's slots, a page per ref, or NULL */
+	uint64_t *gidx;         /* -x -F: each slot's gntdev index */
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
@@ -179,12 +198,14 @@ static int attach_mem(const char *path)
  * window does with unarmed pages (each slot at an offset out of step with
  * its neighbours', so that no two merge: libgmap's colours).
  */
-enum how { VIA_MMAP, VIA_SHIM, VIA_FLOOR };
+enum how { VIA_MMAP, VIA_SHIM, VIA_FLOOR, VIA_GNTDEV };
 
 static const char *const how_map[] = { "mmap",
-	"xengnttab_map_domain_grant_refs", "mmap(MAP_FIXED)" };
+	"xengnttab_map_domain_grant_refs", "mmap(MAP_FIXED)",
+	"gntdev's map and mmap(MAP_FIXED)" };
 static const char *const how_unmap[] = { "munmap", "xengnttab_unmap",
-	"mmap(MAP_FIXED) of the unarmed file" };
+	"mmap(MAP_FIXED) of the unarmed file",
+	"mmap(MAP_FIXED) of the unarmed file and gntdev's unmap" };
 
 static int floor_fd = -1;       /* the floor's empty memfd */
 
@@ -198,11 +219,69 @@ static void *floor_unarmed(const struct ring *r, uint8_t *slot)
 		    (off_t)((i + (i % 3) * r->n) * PAGE));
 }
 
+#ifdef HAVE_GNTDEV_H
+/* -x -F: @ref mapped by gntdev itself into its slot of @r; NULL, errno. */
+static void *gntdev_map1(const struct ring *r, uint32_t ref)
+{
+	struct ioctl_gntdev_map_grant_ref op = { .count = 1 };
+	uint32_t i = ref - r->first;
+	void *p;
+	int e;
+
+	op.refs[0].domid = domid;
+	op.refs[0].ref = ref;
+	if (ioctl(gntdev_fd, IOCTL_GNTDEV_MAP_GRANT_REF, &op) < 0)
+		return NULL;
+	p = mmap(r->floor + (size_t)i * PAGE, PAGE, r->prot,
+		 MAP_SHARED | MAP_FIXED, gntdev_fd, (off_t)op.index);
+	if (p == MAP_FAILED) {
+		struct ioctl_gntdev_unmap_grant_ref un = { .index = op.index,
+							   .count = 1 };
+
+		e = errno;
+		ioctl(gntdev_fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &un);
+		errno = e;
+		return NULL;
+	}
+	r->gidx[i] = op.index;
+	return p;
+}
+
+static int gntdev_unmap1(const struct ring *r, uint32_t ref, void *p)
+{
+	struct ioctl_gntdev_unmap_grant_ref un = {
+		.index = r->gidx[ref - r->first], .count = 1 };
+
+	if (floor_unarmed(r, p) == MAP_FAILED)
+		return -1;
+	return ioctl(gntdev_fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &un);
+}
+#else
+static void *gntdev_map1(const struct ring *r, uint32_t ref)
+{
+	(void)r;
+	(void)ref;
+	errno = ENOSYS;
+	return NULL;
+}
+
+static int gntdev_unmap1(const struct ring *r, uint32_t ref, void *p)
+{
+	(void)r;
+	(void)ref;
+	(void)p;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
 static volatile uint64_t *map1(const struct ring *r, uint32_t ref, int how)
 {
 	void *p;
 
-	if (how == VIA_SHIM) {
+	if (how == VIA_GNTDEV) {
+		p = gntdev_map1(r, ref);
+	} else if (how == VIA_SHIM) {
 		p = xengnttab_map_domain_grant_refs(xgt, 1, domid, &ref,
 						    r->prot);
 	} else {
@@ -223,7 +302,9 @@ static void unmap1(const struct ring *r, volatile uint64_t *p, uint32_t ref,
 {
 	int rc;
 
-	if (how == VIA_SHIM)
+	if (how == VIA_GNTDEV)
+		rc = gntdev_unmap1(r, ref, (void *)p);
+	else if (how == VIA_SHIM)
 		rc = xengnttab_unmap(xgt, (void *)p, 1);
 	else if (how == VIA_MMAP)
 		rc = munmap((void *)p, PAGE);
@@ -378,9 +459,11 @@ static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
 {
 	double req[ROUNDS], map[ROUNDS], unmap[ROUNDS];
 
-	requests_at(r, r->n, depth, VIA_SHIM);  /* not timed: the first maps */
+	int how = gntdev_fd >= 0 ? VIA_GNTDEV : VIA_SHIM;
+
+	requests_at(r, r->n, depth, how);  /* not timed: the first maps */
 	for (int i = 0; i < ROUNDS; i++) {
-		req[i] = requests_at(r, reqs, depth, VIA_SHIM) / 1e3;
+		req[i] = requests_at(r, reqs, depth, how) / 1e3;
 		map[i] = (double)map_ns / reqs / 1e3;
 		unmap[i] = (double)unmap_ns / reqs / 1e3;
 	}
@@ -392,7 +475,7 @@ static void xen_rounds(const char *name, const struct ring *r, uint32_t reqs)
 static void ring_init(struct ring *r, uint32_t first, uint32_t n, int prot)
 {
 	*r = (struct ring){ first, n, prot, calloc(n, sizeof(uint64_t)),
-			    NULL, NULL };
+			    NULL, NULL, NULL };
 	if (!r->word)
 		die("out of memory");
 	for (uint32_t i = 0; i < n; i++) {
@@ -427,6 +510,7 @@ static void floor_init(struct ring *r)
 
 static void ring_fini(struct ring *r)
 {
+	free(r->gidx);
 	if (r->floor)
 		munmap(r->floor, (size_t)r->n * PAGE);
 	if (r->guest)
@@ -463,11 +547,14 @@ int main(int argc, char **argv)
 	const char *sock = getenv("GMAP_SIM_SOCKET");
 	uint32_t reqs = 20000, n, n_ro;
 	struct ring rw, ro;
+	bool gntdev_floor = false;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "cD:n:x")) != -1) {
+	while ((opt = getopt(argc, argv, "cD:Fn:x")) != -1) {
 		if (opt == 'D')
 			depth = num(optarg);
+		else if (opt == 'F')
+			gntdev_floor = true;
 		else if (opt == 'c')
 			check = true;
 		else if (opt == 'x')
@@ -479,7 +566,7 @@ int main(int argc, char **argv)
 	}
 	if (argc - optind != 5 && argc - optind != 6)
 		goto usage;
-	if (!reqs || (check && xen_only))
+	if (!reqs || (check && xen_only) || (gntdev_floor && !xen_only))
 		goto usage;
 	domid = num(argv[optind]);
 	seed = num(argv[optind + 1]);
@@ -491,18 +578,39 @@ int main(int argc, char **argv)
 		goto usage;
 	if (xen_only) {
 		setvbuf(stdout, NULL, _IOLBF, 0);
-		xgt = xengnttab_open(NULL, 0);
-		if (!xgt)
-			die("xengnttab_open: %s", strerror(errno));
+		if (gntdev_floor) {
+#ifdef HAVE_GNTDEV_H
+			gntdev_fd = open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC);
+			if (gntdev_fd < 0)
+				die("-F: /dev/xen/gntdev: %s", strerror(errno));
+#else
+			die("-F: built without <xen/sys/gntdev.h>");
+#endif
+		} else {
+			xgt = xengnttab_open(NULL, 0);
+			if (!xgt)
+				die("xengnttab_open: %s", strerror(errno));
+		}
 		ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
 		ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
+		if (gntdev_floor) {
+			floor_init(&rw);
+			floor_init(&ro);
+			rw.gidx = calloc(n, sizeof(*rw.gidx));
+			ro.gidx = calloc(n_ro, sizeof(*ro.gidx));
+			if (!rw.gidx || !ro.gidx)
+				die("out of memory");
+		}
 		printf("shimbench: x");
 		xen_rounds("rw", &rw, reqs);
 		xen_rounds("ro", &ro, reqs);
 		printf("\n");
 		ring_fini(&rw);
 		ring_fini(&ro);
-		xengnttab_close(xgt);
+		if (xgt)
+			xengnttab_close(xgt);
+		if (gntdev_fd >= 0)
+			close(gntdev_fd);
 		return 0;
 	}
 	if (!sock)
@@ -554,7 +662,7 @@ int main(int argc, char **argv)
 	xengnttab_close(xgt);
 	return 0;
 usage:
-	fprintf(stderr, "usage: shimbench [-c|-x] [-n REQUESTS] [-D DEPTH] "
+	fprintf(stderr, "usage: shimbench [-c|-x [-F]] [-n REQUESTS] [-D DEPTH] "
 		"DOMID SEED RW_FIRST RO_FIRST RING [RO_RING]\n"
 		"  (under gmap-run -S, but -x; DEPTH: 1 to RING)\n");
 	return 2;
