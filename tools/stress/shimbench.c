@@ -501,7 +501,8 @@ static void floor_init(struct ring *r)
 		floor_fd = memfd_create("shimbench-floor", MFD_CLOEXEC);
 	r->floor = mmap(NULL, (size_t)r->n * PAGE, PROT_NONE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (floor_fd < 0 || r->floor == MAP_FAILED)
+	r->gidx = calloc(r->n, sizeof(*r->gidx));  /* -F's gntdev indexes */
+	if (floor_fd < 0 || r->floor == MAP_FAILED || !r->gidx)
 		die("the floor's slots: %s", strerror(errno));
 	for (uint32_t i = 0; i < r->n; i++)
 		if (floor_unarmed(r, r->floor + (size_t)i * PAGE) == MAP_FAILED)
@@ -576,53 +577,37 @@ int main(int argc, char **argv)
 	 * size in flight. */
 	if (!n || !n_ro || !depth || depth > n)
 		goto usage;
-	if (xen_only) {
-		setvbuf(stdout, NULL, _IOLBF, 0);
-		if (gntdev_floor) {
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!xen_only) {
+		if (!sock)
+			die("GMAP_SIM_SOCKET is not set: run under gmap-run -S");
+		mem_fd = attach_mem(sock);
+	}
+	if (gntdev_floor) {
 #ifdef HAVE_GNTDEV_H
-			gntdev_fd = open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC);
-			if (gntdev_fd < 0)
-				die("-F: /dev/xen/gntdev: %s", strerror(errno));
+		gntdev_fd = open("/dev/xen/gntdev", O_RDWR | O_CLOEXEC);
+		if (gntdev_fd < 0)
+			die("-F: /dev/xen/gntdev: %s", strerror(errno));
 #else
-			die("-F: built without <xen/sys/gntdev.h>");
+		die("-F: built without <xen/sys/gntdev.h>");
 #endif
-		} else {
-			xgt = xengnttab_open(NULL, 0);
-			if (!xgt)
-				die("xengnttab_open: %s", strerror(errno));
-		}
-		ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
-		ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
+	} else {
+		xgt = xengnttab_open(NULL, 0);
+		if (!xgt)
+			die("xengnttab_open: %s", strerror(errno));
+	}
+	ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
+	ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
+	if (xen_only) {
 		if (gntdev_floor) {
 			floor_init(&rw);
 			floor_init(&ro);
-			rw.gidx = calloc(n, sizeof(*rw.gidx));
-			ro.gidx = calloc(n_ro, sizeof(*ro.gidx));
-			if (!rw.gidx || !ro.gidx)
-				die("out of memory");
 		}
 		printf("shimbench: x");
 		xen_rounds("rw", &rw, reqs);
 		xen_rounds("ro", &ro, reqs);
 		printf("\n");
-		ring_fini(&rw);
-		ring_fini(&ro);
-		if (xgt)
-			xengnttab_close(xgt);
-		if (gntdev_fd >= 0)
-			close(gntdev_fd);
-		return 0;
-	}
-	if (!sock)
-		die("GMAP_SIM_SOCKET is not set: run under gmap-run -S");
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	mem_fd = attach_mem(sock);
-	xgt = xengnttab_open(NULL, 0);
-	if (!xgt)
-		die("xengnttab_open: %s", strerror(errno));
-	ring_init(&rw, num(argv[optind + 2]), n, PROT_READ | PROT_WRITE);
-	ring_init(&ro, num(argv[optind + 3]), n_ro, PROT_READ);
-	if (check) {
+	} else if (check) {
 		uint32_t deep = n < DEPTH_ROW ? n : DEPTH_ROW;
 
 		for (uint32_t d = depth; d; d = d == deep ? 0 : deep) {
@@ -659,7 +644,10 @@ int main(int argc, char **argv)
 	}
 	ring_fini(&rw);
 	ring_fini(&ro);
-	xengnttab_close(xgt);
+	if (xgt)
+		xengnttab_close(xgt);
+	if (gntdev_fd >= 0)
+		close(gntdev_fd);
 	return 0;
 usage:
 	fprintf(stderr, "usage: shimbench [-c|-x [-F]] [-n REQUESTS] [-D DEPTH] "
