@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "benchrow.h"
@@ -37,6 +38,9 @@ struct bench {
 	double meta[3];         /* B/grant: 1 in 4096, 1 in 4, dense       */
 	double around_inline;   /* fault-around 16 inline, us/page, and    */
 	double floor16;         /* ... its floor (0: not measured)         */
+	double busy[2];         /* CPUs busy, 2 faulters, 1 and 2 handlers */
+	double cpf[2];          /* CPU us per fault, 1 and 2 handlers      */
+	char busy_note[64];
 };
 
 static struct gmap_window *open_win_mode(struct bench *b,
@@ -764,16 +768,28 @@ static void *par_touch(void *arg)
 	return NULL;
 }
 
-/* Aggregate first-touch faults/s with @threads faulting threads. */
+/* This process's CPU time, all threads, in ns. */
+static uint64_t cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Aggregate first-touch faults/s with @threads faulting threads, and in
+ * *@busy the CPUs the process kept busy meanwhile (its CPU time, every
+ * thread's, over the wall time). */
 static double faults_per_s(struct bench *b, unsigned int threads,
-			   unsigned int handlers, enum gmap_fault_mode mode)
+			   unsigned int handlers, enum gmap_fault_mode mode,
+			   double *busy)
 {
 	struct gmap_window *w = open_win_mode(b, handlers, GMAP_UNPIN_UNMAP, 0,
 					      0, mode ? mode : GMAP_FAULT_THREAD);
 	pthread_t th[8];
 	struct par p[8];
 	pthread_barrier_t bar;
-	uint64_t t0;
+	uint64_t t0, c0;
 
 	pthread_barrier_init(&bar, NULL, threads + 1);
 	for (unsigned int i = 0; i < threads; i++) {
@@ -782,28 +798,84 @@ static double faults_per_s(struct bench *b, unsigned int threads,
 		pthread_create(&th[i], NULL, par_touch, &p[i]);
 	}
 	pthread_barrier_wait(&bar);
+	c0 = cpu_ns();
 	t0 = st_now_ns();
 	for (unsigned int i = 0; i < threads; i++)
 		pthread_join(th[i], NULL);
 	t0 = st_now_ns() - t0;
+	*busy = (double)(cpu_ns() - c0) / (double)t0;
 	pthread_barrier_destroy(&bar);
 	gmap_close(w);
 	return (double)(b->pages / threads * threads) / ((double)t0 / 1e9);
 }
 
-/* Faults/s with t2 faulting threads and h2 handlers against t1 and h1. */
+/*
+ * Faults/s with t2 faulting threads and h2 handlers against t1 and h1.
+ * The row of more handlers keeps, for the two after it, the CPUs each
+ * side kept busy and its CPU time per fault (busy / rate): a second
+ * handler can only use CPU time the first left idle, so on this machine
+ * it can give at most CPUs / CPUs busy with one, at the same CPU time per
+ * fault; and what each fault costs in CPU time with two says how far
+ * from that the hand-off between them keeps it.
+ */
 static void scaling(struct bench *b, const union row_args *a, struct row *r)
 {
 	double ratio[ROUNDS], one[ROUNDS], two[ROUNDS];
+	double busy1[ROUNDS], busy2[ROUNDS], cpf1[ROUNDS], cpf2[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
-		one[i] = faults_per_s(b, a->scale.t1, a->scale.h1, a->scale.mode);
-		two[i] = faults_per_s(b, a->scale.t2, a->scale.h2, a->scale.mode);
+		one[i] = faults_per_s(b, a->scale.t1, a->scale.h1, a->scale.mode,
+				      &busy1[i]);
+		two[i] = faults_per_s(b, a->scale.t2, a->scale.h2, a->scale.mode,
+				      &busy2[i]);
 		ratio[i] = two[i] / one[i];
+		cpf1[i] = busy1[i] / one[i] * 1e6;
+		cpf2[i] = busy2[i] / two[i] * 1e6;
 	}
 	r->lib = bench_median(two, ROUNDS) / 1e3;
 	r->base = bench_median(one, ROUNDS) / 1e3;
 	r->ratio = bench_median(ratio, ROUNDS);
+	if (a->scale.h2 > a->scale.h1) {
+		b->busy[0] = bench_median(busy1, ROUNDS);
+		b->busy[1] = bench_median(busy2, ROUNDS);
+		b->cpf[0] = bench_median(cpf1, ROUNDS);
+		b->cpf[1] = bench_median(cpf2, ROUNDS);
+	}
+}
+
+/* The CPUs the row above kept busy, 2 handlers against 1, and the most
+ * a second handler could give (see scaling()). */
+static void handler_busy(struct bench *b, const union row_args *a,
+			 struct row *r)
+{
+	(void)a;
+	if (b->busy[0] <= 0) {
+		r->met = -2;
+		r->note = "needs the 2 handler threads row above";
+		return;
+	}
+	r->lib = b->busy[1];
+	r->base = b->busy[0];
+	r->ratio = r->lib / r->base;
+	snprintf(b->busy_note, sizeof(b->busy_note), "of %d: 2 handlers give "
+		 "at most %.2fx at 1's CPU time a fault", b->cpus,
+		 b->cpus / b->busy[0]);
+	r->note = b->busy_note;
+}
+
+/* CPU time per fault of the row above, 2 handlers against 1. */
+static void handler_cpu(struct bench *b, const union row_args *a,
+			struct row *r)
+{
+	(void)a;
+	if (b->cpf[0] <= 0) {
+		r->met = -2;
+		r->note = "needs the 2 handler threads row above";
+		return;
+	}
+	r->lib = b->cpf[1];
+	r->base = b->cpf[0];
+	r->ratio = r->lib / r->base;
 }
 
 /* ---- the table: measured, judged and printed in this order ------------ */
@@ -892,6 +964,13 @@ static const struct row_desc rows[] = {
 	  .target = ">= 1.4x", .cmp = AT_LEAST, .limit = 1.4, .unit = "k/s",
 	  .note = "2 faulting threads, 2 handlers vs 1",
 	  .measure = scaling, .arg.scale = { 2, 1, 2, 2, 0 } },
+	{ .name = "    CPUs busy, 2 handlers vs 1",
+	  .target = "-", .unit = "CPUs",
+	  .measure = handler_busy },
+	{ .name = "    CPU time per fault, 2 handlers vs 1",
+	  .target = "-", .unit = "us",
+	  .note = "all threads' CPU time / faults",
+	  .measure = handler_cpu },
 	{ .name = "  same, served inline: 2 threads vs 1",
 	  .target = "-", .unit = "k/s",
 	  .measure = scaling, .arg.scale = { 1, 0, 2, 0, GMAP_FAULT_INLINE } },
