@@ -9,9 +9,10 @@
  * GS_QUEUED bit change under the lock without a claim.  Every store goes
  * through set_word(), which keeps the window's count of VMAs (vmas.c):
  * the count cannot miss a change because nobody else changes a word.
- * Two hot paths store directly what set_word() would, and say why it is
- * the same: the claim of a placeholder (no border moves) and the commit
- * of a run just mapped (its borders counted in one pass).
+ * Three hot paths store directly what set_word() would, and say why it
+ * is the same: the claims of a placeholder and of a mapped page (no
+ * border moves) and the commit of a run just mapped (its borders counted
+ * in one pass).
  *
  * The one system call made here, under the lock, is vmas.c's
  * PROCMAP_QUERY after a re-arm (a read of the VMA tree, once per run of
@@ -183,6 +184,16 @@ uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
 		window_assert_locked(w);
 		gs_store(g, GS_BUSY | (old & keep) |
 			     (old & GS_UNARMED ? 0 : old & GS_PSPLIT));
+		return old;
+	}
+	if (gs_state(old) == GS_MAPPED) {
+		/* Likewise for an unmap's claim (every unpin, release and
+		 * eviction): BUSY with GS_UNMAPPING counts as the mapped page
+		 * it still is, with its GS_JOIN, so no border moves, and a
+		 * mapped page is not unarmed.  The pins (none by now) are
+		 * dropped with the word's pin bits. */
+		window_assert_locked(w);
+		gs_store(g, GS_BUSY | GS_UNMAPPING | (old & (keep | GS_JOIN)));
 		return old;
 	}
 	set_word(w, ref, g, GS_BUSY | (old & keep), &sp);
