@@ -34,6 +34,10 @@ struct bench {
 	FILE *csv;              /* --csv FILE, or NULL                     */
 	/* Figures one row measures and later rows reuse. */
 	double kfault;          /* kernel fault, us/page: the floors' base */
+	double touch_thread;    /* first touch through a handler, us/page  */
+	double floor1;          /* its 1-page in-thread floor, us/page     */
+	double rtt2;            /* wake-up round trip across 2 CPUs, us    */
+	char own_note[64];
 	double rss_kib;         /* resident memory of the full window      */
 	double meta[3];         /* B/grant: 1 in 4096, 1 in 4, dense       */
 	double around_inline;   /* fault-around 16 inline, us/page, and    */
@@ -266,8 +270,10 @@ static void first_touch(struct bench *b, const union row_args *a,
 	r->lib = bench_median(lib, ROUNDS) / 1e3;
 	r->base = bench_median(base, ROUNDS) / 1e3;
 	r->ratio = bench_median(ratio, ROUNDS);
-	if (record)
+	if (record) {
 		b->kfault = r->base;
+		b->touch_thread = r->lib;
+	}
 	if (mode == GMAP_FAULT_INLINE && around == 16 && cpu < 0)
 		b->around_inline = r->lib;
 }
@@ -307,6 +313,8 @@ static void floor_around(struct bench *b, const union row_args *a,
 	r->ratio = bench_median(ratio, ROUNDS);
 	if (a->k == 16)
 		b->floor16 = r->lib;
+	if (a->k == 1)
+		b->floor1 = r->lib;
 }
 
 /* Fault-around 16 served inline against its floor (floor_around): how
@@ -751,6 +759,35 @@ static void wake_floor(struct bench *b, const union row_args *a, struct row *r)
 				    b->cpu[a->wake.cpu_b]) / 1e3;
 	r->base = b->kfault;
 	r->ratio = r->lib / b->kfault;
+	if (a->wake.cpu_a != a->wake.cpu_b)
+		b->rtt2 = r->lib;
+}
+
+/*
+ * What a first touch through a handler thread costs past the wake-up
+ * round trip across CPUs that any handler-thread design pays (the rows
+ * above), against the kernel's fault.  It includes the placement, which
+ * no design can skip: the note gives the 1-page floor row (a SIGSEGV and
+ * that placement in the faulting thread) against the same kernel fault.
+ * 0 when the round trip is more than the whole fault.
+ */
+static void thread_own(struct bench *b, const union row_args *a,
+		       struct row *r)
+{
+	(void)a;
+	if (b->touch_thread <= 0 || b->rtt2 <= 0 || b->kfault <= 0) {
+		r->met = -2;
+		r->note = "needs the first touch and round trip rows above";
+		return;
+	}
+	r->lib = b->touch_thread > b->rtt2 ? b->touch_thread - b->rtt2 : 0;
+	r->base = b->kfault;
+	r->ratio = r->lib / r->base;
+	if (b->floor1 > 0) {
+		snprintf(b->own_note, sizeof(b->own_note), "the 1-page floor "
+			 "row alone: %.2fx", b->floor1 / b->kfault);
+		r->note = b->own_note;
+	}
 }
 
 struct par {
@@ -910,6 +947,9 @@ static const struct row_desc rows[] = {
 	{ .name = "  floor: wake-up round trip, 1 CPU",
 	  .target = "-", .unit = "us", .note = VS_KFAULT,
 	  .measure = wake_floor, .arg.wake = { 0, 0 } },
+	{ .name = "  thread: own cost past the round trip",
+	  .target = "<= 1x", .cmp = AT_MOST, .limit = 1.0, .min_cpus = 2,
+	  .unit = "us", .measure = thread_own },
 	{ .name = "first touch p99 vs kernel fault p50",
 	  .target = "<= 10x", .cmp = AT_MOST, .limit = 10, .unit = "us",
 	  .measure = tail_p99 },
