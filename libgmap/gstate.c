@@ -21,6 +21,7 @@
  * the neighbours cannot change.
  */
 #include "private.h"
+#include "vmas.h"
 
 /*
  * A state word's store.  Writers hold the window lock, whose release
@@ -105,7 +106,7 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 		     uint32_t word, struct span *sp)
 {
 	uint32_t old = atomic_load(&g->state);
-	struct gmap_sides sd;
+	struct gmap_sides sd = { 0 };
 	bool rearmed, counted;
 	int delta = 0;
 
@@ -257,7 +258,7 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 				  uint32_t n, const uint64_t *split, uint32_t ro)
 {
 	struct gmap_grant *g = NULL;
-	struct gmap_sides sd;
+	struct gmap_sides sd = { 0 };
 	uint32_t old = 0, word = 0;
 	uint64_t unarmed = 0;
 	int delta = 0;

@@ -606,22 +606,7 @@ static inline uint32_t gmap_ref_of(const struct gmap_window *w, uintptr_t a)
 /* vmas.c: the window's count of VMAs (window lock held) */
 void gmap_vmas_open(struct gmap_window *w);
 void gmap_vmas_close(struct gmap_window *w);
-/* The words of the refs either side of @ref (whose grant is @g), read
- * once for both counts of a change (gstate.c). */
-struct gmap_sides {
-	uint32_t left, right;
-	bool has_left, has_right;   /* false at the window's ends */
-	bool inl;                   /* the window serves faults inline */
-};
-void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
-		     struct gmap_grant *g, struct gmap_sides *sd);
-/* How many of ref's two borders (with ref - 1, with ref + 1) split VMAs,
- * with @s as ref's state word. */
-int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s);
-/* Whether two neighbouring refs with these words lie in two VMAs: 1 or 0
- * (@sd: any sides of the window, for its mode). */
-int gmap_vmas_border(const struct gmap_sides *sd, uint32_t left,
-		     uint32_t right);
+/* The arithmetic of borders between refs' VMAs: vmas.h (gstate.c's). */
 void gmap_vmas_add(struct gmap_window *w, int delta);
 /* The VMA around @addr, as the kernel has it now (PROCMAP_QUERY): 0, or
  * -1 where the kernel cannot say. */

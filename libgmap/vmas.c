@@ -90,68 +90,6 @@ void gmap_vmas_close(struct gmap_window *w)
 	w->maps_fd = w->unarmed_fd = -1;
 }
 
-/* The word of ref @ref + @d (d = -1 or 1), next to @ref's grant @g: in
- * @g's own leaf without a lookup, which is most of the time. */
-static uint32_t side_word(struct gmap_window *w, uint32_t ref,
-			  struct gmap_grant *g, int d)
-{
-	uint32_t i = ref & (GMAP_LEAF_REFS - 1);
-
-	if ((d < 0 && i > 0) || (d > 0 && i < GMAP_LEAF_REFS - 1))
-		return atomic_load(&g[d].state);
-	return gs_word(gmap_grant_get(w, ref + (uint32_t)d, false));
-}
-
-/* A word's kind of VMA.  In a window whose faults are served inline an
- * untouched page is PROT_NONE and anonymous, never faulted in (uffd.c),
- * as a poisoned page is: the kernel merges them, and never splits them. */
-static unsigned int kind_of(bool inl, uint32_t s)
-{
-	unsigned int k = gs_vma_kind(s);
-
-	return inl && k == GS_BAD ? GS_EMPTY : k;
-}
-
-static bool one_vma(bool inl, uint32_t left, uint32_t right)
-{
-	unsigned int k = kind_of(inl, left);
-
-	switch (k == kind_of(inl, right) ? k : GS_BUSY) {
-	case GS_MAPPED:
-		return right & GS_JOIN;
-	case GS_EMPTY:
-		return !(right & GS_PSPLIT);
-	case GS_BAD:
-		return true;
-	case GS_VMA_UNARMED:
-		return (left & GS_COLOUR) == (right & GS_COLOUR);
-	default:
-		return false;
-	}
-}
-
-void gmap_vmas_sides(struct gmap_window *w, uint32_t ref,
-		     struct gmap_grant *g, struct gmap_sides *sd)
-{
-	sd->inl = w->h.inline_mode;
-	sd->has_left = ref > 0;
-	sd->has_right = (uint64_t)ref + 1 < w->nr_refs;
-	sd->left = sd->has_left ? side_word(w, ref, g, -1) : 0;
-	sd->right = sd->has_right ? side_word(w, ref, g, 1) : 0;
-}
-
-int gmap_vmas_border(const struct gmap_sides *sd, uint32_t left,
-		     uint32_t right)
-{
-	return !one_vma(sd->inl, left, right);
-}
-
-int gmap_vmas_borders(const struct gmap_sides *sd, uint32_t s)
-{
-	return (sd->has_left && !one_vma(sd->inl, sd->left, s)) +
-	       (sd->has_right && !one_vma(sd->inl, s, sd->right));
-}
-
 void gmap_vmas_add(struct gmap_window *w, int delta)
 {
 	uint64_t now = atomic_fetch_add(&w->c->vmas, (uint64_t)(int64_t)delta) +
