@@ -303,6 +303,66 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 		gmap_vmas_add(w, delta);
 }
 
+/*
+ * Claimed mapped pages [@lo, @lo + @n), just unmapped and left unarmed by
+ * one mapping of the window's memfd (map.c, unmap_run), take @word (EMPTY,
+ * GS_UNARMED and one colour for all).  One pass over the run, as for a
+ * run just mapped: set_word() page by page would look up both neighbours
+ * of every page and count every inner border twice.  Of what set_word()
+ * does besides, only two things apply to a mapped page that becomes
+ * unarmed (no bit to carry, no re-arm to ask the kernel about): the count
+ * of unarmed pages, and ref @lo + @n, mapped, no longer joining the run's
+ * last page.  The borders are counted by the words before and after.
+ */
+void gmap_grant_commit_unarmed_run(struct gmap_window *w, uint32_t lo,
+				   uint32_t n, uint32_t word)
+{
+	struct gmap_sides sd = { .inl = w->h.inline_mode };
+	struct gmap_grant *g = NULL;
+	uint32_t old = 0, nw = 0;
+	int64_t unarmed = 0;
+	int delta = 0;
+
+	window_assert_locked(w);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t ref = lo + i, prev_old = old, prev_nw = nw;
+
+		/* The next grant in memory, but past a leaf's end. */
+		g = i && (ref & (GMAP_LEAF_REFS - 1)) ? g + 1 :
+		    gmap_grant_get(w, ref, false);
+		old = atomic_load(&g->state);
+		nw = word | (old & GS_QUEUED);
+		if (i > 0) {
+			delta += gmap_vmas_border(&sd, prev_nw, nw) -
+				 gmap_vmas_border(&sd, prev_old, old);
+		} else if (ref > 0) {
+			uint32_t left = gmap_vmas_side_word(w, ref, g, -1);
+
+			delta += gmap_vmas_border(&sd, left, nw) -
+				 gmap_vmas_border(&sd, left, old);
+		}
+		unarmed += (int64_t)is_unarmed(nw) - (int64_t)is_unarmed(old);
+		gs_store(g, nw);
+	}
+	if (n && (uint64_t)lo + n < w->nr_refs) {
+		uint32_t ref = lo + n;
+		struct gmap_grant *next = ref & (GMAP_LEAF_REFS - 1) ? g + 1 :
+					  gmap_grant_get(w, ref, false);
+		uint32_t right = gs_word(next), now = right;
+
+		if (next && gs_vma_kind(old) == GS_MAPPED) {
+			atomic_fetch_and(&next->state, ~GS_JOIN);
+			now &= ~GS_JOIN;
+		}
+		delta += gmap_vmas_border(&sd, nw, now) -
+			 gmap_vmas_border(&sd, old, right);
+	}
+	if (unarmed)
+		atomic_fetch_add(&w->c->unarmed_now, (uint64_t)unarmed);
+	if (delta)
+		gmap_vmas_add(w, delta);
+}
+
 /* Claimed EMPTY, so the claim kept GS_PSPLIT, and a neighbour's commit may
  * have changed it since (gs_vma_kind() counts a BUSY that is not unmapping
  * as a placeholder): the bit is the current word's, which set_word()

@@ -394,7 +394,10 @@ size_t gmap_unmap_claimed(struct gmap_window *w, uint32_t *refs, size_t n,
 		if (gs_state(ns) == GS_EMPTY)
 			unmapped += run;
 		window_lock(w);
-		gmap_grant_commit_run(w, refs[i], run, ns, st);
+		if (gs_state(ns) == GS_EMPTY && ns & GS_UNARMED)
+			gmap_grant_commit_unarmed_run(w, refs[i], run, ns);
+		else
+			gmap_grant_commit_run(w, refs[i], run, ns, st);
 		if (ns == GS_MAPPED)  /* still mapped: try again later */
 			for (size_t j = i; j < k; j++)
 				gmap_unmap_due(w, refs[j]);

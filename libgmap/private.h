@@ -506,6 +506,10 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 /* Claimed EMPTY refs [@ref, @ref + @n) go back to EMPTY with nothing done
  * to their pages: no system call, unlike a commit after a re-arm. */
 void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n);
+/* Claimed mapped pages [@lo, @lo + @n), unmapped and left unarmed, take
+ * @word (GS_EMPTY | GS_UNARMED | a colour); one pass for the run. */
+void gmap_grant_commit_unarmed_run(struct gmap_window *w, uint32_t lo,
+				   uint32_t n, uint32_t word);
 /* A claimed grant goes back to @prev, the word gmap_grant_claim()
  * returned, after a failed map (its page was refilled). */
 void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
