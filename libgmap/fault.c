@@ -156,7 +156,7 @@ again:
 
 	window_lock(w);
 	if (rc == 0) {
-		gmap_commit_mapped(w, ref, g, ro);
+		gmap_commit_mapped(w, ref, ro);
 	} else {
 		gmap_grant_commit(w, ref, g, GS_BAD, bits, st);
 		atomic_fetch_add(&w->c->bad_grants, 1);

@@ -257,8 +257,8 @@ void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 				  uint32_t n, const uint64_t *split, uint32_t ro)
 {
+	struct gmap_sides sd = { .inl = w->h.inline_mode };
 	struct gmap_grant *g = NULL;
-	struct gmap_sides sd = { 0 };
 	uint32_t old = 0, word = 0;
 	uint64_t unarmed = 0;
 	int delta = 0;
@@ -281,21 +281,23 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 			delta += !(word & GS_JOIN);
 			if ((prev_old | old) & GS_UNARMED || old & GS_PSPLIT)
 				delta -= gmap_vmas_border(&sd, prev_old, old);
-		} else {
-			gmap_vmas_sides(w, ref, g, &sd);
-			if (sd.has_left)
-				delta += gmap_vmas_border(&sd, sd.left, word) -
-					 gmap_vmas_border(&sd, sd.left, old);
+		} else if (ref > 0) {
+			uint32_t left = gmap_vmas_side_word(w, ref, g, -1);
+
+			delta += gmap_vmas_border(&sd, left, word) -
+				 gmap_vmas_border(&sd, left, old);
 		}
 		unarmed += is_unarmed(old);
 		word = gmap_evict_push_word(w, ref, word);
 		gs_store(g, word);
 	}
-	if (n) {
-		gmap_vmas_sides(w, lo + n - 1, g, &sd);
-		if (sd.has_right)
-			delta += gmap_vmas_border(&sd, word, sd.right) -
-				 gmap_vmas_border(&sd, old, sd.right);
+	if (n && (uint64_t)lo + n < w->nr_refs) {
+		uint32_t ref = lo + n;
+		uint32_t right = gs_word(ref & (GMAP_LEAF_REFS - 1) ? g + 1 :
+					 gmap_grant_get(w, ref, false));
+
+		delta += gmap_vmas_border(&sd, word, right) -
+			 gmap_vmas_border(&sd, old, right);
 	}
 	if (unarmed)
 		atomic_fetch_sub(&w->c->unarmed_now, unarmed);

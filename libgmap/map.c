@@ -217,12 +217,12 @@ int gmap_map_claimed(struct gmap_window *w, uint32_t ref,
 	return -1;
 }
 
-void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
-			struct gmap_grant *g, uint32_t bits)
+void gmap_commit_mapped(struct gmap_window *w, uint32_t ref, uint32_t ro)
 {
-	gmap_grant_commit(w, ref, g, GS_MAPPED, bits, 0);
+	uint64_t split = 1;  /* a map of its own: a VMA apart from ref - 1's */
+
+	gmap_grant_commit_mapped_run(w, ref, 1, &split, ro);
 	atomic_fetch_add(&w->c->mapped_now, 1);
-	gmap_evict_push(w, ref, g);
 	gmap_evict_mapped(w);
 }
 

@@ -99,7 +99,7 @@ static int hold_one(struct gmap_window *w, uint32_t ref,
 		errno = e;
 		return -1;
 	}
-	gmap_commit_mapped(w, ref, g, ro);
+	gmap_commit_mapped(w, ref, ro);
 	pthread_cond_broadcast(&w->cv);
 	/* Threads may be waiting on a fault here; the map did not wake
 	 * them.  Their handler will, when it reads their message and finds

@@ -537,9 +537,9 @@ enum gmap_access { GMAP_ACCESS_ANY, GMAP_ACCESS_WRITE, GMAP_ACCESS_READ };
 int gmap_map_claimed(struct gmap_window *w, uint32_t ref,
 		     enum gmap_access access, bool wait, uint32_t *ro,
 		     int16_t *st);
-/* Commit a claimed grant that is now mapped, and queue it for eviction. */
-void gmap_commit_mapped(struct gmap_window *w, uint32_t ref,
-			struct gmap_grant *g, uint32_t bits);
+/* Commit a claimed grant that is now mapped, by a map of its own (@ro:
+ * GS_RO or 0), and queue it for eviction. */
+void gmap_commit_mapped(struct gmap_window *w, uint32_t ref, uint32_t ro);
 /* Map untouched (EMPTY) refs as one run from @start going @dir (1 or -1),
  * up to @max, each with a budget slot free without waiting: one backend
  * map (on xen one gntdev map and one VMA), @writable or read-only.
@@ -639,10 +639,9 @@ void gmap_budget_enomem(struct gmap_window *w);
 bool gmap_budget_over_high(struct gmap_window *w);
 
 /* queue.c: the evictor's queues (window lock held) */
-/* A grant was just mapped: queue it; then, once per map, the peak and
- * the evictor's wake-up. */
-void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g);
-/* The same for a word not yet stored: @word, with GS_QUEUED if queued. */
+/* Grants were just mapped: queue each through its word not yet stored
+ * (@word, returned with GS_QUEUED if queued); then, once per map, the
+ * peak and the evictor's wake-up (gmap_evict_mapped). */
 uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
 			      uint32_t word);
 void gmap_evict_mapped(struct gmap_window *w);

@@ -122,14 +122,6 @@ uint32_t gmap_evict_push_word(struct gmap_window *w, uint32_t ref,
 	return word;
 }
 
-void gmap_evict_push(struct gmap_window *w, uint32_t ref, struct gmap_grant *g)
-{
-	uint32_t s = atomic_load(&g->state);
-
-	if (gmap_evict_push_word(w, ref, s) != s)
-		gmap_grant_enqueue(w, g);
-}
-
 /* Grants were just mapped and pushed: keep the peak, wake the evictor
  * when a budget's use reaches its high watermark.  Window lock held. */
 void gmap_evict_mapped(struct gmap_window *w)
