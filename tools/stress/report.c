@@ -278,12 +278,18 @@ static void report_human(struct st_run *r, const struct totals *t,
 {
 	const struct st_config *c = &r->cfg;
 	double s = r->elapsed > 0 ? r->elapsed : 1e-9;
+	char serve[64];
 
+	/* An inline window has no handler threads, whatever -H said. */
+	if (r->inline_faults)
+		snprintf(serve, sizeof(serve), "faults served inline");
+	else
+		snprintf(serve, sizeof(serve), "%u handler(s) polling %u us",
+			 c->handlers, c->spin_us);
 	printf("gmap-stress: %s backend, %u faulting + %u churn threads, "
-	       "%u handler(s) polling %u us, %u pages (refs %u..%u step %u) "
-	       "in a %llu-ref window\n",
+	       "%s, %u pages (refs %u..%u step %u) in a %llu-ref window\n",
 	       c->backend == GMAP_BACKEND_XEN ? "xen" : "sim", c->threads,
-	       c->churn, c->handlers, c->spin_us, c->pages, c->first_ref,
+	       c->churn, serve, c->pages, c->first_ref,
 	       st_ref(r, c->pages - 1), c->spread,
 	       (unsigned long long)c->window);
 	printf("  pattern %s, mix %s (%u%% writes), %u%% by the kernel, %u%% "
