@@ -42,6 +42,8 @@ struct bench {
 	double meta[3];         /* B/grant: 1 in 4096, 1 in 4, dense       */
 	double around_inline;   /* fault-around 16 inline, us/page, and    */
 	double floor16;         /* ... its floor (0: not measured)         */
+	double io_inline;       /* 4-page I/O, inline, us/I/O, and         */
+	double floor_io;        /* ... its floor (0: not measured)         */
 	double busy[2];         /* CPUs busy, 2 faulters, 1 and 2 handlers */
 	double cpf[2];          /* CPU us per fault, 1 and 2 handlers      */
 	char busy_note[64];
@@ -489,16 +491,19 @@ static void hit_path(struct bench *b, const union row_args *a, struct row *r)
 	r->ratio = bench_median(ratio, ROUNDS);
 }
 
-/* 20000 I/Os of @k refs each over a ring of 64 requests: pin, a write to
- * each page, unpin; ns per I/O. */
+/* The per-I/O rows' I/Os: requests of k pages over a ring of IO_RING. */
+#define IO_RING 64
+#define IO_COUNT 20000
+
+/* IO_COUNT I/Os of @k refs each: pin, a write to each page, unpin; ns per
+ * I/O. */
 static double pin_ios(struct gmap_window *w, uint32_t k)
 {
-	const uint32_t ring = 64, ios = 20000;
 	uint8_t *wb = gmap_base(w);
 	uint64_t t0 = st_now_ns();
 
-	for (uint32_t io = 0; io < ios; io++) {
-		uint32_t ref = (io % ring) * k;
+	for (uint32_t io = 0; io < IO_COUNT; io++) {
+		uint32_t ref = (io % IO_RING) * k;
 
 		if (gmap_pin(w, ref, k, GMAP_PIN_WRITE, NULL) < 0)
 			exit(1);
@@ -506,7 +511,7 @@ static double pin_ios(struct gmap_window *w, uint32_t k)
 			*(volatile uint64_t *)(void *)(wb + ((size_t)(ref + p) << 12)) = io;
 		gmap_unpin(w, ref, k);
 	}
-	return (double)(st_now_ns() - t0) / ios;
+	return (double)(st_now_ns() - t0) / IO_COUNT;
 }
 
 /*
@@ -521,39 +526,87 @@ static double pin_ios(struct gmap_window *w, uint32_t k)
  * the window does at the last unpin.  Ratio: baseline / libgmap ("x
  * faster").
  */
+/* The per-I/O baseline: IO_COUNT I/Os of @k pages, each an mmap of the
+ * request's guest frames, a write to each and a munmap; ns per I/O. */
+static double mmap_ios(struct bench *b, uint32_t k)
+{
+	uint64_t t0 = st_now_ns();
+
+	for (uint32_t io = 0; io < IO_COUNT; io++) {
+		uint32_t ref = (io % IO_RING) * k;
+		uint8_t *m = mmap(NULL, (size_t)k << 12, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_POPULATE, b->mem_fd,
+				  (off_t)ref << 12);
+
+		if (m == MAP_FAILED)
+			exit(1);
+		for (uint32_t p = 0; p < k; p++)
+			*(volatile uint64_t *)(void *)(m + ((size_t)p << 12)) = io;
+		munmap(m, (size_t)k << 12);
+	}
+	return (double)(st_now_ns() - t0) / IO_COUNT;
+}
+
 static void per_io(struct bench *b, const union row_args *a, struct row *r)
 {
-	const uint32_t ring = 64, ios = 20000, k = a->io.k;
+	const uint32_t k = a->io.k;
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
 
 	for (int i = 0; i < ROUNDS; i++) {
 		struct gmap_window *w = open_win_mode(b, 1, a->io.unpin, 0, 0,
 						      a->io.mode ? a->io.mode :
 						      GMAP_FAULT_THREAD);
-		uint64_t t0;
 
 		lib[i] = pin_ios(w, k);
 		gmap_close(w);
-		t0 = st_now_ns();
-		for (uint32_t io = 0; io < ios; io++) {
-			uint32_t ref = (io % ring) * k;
-			uint8_t *m = mmap(NULL, (size_t)k << 12,
-					  PROT_READ | PROT_WRITE,
-					  MAP_SHARED | MAP_POPULATE,
-					  b->mem_fd, (off_t)ref << 12);
-
-			if (m == MAP_FAILED)
-				exit(1);
-			for (uint32_t p = 0; p < k; p++)
-				*(volatile uint64_t *)(void *)(m + ((size_t)p << 12)) = io;
-			munmap(m, (size_t)k << 12);
-		}
-		base[i] = (double)(st_now_ns() - t0) / ios;
+		base[i] = mmap_ios(b, k);
 		ratio[i] = base[i] / lib[i];
 	}
 	r->lib = bench_median(lib, ROUNDS) / 1e3;
 	r->base = bench_median(base, ROUNDS) / 1e3;
 	r->ratio = bench_median(ratio, ROUNDS);
+	if (k == 4 && a->io.mode == GMAP_FAULT_INLINE &&
+	    a->io.unpin == GMAP_UNPIN_UNMAP)
+		b->io_inline = r->lib;
+}
+
+/* The floor under the per-I/O rows (floor.c's st_floor_io()) against the
+ * same baseline, in alternating rounds; ratio "x faster", as theirs. */
+static void floor_io(struct bench *b, const union row_args *a,
+		     struct row *r)
+{
+	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		lib[i] = st_floor_io(b->mem_fd, a->k, IO_RING, IO_COUNT);
+		if (lib[i] < 0) {
+			r->met = -2;
+			r->note = "cannot set up the ring's slots";
+			return;
+		}
+		base[i] = mmap_ios(b, a->k);
+		ratio[i] = base[i] / lib[i];
+	}
+	r->lib = bench_median(lib, ROUNDS) / 1e3;
+	r->base = bench_median(base, ROUNDS) / 1e3;
+	r->ratio = bench_median(ratio, ROUNDS);
+	b->floor_io = r->lib;
+}
+
+/* The 4-page inline I/O against its floor (floor_io): what libgmap's pin
+ * and unpin add to the two placements its design must make. */
+static void io_vs_floor(struct bench *b, const union row_args *a,
+			struct row *r)
+{
+	(void)a;
+	if (b->io_inline <= 0 || b->floor_io <= 0) {
+		r->met = -2;
+		r->note = "needs the inline I/O and floor rows above";
+		return;
+	}
+	r->lib = b->io_inline;
+	r->base = b->floor_io;
+	r->ratio = r->lib / r->base;
 }
 
 /*
@@ -996,6 +1049,12 @@ static const struct row_desc rows[] = {
 	  .target = ">= 1x", .cmp = AT_LEAST, .limit = 1.0, .unit = "us/IO",
 	  .note = X_FASTER,
 	  .measure = per_io, .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
+	{ .name = "  floor: 4 pages, 2 mmaps in place",
+	  .target = "-", .unit = "us/IO",
+	  .note = "ratio: x faster; no libgmap, MAP_FIXED over a memfd page",
+	  .measure = floor_io, .arg.k = 4 },
+	{ .name = "  inline vs that floor",
+	  .target = "-", .unit = "us/IO", .measure = io_vs_floor },
 	{ .name = "1-page I/O, inline window, unpin unmaps",
 	  .target = "-", .unit = "us/IO",
 	  .note = X_FASTER,

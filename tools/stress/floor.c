@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * floor.c - what batched first touch costs with no libgmap and no handler
- * thread at all: the faulting thread places the pages itself.
+ * thread at all: the faulting thread places the pages itself.  And what
+ * an I/O's map and unmap cost in a window's design with no libgmap
+ * (st_floor_io(), at the end).
  *
  * The window's range is reserved PROT_NONE, as an inline window's
  * untouched pages are, so a first touch raises SIGSEGV in the touching
@@ -22,6 +24,9 @@
  * file, each placement would only grow the VMA before it, which no grant
  * map can do: that measured 0.28 us a page against 0.45 us here.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  /* memfd_create */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -54,6 +59,19 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 		 floor_fd[first / floor_batch % 2], (off_t)first << 12) ==
 	    MAP_FAILED)
 		abort();
+}
+
+/* Slot @i of @ring slots of @k pages from @slots made a PROT_NONE private
+ * mapping of the empty file @fd (st_floor_io()), at an offset out of step
+ * with both neighbours'. */
+static void *unarmed(uint8_t *slots, int fd, uint32_t k, uint32_t ring,
+		     uint32_t i)
+{
+	size_t page = (size_t)i * k + (size_t)(i % 3) * ring * k;
+
+	return mmap(slots + ((size_t)i * k << 12), (size_t)k << 12, PROT_NONE,
+		    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
+		    (off_t)(page << 12));
 }
 
 /* One write per page, as bench.c's touch_each; ns per page. */
@@ -104,5 +122,55 @@ double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 		close(floor_fd[1]);
 	}
 	munmap(floor_base, len);
+	return ns;
+}
+
+/*
+ * The floor under the per-I/O rows: @ios I/Os of @k pages over a ring of
+ * @ring slots, each I/O placing the request's guest frames in its slot
+ * with one mmap(MAP_FIXED | MAP_POPULATE) and putting the slot's
+ * PROT_NONE page of an empty memfd back over them, as a window's pin and
+ * unpin do with an inline window's unarmed pages, with no libgmap.  Each
+ * slot's page sits at an offset out of step with its neighbours', so that
+ * no two merge (libgmap's colours).  Whatever this costs, a design that
+ * never leaves a hole in its window pays it; ns per I/O, or -1 if the
+ * slots cannot be set up.
+ */
+double st_floor_io(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios)
+{
+	size_t len = (size_t)k << 12;
+	int fd = memfd_create("gmap-stress-floor", MFD_CLOEXEC);
+	uint8_t *slots;
+	double ns = -1;
+	uint64_t t0;
+
+	if (fd < 0)
+		return -1;
+	slots = mmap(NULL, len * ring, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (slots == MAP_FAILED)
+		goto out;
+	for (uint32_t i = 0; i < ring; i++)
+		if (unarmed(slots, fd, k, ring, i) == MAP_FAILED)
+			goto unmap;
+	t0 = st_now_ns();
+	for (uint32_t io = 0; io < ios; io++) {
+		uint32_t i = io % ring;
+		uint8_t *m = mmap(slots + i * len, len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_FIXED | MAP_POPULATE, mem_fd,
+				  (off_t)((size_t)i * k) << 12);
+
+		if (m == MAP_FAILED)
+			goto unmap;
+		for (uint32_t p = 0; p < k; p++)
+			*(volatile uint64_t *)(void *)(m + ((size_t)p << 12)) = io;
+		if (unarmed(slots, fd, k, ring, i) == MAP_FAILED)
+			goto unmap;
+	}
+	ns = (double)(st_now_ns() - t0) / ios;
+unmap:
+	munmap(slots, len * ring);
+out:
+	close(fd);
 	return ns;
 }

@@ -308,8 +308,10 @@ FILE *st_csv_open(const char *path);
 void st_csv_row(FILE *f, const struct st_csv_row *r);
 void st_csv_hist(FILE *f, const char *series, const struct st_hist *h);
 int st_csv_close(FILE *f, const char *path);
-/* floor.c: batched first touch placed by the touching thread itself. */
+/* floor.c: batched first touch placed by the touching thread itself;
+ * an I/O's map and unmap in a window's slot (ns per I/O, -1: no slots). */
 double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 			 double *kernel);
+double st_floor_io(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios);
 
 #endif /* GMAP_STRESS_H */
