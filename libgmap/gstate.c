@@ -243,6 +243,16 @@ void gmap_grant_commit_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	commit_range(w, ref, n, st, status, false);
 }
 
+/* The grant of @ref in a pass over a run, @g being that of ref - 1 (NULL
+ * at the run's start): the next one in memory inside a leaf, looked up
+ * at a leaf's start (NULL past the run where no leaf holds @ref). */
+static inline struct gmap_grant *run_next(struct gmap_window *w,
+					  uint32_t ref, struct gmap_grant *g)
+{
+	return g && (ref & (GMAP_LEAF_REFS - 1)) ? g + 1 :
+	       gmap_grant_get(w, ref, false);
+}
+
 /*
  * Claimed placeholders [@lo, @lo + @n), just placed by one backend map,
  * become MAPPED with @ro (GS_RO or 0), each joined to the ref before it
@@ -267,9 +277,7 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t ref = lo + i, prev_old = old;
 
-		/* The next grant in memory, but past a leaf's end. */
-		g = i && (ref & (GMAP_LEAF_REFS - 1)) ? g + 1 :
-		    gmap_grant_get(w, ref, false);
+		g = run_next(w, ref, g);
 		old = atomic_load(&g->state);
 		word = GS_MAPPED | ro | (old & GS_QUEUED) |
 		       (split[i / 64] >> (i % 64) & 1 ? 0 : GS_JOIN);
@@ -293,8 +301,7 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 	}
 	if (n && (uint64_t)lo + n < w->nr_refs) {
 		uint32_t ref = lo + n;
-		uint32_t right = gs_word(ref & (GMAP_LEAF_REFS - 1) ? g + 1 :
-					 gmap_grant_get(w, ref, false));
+		uint32_t right = gs_word(run_next(w, ref, g));
 
 		delta += gmap_vmas_border(&sd, word, right) -
 			 gmap_vmas_border(&sd, old, right);
@@ -329,9 +336,7 @@ void gmap_grant_commit_unarmed_run(struct gmap_window *w, uint32_t lo,
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t ref = lo + i, prev_old = old, prev_nw = nw;
 
-		/* The next grant in memory, but past a leaf's end. */
-		g = i && (ref & (GMAP_LEAF_REFS - 1)) ? g + 1 :
-		    gmap_grant_get(w, ref, false);
+		g = run_next(w, ref, g);
 		old = atomic_load(&g->state);
 		nw = word | (old & GS_QUEUED);
 		if (i > 0) {
@@ -348,8 +353,7 @@ void gmap_grant_commit_unarmed_run(struct gmap_window *w, uint32_t lo,
 	}
 	if (n && (uint64_t)lo + n < w->nr_refs) {
 		uint32_t ref = lo + n;
-		struct gmap_grant *next = ref & (GMAP_LEAF_REFS - 1) ? g + 1 :
-					  gmap_grant_get(w, ref, false);
+		struct gmap_grant *next = run_next(w, ref, g);
 		uint32_t right = gs_word(next), now = right;
 
 		if (next && gs_vma_kind(old) == GS_MAPPED) {
