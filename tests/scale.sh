@@ -8,7 +8,11 @@
 # idle 2-CPU machine and over 150 s on a busy one, past the suite's bound
 # (tests/run-test.sh); since maps wait for the evictor's batches
 # (evict.c), 36 s with handler threads and 20 s inline.  250,000 is still
-# ten times the mapped budget.
+# ten times the mapped budget.  The whole script, on a machine whose page
+# fault costs 10.8 us (2026-12-07): 62.7 s with handler threads and 52.2 s
+# inline, then 44.3 s and 38.6 s once gmap-stress signed its guest's
+# pages with pwrite() rather than a page fault each (tools/stress/guest.c);
+# the runs themselves took 37-38 s and 31 s of it.
 # Every access is verified; evictions must have happened and neither the
 # guest's count of live maps nor the window's VMAs may exceed the budget
 # (gmap-stress fails the run with over_budget otherwise).  Under the
