@@ -329,11 +329,19 @@ static int sim_map(struct gmap_backend_ctx *b, uint32_t ref, uint32_t count,
 			sim_hv_count_maps(&p->lay, i);
 			while (i-- > 0)
 				hv_unmap(b, p, ref + i, writable);
-			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN)
+			if (st == SIM_ST_HOLE || st == SIM_ST_HOLE_TAKEN) {
 				st = refused_with_hole(b, ref, count, addr, bad,
 						       st == SIM_ST_HOLE_TAKEN);
-			else
+			} else if (st == SIM_ST_IN_PLACE) {
+				/* GMAP_SIM_INJECT_REFUSED_IN_PLACE: touched
+				 * (*placed 0), and nothing moved. */
+				GMAP_LOG(b, XTL_DEBUG, -1, "sim backend: d%u "
+					 "refs %u+%u: refused, range left in "
+					 "place (injected)", b->domid, ref, count);
+				st = GNTST_general_error;
+			} else {
 				*placed = GMAP_UNTOUCHED;  /* as gntdev's ioctl */
+			}
 			*status = st;
 			e = st == GMAP_ST_BACKEND ? EIO : gmap_status_errno(st);
 			goto out;

@@ -121,6 +121,13 @@ enum gmap_sim_inject {
 				  * injection is cleared, at most 10 s
 				  * (a slow unmap, for ordering events in
 				  * tests); maps are not affected         */
+	GMAP_SIM_INJECT_REFUSED_IN_PLACE, /* maps of the ref are refused
+				  * (as a bad grant) after the mapper
+				  * touched the range, which the kernel
+				  * put back as it was, as newer kernels
+				  * do when an mmap fails early: no hole,
+				  * but the caller must look to know it.
+				  * Added in 0.2.0                        */
 };
 /* Make the next @count maps of @ref fail as @what (count 0: clear). */
 int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,

@@ -157,6 +157,9 @@ static inline void sim_active_unlock(struct sim_active *a)
  * turns into a hole (backend_sim.c). */
 #define SIM_ST_HOLE       ((int16_t)-110)
 #define SIM_ST_HOLE_TAKEN ((int16_t)-111)
+/* ... and for GMAP_SIM_INJECT_REFUSED_IN_PLACE: the same refusal, after
+ * which the range is as it was, but the mapper says it touched it. */
+#define SIM_ST_IN_PLACE   ((int16_t)-112)
 
 /* The "hypervisor" side of a map and an unmap; sim_hv.c.  *@n says what
  * the wait for the ref's lock met.  The domain's counts of live and

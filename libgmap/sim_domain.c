@@ -427,7 +427,8 @@ GMAP_EXPORT int gmap_sim_inject(struct gmap_sim_domain *d, uint32_t ref,
 	    what != GMAP_SIM_INJECT_WRONG_FRAME &&
 	    what != GMAP_SIM_INJECT_STALL && what != GMAP_SIM_INJECT_HOLE &&
 	    what != GMAP_SIM_INJECT_HOLE_TAKEN &&
-	    what != GMAP_SIM_INJECT_STALL_UNMAP) {
+	    what != GMAP_SIM_INJECT_STALL_UNMAP &&
+	    what != GMAP_SIM_INJECT_REFUSED_IN_PLACE) {
 		errno = EINVAL;
 		return -1;
 	}

@@ -307,6 +307,10 @@ int16_t sim_hv_map(const struct sim_layout *l, uint32_t ref,
 			     SIM_ST_HOLE_TAKEN;
 			goto fail;
 		}
+		if (what == GMAP_SIM_INJECT_REFUSED_IN_PLACE) {
+			st = SIM_ST_IN_PLACE;
+			goto fail;
+		}
 		if (what == GMAP_SIM_INJECT_EIO) {
 			/* Not a grant refusal: the mapper's own machinery
 			 * fails (as an mmap of gntdev can). */

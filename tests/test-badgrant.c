@@ -208,6 +208,42 @@ static void test_refused_map_leaves_a_hole(void)
 }
 
 /*
+ * A refused map after which the kernel put the range back as it was (as
+ * newer kernels do when an mmap fails early): libgmap looks at each page
+ * and must know every one for its own, an armed placeholder with handler
+ * threads (registered with the window's userfaultfd, and marked
+ * MADV_DONTFORK only once a fork has marked the window) or an untouched
+ * page of an inline window.  A page taken for another mapping's would be
+ * lost to the ref for good: its next map would fail with status -104.
+ */
+static void test_refused_map_in_place(void)
+{
+	struct gmap_error ge;
+	struct t_fx fx;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 1) == 0);
+	/* A pin of an untouched page, and one of a page re-armed by an
+	 * unpin (a placeholder made since the window opened). */
+	CU_ASSERT_EQUAL(gmap_pin(fx.w, 21, 1, GMAP_PIN_WRITE, NULL), 0);
+	CU_ASSERT_EQUAL(gmap_unpin(fx.w, 21, 1), 0);
+	for (uint32_t ref = 20; ref <= 21; ref++) {
+		CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, ref,
+			GMAP_SIM_INJECT_REFUSED_IN_PLACE, 1), 0);
+		CU_ASSERT_EQUAL(gmap_pin(fx.w, ref, 1, GMAP_PIN_WRITE, &ge), -1);
+		CU_ASSERT_EQUAL(ge.status, -1 /* GNTST_general_error */);
+		CU_ASSERT_EQUAL(gmap_pin(fx.w, ref, 1, GMAP_PIN_WRITE, &ge), 0);
+		CU_ASSERT_EQUAL(touch(&fx, ref, 0).seen, t_sig(ref, 37));
+		CU_ASSERT_EQUAL(gmap_unpin(fx.w, ref, 1), 0);
+	}
+	CU_ASSERT(!t_log_has("another mapping of this process took it"));
+	/* And by a touch: the fault's first failure retries at once. */
+	CU_ASSERT_EQUAL(gmap_sim_inject(fx.d, 22, GMAP_SIM_INJECT_REFUSED_IN_PLACE, 1), 0);
+	CU_ASSERT_EQUAL(touch(&fx, 22, 0).caught, 0);
+	CU_ASSERT_EQUAL(touch(&fx, 22, 0).seen, t_sig(22, 37));
+	t_teardown(&fx);
+}
+
+/*
  * A fault message can be served after its thread stopped waiting: the
  * handler reads messages in batches, and while it serves the first of a
  * batch (here a map of ref 20 held by a stall injection), a pin of ref 30
@@ -547,6 +583,7 @@ int main(void)
 		{ "destroyed domain -> SIGSEGV", test_domain_gone },
 		{ "handler (backend) error -> SIGSEGV, release retries", test_handler_error },
 		{ "a refused map's hole is filled, or left to whoever took it", test_refused_map_leaves_a_hole },
+		{ "a refused map that left its range in place loses no page", test_refused_map_in_place },
 		{ "paged out beyond the retry bound -> SIGSEGV", test_eagain_exhausted },
 		{ "read(2) into a bad grant -> EFAULT", test_kernel_mode_touch_of_bad_grant },
 		{ "read-only grants: reads work, writes never land", test_read_only },
