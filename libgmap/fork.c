@@ -28,14 +28,17 @@
  * pthread_atfork() child handler bumps a generation counter that each
  * window compares with the one it was opened in.
  *
- * The reservation and the placeholders get MADV_DONTFORK when they are
- * made (they must all carry it to merge), each mmap and its madvise as
- * one placement.  The grant mappings do not: one
- * madvise per map was a system call, and a write of the process's mmap
- * lock, on every pin and fault.  Instead the prepare handler of fork()
- * waits for the backend maps in flight (gmap_place_enter/leave count them,
- * and new ones wait while a fork is being prepared), then marks every
- * window's whole range MADV_DONTFORK with one call each.  A fork that
+ * The grant mappings get no MADV_DONTFORK when they are made: one madvise
+ * per map was a system call, and a write of the process's mmap lock, on
+ * every pin and fault.  Nor do the armed placeholders of a window with
+ * handler threads, one per unpin, until its first fork.  Instead the
+ * prepare handler of fork() waits for the placements in flight
+ * (gmap_place_enter/leave count them, and new ones wait while a fork is
+ * being prepared), then marks every window's whole range MADV_DONTFORK
+ * with one call each, and says so in the window (fork.marked): from then
+ * on its placeholders are made marked, as they must all be marked or none
+ * to merge (placeholder.c).  Poisoned pages, and an inline window's
+ * reservation, are marked when they are made.  A fork that
  * bypasses the C library's fork() (a raw clone(2) without CLONE_VM) runs
  * no handler: its child may inherit grant mappings.  vfork() and
  * posix_spawn() share the address space, and copy nothing.
@@ -56,7 +59,11 @@ static int once_err;
  * from prepare to the parent's or child's handler, so no window opens or
  * closes across a fork. */
 #define MAX_RANGES 128
-static struct { void *base; size_t len; } ranges[MAX_RANGES];
+static struct {
+	void *base;
+	size_t len;
+	_Atomic bool *marked;      /* the window's fork.marked */
+} ranges[MAX_RANGES];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Backend maps in flight, and whether a fork is being prepared: a map
@@ -99,9 +106,13 @@ static void prepare(void)
 	while (atomic_load(&placing) > (depth ? 1u : 0u))
 		sched_yield();
 	for (int i = 0; i < MAX_RANGES; i++)
-		if (ranges[i].base)
+		if (ranges[i].base) {
 			(void)madvise(ranges[i].base, ranges[i].len,
 				      MADV_DONTFORK);
+			/* Before the placements that wait go on: theirs
+			 * must be marked as the rest is now. */
+			atomic_store(ranges[i].marked, true);
+		}
 }
 
 static void in_parent(void)
@@ -140,6 +151,7 @@ int gmap_fork_guard(struct gmap_window *w)
 	if (i < MAX_RANGES) {
 		ranges[i].base = w->base;
 		ranges[i].len = w->len;
+		ranges[i].marked = &w->fork.marked;
 		w->fork.guarded = true;
 	}
 	pthread_mutex_unlock(&table_lock);
@@ -159,6 +171,7 @@ void gmap_fork_unguard(struct gmap_window *w)
 		if (ranges[i].base == w->base) {
 			ranges[i].base = NULL;
 			ranges[i].len = 0;
+			ranges[i].marked = NULL;
 			break;
 		}
 	pthread_mutex_unlock(&table_lock);

@@ -279,7 +279,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 
 	*status = 0;
 	if ((lazy ? gmap_poison_unarmed(w, addr, len, colour) :
-		    gmap_poison(w, addr, len)) < 0) {
+		    gmap_unplace(w, addr, len)) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "d%u refs %u+%u: cannot unmap %p",
 			 w->domid, ref, n, addr);
 		gmap_budget_enomem(w);

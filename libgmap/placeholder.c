@@ -69,13 +69,11 @@ int gmap_munmap_raw(void *addr, size_t len)
 #define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
 
 /*
- * Keep a new placeholder in the window out of child processes (fork.c):
- * every mmap there makes a VMA without the flag.  Done before the range
- * can be accessed (a placeholder is PROT_NONE until registered), and with
- * the mmap as one placement, so that no fork falls between them.  Mostly,
- * it keeps the window's placeholder VMAs mergeable: they all carry the
- * same flags.  Grant mappings get the flag from fork()'s prepare handler
- * instead, which marks the whole window.
+ * Keep a new page of the window out of child processes (fork.c): every
+ * mmap there makes a VMA without the flag.  Done before the range can be
+ * accessed (a new page is PROT_NONE), and with the mmap as one placement,
+ * so that no fork falls between them.  Grant mappings get the flag from
+ * fork()'s prepare handler instead, which marks the whole window.
  */
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len)
 {
@@ -84,20 +82,47 @@ void gmap_no_fork(struct gmap_window *w, void *addr, size_t len)
 			 "failed: a child process would inherit the page", addr);
 }
 
-/* Replace [addr, addr+len) with an inaccessible page: the mapping there
- * (a grant, or nothing) is gone when this returns 0. */
-int gmap_poison(struct gmap_window *w, void *addr, size_t len)
+/*
+ * Whether the window's armed placeholders carry MADV_DONTFORK.  All of
+ * them do or none: neighbours with different flags do not merge, and
+ * vmas.c counts neighbouring placeholders as one VMA.  With handler
+ * threads none does at first (window.c): a re-arm, one for each unpin,
+ * eviction and failed map, then makes no madvise, a system call and a
+ * write of the mmap lock less.  They need none to stay out of a child:
+ * fork()'s prepare handler marks the whole window before the address
+ * space is copied, placeholders included (fork.c).  From that first fork
+ * on every placeholder there carries the flag, and so must each new one.
+ * Poisoned pages (PROT_NONE, unregistered; never merged with a
+ * placeholder) and an inline window's untouched pages always carry it.
+ */
+static bool placeholders_marked(struct gmap_window *w)
 {
-	/* The mmap and its madvise: no fork between them (fork.c). */
+	return w->h.inline_mode || atomic_load(&w->fork.marked);
+}
+
+/* [addr, addr+len) replaced with an inaccessible anonymous page, marked
+ * MADV_DONTFORK if @mark: the mapping there (a grant, or nothing) is gone
+ * when this returns 0.  The mmap and its madvise are one placement, and
+ * whether to mark is read inside it: no fork falls between (fork.c). */
+static int place_inaccessible(struct gmap_window *w, void *addr, size_t len,
+			      bool mark)
+{
 	gmap_place_enter();
 	if (gmap_mmap_raw(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) ==
 	    MAP_FAILED) {
 		gmap_place_leave();
 		return -1;
 	}
-	gmap_no_fork(w, addr, len);
+	if (mark || placeholders_marked(w))
+		gmap_no_fork(w, addr, len);
 	gmap_place_leave();
 	return 0;
+}
+
+/* Replace [addr, addr+len) with a poisoned page: inaccessible, marked. */
+int gmap_poison(struct gmap_window *w, void *addr, size_t len)
+{
+	return place_inaccessible(w, addr, len, true);
 }
 
 /*
@@ -130,29 +155,60 @@ int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len,
 }
 
 /*
+ * The first step of a re-arm: [addr, addr+len) replaced with an
+ * inaccessible anonymous page, marked MADV_DONTFORK only where the
+ * window's placeholders are (placeholders_marked()); gmap_rearm_poisoned()
+ * arms it.  A fork after this and before the arming marks it with the
+ * rest of the window.
+ */
+int gmap_unplace(struct gmap_window *w, void *addr, size_t len)
+{
+	return place_inaccessible(w, addr, len, false);
+}
+
+/* A hole's fill, just armed: the fill marked it, as it marks any hole;
+ * as a placeholder it carries the flag only if they all do. */
+static void unmark_placeholder(struct gmap_window *w, void *page)
+{
+	gmap_place_enter();
+	if (!placeholders_marked(w))
+		madvise(page, GMAP_PAGE_SIZE, MADV_DOFORK);
+	gmap_place_leave();
+}
+
+/*
  * Make [addr, addr+len) a fault-armed placeholder again.  The caller owns
  * the grants of the range (GS_BUSY).  On failure the range is left
  * PROT_NONE (never accessible and unregistered) and -1 returned.
  */
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
 {
-	if (gmap_poison(w, addr, len) < 0)
+	if (gmap_unplace(w, addr, len) < 0)
 		return -1;
 	return gmap_rearm_poisoned(w, addr, len);
 }
 
-/* As gmap_rearm(), for a range the caller has just poisoned itself.  In
- * a window whose faults are served inline a poisoned page is what an
- * untouched page is (PROT_NONE, MADV_DONTFORK: uffd.c), its grant state
- * tells which; a touch is served either way (signal.c). */
+/*
+ * As gmap_rearm(), for a range the caller has just made inaccessible
+ * itself (gmap_unplace(), or gmap_poison() for a page that is to carry
+ * MADV_DONTFORK anyway).  In a window whose faults are served inline a
+ * poisoned page is what an untouched page is (PROT_NONE, MADV_DONTFORK:
+ * uffd.c), its grant state tells which; a touch is served either way
+ * (signal.c).  A page left inaccessible by a failure is a poisoned page,
+ * and carries MADV_DONTFORK as they all do.
+ */
 int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
 {
 	if (w->h.inline_mode)
 		return 0;
-	if (gmap_uffd_register(w, addr, len) < 0)
+	if (gmap_uffd_register(w, addr, len) < 0 ||
+	    mprotect(addr, len, PROT_READ | PROT_WRITE) < 0) {
+		int e = errno;
+
+		gmap_no_fork(w, addr, len);
+		errno = e;
 		return -1;
-	if (mprotect(addr, len, PROT_READ | PROT_WRITE) < 0)
-		return -1;
+	}
 	return 0;
 }
 
@@ -170,7 +226,8 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
  * or someone else's: every range libgmap and the shim own carries
  * MADV_DONTFORK ("dc" in /proc/self/smaps), which a mapping fresh from
  * another thread's mmap does not, or is an unarmed page, a mapping of the
- * window's memfd named GMAP_UNARMED_NAME.  Slow, and only ever on a
+ * window's memfd named GMAP_UNARMED_NAME, or an armed placeholder of a
+ * window with handler threads, registered with its userfaultfd ("um").  Slow, and only ever on a
  * failure path.
  */
 
@@ -215,8 +272,9 @@ static char *next_line(struct line_reader *r)
 
 /*
  * For each page i of @addr with fill[i] == GMAP_FILL_OURS (found mapped),
- * whether the mapping that holds it carries MADV_DONTFORK; those that do
- * not become GMAP_FILL_LOST.  One read of /proc/self/smaps for the range.
+ * whether the mapping that holds it is ours (MADV_DONTFORK, a userfaultfd
+ * registration, or the unarmed pages' memfd); those that are not become
+ * GMAP_FILL_LOST.  One read of /proc/self/smaps for the range.
  */
 static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 {
@@ -250,7 +308,11 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 		}
 		if (strncmp(line, "VmFlags:", 8) || hi <= a)
 			continue;
-		if (unarmed || strstr(line, " dc"))
+		/* Ours: marked (dc), or an armed placeholder of a window
+		 * with handler threads, which may not be marked but is
+		 * registered with its userfaultfd (um), as no mapping fresh
+		 * from another thread's mmap is. */
+		if (unarmed || strstr(line, " dc") || strstr(line, " um"))
 			continue;
 		for (uintptr_t p = lo > a ? lo : a; p < hi && p < end;
 		     p += GMAP_PAGE_SIZE) {
@@ -359,6 +421,8 @@ int gmap_refill(struct gmap_window *w, void *addr, size_t len)
 					 "cannot re-arm %p after a refused map; "
 					 "it stays inaccessible", w->domid,
 					 ref0 + i, (void *)p);
+			else
+				unmark_placeholder(w, p);
 			continue;
 		}
 		GMAP_ERR(w, "d%u ref %zu: a refused map left a hole at %p and "

@@ -246,6 +246,10 @@ struct gmap_fork_state {
 	unsigned int gen;          /* gmap_fork_gen when opened            */
 	bool base_lost;            /* in a child: the range is not ours    */
 	bool guarded;              /* in fork.c's table of ranges          */
+	/* A fork's prepare handler marked the whole range MADV_DONTFORK:
+	 * new placeholders must carry it too (placeholder.c).  Set while
+	 * placements wait for the fork (gmap_place_enter), never cleared. */
+	_Atomic bool marked;
 };
 
 /* The window: its identity and options first, then one part per owner.
@@ -710,6 +714,10 @@ void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 int gmap_munmap_raw(void *addr, size_t len);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
+/* A re-arm's first step: the range inaccessible, unregistered, marked
+ * MADV_DONTFORK as the window's placeholders are; then
+ * gmap_rearm_poisoned(). */
+int gmap_unplace(struct gmap_window *w, void *addr, size_t len);
 /* An inline window's unmapped page, left unarmed: the window's memfd,
  * PROT_NONE, at the page's offset in the window in the copy of the
  * window that @colour (GS_COLOUR) names. */

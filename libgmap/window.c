@@ -391,17 +391,22 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 			 "the window of d%u", w->len, domid);
 		goto fail;
 	}
-	if (madvise(w->base, w->len, MADV_DONTFORK) < 0) {
-		GMAP_LOG(w, XTL_ERROR, errno, "cannot keep the window of d%u "
-			 "out of child processes", domid);
-		goto fail;
-	}
 	if (gmap_fork_guard(w) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "pthread_atfork failed");
 		goto fail;
 	}
 	if (gmap_dir_init(w) < 0 || gmap_uffd_open(w) < 0)
 		goto fail;
+	/* An inline window's untouched pages are its poisoned pages, which
+	 * carry MADV_DONTFORK from birth.  With handler threads they are
+	 * armed placeholders, which carry it only once a fork has marked
+	 * the window (placeholder.c): fork()'s prepare handler keeps them
+	 * out of children (fork.c). */
+	if (w->h.inline_mode && madvise(w->base, w->len, MADV_DONTFORK) < 0) {
+		GMAP_LOG(w, XTL_ERROR, errno, "cannot keep the window of d%u "
+			 "out of child processes", domid);
+		goto fail;
+	}
 	gmap_vmas_open(w);
 	gmap_budget_init(w, max_mapped, max_vmas, max_meta);
 	if (gmap_evict_start(w, (uint32_t)idle) < 0) {
