@@ -227,8 +227,8 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
  * MADV_DONTFORK ("dc" in /proc/self/smaps), which a mapping fresh from
  * another thread's mmap does not, or is an unarmed page, a mapping of the
  * window's memfd named GMAP_UNARMED_NAME, or an armed placeholder of a
- * window with handler threads, registered with its userfaultfd ("um").  Slow, and only ever on a
- * failure path.
+ * window with handler threads, registered with its userfaultfd ("um").
+ * Slow, and only ever on a failure path.
  */
 
 /*

@@ -1116,8 +1116,7 @@ int st_bench(const struct st_config *c)
 		return 2;
 	}
 	for (uint32_t i = 0; i < b.pages; i++) {
-		for (unsigned int j = 0; j < ST_WORDS; j++)
-			page[j] = st_sig(i, 0, j);
+		st_sig_page(page, i, 0);
 		gmap_sim_write(b.dom, i, 0, page, sizeof(page));
 		gmap_sim_grant(b.dom, i, i, ST_SELF, 0);
 	}

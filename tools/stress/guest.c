@@ -29,6 +29,13 @@ uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word)
 	return st_mix64((uint64_t)ref << 32 ^ (uint64_t)gen << 12 ^ word) | 1;
 }
 
+/* The whole page of @ref at generation @gen, as the guest signs it. */
+void st_sig_page(uint64_t page[ST_WORDS], uint32_t ref, uint32_t gen)
+{
+	for (unsigned int i = 0; i < ST_WORDS; i++)
+		page[i] = st_sig(ref, gen, i);
+}
+
 /* The guest's own view of its page @idx (frame idx on sim). */
 void st_guest_read(struct st_run *r, uint32_t idx, size_t off, void *buf,
 		   size_t len)
@@ -51,10 +58,8 @@ static void guest_write(struct st_run *r, uint32_t idx, const void *buf,
 void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen)
 {
 	uint64_t page[ST_WORDS];
-	uint32_t ref = st_ref(r, idx);
 
-	for (unsigned int i = 0; i < ST_WORDS; i++)
-		page[i] = st_sig(ref, gen, i);
+	st_sig_page(page, st_ref(r, idx), gen);
 	guest_write(r, idx, page, sizeof(page));
 }
 
@@ -110,8 +115,7 @@ static void sign_all(struct st_run *r, uint32_t n)
 			size_t len = (size_t)k * sizeof(*buf);
 
 			for (uint32_t j = 0; j < k; j++)
-				for (unsigned int w = 0; w < ST_WORDS; w++)
-					buf[j][w] = st_sig(st_ref(r, i + j), 0, w);
+				st_sig_page(buf[j], st_ref(r, i + j), 0);
 			if (pwrite(mem_fd, buf, len, (off_t)i * sizeof(*buf)) !=
 			    (ssize_t)len)
 				break;

@@ -172,6 +172,7 @@ static inline uint64_t st_rand(uint64_t *s)
 	return st_mix64(*s);
 }
 uint64_t st_sig(uint32_t ref, uint32_t gen, unsigned int word);
+void st_sig_page(uint64_t page[ST_WORDS], uint32_t ref, uint32_t gen);
 int st_guest_create(struct st_run *r);
 int st_guest_tables(struct st_run *r);
 void st_guest_sign(struct st_run *r, uint32_t idx, uint32_t gen);
