@@ -16,9 +16,7 @@
  *             window's count of its VMAs (vmas.c)
  *   bit  6    GS_UNMAPPING: BUSY, and was MAPPED (an unmap in flight;
  *             a BUSY grant has no pins, so the bit is free)
- *   bit  7    GS_PSPLIT: EMPTY (or BUSY for a map): the kernel left this
- *             placeholder a VMA apart from that of ref - 1, a placeholder
- *             too (vmas.c)
+ *   bit  7    unused
  *   bit  8    GS_NOPOISON: BAD, and the page could not even be made
  *             inaccessible (out of VMAs or memory): it is still an armed
  *             placeholder, and a fault on it is answered with a signal
@@ -61,7 +59,6 @@ enum {
 #define GS_QUEUED 0x10u /* in the evictor's FIFO (evict.c)         */
 #define GS_JOIN 0x20u   /* MAPPED: one VMA with ref - 1            */
 #define GS_UNMAPPING 0x40u /* BUSY: was MAPPED                     */
-#define GS_PSPLIT 0x80u    /* EMPTY: a VMA apart from ref - 1's     */
 #define GS_NOPOISON 0x100u /* BAD: not poisoned, still armed        */
 #define GS_UNARMED 0x200u  /* EMPTY: PROT_NONE, not registered      */
 #define GS_COLOUR_SHIFT 10
@@ -69,7 +66,7 @@ enum {
 #define GS_COLOURS 3u
 /* What an EMPTY word may carry and still be an untouched ref that a run
  * may map (map.c, pin.c): neither tried nor bad. */
-#define GS_EMPTY_BITS (GS_QUEUED | GS_PSPLIT | GS_UNARMED | GS_COLOUR)
+#define GS_EMPTY_BITS (GS_QUEUED | GS_UNARMED | GS_COLOUR)
 #define GS_STATUS_SHIFT 16
 
 /* libgmap's own "status" values beyond Xen's GNTST_* range. */

@@ -14,11 +14,8 @@
  * border moves) and the commit of a run just mapped (its borders counted
  * in one pass).
  *
- * The one system call made here, under the lock, is vmas.c's
- * PROCMAP_QUERY after a re-arm (a read of the VMA tree, once per run of
- * re-armed refs): only the kernel knows whether it merged the new
- * placeholder with its neighbours, and the answer is only right while
- * the neighbours cannot change.
+ * No system call is made here: the kernel's VMAs follow from the words
+ * alone (vmas.c), so the count needs no question to the kernel.
  */
 #include "private.h"
 #include "vmas.h"
@@ -38,50 +35,6 @@ static inline void gs_store(struct gmap_grant *g, uint32_t word)
 	atomic_store_explicit(&g->state, word, memory_order_release);
 }
 
-/* The VMA around the page last asked about (vmas.c), for a run; with
- * @keep, nothing was done to the pages: the border bits stand, unasked. */
-struct span {
-	uintptr_t start, end;
-	bool valid, keep;
-};
-
-/*
- * @ref's page was just re-armed (BUSY to EMPTY, in @word): whether its
- * placeholder VMA starts a VMA (GS_PSPLIT of @ref) and whether the next
- * page starts another (GS_PSPLIT of ref + 1, when it is a placeholder).
- * Later changes at either border make their own query.
- */
-static uint32_t splits(struct gmap_window *w, uint32_t ref, uint32_t word,
-		       struct span *sp)
-{
-	uintptr_t a = (uintptr_t)gmap_addr_of(w, ref);
-	struct gmap_grant *next;
-
-	if (!sp->valid || a < sp->start || a >= sp->end) {
-		sp->valid = gmap_vmas_query(w, a, &sp->start, &sp->end) == 0;
-		if (!sp->valid)
-			return word;
-	}
-	word &= ~GS_PSPLIT;
-	if (ref > 0 && sp->start == a)
-		word |= GS_PSPLIT;
-	if ((uint64_t)ref + 1 < w->nr_refs) {
-		bool split = sp->end == a + GMAP_PAGE_SIZE;
-
-		/* Only a placeholder's word has the bit (a mapped grant's
-		 * holds pins there).  A split next to an untouched ref needs
-		 * its leaf. */
-		next = gmap_grant_get(w, ref + 1, split);
-		if (next && gs_vma_kind(atomic_load(&next->state)) == GS_EMPTY) {
-			if (split)
-				atomic_fetch_or(&next->state, GS_PSPLIT);
-			else
-				atomic_fetch_and(&next->state, ~GS_PSPLIT);
-		}
-	}
-	return word;
-}
-
 /* GS_UNARMED is an EMPTY word's bit (kept while BUSY for a map); in a
  * MAPPED word the same bit counts pins. */
 static bool is_unarmed(uint32_t s)
@@ -95,19 +48,19 @@ static bool is_unarmed(uint32_t s)
  * unarmed page's colour. */
 static uint32_t vma_bits(uint32_t s)
 {
-	return gs_vma_kind(s) | (s & (GS_JOIN | GS_PSPLIT)) |
+	return gs_vma_kind(s) | (s & GS_JOIN) |
 	       (is_unarmed(s) ? s & GS_COLOUR : 0);
 }
 
 /* Store @word as @ref's state and count the VMAs it adds or removes.
- * The bits that record VMA borders (GS_JOIN, GS_UNMAPPING, GS_PSPLIT)
- * are carried over here from the old word. */
+ * The bits that record VMA borders (GS_JOIN, GS_UNMAPPING) are carried
+ * over here from the old word. */
 static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
-		     uint32_t word, struct span *sp)
+		     uint32_t word)
 {
 	uint32_t old = atomic_load(&g->state);
 	struct gmap_sides sd = { 0 };
-	bool rearmed, counted;
+	bool counted;
 	int delta = 0;
 
 	window_assert_locked(w);
@@ -116,21 +69,12 @@ static void set_word(struct gmap_window *w, uint32_t ref, struct gmap_grant *g,
 	else if (gs_state(old) == GS_BUSY && (old & GS_UNMAPPING) &&
 		 gs_state(word) == GS_MAPPED)
 		word |= old & GS_JOIN;  /* not unmapped after all */
-	else if (gs_vma_kind(old) == GS_EMPTY && gs_vma_kind(word) == GS_EMPTY)
-		word |= old & GS_PSPLIT;  /* the same placeholder */
-	rearmed = gs_state(old) == GS_BUSY && gs_state(word) == GS_EMPTY &&
-		  !(word & GS_UNARMED) && w->maps_fd >= 0 && !sp->keep;
 	/* A claim (placeholder or mapped page to BUSY as the same) changes
-	 * no border: the neighbours are not read for it.  A re-arm may
-	 * change the neighbours' bits (splits()), so it is always counted. */
-	counted = rearmed || vma_bits(old) != vma_bits(word);
+	 * no border: the neighbours are not read for it. */
+	counted = vma_bits(old) != vma_bits(word);
 	if (counted) {
 		gmap_vmas_sides(w, ref, g, &sd);
 		delta = -gmap_vmas_borders(&sd, old);
-	}
-	if (rearmed) {
-		word = splits(w, ref, word, sp);
-		gmap_vmas_sides(w, ref, g, &sd);  /* ref + 1's GS_PSPLIT */
 	}
 	gs_store(g, word);
 	if (is_unarmed(old) != is_unarmed(word))
@@ -174,17 +118,15 @@ uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
 	uint32_t old = atomic_load(&g->state);
 	uint32_t keep = GS_QUEUED | (gs_state(old) == GS_MAPPED ? GS_RO : 0) |
 			(gs_state(old) == GS_EMPTY ? GS_UNARMED | GS_COLOUR : 0);
-	struct span sp = { 0 };
 
 	if (gs_state(old) == GS_EMPTY) {
 		/* What set_word() would store, without its checks (a map's
 		 * claims of every page of a fault-around run): BUSY counts as
 		 * the placeholder or unarmed page it was (gs_vma_kind), with
-		 * the same GS_PSPLIT or colour, so no border moves and the
-		 * count of unarmed pages stands. */
+		 * the same colour, so no border moves and the count of
+		 * unarmed pages stands. */
 		window_assert_locked(w);
-		gs_store(g, GS_BUSY | (old & keep) |
-			     (old & GS_UNARMED ? 0 : old & GS_PSPLIT));
+		gs_store(g, GS_BUSY | (old & keep));
 		return old;
 	}
 	if (gs_state(old) == GS_MAPPED) {
@@ -197,7 +139,7 @@ uint32_t gmap_grant_claim(struct gmap_window *w, uint32_t ref,
 		gs_store(g, GS_BUSY | GS_UNMAPPING | (old & (keep | GS_JOIN)));
 		return old;
 	}
-	set_word(w, ref, g, GS_BUSY | (old & keep), &sp);
+	set_word(w, ref, g, GS_BUSY | (old & keep));
 	return old;
 }
 
@@ -212,19 +154,15 @@ void gmap_grant_commit(struct gmap_window *w, uint32_t ref,
 		       struct gmap_grant *g, unsigned int st, uint32_t bits,
 		       int16_t status)
 {
-	struct span sp = { 0 };
-
-	set_word(w, ref, g, commit_word(g, st, bits, status), &sp);
+	set_word(w, ref, g, commit_word(g, st, bits, status));
 }
 
 /* Commit claimed refs [@ref, @ref + @n) to @st (GS_EMPTY may carry
  * GS_UNARMED and a GS_COLOUR); with @keep, nothing was done to their
- * pages, so the kernel is not asked about their VMAs. */
+ * pages: an unarmed page stays one. */
 static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 			 unsigned int st, int16_t status, bool keep)
 {
-	struct span sp = { .keep = keep };
-
 	for (uint32_t i = 0; i < n; i++) {
 		struct gmap_grant *g = gmap_grant_get(w, ref + i, false);
 		uint32_t cur = atomic_load(&g->state);
@@ -233,7 +171,7 @@ static void commit_range(struct gmap_window *w, uint32_t ref, uint32_t n,
 		uint32_t bits = (st == GS_MAPPED ? cur & GS_RO : 0) |
 				(keep ? cur & (GS_UNARMED | GS_COLOUR) : 0);
 
-		set_word(w, ref + i, g, commit_word(g, st, bits, status), &sp);
+		set_word(w, ref + i, g, commit_word(g, st, bits, status));
 	}
 }
 
@@ -284,10 +222,10 @@ void gmap_grant_commit_mapped_run(struct gmap_window *w, uint32_t lo,
 		if (i > 0) {
 			/* Between two pages of the run: one VMA now unless
 			 * the map split it; one before unless unarmed pages
-			 * (colours) or the kernel (GS_PSPLIT) split it.  The
-			 * claims were placeholders: no other kind. */
+			 * (colours) split it.  The claims were placeholders:
+			 * no other kind. */
 			delta += !(word & GS_JOIN);
-			if ((prev_old | old) & GS_UNARMED || old & GS_PSPLIT)
+			if ((prev_old | old) & GS_UNARMED)
 				delta -= gmap_vmas_border(&sd, prev_old, old);
 		} else if (ref > 0) {
 			uint32_t left = gmap_vmas_side_word(w, ref, g, -1);
@@ -369,10 +307,8 @@ void gmap_grant_commit_unarmed_run(struct gmap_window *w, uint32_t lo,
 		gmap_vmas_add(w, delta);
 }
 
-/* Claimed EMPTY, so the claim kept GS_PSPLIT, and a neighbour's commit may
- * have changed it since (gs_vma_kind() counts a BUSY that is not unmapping
- * as a placeholder): the bit is the current word's, which set_word()
- * carries from EMPTY-kind to EMPTY-kind. */
+/* Claimed EMPTY, and given back with nothing done: an unarmed page keeps
+ * its colour (commit_range()). */
 void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n)
 {
 	commit_range(w, ref, n, GS_EMPTY, 0, true);
@@ -381,14 +317,12 @@ void gmap_grant_unclaim_run(struct gmap_window *w, uint32_t ref, uint32_t n)
 void gmap_grant_restore(struct gmap_window *w, uint32_t ref,
 			struct gmap_grant *g, uint32_t prev)
 {
-	struct span sp = { 0 };
-
 	/* A failed map leaves the page armed (map.c), unarmed before or
 	 * not. */
 	if (gs_state(prev) == GS_EMPTY)
 		prev &= ~(GS_UNARMED | GS_COLOUR);
 	set_word(w, ref, g, (prev & ~GS_QUEUED) |
-		 (atomic_load(&g->state) & GS_QUEUED), &sp);
+		 (atomic_load(&g->state) & GS_QUEUED));
 }
 
 /* The pin count and GS_QUEUED are no VMA's business: plain atomics. */

@@ -308,8 +308,8 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	 * served as any untouched page's (signal.c).  They stay so until
 	 * mapped again, a bounded number (unarmed_cap).  An eviction, which
 	 * is there to give VMAs back, re-arms instead: in an inline window
-	 * that is the poison alone, which merges with the untouched pages
-	 * around it (gmap_rearm_poisoned).  With handler threads every page
+	 * that is the unplace alone, an inaccessible page that merges with
+	 * the untouched pages around it (gmap_arm_unplaced).  With handler threads every page
 	 * is armed again at once: a system call into it must wait for its
 	 * fault, not fail.
 	 */
@@ -321,7 +321,7 @@ static unsigned int unmap_run(struct gmap_window *w, uint32_t ref, uint32_t n,
 	/* The slots are given back once the pages are armed placeholders
 	 * again: until then each is a VMA of its own, and the budget bounds
 	 * VMAs. */
-	rc = gmap_rearm_poisoned(w, addr, len);
+	rc = gmap_arm_unplaced(w, addr, len);
 	if (rc == 0)
 		atomic_fetch_add(&w->c->rearms, n);
 	for (uint32_t i = 0; i < n; i++)

@@ -14,6 +14,10 @@
  * into wait-and-retry (the grant is GS_BUSY until we are done), and an
  * access after it faults into the handler thread as usual.  Registration
  * on a PROT_NONE VMA succeeds and survives the mprotect() (checked here).
+ *
+ * An armed placeholder is not anonymous memory but a shared mapping of
+ * the window's placeholder file, at the page's own offset in the window
+ * (gmap_placeholders_open() says why).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -67,6 +72,84 @@ int gmap_munmap_raw(void *addr, size_t len)
 }
 
 #define PLACEHOLDER_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE)
+
+/*
+ * The placeholder file of a window with handler threads: a memfd as long
+ * as the window that never holds a page.  Its shared mapping, at each
+ * page's own offset, is that page's armed placeholder.  Why a file: the
+ * window's count of its VMAs (vmas.c).  An anonymous placeholder gets an
+ * anon_vma at its first write fault, before userfaultfd sees the fault,
+ * and the kernel does not merge two placeholders with different
+ * anon_vmas, so whether a re-armed page merged with its neighbours was a
+ * question for the kernel: one PROCMAP_QUERY per re-arm, and none to ask
+ * before Linux 6.11.  A shared mapping never has an anon_vma, and two of
+ * one file at consecutive offsets, with the same flags, always merge.
+ *
+ * The file stays empty: a missing page of a registered shared mapping
+ * goes to userfaultfd before shmem allocates anything (shmem_get_folio),
+ * and the handler places the grant over it instead of filling it; no
+ * other process holds the file, and a child never maps it (fork.c).  Its
+ * size only makes faults inside it legal (past its end a fault is a
+ * SIGBUS).  Setting that size must not raise SIGXFSZ, which kills, under
+ * a small RLIMIT_FSIZE: checked first.  Returns 0, or -1 with errno set
+ * and the reason logged (quietly if @quiet: the caller has a fallback).
+ */
+int gmap_placeholders_open(struct gmap_window *w, bool quiet)
+{
+	struct rlimit rl;
+	int fd, e;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < w->len) {
+		if (!quiet)
+			GMAP_ERR(w, "d%u: handler threads need a placeholder "
+				 "file as long as the window, %zu bytes, and "
+				 "RLIMIT_FSIZE (ulimit -f) allows %llu: raise it, "
+				 "or serve faults inline (GMAP_FAULT_MODE=inline)",
+				 w->domid, w->len, (unsigned long long)rl.rlim_cur);
+		errno = EFBIG;
+		return -1;
+	}
+	fd = memfd_create(GMAP_PLACEHOLDER_NAME, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)w->len) < 0) {
+		e = errno;
+		if (!quiet)
+			GMAP_LOG(w, XTL_ERROR, e, "d%u: cannot make the window's "
+				 "placeholder file", w->domid);
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return -1;
+	}
+	/* Nobody else has the file; the seals say what it is. */
+	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	w->placeholder_fd = fd;
+	return 0;
+}
+
+/*
+ * Reserve the window's range, all of it in the mode's kind of empty page:
+ * armed placeholders with handler threads (registered next, uffd.c), or
+ * inaccessible anonymous pages inline (uffd.c, signal.c).  No swap
+ * reservation: 16 TiB cost nothing until touched, and touched pages are
+ * grants.  Not MAP_FIXED: a fresh range, never a replacement that could
+ * leave a hole.
+ */
+int gmap_placeholders_reserve(struct gmap_window *w)
+{
+	void *m;
+
+	if (w->h.inline_mode)
+		m = gmap_mmap_raw(NULL, w->len, PROT_NONE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	else
+		m = gmap_mmap_raw(NULL, w->len, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_NORESERVE, w->placeholder_fd, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	w->base = m;
+	return 0;
+}
 
 /*
  * Keep a new page of the window out of child processes (fork.c): every
@@ -156,24 +239,29 @@ int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len,
 
 /*
  * The first step of a re-arm: [addr, addr+len) replaced with an
- * inaccessible anonymous page, marked MADV_DONTFORK only where the
- * window's placeholders are (placeholders_marked()); gmap_rearm_poisoned()
- * arms it.  A fork after this and before the arming marks it with the
- * rest of the window.
+ * inaccessible page, marked MADV_DONTFORK only where the window's
+ * placeholders are (placeholders_marked()); gmap_arm_unplaced() arms it.
+ * With handler threads that is the placeholder file at the range's
+ * offset, inline an anonymous page.  A fork after this and before the
+ * arming marks it with the rest of the window.
  */
 int gmap_unplace(struct gmap_window *w, void *addr, size_t len)
 {
-	return place_inaccessible(w, addr, len, false);
-}
+	off_t off = (off_t)((uint8_t *)addr - (uint8_t *)w->base);
 
-/* A hole's fill, just armed: the fill marked it, as it marks any hole;
- * as a placeholder it carries the flag only if they all do. */
-static void unmark_placeholder(struct gmap_window *w, void *page)
-{
+	if (w->h.inline_mode)
+		return place_inaccessible(w, addr, len, false);
 	gmap_place_enter();
-	if (!placeholders_marked(w))
-		madvise(page, GMAP_PAGE_SIZE, MADV_DOFORK);
+	if (gmap_mmap_raw(addr, len, PROT_NONE,
+			  MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
+			  w->placeholder_fd, off) == MAP_FAILED) {
+		gmap_place_leave();
+		return -1;
+	}
+	if (placeholders_marked(w))
+		gmap_no_fork(w, addr, len);
 	gmap_place_leave();
+	return 0;
 }
 
 /*
@@ -185,19 +273,19 @@ int gmap_rearm(struct gmap_window *w, void *addr, size_t len)
 {
 	if (gmap_unplace(w, addr, len) < 0)
 		return -1;
-	return gmap_rearm_poisoned(w, addr, len);
+	return gmap_arm_unplaced(w, addr, len);
 }
 
 /*
- * As gmap_rearm(), for a range the caller has just made inaccessible
- * itself (gmap_unplace(), or gmap_poison() for a page that is to carry
- * MADV_DONTFORK anyway).  In a window whose faults are served inline a
- * poisoned page is what an untouched page is (PROT_NONE, MADV_DONTFORK:
- * uffd.c), its grant state tells which; a touch is served either way
- * (signal.c).  A page left inaccessible by a failure is a poisoned page,
- * and carries MADV_DONTFORK as they all do.
+ * As gmap_rearm(), for a range the caller has just unplaced itself
+ * (gmap_unplace()).  In a window whose faults are served inline that is
+ * all: an untouched page is PROT_NONE (uffd.c), and a touch is served
+ * from its grant state (signal.c).  A range that cannot be armed is made
+ * a poisoned page (anonymous, marked), which is what the callers then
+ * count it as (GS_BAD); if even that fails it stays an inaccessible page
+ * of the placeholder file, marked.
  */
-int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
+int gmap_arm_unplaced(struct gmap_window *w, void *addr, size_t len)
 {
 	if (w->h.inline_mode)
 		return 0;
@@ -205,7 +293,8 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
 	    mprotect(addr, len, PROT_READ | PROT_WRITE) < 0) {
 		int e = errno;
 
-		gmap_no_fork(w, addr, len);
+		if (gmap_poison(w, addr, len) < 0)
+			gmap_no_fork(w, addr, len);
 		errno = e;
 		return -1;
 	}
@@ -225,9 +314,9 @@ int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len)
  * the kernel put the range back, as newer kernels do for early failures)
  * or someone else's: every range libgmap and the shim own carries
  * MADV_DONTFORK ("dc" in /proc/self/smaps), which a mapping fresh from
- * another thread's mmap does not, or is an unarmed page, a mapping of the
- * window's memfd named GMAP_UNARMED_NAME, or an armed placeholder of a
- * window with handler threads, registered with its userfaultfd ("um").
+ * another thread's mmap does not, or is an unarmed page or a placeholder,
+ * a mapping of one of the window's memfds (GMAP_UNARMED_NAME,
+ * GMAP_PLACEHOLDER_NAME), which nothing else maps.
  * Slow, and only ever on a failure path.
  */
 
@@ -272,15 +361,15 @@ static char *next_line(struct line_reader *r)
 
 /*
  * For each page i of @addr with fill[i] == GMAP_FILL_OURS (found mapped),
- * whether the mapping that holds it is ours (MADV_DONTFORK, a userfaultfd
- * registration, or the unarmed pages' memfd); those that are not become
+ * whether the mapping that holds it is ours (MADV_DONTFORK, or one of the
+ * window's memfds); those that are not become
  * GMAP_FILL_LOST.  One read of /proc/self/smaps for the range.
  */
 static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 {
 	uintptr_t a = (uintptr_t)addr, end = a + (n << GMAP_PAGE_SHIFT);
 	uintptr_t lo = 0, hi = 0;
-	bool unarmed = false;
+	bool ours = false;
 	struct line_reader r = { .fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC) };
 	char *line;
 
@@ -300,19 +389,18 @@ static void check_owner(uint8_t *addr, size_t n, uint8_t *fill)
 		    sscanf(line, "%" SCNxPTR "-%" SCNxPTR, &l, &h) == 2) {
 			lo = l;
 			hi = h;
-			/* An unarmed page: the window's memfd, by name. */
-			unarmed = strstr(line, " /memfd:" GMAP_UNARMED_NAME);
+			/* An unarmed page or a placeholder: a window's
+			 * memfd, by name. */
+			ours = strstr(line, " /memfd:" GMAP_UNARMED_NAME) ||
+			       strstr(line, " /memfd:" GMAP_PLACEHOLDER_NAME);
 			if (lo >= end)
 				break;
 			continue;
 		}
 		if (strncmp(line, "VmFlags:", 8) || hi <= a)
 			continue;
-		/* Ours: marked (dc), or an armed placeholder of a window
-		 * with handler threads, which may not be marked but is
-		 * registered with its userfaultfd (um), as no mapping fresh
-		 * from another thread's mmap is. */
-		if (unarmed || strstr(line, " dc") || strstr(line, " um"))
+		/* Ours: marked (dc), or one of the window's files. */
+		if (ours || strstr(line, " dc"))
 			continue;
 		for (uintptr_t p = lo > a ? lo : a; p < hi && p < end;
 		     p += GMAP_PAGE_SIZE) {
@@ -415,14 +503,15 @@ int gmap_refill(struct gmap_window *w, void *addr, size_t len)
 
 		if (fill[i] == GMAP_FILL_OURS)
 			continue;
+		/* A hole's fill is an inline window's untouched page
+		 * already; with handler threads it is armed over. */
 		if (fill[i] == GMAP_FILL_HOLE) {
-			if (gmap_rearm_poisoned(w, p, GMAP_PAGE_SIZE) < 0)
+			if (!w->h.inline_mode &&
+			    gmap_rearm(w, p, GMAP_PAGE_SIZE) < 0)
 				GMAP_LOG(w, XTL_ERROR, errno, "d%u ref %zu: "
 					 "cannot re-arm %p after a refused map; "
 					 "it stays inaccessible", w->domid,
 					 ref0 + i, (void *)p);
-			else
-				unmark_placeholder(w, p);
 			continue;
 		}
 		GMAP_ERR(w, "d%u ref %zu: a refused map left a hole at %p and "

@@ -290,9 +290,8 @@ struct gmap_window {
 		_Atomic uint64_t hist[GMAP_PUB_BUCKETS];
 	} own;
 	struct gmap_pub pub;
-	int maps_fd;                 /* /proc/self/maps, for PROCMAP_QUERY;
-				      * -1 where the kernel lacks it, and in
-				      * an inline window (vmas.c) */
+	int placeholder_fd;          /* handler threads: the memfd armed
+				      * placeholders map (placeholder.c) */
 	int unarmed_fd;              /* inline: the memfd unarmed pages map
 				      * (placeholder.c), or -1: none left */
 	struct gmap_fork_state fork;
@@ -616,10 +615,6 @@ void gmap_vmas_open(struct gmap_window *w);
 void gmap_vmas_close(struct gmap_window *w);
 /* The arithmetic of borders between refs' VMAs: vmas.h (gstate.c's). */
 void gmap_vmas_add(struct gmap_window *w, int delta);
-/* The VMA around @addr, as the kernel has it now (PROCMAP_QUERY): 0, or
- * -1 where the kernel cannot say. */
-int gmap_vmas_query(struct gmap_window *w, uintptr_t addr, uintptr_t *start,
-		    uintptr_t *end);
 
 /* budget.c: the budgets and their slots */
 void gmap_budget_init(struct gmap_window *w, uint64_t max_mapped,
@@ -713,10 +708,15 @@ static inline bool gmap_dir_page_empty(struct gmap_window *w, size_t idx)
 void *gmap_mmap_raw(void *addr, size_t len, int prot, int flags, int fd,
 		    off_t off);
 int gmap_munmap_raw(void *addr, size_t len);
+/* With handler threads: the window's placeholder file, then its range
+ * reserved as armed placeholders (or, inline, inaccessible pages). */
+#define GMAP_PLACEHOLDER_NAME "libgmap-placeholders"
+int gmap_placeholders_open(struct gmap_window *w, bool quiet);
+int gmap_placeholders_reserve(struct gmap_window *w);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 /* A re-arm's first step: the range inaccessible, unregistered, marked
  * MADV_DONTFORK as the window's placeholders are; then
- * gmap_rearm_poisoned(). */
+ * gmap_arm_unplaced(). */
 int gmap_unplace(struct gmap_window *w, void *addr, size_t len);
 /* An inline window's unmapped page, left unarmed: the window's memfd,
  * PROT_NONE, at the page's offset in the window in the copy of the
@@ -724,7 +724,7 @@ int gmap_unplace(struct gmap_window *w, void *addr, size_t len);
 #define GMAP_UNARMED_NAME "libgmap-unarmed"
 int gmap_poison_unarmed(struct gmap_window *w, void *addr, size_t len,
 			uint32_t colour);
-int gmap_rearm_poisoned(struct gmap_window *w, void *addr, size_t len);
+int gmap_arm_unplaced(struct gmap_window *w, void *addr, size_t len);
 int gmap_poison(struct gmap_window *w, void *addr, size_t len);
 void gmap_no_fork(struct gmap_window *w, void *addr, size_t len);
 /* After a failed MAP_FIXED or MREMAP_FIXED over [addr, addr+len): fill
@@ -743,6 +743,7 @@ int gmap_each_owned(struct gmap_window *w,
 
 /* uffd.c: the userfaultfd and its ioctls */
 int gmap_uffd_open(struct gmap_window *w);
+int gmap_uffd_arm(struct gmap_window *w);
 /* register a range for missing-page faults (re-arming it) */
 int gmap_uffd_register(struct gmap_window *w, void *addr, size_t len);
 /* wake the threads waiting on a fault in a range */

@@ -9,8 +9,9 @@
  * A freed ref reads as EMPTY without a leaf, which is what it is.  Only
  * leaves whose every word is plain EMPTY are freed (GS_TRIED may go):
  * GS_QUEUED still names an entry of the evictor's FIFO (compacted first),
- * GS_PSPLIT is part of the window's count of VMAs.  The metadata of mapped,
- * pinned and bad grants stays; the other budgets bound those.
+ * and an unarmed page's colour is part of the window's count of VMAs.
+ * The metadata of mapped, pinned and bad grants stays; the other budgets
+ * bound those.
  *
  * Safety: grant state is read under the window lock, but for the SIGSEGV
  * handler, which reads it inside its slot's reader count.  So a leaf is

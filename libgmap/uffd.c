@@ -76,45 +76,46 @@ static int uffd_create(struct gmap_window *w, bool quiet)
 }
 
 /*
- * The fault mode (gmap.h), then what it needs.  AUTO serves faults inline
- * where kernel-mode faults cannot be served anyway (a userfaultfd in user
- * mode only, or none at all), since that costs nothing and saves two
- * cross-thread wake-ups per fault.  An inline window needs no userfaultfd:
- * its untouched pages are PROT_NONE and their first touch is a SIGSEGV
- * that the touching thread serves (inline.c); the reservation is made so
- * here.  Handler threads need one in the mode that serves kernel-mode
- * faults where the process may have it, registered over the window.
+ * The fault mode (gmap.h), then what it needs, before the window's range
+ * is reserved in the mode's kind of page (placeholder.c).  AUTO serves
+ * faults inline where kernel-mode faults cannot be served anyway (a
+ * userfaultfd in user mode only, or none at all), since that costs
+ * nothing and saves two cross-thread wake-ups per fault, and where the
+ * placeholder file cannot be made.  An inline window needs no
+ * userfaultfd: its untouched pages are PROT_NONE and their first touch
+ * is a SIGSEGV that the touching thread serves (inline.c).  Handler
+ * threads need one in the mode that serves kernel-mode faults where the
+ * process may have it, and the placeholder file; gmap_uffd_arm() then
+ * registers the reserved range.
  */
 int gmap_uffd_open(struct gmap_window *w)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = UFFD_FEATURE_THREAD_ID };
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)w->base, .len = w->len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
+	bool aut = w->h.mode_asked == GMAP_FAULT_AUTO;
 
 	w->h.uffd = -1;
 	if (w->h.mode_asked != GMAP_FAULT_INLINE) {
-		w->h.uffd = uffd_create(w, w->h.mode_asked == GMAP_FAULT_AUTO);
-		if (w->h.uffd < 0 && w->h.mode_asked != GMAP_FAULT_AUTO)
+		w->h.uffd = uffd_create(w, aut);
+		if (w->h.uffd < 0 && !aut)
 			return -1;
 		if (w->h.uffd < 0)
 			GMAP_LOG(w, XTL_INFO, errno, "d%u: no userfaultfd: faults "
 				 "are served inline", w->domid);
 	}
 	w->h.inline_mode = w->h.mode_asked == GMAP_FAULT_INLINE ||
-			   (w->h.mode_asked == GMAP_FAULT_AUTO &&
-			    (w->h.uffd < 0 || w->h.user_mode_only));
+			   (aut && (w->h.uffd < 0 || w->h.user_mode_only));
+	if (!w->h.inline_mode && gmap_placeholders_open(w, aut) < 0) {
+		if (!aut)
+			return -1;
+		GMAP_LOG(w, XTL_INFO, errno, "d%u: no placeholder file: faults "
+			 "are served inline", w->domid);
+		w->h.inline_mode = true;
+	}
 	if (w->h.inline_mode) {
 		if (w->h.uffd >= 0)
 			close(w->h.uffd);
 		w->h.uffd = -1;
-		if (mprotect(w->base, w->len, PROT_NONE) < 0) {
-			GMAP_LOG(w, XTL_ERROR, errno, "d%u: cannot make the "
-				 "window's untouched pages inaccessible", w->domid);
-			return -1;
-		}
 		return 0;
 	}
 	/* No UNMAP/REMAP/REMOVE events on purpose: with them, our own
@@ -127,12 +128,17 @@ int gmap_uffd_open(struct gmap_window *w)
 			return -1;
 		}
 	}
-	if (ioctl(w->h.uffd, UFFDIO_REGISTER, &reg) < 0) {
-		GMAP_LOG(w, XTL_ERROR, errno, "cannot register window %p+%#zx "
-			 "with userfaultfd", w->base, w->len);
-		return -1;
-	}
 	return 0;
+}
+
+/* The reserved window, all armed placeholders, registered whole. */
+int gmap_uffd_arm(struct gmap_window *w)
+{
+	if (w->h.inline_mode || gmap_uffd_register(w, w->base, w->len) == 0)
+		return 0;
+	GMAP_LOG(w, XTL_ERROR, errno, "cannot register window %p+%#zx with "
+		 "userfaultfd", w->base, w->len);
+	return -1;
 }
 
 /* Register [addr, addr+len) for missing-page faults: a placeholder is

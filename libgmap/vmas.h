@@ -50,7 +50,6 @@ static inline bool gmap_vmas_one(bool inl, uint32_t left, uint32_t right)
 	case GS_MAPPED:
 		return right & GS_JOIN;
 	case GS_EMPTY:
-		return !(right & GS_PSPLIT);
 	case GS_BAD:
 		return true;
 	case GS_VMA_UNARMED:

@@ -304,7 +304,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
-	w->h.uffd = w->h.stop_fd = w->maps_fd = w->unarmed_fd = -1;
+	w->h.uffd = w->h.stop_fd = w->placeholder_fd = w->unarmed_fd = -1;
 	w->slot = -1;
 	w->c = &w->own.c;
 	w->hist = w->own.hist;
@@ -381,12 +381,11 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		w->be.priv = NULL;
 		goto fail;
 	}
-	/* Reserve the window: anonymous, no swap reservation, so 16 TiB
-	 * cost nothing until touched (and touched pages are grants). */
-	w->base = gmap_mmap_raw(NULL, w->len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (w->base == MAP_FAILED) {
-		w->base = NULL;
+	/* The fault mode decides what the window's range is reserved as
+	 * (placeholder.c). */
+	if (gmap_uffd_open(w) < 0)
+		goto fail;
+	if (gmap_placeholders_reserve(w) < 0) {
 		GMAP_LOG(w, XTL_ERROR, errno, "cannot reserve %#zx bytes for "
 			 "the window of d%u", w->len, domid);
 		goto fail;
@@ -395,7 +394,7 @@ GMAP_EXPORT struct gmap_window *gmap_open(uint32_t domid,
 		GMAP_LOG(w, XTL_ERROR, errno, "pthread_atfork failed");
 		goto fail;
 	}
-	if (gmap_dir_init(w) < 0 || gmap_uffd_open(w) < 0)
+	if (gmap_dir_init(w) < 0 || gmap_uffd_arm(w) < 0)
 		goto fail;
 	/* An inline window's untouched pages are its poisoned pages, which
 	 * carry MADV_DONTFORK from birth.  With handler threads they are

@@ -8,6 +8,7 @@
  * read-only grants end in SIGSEGV as in the thread mode.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include "helpers.h"
 
@@ -469,6 +470,51 @@ static void test_env(void)
 	CU_ASSERT_EQUAL(t_setup_opts(&fx, 16, &o), -1);
 }
 
+/*
+ * Handler threads need a placeholder file as long as the window
+ * (libgmap/placeholder.c), which a small RLIMIT_FSIZE forbids: asking for
+ * them is refused at open with EFBIG and the limit named, never with the
+ * SIGXFSZ that setting the file's size would raise (it kills); the auto
+ * mode serves faults inline instead.
+ */
+static void test_fsize_limit(void)
+{
+	struct gmap_open_opts o = t_budget_opts(0, 0, GMAP_AROUND_FORWARD);
+	struct rlimit saved, small;
+	struct gmap_stats st;
+	struct t_fx fx;
+	int auto_mode;
+
+	o.nr_refs = 1024;  /* 4 MiB of window */
+	o.fault_mode = GMAP_FAULT_AUTO;
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 16, &o) == 0);
+	gmap_stats(fx.w, &st, sizeof(st));
+	auto_mode = st.fault_mode;
+	t_teardown(&fx);
+
+	CU_ASSERT_FATAL(getrlimit(RLIMIT_FSIZE, &saved) == 0);
+	small = saved;
+	small.rlim_cur = 1 << 20;
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &small) == 0);
+	o.fault_mode = GMAP_FAULT_THREAD;
+	t_log_clear();
+	errno = 0;
+	CU_ASSERT_EQUAL(t_setup_opts(&fx, 16, &o), -1);
+	CU_ASSERT_EQUAL(errno, EFBIG);
+	CU_ASSERT(t_log_has("RLIMIT_FSIZE (ulimit -f) allows 1048576"));
+	o.fault_mode = GMAP_FAULT_AUTO;
+	CU_ASSERT_FATAL(t_setup_opts(&fx, 16, &o) == 0);
+	gmap_stats(fx.w, &st, sizeof(st));
+	CU_ASSERT_EQUAL(st.fault_mode, GMAP_FAULT_INLINE);
+	CU_ASSERT_EQUAL(((volatile uint64_t *)gmap_ref_ptr(fx.w, 5))[1],
+			t_sig(5, 1));
+	t_teardown(&fx);
+	CU_ASSERT_FATAL(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+	printf("\n    auto: %s with the limit unset, inline under 1 MiB; "
+	       "thread refused with EFBIG ",
+	       auto_mode == GMAP_FAULT_THREAD ? "handler threads" : "inline");
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -488,6 +534,8 @@ int main(void)
 		{ "read-only grant: read served, write SIGSEGV",
 		  test_readonly_write_segv },
 		{ "GMAP_FAULT_MODE and the option", test_env },
+		{ "RLIMIT_FSIZE below the window: no handler threads",
+		  test_fsize_limit },
 		{ NULL, NULL },
 	};
 	/* Each case chooses its mode: the variable would override it. */

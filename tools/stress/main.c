@@ -50,12 +50,12 @@ static int start_threads(struct st_run *r)
 /* How many VMAs the window is split into now, from /proc/self/maps. */
 /*
  * The window's VMAs in /proc/self/maps.  Also counted, at the end: the
- * borders between two anonymous VMAs of the window that touch (r->
- * vmas_kernel_splits).  Placeholders next to each other are one VMA
- * unless the kernel keeps them apart (a write fault on a placeholder gives
- * its VMA an anon_vma, and VMAs with different ones do not merge; see
- * libgmap/vmas.c), or one is a poisoned page: neither is a grant's VMA,
- * which is what the budget bounds.
+ * borders between two placeholder VMAs of the window that touch (r->
+ * vmas_kernel_splits), anonymous (poisoned pages, an inline window's
+ * untouched ones) or of the placeholder file of a window with handler
+ * threads.  Placeholders next to each other should be one VMA (see
+ * libgmap/vmas.c), or one is a poisoned page: neither border is a grant's
+ * VMA, which is what the budget bounds.
  */
 static uint64_t sample_vmas(struct st_run *r, uint64_t *splits)
 {
@@ -78,9 +78,11 @@ static uint64_t sample_vmas(struct st_run *r, uint64_t *splits)
 		if (sscanf(line, "%lx-%lx %*s %*s %*s %lu %n", &start, &end,
 			   &inode, &path) < 3)
 			inode = 1;
-		/* No path and no inode: anonymous (a placeholder). */
-		anon = inode == 0 && (!path || line[path] == '\n' ||
-				      line[path] == 0);
+		/* No path and no inode: anonymous; or the placeholder
+		 * file. */
+		anon = (inode == 0 && (!path || line[path] == '\n' ||
+				       line[path] == 0)) ||
+		       (path && strstr(line + path, "/memfd:libgmap-placeholders"));
 		if (start >= lo && start < hi) {
 			n++;
 			if (splits && anon && prev_anon && prev_end == start)
