@@ -11,12 +11,28 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/types.h>
 
 static inline int bench_cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return (x > y) - (x < y);
+}
+
+/*
+ * A floor row's empty slot (tools/stress/floor.c, shimbench.c): the @len
+ * bytes at @slot, slot @i of a ring of @ring, made a PROT_NONE private
+ * mapping of the empty file @fd at an offset out of step with both
+ * neighbours' (libgmap's colours for unarmed pages, placeholder.c), so
+ * that no two slots merge, as no two of libgmap's unmaps do.
+ */
+static inline void *bench_floor_slot(void *slot, size_t len, int fd,
+				     size_t i, size_t ring)
+{
+	return mmap(slot, len, PROT_NONE, MAP_PRIVATE | MAP_FIXED |
+		    MAP_NORESERVE, fd, (off_t)((i + i % 3 * ring) * len));
 }
 
 /* The median of @v[0 .. n - 1]; sorts @v. */

@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "benchrow.h"
 #include "stress.h"
 
 static uint8_t *floor_base;
@@ -61,17 +62,13 @@ static void on_sigsegv(int sig, siginfo_t *si, void *uc)
 		abort();
 }
 
-/* Slot @i of @ring slots of @k pages from @slots made a PROT_NONE private
- * mapping of the empty file @fd (st_floor_io()), at an offset out of step
- * with both neighbours'. */
+/* Slot @i of @ring slots of @k pages from @slots made empty again
+ * (st_floor_io()). */
 static void *unarmed(uint8_t *slots, int fd, uint32_t k, uint32_t ring,
 		     uint32_t i)
 {
-	size_t page = (size_t)i * k + (size_t)(i % 3) * ring * k;
-
-	return mmap(slots + ((size_t)i * k << 12), (size_t)k << 12, PROT_NONE,
-		    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, fd,
-		    (off_t)(page << 12));
+	return bench_floor_slot(slots + ((size_t)i * k << 12), (size_t)k << 12,
+				fd, i, ring);
 }
 
 /* One write per page, as bench.c's touch_each; ns per page. */

@@ -218,11 +218,8 @@ static int floor_fd = -1;       /* the floor's empty memfd */
 /* The floor's PROT_NONE page for slot @i of @r's ring at @slot. */
 static void *floor_unarmed(const struct ring *r, uint8_t *slot)
 {
-	size_t i = (size_t)(slot - r->floor) / PAGE;
-
-	return mmap(slot, PAGE, PROT_NONE,
-		    MAP_PRIVATE | MAP_FIXED | MAP_NORESERVE, floor_fd,
-		    (off_t)((i + (i % 3) * r->n) * PAGE));
+	return bench_floor_slot(slot, PAGE, floor_fd,
+				(size_t)(slot - r->floor) / PAGE, r->n);
 }
 
 #ifdef HAVE_GNTDEV_H
