@@ -40,7 +40,10 @@
  * to merge (placeholder.c).  Poisoned pages, and an inline window's
  * reservation, are marked when they are made.  A fork that
  * bypasses the C library's fork() (a raw clone(2) without CLONE_VM) runs
- * no handler: its child may inherit grant mappings.  vfork() and
+ * no handler: its child may inherit grant mappings, and the placeholders,
+ * a shared mapping of the window's file that a write in the child would
+ * fill (the parent would then see that page instead of a fault: said at
+ * close, placeholder.c).  vfork() and
  * posix_spawn() share the address space, and copy nothing.
  */
 #include <errno.h>

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -125,6 +126,31 @@ int gmap_placeholders_open(struct gmap_window *w, bool quiet)
 	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	w->placeholder_fd = fd;
 	return 0;
+}
+
+/*
+ * The file closed.  In this process nothing ever puts a page there (see
+ * above), but a child made by a raw clone(2), which runs no fork handler
+ * (fork.c), shares it: a write to a placeholder there, which its copy of
+ * the window does not register, would fill the file, and the parent
+ * would find that page at the ref instead of a fault.  Said at close, the
+ * one moment that costs nothing to check.
+ */
+void gmap_placeholders_close(struct gmap_window *w)
+{
+	struct stat sb;
+
+	if (w->placeholder_fd < 0)
+		return;
+	if (fstat(w->placeholder_fd, &sb) == 0 && sb.st_blocks)
+		GMAP_ERR(w, "d%u: the window's placeholder file held %lld KiB: "
+			 "a process that shares it (a child of a raw clone(2) "
+			 "that bypassed fork()'s handlers) wrote into untouched "
+			 "window pages, and this process saw those pages "
+			 "instead of the grants", w->domid,
+			 (long long)sb.st_blocks / 2);
+	close(w->placeholder_fd);
+	w->placeholder_fd = -1;
 }
 
 /*

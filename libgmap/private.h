@@ -713,6 +713,7 @@ int gmap_munmap_raw(void *addr, size_t len);
 #define GMAP_PLACEHOLDER_NAME "libgmap-placeholders"
 int gmap_placeholders_open(struct gmap_window *w, bool quiet);
 int gmap_placeholders_reserve(struct gmap_window *w);
+void gmap_placeholders_close(struct gmap_window *w);
 int gmap_rearm(struct gmap_window *w, void *addr, size_t len);
 /* A re-arm's first step: the range inaccessible, unregistered, marked
  * MADV_DONTFORK as the window's placeholders are; then

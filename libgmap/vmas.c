@@ -54,11 +54,10 @@ void gmap_vmas_open(struct gmap_window *w)
 
 void gmap_vmas_close(struct gmap_window *w)
 {
-	if (w->placeholder_fd >= 0)
-		close(w->placeholder_fd);
 	if (w->unarmed_fd >= 0)
 		close(w->unarmed_fd);
-	w->placeholder_fd = w->unarmed_fd = -1;
+	w->unarmed_fd = -1;
+	gmap_placeholders_close(w);
 }
 
 void gmap_vmas_add(struct gmap_window *w, int delta)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-close.c - closing a window: threads waiting on faults are woken
  * (SIGSEGV, never left blocked) and every grant is given back. */
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "helpers.h"
@@ -306,6 +307,45 @@ static void test_fork_while_mapping(void)
 }
 
 /*
+ * A raw clone(2), which runs none of fork()'s handlers (fork.c), gives
+ * its child the window as it is, placeholders and all: a shared mapping
+ * of the window's file that the child's copy does not register, so a
+ * write there fills the file.  The hazard fork.c documents, reproduced:
+ * the parent then reads the child's page where the grant belongs, and
+ * gmap_close() says what happened.
+ */
+static void test_raw_clone_said(void)
+{
+	uint64_t seen = 0;
+	int status = -1;
+	struct t_fx fx;
+	pid_t pid;
+
+	CU_ASSERT_FATAL(t_setup(&fx, 64, 1024, 2) == 0);
+	T_SKIP_IF_INLINE(&fx, "an inline window has no placeholder file");
+	CU_ASSERT_EQUAL(t_placeholder_blocks(NULL), 0);
+	fflush(NULL);
+	/* Flags first on every architecture; the rest unused. */
+	pid = (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid == 0) {
+		((volatile uint64_t *)gmap_ref_ptr(fx.w, 9))[1] = 0x5a5a5a5a;
+		syscall(SYS_exit_group, 0);
+	}
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(waitpid(pid, &status, 0), pid);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(t_placeholder_blocks(NULL), 8);  /* 4 KiB */
+	/* No fault: the child's page, not ref 9's grant. */
+	CU_ASSERT_EQUAL(t_touch((uint64_t *)gmap_ref_ptr(fx.w, 9) + 1, 0, 0,
+				&seen, NULL), 0);
+	CU_ASSERT_EQUAL(seen, 0x5a5a5a5a);
+	CU_ASSERT_EQUAL(t_ref(&fx, 9).maps_total, 0);
+	t_log_clear();
+	t_teardown(&fx);
+	CU_ASSERT(t_log_has("placeholder file held 4 KiB"));
+}
+
+/*
  * A process serves up to 64 domains: 64 windows of the default size fit
  * in its address space (the default once reserved 16 TiB each, and the
  * 8th open failed), each one maps, and a 65th is EMFILE.
@@ -408,6 +448,8 @@ int main(void)
 		{ "close unmaps touched and pinned grants", test_close_gives_back },
 		{ "a child of fork() has no window, only close", test_fork_child_has_no_window },
 		{ "fork while 2 threads pin and unpin: nothing copied", test_fork_while_mapping },
+		{ "a raw clone's child fills a placeholder: said at close",
+		  test_raw_clone_said },
 		{ "64 windows of the default size, a 65th is EMFILE", test_64_windows },
 		{ "a second close is said and ignored", test_double_close },
 		{ NULL, NULL },
