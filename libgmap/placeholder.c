@@ -209,16 +209,20 @@ static bool placeholders_marked(struct gmap_window *w)
 	return w->h.inline_mode || atomic_load(&w->fork.marked);
 }
 
-/* [addr, addr+len) replaced with an inaccessible anonymous page, marked
- * MADV_DONTFORK if @mark: the mapping there (a grant, or nothing) is gone
- * when this returns 0.  The mmap and its madvise are one placement, and
- * whether to mark is read inside it: no fork falls between (fork.c). */
+/* [addr, addr+len) replaced with an inaccessible page, anonymous (@fd
+ * -1) or of the window's file @fd at @off, marked MADV_DONTFORK if @mark
+ * or if the window's placeholders are: the mapping there (a grant, or
+ * nothing) is gone when this returns 0.  The mmap and its madvise are one
+ * placement, and whether to mark is read inside it: no fork falls between
+ * (fork.c). */
 static int place_inaccessible(struct gmap_window *w, void *addr, size_t len,
-			      bool mark)
+			      bool mark, int fd, off_t off)
 {
+	int flags = fd < 0 ? PLACEHOLDER_FLAGS :
+		    MAP_SHARED | MAP_FIXED | MAP_NORESERVE;
+
 	gmap_place_enter();
-	if (gmap_mmap_raw(addr, len, PROT_NONE, PLACEHOLDER_FLAGS, -1, 0) ==
-	    MAP_FAILED) {
+	if (gmap_mmap_raw(addr, len, PROT_NONE, flags, fd, off) == MAP_FAILED) {
 		gmap_place_leave();
 		return -1;
 	}
@@ -231,7 +235,7 @@ static int place_inaccessible(struct gmap_window *w, void *addr, size_t len,
 /* Replace [addr, addr+len) with a poisoned page: inaccessible, marked. */
 int gmap_poison(struct gmap_window *w, void *addr, size_t len)
 {
-	return place_inaccessible(w, addr, len, true);
+	return place_inaccessible(w, addr, len, true, -1, 0);
 }
 
 /*
@@ -275,19 +279,8 @@ int gmap_unplace(struct gmap_window *w, void *addr, size_t len)
 {
 	off_t off = (off_t)((uint8_t *)addr - (uint8_t *)w->base);
 
-	if (w->h.inline_mode)
-		return place_inaccessible(w, addr, len, false);
-	gmap_place_enter();
-	if (gmap_mmap_raw(addr, len, PROT_NONE,
-			  MAP_SHARED | MAP_FIXED | MAP_NORESERVE,
-			  w->placeholder_fd, off) == MAP_FAILED) {
-		gmap_place_leave();
-		return -1;
-	}
-	if (placeholders_marked(w))
-		gmap_no_fork(w, addr, len);
-	gmap_place_leave();
-	return 0;
+	return place_inaccessible(w, addr, len, false,
+				  w->h.inline_mode ? -1 : w->placeholder_fd, off);
 }
 
 /*
