@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # benchplot.sh - make bench-plot's path (issue 15, "Pictures"):
-# gmap-stress --bench --csv refuses what it cannot do in one line with
-# status 2; the CSV of a small --bench (--bench-pages 256, about 7 s on 2
+# gmap-stress --bench --csv (and --bench-rows) refuses what it cannot do
+# in one line with status 2; --bench-rows runs only the rows it names; the
+# CSV of a small --bench (--bench-pages 256, about 7 s on 2
 # CPUs) has its header, a line per row of the text table with the same
 # names, every line as many fields as the header, and both histograms;
 # tools/stress/bench-plot.sh draws two PNGs from it, refuses a CSV that
@@ -62,7 +63,16 @@ status 2 "gmap-stress --bench --csv into a missing directory"
 one "--csv $T/no/such/dir/b.csv: No such file or directory" \
 	"gmap-stress --bench --csv into a missing directory"
 [ ! -s "$T/out" ] || fail "gmap-stress --bench --csv into a missing directory: benchmarked anyway"
-ok "gmap-stress refuses --csv without --bench and an unwritable --csv FILE, one line each, status 2"
+t "$stress" --bench-rows "hit path"
+status 2 "gmap-stress --bench-rows without --bench"
+one "needs --bench" "gmap-stress --bench-rows without --bench"
+t "$stress" --bench --bench-rows "no such row" --csv "$T/c.csv"
+status 2 "gmap-stress --bench --bench-rows 'no such row'"
+one "no benchmark row's name contains 'no such row'" \
+	"gmap-stress --bench --bench-rows 'no such row'"
+[ ! -s "$T/out" ] && [ ! -e "$T/c.csv" ] ||
+	fail "gmap-stress --bench --bench-rows 'no such row': benchmarked anyway"
+ok "gmap-stress refuses --csv and --bench-rows without --bench, an unwritable --csv FILE and a --bench-rows TEXT no row has, one line each, status 2"
 # Under TSan the benchmark cannot run: its 16 TiB window does not fit
 # TSan's layout of the address space (ASan's run takes as long as a plain
 # one).
@@ -96,6 +106,20 @@ names=$(grep '^row,' "$csv" | sed -e 's/^row,"\([^"]*\)",.*/\1/' \
 grep -q '^row,"first touch, 1 page/fault vs kernel fault",' "$csv" ||
 	fail "a name with a comma is not quoted"
 ok "the CSV: its header, $nrow rows named as the table's, both histograms, 14 fields a line"
+
+# Only the rows asked for: the one row that holds "hit path", in the
+# table and in the CSV, and no histogram (the first-touch row's).
+t "$stress" --bench --bench-pages 256 --bench-rows "hit path" --csv "$T/hit.csv"
+status 0 "gmap-stress --bench --bench-rows 'hit path'"
+rows=$(sed -n '/^benchmark /,$p' "$T/out" | sed 1d)
+[ "$(printf '%s\n' "$rows" | grep -c 'hit path')" -eq 1 ] &&
+	[ "$(printf '%s\n' "$rows" | wc -l)" -eq 1 ] ||
+	fail "--bench-rows 'hit path': the table is not its one row: $rows"
+[ "$(grep -c '^row,' "$T/hit.csv")" -eq 1 ] &&
+	[ "$(grep -c '^row,hit path' "$T/hit.csv")" -eq 1 ] &&
+	! grep -q '^hist,' "$T/hit.csv" ||
+	fail "--bench-rows 'hit path': the CSV is not its one row"
+ok "--bench-rows 'hit path' measured its one row and nothing else"
 
 # 3. No gnuplot: one line that says what to install.
 t env GNUPLOT=/nonexistent/gnuplot sh "$plot" "$csv"

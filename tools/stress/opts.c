@@ -63,6 +63,7 @@ static const char usage[] =
 "Benchmark\n"
 "      --bench            run the side-by-side benchmarks instead\n"
 "      --bench-pages N    pages per benchmark pass (default 16384)\n"
+"      --bench-rows TEXT  with --bench: only the rows whose name holds TEXT\n"
 "      --csv FILE         with --bench: also write the table and the\n"
 "                         first-touch histograms to FILE as CSV\n"
 "  -h, --help\n"
@@ -172,7 +173,7 @@ static void parse_hot(struct st_config *c, const char *arg)
 }
 
 enum { O_FIRST = 256, O_STRIDE, O_RUN, O_HOT, O_WRITE_PCT, O_RO_PCT, O_KEEP,
-       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_SPIN,
+       O_NOVERIFY, O_INJECT, O_HANG, O_JSON, O_BENCH, O_BENCH_PAGES, O_BENCH_ROWS, O_SPIN,
        O_SPREAD, O_MAX_MAPPED, O_AROUND, O_AROUND_DIR, O_MAX_VMAS, O_MAX_META,
        O_VERSION, O_CSV };
 
@@ -198,6 +199,7 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		{ "inject", 1, 0, O_INJECT }, { "hang-ms", 1, 0, O_HANG },
 		{ "json", 0, 0, O_JSON }, { "quiet", 0, 0, 'q' },
 		{ "bench", 0, 0, O_BENCH }, { "bench-pages", 1, 0, O_BENCH_PAGES },
+		{ "bench-rows", 1, 0, O_BENCH_ROWS },
 		{ "csv", 1, 0, O_CSV },
 		{ "help", 0, 0, 'h' }, { "version", 0, 0, O_VERSION },
 		{ 0, 0, 0, 0 },
@@ -269,6 +271,11 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		case 'q': c->quiet = true; break;
 		case O_BENCH: c->bench = true; break;
 		case O_BENCH_PAGES: c->bench_pages = (uint32_t)num("--bench-pages", optarg, 256, 1u << 20); break;
+		case O_BENCH_ROWS:
+			if (!*optarg)
+				bad("--bench-rows", optarg, "part of a row's name");
+			c->bench_rows = optarg;
+			break;
 		case O_CSV:
 			if (!*optarg)
 				bad("--csv", optarg, "a file name");
@@ -283,6 +290,11 @@ int st_parse(struct st_config *c, int argc, char **argv)
 		bad("argument", argv[optind], "options only");
 	if (!backend_set)
 		c->backend = env_backend(backends);
+	if (c->bench_rows && !c->bench) {
+		fprintf(stderr, "gmap-stress: --bench-rows picks benchmark rows: "
+			"it needs --bench\n");
+		exit(2);
+	}
 	/* The CSV is the benchmark table's (bench.c opens it). */
 	if (c->csv && !c->bench) {
 		fprintf(stderr, "gmap-stress: --csv writes the benchmark table: "

@@ -67,6 +67,7 @@ struct st_config {
 	enum gmap_around_dir around_dir;
 	bool bench;
 	uint32_t bench_pages;
+	const char *bench_rows;   /* --bench-rows TEXT, or NULL: all rows */
 	const char *csv;          /* --bench --csv FILE, or NULL          */
 };
 
