@@ -251,8 +251,21 @@ fail:
 	return -1;
 }
 
-/* Wait until the userfaultfd has a message (1), the handlers must stop
- * (0), or waiting failed (-1, logged). */
+/*
+ * Wait until the userfaultfd has a message (1), the handlers must stop
+ * (0), or waiting failed (-1, logged).
+ *
+ * Why a wait and then a read, not one blocking read(2): a reader blocked
+ * in a userfaultfd leaves only for a message or a signal.  Stopping it at
+ * close would take a signal (the application's to choose, not ours) or a
+ * fault the closer makes and a handler resolves, and a closer that faults
+ * hangs if no handler is left to resolve it or the kernel refuses to fill
+ * the page.  What one system call fewer would save is small: epoll_wait()
+ * on a ready fd costs 0.5 us on this 2-CPU PVM guest, against about 45 us
+ * for a first touch served by a handler.  And readers wait on the
+ * userfaultfd non-exclusively, so several handlers blocked in read()
+ * would all wake for every fault.
+ */
 static int handler_wait(struct gmap_window *w, int ep)
 {
 	struct pollfd pfd[2] = {
