@@ -47,6 +47,8 @@ struct bench {
 	double busy[2];         /* CPUs busy, 2 faulters, 1 and 2 handlers */
 	double cpf[2];          /* CPU us per fault, 1 and 2 handlers      */
 	char busy_note[64];
+	double handlers2;       /* faults/s with 2 handlers (0: not run)   */
+	char handoff_note[64];
 };
 
 static struct gmap_window *open_win_mode(struct bench *b,
@@ -187,6 +189,16 @@ struct row_desc {
 	union row_args arg;
 };
 
+/* A row's figures from its alternating rounds: the medians of @lib and
+ * @base, each divided by @div (1e3: ns to us), and of their @ratio. */
+static void row_medians(struct row *r, double *lib, double *base,
+			double *ratio, double div)
+{
+	r->lib = bench_median(lib, ROUNDS) / div;
+	r->base = bench_median(base, ROUNDS) / div;
+	r->ratio = bench_median(ratio, ROUNDS);
+}
+
 static void print_row(const struct row_desc *d, const struct row *r)
 {
 	if (r->met == -2) {
@@ -269,9 +281,7 @@ static void first_touch(struct bench *b, const union row_args *a,
 	}
 	if (cpu >= 0)
 		sched_setaffinity(0, sizeof(old), &old);
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 	if (record) {
 		b->kfault = r->base;
 		b->touch_thread = r->lib;
@@ -310,9 +320,7 @@ static void floor_around(struct bench *b, const union row_args *a,
 		}
 		ratio[i] = lib[i] / base[i];
 	}
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 	if (a->k == 16)
 		b->floor16 = r->lib;
 	if (a->k == 1)
@@ -385,9 +393,7 @@ static void reserve_full(struct bench *b, const union row_args *a,
 		ratio[i] = lib[i] / base[i];
 	}
 	(void)a;
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 	b->rss_kib = bench_median(kib, ROUNDS);
 }
 
@@ -486,9 +492,7 @@ static void hit_path(struct bench *b, const union row_args *a, struct row *r)
 	(void)a;
 	munmap(g, len);
 	gmap_close(w);
-	r->lib = bench_median(lib, ROUNDS);
-	r->base = bench_median(base, ROUNDS);
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1);
 }
 
 /* The per-I/O rows' I/Os: requests of k pages over a ring of IO_RING. */
@@ -562,9 +566,7 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 		base[i] = mmap_ios(b, k);
 		ratio[i] = base[i] / lib[i];
 	}
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 	if (k == 4 && a->io.mode == GMAP_FAULT_INLINE &&
 	    a->io.unpin == GMAP_UNPIN_UNMAP)
 		b->io_inline = r->lib;
@@ -587,9 +589,7 @@ static void floor_io(struct bench *b, const union row_args *a,
 		base[i] = mmap_ios(b, a->k);
 		ratio[i] = base[i] / lib[i];
 	}
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 	b->floor_io = r->lib;
 }
 
@@ -721,9 +721,7 @@ static void pin_waiters(struct bench *b, const union row_args *a,
 		ratio[i] = lib[i] / base[i];
 	}
 	gmap_close(w);
-	r->lib = bench_median(lib, ROUNDS) / 1e3;
-	r->base = bench_median(base, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, lib, base, ratio, 1e3);
 }
 
 /* Maps issued when one page of each 256-page bucket is touched: eager
@@ -928,10 +926,9 @@ static void scaling(struct bench *b, const union row_args *a, struct row *r)
 		cpf1[i] = busy1[i] / one[i] * 1e6;
 		cpf2[i] = busy2[i] / two[i] * 1e6;
 	}
-	r->lib = bench_median(two, ROUNDS) / 1e3;
-	r->base = bench_median(one, ROUNDS) / 1e3;
-	r->ratio = bench_median(ratio, ROUNDS);
+	row_medians(r, two, one, ratio, 1e3);
 	if (a->scale.h2 > a->scale.h1) {
+		b->handlers2 = bench_median(two, ROUNDS);
 		b->busy[0] = bench_median(busy1, ROUNDS);
 		b->busy[1] = bench_median(busy2, ROUNDS);
 		b->cpf[0] = bench_median(cpf1, ROUNDS);
@@ -957,6 +954,39 @@ static void handler_busy(struct bench *b, const union row_args *a,
 		 "at most %.2fx at 1's CPU time a fault", b->cpus,
 		 b->cpus / b->busy[0]);
 	r->note = b->busy_note;
+}
+
+/*
+ * The floor under "2 handler threads vs 1": the same 2 faulting threads
+ * served by 1 and by 2 handler threads through a userfaultfd, as libgmap
+ * serves them, but with nothing of libgmap's: each handler only places
+ * the page and wakes its thread (handoff.c).  Alternating rounds, as
+ * scaling() does.
+ */
+static void handoff_floor(struct bench *b, const union row_args *a,
+			  struct row *r)
+{
+	double ratio[ROUNDS], one[ROUNDS], two[ROUNDS];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		one[i] = st_floor_handoff(b->mem_fd, b->pages, a->scale.t1,
+					  a->scale.h1);
+		two[i] = st_floor_handoff(b->mem_fd, b->pages, a->scale.t2,
+					  a->scale.h2);
+		if (one[i] <= 0 || two[i] <= 0) {
+			r->met = -2;
+			r->note = "no userfaultfd, or a placement failed";
+			return;
+		}
+		ratio[i] = two[i] / one[i];
+	}
+	row_medians(r, two, one, ratio, 1e3);
+	if (b->handlers2 > 0) {
+		snprintf(b->handoff_note, sizeof(b->handoff_note),
+			 "no libgmap; libgmap's 2 handlers: %.2fx of it",
+			 b->handlers2 / bench_median(two, ROUNDS));
+		r->note = b->handoff_note;
+	}
 }
 
 /* CPU time per fault of the row above, 2 handlers against 1. */
@@ -1076,6 +1106,10 @@ static const struct row_desc rows[] = {
 	  .target = "-", .unit = "us",
 	  .note = "all threads' CPU time / faults",
 	  .measure = handler_cpu },
+	{ .name = "  floor: same, handlers that only place",
+	  .target = "-", .unit = "k/s",
+	  .note = "userfaultfd and mmap, no libgmap",
+	  .measure = handoff_floor, .arg.scale = { 2, 1, 2, 2, 0 } },
 	{ .name = "  same, served inline: 2 threads vs 1",
 	  .target = "-", .unit = "k/s",
 	  .measure = scaling, .arg.scale = { 1, 0, 2, 0, GMAP_FAULT_INLINE } },
