@@ -44,6 +44,8 @@ struct bench {
 	double floor16;         /* ... its floor (0: not measured)         */
 	double io_inline;       /* 4-page I/O, inline, us/I/O, and         */
 	double floor_io;        /* ... its floor (0: not measured)         */
+	double io_thread;       /* 4-page I/O, default, handler threads,   */
+	double floor_armed;     /* ... and its floor (0: not measured)     */
 	double busy[2];         /* CPUs busy, 2 faulters, 1 and 2 handlers */
 	double cpf[2];          /* CPU us per fault, 1 and 2 handlers      */
 	char busy_note[64];
@@ -570,42 +572,57 @@ static void per_io(struct bench *b, const union row_args *a, struct row *r)
 	if (k == 4 && a->io.mode == GMAP_FAULT_INLINE &&
 	    a->io.unpin == GMAP_UNPIN_UNMAP)
 		b->io_inline = r->lib;
+	if (k == 4 && !a->io.mode && a->io.unpin == GMAP_UNPIN_UNMAP)
+		b->io_thread = r->lib;
 }
 
-/* The floor under the per-I/O rows (floor.c's st_floor_io()) against the
- * same baseline, in alternating rounds; ratio "x faster", as theirs. */
+/* The floor under the per-I/O rows against the same baseline, in
+ * alternating rounds; ratio "x faster", as theirs.  Pages left unarmed
+ * (floor.c's st_floor_io()) under the inline rows, re-armed for handler
+ * threads (st_floor_io_armed()) under the default row. */
 static void floor_io(struct bench *b, const union row_args *a,
 		     struct row *r)
 {
 	double ratio[ROUNDS], lib[ROUNDS], base[ROUNDS];
+	bool armed = a->io.mode == GMAP_FAULT_THREAD;
 
 	for (int i = 0; i < ROUNDS; i++) {
-		lib[i] = st_floor_io(b->mem_fd, a->k, IO_RING, IO_COUNT);
+		lib[i] = armed ? st_floor_io_armed(b->mem_fd, a->io.k, IO_RING,
+						   IO_COUNT) :
+			 st_floor_io(b->mem_fd, a->io.k, IO_RING, IO_COUNT);
 		if (lib[i] < 0) {
 			r->met = -2;
-			r->note = "cannot set up the ring's slots";
+			r->note = armed ? "no userfaultfd, or no ring of slots" :
+				  "cannot set up the ring's slots";
 			return;
 		}
-		base[i] = mmap_ios(b, a->k);
+		base[i] = mmap_ios(b, a->io.k);
 		ratio[i] = base[i] / lib[i];
 	}
 	row_medians(r, lib, base, ratio, 1e3);
-	b->floor_io = r->lib;
+	if (armed)
+		b->floor_armed = r->lib;
+	else
+		b->floor_io = r->lib;
 }
 
-/* The 4-page inline I/O against its floor (floor_io): what libgmap's pin
- * and unpin add to the two placements its design must make. */
+/* A 4-page I/O row against its floor (floor_io), the inline one or the
+ * default one with handler threads: what libgmap's pin and unpin add to
+ * the system calls its design must make. */
 static void io_vs_floor(struct bench *b, const union row_args *a,
 			struct row *r)
 {
-	(void)a;
-	if (b->io_inline <= 0 || b->floor_io <= 0) {
+	bool armed = a->io.mode == GMAP_FAULT_THREAD;
+	double io = armed ? b->io_thread : b->io_inline;
+	double floor = armed ? b->floor_armed : b->floor_io;
+
+	if (io <= 0 || floor <= 0) {
 		r->met = -2;
-		r->note = "needs the inline I/O and floor rows above";
+		r->note = "needs the I/O and floor rows above";
 		return;
 	}
-	r->lib = b->io_inline;
-	r->base = b->floor_io;
+	r->lib = io;
+	r->base = floor;
 	r->ratio = r->lib / r->base;
 }
 
@@ -1082,9 +1099,19 @@ static const struct row_desc rows[] = {
 	{ .name = "  floor: 4 pages, 2 mmaps in place",
 	  .target = "-", .unit = "us/IO",
 	  .note = "ratio: x faster; no libgmap, MAP_FIXED over a memfd page",
-	  .measure = floor_io, .arg.k = 4 },
+	  .measure = floor_io,
+	  .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
 	{ .name = "  inline vs that floor",
-	  .target = "-", .unit = "us/IO", .measure = io_vs_floor },
+	  .target = "-", .unit = "us/IO", .measure = io_vs_floor,
+	  .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_INLINE } },
+	{ .name = "  floor: the same, re-armed for handlers",
+	  .target = "-", .unit = "us/IO",
+	  .note = "ratio: x faster; no libgmap; +register, mprotect",
+	  .measure = floor_io,
+	  .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_THREAD } },
+	{ .name = "  the default (handlers) vs that floor",
+	  .target = "-", .unit = "us/IO", .measure = io_vs_floor,
+	  .arg.io = { 4, GMAP_UNPIN_UNMAP, GMAP_FAULT_THREAD } },
 	{ .name = "1-page I/O, inline window, unpin unmaps",
 	  .target = "-", .unit = "us/IO",
 	  .note = X_FASTER,

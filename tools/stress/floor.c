@@ -2,8 +2,9 @@
 /*
  * floor.c - what batched first touch costs with no libgmap and no handler
  * thread at all: the faulting thread places the pages itself.  And what
- * an I/O's map and unmap cost in a window's design with no libgmap
- * (st_floor_io(), at the end).
+ * an I/O's map and unmap cost in a window's design with no libgmap, its
+ * pages left unarmed as an inline window leaves them (st_floor_io()) or
+ * armed for handler threads (st_floor_io_armed(), at the end).
  *
  * The window's range is reserved PROT_NONE, as an inline window's
  * untouched pages are, so a first touch raises SIGSEGV in the touching
@@ -29,10 +30,13 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -122,6 +126,48 @@ double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 	return ns;
 }
 
+/* The per-I/O floors' ring of slots, and how an I/O gives its slot back
+ * (0, or -1): as an inline window's unarmed page, or armed for handler
+ * threads. */
+struct ring {
+	uint8_t *slots;
+	size_t len;              /* bytes a slot */
+	uint32_t k, nr;          /* pages a slot, slots */
+	int fd, uffd;            /* the empty file; the userfaultfd, or -1 */
+	int (*give_back)(const struct ring *r, uint32_t i);
+};
+
+/*
+ * @ios I/Os over the ring: each places the request's guest frames in its
+ * slot with one mmap(MAP_FIXED | MAP_POPULATE), writes each page, and
+ * gives the slot back.  ns per I/O, or -1 if a call fails.
+ */
+static double ring_ios(const struct ring *r, int mem_fd, uint32_t ios)
+{
+	uint64_t t0 = st_now_ns();
+
+	for (uint32_t io = 0; io < ios; io++) {
+		uint32_t i = io % r->nr;
+		uint8_t *m = mmap(r->slots + i * r->len, r->len,
+				  PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_FIXED | MAP_POPULATE, mem_fd,
+				  (off_t)((size_t)i * r->k) << 12);
+
+		if (m == MAP_FAILED)
+			return -1;
+		for (uint32_t p = 0; p < r->k; p++)
+			*(volatile uint64_t *)(void *)(m + ((size_t)p << 12)) = io;
+		if (r->give_back(r, i) < 0)
+			return -1;
+	}
+	return (double)(st_now_ns() - t0) / ios;
+}
+
+static int give_back_unarmed(const struct ring *r, uint32_t i)
+{
+	return unarmed(r->slots, r->fd, r->k, r->nr, i) == MAP_FAILED ? -1 : 0;
+}
+
 /*
  * The floor under the per-I/O rows: @ios I/Os of @k pages over a ring of
  * @ring slots, each I/O placing the request's guest frames in its slot
@@ -135,39 +181,81 @@ double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
  */
 double st_floor_io(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios)
 {
-	size_t len = (size_t)k << 12;
-	int fd = memfd_create("gmap-stress-floor", MFD_CLOEXEC);
-	uint8_t *slots;
+	struct ring r = { .len = (size_t)k << 12, .k = k, .nr = ring,
+			  .uffd = -1, .give_back = give_back_unarmed };
 	double ns = -1;
-	uint64_t t0;
 
-	if (fd < 0)
+	r.fd = memfd_create("gmap-stress-floor", MFD_CLOEXEC);
+	if (r.fd < 0)
 		return -1;
-	slots = mmap(NULL, len * ring, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (slots == MAP_FAILED)
+	r.slots = mmap(NULL, r.len * ring, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r.slots == MAP_FAILED)
 		goto out;
 	for (uint32_t i = 0; i < ring; i++)
-		if (unarmed(slots, fd, k, ring, i) == MAP_FAILED)
+		if (give_back_unarmed(&r, i) < 0)
 			goto unmap;
-	t0 = st_now_ns();
-	for (uint32_t io = 0; io < ios; io++) {
-		uint32_t i = io % ring;
-		uint8_t *m = mmap(slots + i * len, len, PROT_READ | PROT_WRITE,
-				  MAP_SHARED | MAP_FIXED | MAP_POPULATE, mem_fd,
-				  (off_t)((size_t)i * k) << 12);
-
-		if (m == MAP_FAILED)
-			goto unmap;
-		for (uint32_t p = 0; p < k; p++)
-			*(volatile uint64_t *)(void *)(m + ((size_t)p << 12)) = io;
-		if (unarmed(slots, fd, k, ring, i) == MAP_FAILED)
-			goto unmap;
-	}
-	ns = (double)(st_now_ns() - t0) / ios;
+	ns = ring_ios(&r, mem_fd, ios);
 unmap:
-	munmap(slots, len * ring);
+	munmap(r.slots, r.len * ring);
 out:
-	close(fd);
+	close(r.fd);
+	return ns;
+}
+
+/*
+ * The floor under the default per-I/O row with handler threads: as
+ * st_floor_io(), but each slot given back is armed for faults as a
+ * window's handler threads need it (libgmap/placeholder.c): a PROT_NONE
+ * shared mapping of a placeholder file as long as the ring, at the slot's
+ * own offset (so that it merges with the placeholders beside it, as a
+ * window's do), registered with a userfaultfd for missing pages, then
+ * opened.  Three writes of the mmap lock an unmap, each needed: a page
+ * opened before it is registered would be filled by the kernel instead
+ * of faulting.  ns per I/O, or -1 with no userfaultfd or no slots.
+ */
+static int arm(uint8_t *slot, size_t len, int fd, off_t off, int uffd)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)slot, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (mmap(slot, len, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, off) ==
+	    MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
+	    mprotect(slot, len, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	return 0;
+}
+
+static int give_back_armed(const struct ring *r, uint32_t i)
+{
+	return arm(r->slots + i * r->len, r->len, r->fd, (off_t)(i * r->len),
+		   r->uffd);
+}
+
+double st_floor_io_armed(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios)
+{
+	struct ring r = { .slots = MAP_FAILED, .len = (size_t)k << 12,
+			  .k = k, .nr = ring, .give_back = give_back_armed };
+	double ns = -1;
+
+	r.fd = memfd_create("gmap-stress-floor-armed", MFD_CLOEXEC);
+	r.uffd = st_uffd_open();
+	if (r.fd < 0 || r.uffd < 0 ||
+	    ftruncate(r.fd, (off_t)(r.len * ring)) < 0)
+		goto out;
+	r.slots = mmap(NULL, r.len * ring, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r.slots != MAP_FAILED &&
+	    arm(r.slots, r.len * ring, r.fd, 0, r.uffd) == 0)
+		ns = ring_ios(&r, mem_fd, ios);
+out:
+	if (r.slots != MAP_FAILED)
+		munmap(r.slots, r.len * ring);
+	if (r.uffd >= 0)
+		close(r.uffd);
+	if (r.fd >= 0)
+		close(r.fd);
 	return ns;
 }

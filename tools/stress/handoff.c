@@ -61,8 +61,9 @@ struct faulter {
 	uint32_t who;
 };
 
-/* A userfaultfd as libgmap opens one (libgmap/uffd.c), non-blocking. */
-static int open_uffd(void)
+/* A userfaultfd as libgmap opens one (libgmap/uffd.c), non-blocking, its
+ * API agreed; -1 if this process may have none.  floor.c's too. */
+int st_uffd_open(void)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	int flags = O_CLOEXEC | O_NONBLOCK, fd = -1;
@@ -201,7 +202,7 @@ double st_floor_handoff(int mem_fd, uint32_t pages, unsigned int faulters,
 	    handlers > HANDOFF_MAX)
 		return -1;
 	h.per = pages / faulters;
-	h.uffd = open_uffd();
+	h.uffd = st_uffd_open();
 	if (h.uffd < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", mem_fd);

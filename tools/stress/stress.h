@@ -315,9 +315,12 @@ int st_csv_close(FILE *f, const char *path);
 double st_floor_inthread(int mem_fd, uint32_t pages, uint32_t batch,
 			 double *kernel);
 double st_floor_io(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios);
+double st_floor_io_armed(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios);
 /* handoff.c: first touches served by handler threads that only place
- * each page (pages/s, -1: no userfaultfd or a placement failed). */
+ * each page (pages/s, -1: no userfaultfd or a placement failed); a
+ * userfaultfd as libgmap opens one (-1: none for this process). */
 double st_floor_handoff(int mem_fd, uint32_t pages, unsigned int faulters,
 			unsigned int handlers);
+int st_uffd_open(void);
 
 #endif /* GMAP_STRESS_H */
