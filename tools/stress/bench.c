@@ -49,7 +49,7 @@ struct bench {
 	double busy[2];         /* CPUs busy, 2 faulters, 1 and 2 handlers */
 	double cpf[2];          /* CPU us per fault, 1 and 2 handlers      */
 	char busy_note[64];
-	double handlers2;       /* faults/s with 2 handlers (0: not run)   */
+	double handlers2;       /* k faults/s with 2 handlers (0: not run) */
 	char handoff_note[64];
 };
 
@@ -945,7 +945,7 @@ static void scaling(struct bench *b, const union row_args *a, struct row *r)
 	}
 	row_medians(r, two, one, ratio, 1e3);
 	if (a->scale.h2 > a->scale.h1) {
-		b->handlers2 = bench_median(two, ROUNDS);
+		b->handlers2 = r->lib;
 		b->busy[0] = bench_median(busy1, ROUNDS);
 		b->busy[1] = bench_median(busy2, ROUNDS);
 		b->cpf[0] = bench_median(cpf1, ROUNDS);
@@ -1001,7 +1001,7 @@ static void handoff_floor(struct bench *b, const union row_args *a,
 	if (b->handlers2 > 0) {
 		snprintf(b->handoff_note, sizeof(b->handoff_note),
 			 "no libgmap; libgmap's 2 handlers: %.2fx of it",
-			 b->handlers2 / bench_median(two, ROUNDS));
+			 b->handlers2 / r->lib);
 		r->note = b->handoff_note;
 	}
 }

@@ -30,13 +30,11 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -203,6 +201,12 @@ out:
 	return ns;
 }
 
+static int give_back_armed(const struct ring *r, uint32_t i)
+{
+	return st_uffd_arm(r->slots + i * r->len, r->len, r->fd,
+			   (off_t)(i * r->len), r->uffd);
+}
+
 /*
  * The floor under the default per-I/O row with handler threads: as
  * st_floor_io(), but each slot given back is armed for faults as a
@@ -210,30 +214,9 @@ out:
  * shared mapping of a placeholder file as long as the ring, at the slot's
  * own offset (so that it merges with the placeholders beside it, as a
  * window's do), registered with a userfaultfd for missing pages, then
- * opened.  Three writes of the mmap lock an unmap, each needed: a page
- * opened before it is registered would be filled by the kernel instead
- * of faulting.  ns per I/O, or -1 with no userfaultfd or no slots.
+ * opened (st_uffd_arm()).  ns per I/O, or -1 with no userfaultfd or no
+ * slots.
  */
-static int arm(uint8_t *slot, size_t len, int fd, off_t off, int uffd)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)slot, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-
-	if (mmap(slot, len, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, off) ==
-	    MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
-	    mprotect(slot, len, PROT_READ | PROT_WRITE) < 0)
-		return -1;
-	return 0;
-}
-
-static int give_back_armed(const struct ring *r, uint32_t i)
-{
-	return arm(r->slots + i * r->len, r->len, r->fd, (off_t)(i * r->len),
-		   r->uffd);
-}
-
 double st_floor_io_armed(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios)
 {
 	struct ring r = { .slots = MAP_FAILED, .len = (size_t)k << 12,
@@ -248,7 +231,7 @@ double st_floor_io_armed(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios)
 	r.slots = mmap(NULL, r.len * ring, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (r.slots != MAP_FAILED &&
-	    arm(r.slots, r.len * ring, r.fd, 0, r.uffd) == 0)
+	    st_uffd_arm(r.slots, r.len * ring, r.fd, 0, r.uffd) == 0)
 		ns = ring_ios(&r, mem_fd, ios);
 out:
 	if (r.slots != MAP_FAILED)

@@ -155,28 +155,44 @@ static void *faulter(void *arg)
 	return NULL;
 }
 
-/* Map the range: a shared mapping of an empty memfd as long as it,
- * registered for missing pages.  0, or -1. */
-static int arm(struct handoff *h)
+/*
+ * [slot, slot + len), inside a reservation, armed as a window's handler
+ * threads arm their placeholders (libgmap/placeholder.c): a PROT_NONE
+ * shared mapping of @fd at @off put over it, registered with @uffd for
+ * missing pages, then opened.  Three writes of the mmap lock, each
+ * needed: a page opened before it is registered would be filled by the
+ * kernel instead of faulting.  0, or -1.  floor.c's too.
+ */
+int st_uffd_arm(void *slot, size_t len, int fd, off_t off, int uffd)
 {
 	struct uffdio_register reg = {
-		.range = { .start = 0, .len = h->len },
+		.range = { .start = (uintptr_t)slot, .len = len },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
+
+	if (mmap(slot, len, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, off) ==
+	    MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg) < 0 ||
+	    mprotect(slot, len, PROT_READ | PROT_WRITE) < 0)
+		return -1;
+	return 0;
+}
+
+/* Reserve the range and arm it over an empty memfd as long as it.  0, or
+ * -1 (h->base is MAP_FAILED if nothing was reserved). */
+static int arm(struct handoff *h)
+{
 	int ph = memfd_create("gmap-stress-handoff", MFD_CLOEXEC);
+	int rc = -1;
 
 	if (ph < 0)
 		return -1;
-	if (ftruncate(ph, (off_t)h->len) < 0) {
-		close(ph);
-		return -1;
-	}
-	h->base = mmap(NULL, h->len, PROT_READ | PROT_WRITE, MAP_SHARED, ph, 0);
+	if (ftruncate(ph, (off_t)h->len) == 0)
+		h->base = mmap(NULL, h->len, PROT_NONE, MAP_PRIVATE |
+			       MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (h->base != MAP_FAILED)
+		rc = st_uffd_arm(h->base, h->len, ph, 0, h->uffd);
 	close(ph);
-	if (h->base == MAP_FAILED)
-		return -1;
-	reg.range.start = (uintptr_t)h->base;
-	return ioctl(h->uffd, UFFDIO_REGISTER, &reg);
+	return rc;
 }
 
 /*

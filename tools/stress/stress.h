@@ -318,9 +318,11 @@ double st_floor_io(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios);
 double st_floor_io_armed(int mem_fd, uint32_t k, uint32_t ring, uint32_t ios);
 /* handoff.c: first touches served by handler threads that only place
  * each page (pages/s, -1: no userfaultfd or a placement failed); a
- * userfaultfd as libgmap opens one (-1: none for this process). */
+ * userfaultfd as libgmap opens one (-1: none for this process), and a
+ * range armed with it as a window's placeholders are (0, or -1). */
 double st_floor_handoff(int mem_fd, uint32_t pages, unsigned int faulters,
 			unsigned int handlers);
 int st_uffd_open(void);
+int st_uffd_arm(void *slot, size_t len, int fd, off_t off, int uffd);
 
 #endif /* GMAP_STRESS_H */
